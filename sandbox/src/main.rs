@@ -1,0 +1,29 @@
+//! `sandbox [--listen 127.0.0.1:3100] [--public-url URL]`: the upstream simulator as its
+//! own process.
+
+use std::net::SocketAddr;
+
+use sandbox::{Sandbox, SandboxConfig};
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt().json().with_target(false).init();
+    let mut listen: SocketAddr = ([127, 0, 0, 1], 3100).into();
+    let mut config = SandboxConfig::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--listen", Some(value)) => listen = value.parse().expect("--listen HOST:PORT"),
+            ("--public-url", Some(value)) => config.public_base_url = Some(value),
+            _ => {
+                eprintln!("usage: sandbox [--listen HOST:PORT] [--public-url URL]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let sandbox = Sandbox::start(config, listen)
+        .await
+        .expect("bind the listen address");
+    tracing::info!(url = %sandbox.base_url, "sandbox listening");
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,232 @@
+//! The sandbox's configuration and mutable world.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::faults::{Fault, FaultRule, RecordedCall};
+use crate::payer_auth::TestCard;
+
+/// Credentials and knobs. The defaults are the documented sandbox credentials.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    pub issuance_api_key: String,
+    pub issuance_access_token: String,
+    /// A second key whose account has 3DS switched off (every 3DS call gets 403).
+    pub issuance_api_key_without_3ds: String,
+    pub payer_auth_api_key: String,
+    /// The card-issuance API's documented limit is 1000 requests per 10 s.
+    pub issuance_requests_per_10s: usize,
+    /// The one-time code the step-up page accepts.
+    pub otp_code: String,
+    /// Base URL the sandbox advertises in step-up and device-data URLs; defaults to
+    /// `http://{bound address}`.
+    pub public_base_url: Option<String>,
+}
+
+pub const ISSUANCE_API_KEY: &str = "sandbox-ahrvo-api-key";
+pub const ISSUANCE_ACCESS_TOKEN: &str = "sandbox-ahrvo-access-token";
+pub const ISSUANCE_API_KEY_WITHOUT_3DS: &str = "sandbox-ahrvo-api-key-no-3ds";
+pub const PAYER_AUTH_API_KEY: &str = "sandbox-firstoken-api-key";
+pub const OTP_CODE: &str = "1234";
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            issuance_api_key: ISSUANCE_API_KEY.into(),
+            issuance_access_token: ISSUANCE_ACCESS_TOKEN.into(),
+            issuance_api_key_without_3ds: ISSUANCE_API_KEY_WITHOUT_3DS.into(),
+            payer_auth_api_key: PAYER_AUTH_API_KEY.into(),
+            issuance_requests_per_10s: 1000,
+            otp_code: OTP_CODE.into(),
+            public_base_url: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CardStatus {
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Cardholder {
+    pub cardholder_id: String,
+    pub budget_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub call_prefix: String,
+    pub mobile: String,
+    pub date_of_birth: String,
+    pub country_code: String,
+    pub state: String,
+    pub city: String,
+    pub address_line: String,
+    pub post_code: String,
+    pub security_index: String,
+    pub security_answer: String,
+}
+
+/// The card-issuance side: budgets, cards, cardholders, enrollments.
+#[derive(Debug, Default)]
+pub struct IssuanceWorld {
+    pub budgets: Vec<String>,
+    pub cards: BTreeMap<String, CardStatus>,
+    pub cardholders: BTreeMap<String, Cardholder>,
+    /// card id → cardholder id.
+    pub enrollments: HashMap<String, String>,
+    pub next_cardholder_id: u64,
+    pub recent_requests: VecDeque<Instant>,
+}
+
+pub const BUDGET_ID: &str = "ci202008281528472924";
+pub const SECOND_BUDGET_ID: &str = "ci202210231533401801";
+/// The card of the seed's example, active.
+pub const ACTIVE_CARD_ID: &str = "card59202507231957437131";
+pub const INACTIVE_CARD_ID: &str = "card29990101000000000001";
+/// The cardholder of the seed's example (Emma Johnson).
+pub const CARDHOLDER_ID: &str = "471041678120300545";
+pub const SECOND_CARDHOLDER_ID: &str = "471041678120300546";
+
+/// The ids of the 200 further seeded active cards (for bulk enrollment).
+pub fn seeded_card_id(i: usize) -> String {
+    format!("card2025010100000000{i:04}")
+}
+
+impl IssuanceWorld {
+    pub fn seeded() -> Self {
+        let mut world = Self {
+            budgets: vec![BUDGET_ID.into(), SECOND_BUDGET_ID.into()],
+            next_cardholder_id: 471_041_678_120_400_000,
+            ..Default::default()
+        };
+        world
+            .cards
+            .insert(ACTIVE_CARD_ID.into(), CardStatus::Active);
+        world
+            .cards
+            .insert("card20820230817163921206780".into(), CardStatus::Active);
+        world
+            .cards
+            .insert(INACTIVE_CARD_ID.into(), CardStatus::Inactive);
+        for i in 0..200 {
+            world.cards.insert(seeded_card_id(i), CardStatus::Active);
+        }
+        let emma = Cardholder {
+            cardholder_id: CARDHOLDER_ID.into(),
+            budget_id: SECOND_BUDGET_ID.into(),
+            first_name: "Emma".into(),
+            last_name: "Johnson".into(),
+            email: "emma.johnson@example.com".into(),
+            call_prefix: "+1".into(),
+            mobile: "2125551234".into(),
+            date_of_birth: "1996-10-31".into(),
+            country_code: "US".into(),
+            state: "Illinois".into(),
+            city: "Chicago".into(),
+            address_line: "456 Maple Avenue".into(),
+            post_code: "60601".into(),
+            security_index: "2".into(),
+            security_answer: "Han".into(),
+        };
+        let liam = Cardholder {
+            cardholder_id: SECOND_CARDHOLDER_ID.into(),
+            first_name: "Liam".into(),
+            last_name: "Smith".into(),
+            email: "liam.smith@example.com".into(),
+            mobile: "3125550000".into(),
+            security_answer: "Oak".into(),
+            ..emma.clone()
+        };
+        world.cardholders.insert(emma.cardholder_id.clone(), emma);
+        world.cardholders.insert(liam.cardholder_id.clone(), liam);
+        world
+    }
+}
+
+/// Where a step-up challenge stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChallengeStatus {
+    /// Waiting for the cardholder.
+    Pending,
+    /// The cardholder typed the right code.
+    Passed,
+    /// The cardholder typed a wrong code.
+    Failed,
+    /// The cardholder pressed cancel.
+    Cancelled,
+}
+
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub reference_code: String,
+    pub card: &'static TestCard,
+    pub bin: String,
+    pub return_url: String,
+    pub status: ChallengeStatus,
+    pub acs_transaction_id: String,
+    pub ds_transaction_id: String,
+    pub server_transaction_id: String,
+}
+
+/// The payer-authentication side: setups and challenges.
+#[derive(Debug, Default)]
+pub struct PayerWorld {
+    /// reference_id (device data collection) → reference_code.
+    pub setups: HashMap<String, String>,
+    /// authentication_transaction_id → challenge.
+    pub challenges: HashMap<String, Challenge>,
+}
+
+pub struct SandboxState {
+    pub config: SandboxConfig,
+    pub base_url: String,
+    pub jwt_secret: Vec<u8>,
+    pub calls: Mutex<Vec<RecordedCall>>,
+    pub faults: Mutex<Vec<FaultRule>>,
+    pub issuance: Mutex<IssuanceWorld>,
+    pub payer: Mutex<PayerWorld>,
+    /// Upstream requests being handled right now, and the most seen at once.
+    pub in_flight: std::sync::atomic::AtomicUsize,
+    pub max_in_flight: std::sync::atomic::AtomicUsize,
+}
+
+impl SandboxState {
+    pub fn new(config: SandboxConfig, base_url: String) -> Self {
+        Self {
+            config,
+            base_url,
+            jwt_secret: (0..32).map(|_| fastrand::u8(..)).collect(),
+            calls: Mutex::default(),
+            faults: Mutex::default(),
+            issuance: Mutex::new(IssuanceWorld::seeded()),
+            payer: Mutex::default(),
+            in_flight: Default::default(),
+            max_in_flight: Default::default(),
+        }
+    }
+
+    pub fn record(&self, call: RecordedCall) {
+        self.calls.lock().unwrap().push(call);
+    }
+
+    /// Takes the first matching fault, counting down its remaining uses.
+    pub fn take_fault(&self, matches: impl Fn(&FaultRule) -> bool) -> Option<Fault> {
+        let mut faults = self.faults.lock().unwrap();
+        let index = faults.iter().position(matches)?;
+        let fault = faults[index].fault.clone();
+        if let Some(times) = faults[index].times.as_mut() {
+            *times -= 1;
+            if *times == 0 {
+                faults.remove(index);
+            }
+        }
+        Some(fault)
+    }
+}

@@ -1,0 +1,89 @@
+//! What every function's HTTP surface shares: errors and their envelopes, extraction,
+//! request spans, and the Lambda adapter.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
+use tracing::Instrument;
+use url::Url;
+
+mod error;
+mod extract;
+pub mod lambda;
+
+pub use error::{
+    ApiError, browser_page, card_issuance_envelope, payer_auth_envelope, redact_untrusted,
+};
+pub use extract::{Caller, HasClientKeys, JsonBody, MAX_BODY_BYTES, parse_json, read_body};
+
+pub async fn route_not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Wraps each request in a span carrying the request id (Lambda's, when running in
+/// Lambda) and the fields handlers fill in later (`client_id`, `reference_code`,
+/// `card_id`), so every log line of the request can be found by any of them.
+pub async fn request_span(request: Request, next: Next) -> Response {
+    let request_id = request
+        .lambda_context_ref()
+        .map(|ctx| ctx.request_id.clone())
+        .or_else(|| {
+            request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_graphic()))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %request.method(),
+        route = %route,
+        client_id = tracing::field::Empty,
+        reference_code = tracing::field::Empty,
+        card_id = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "request completed"
+        )
+    });
+    response
+}
+
+/// Our public base URL as API Gateway saw the request: `https://{domain}/{stage}` on the
+/// execute-api domain (where the stage is part of the path), `https://{domain}` on a
+/// custom domain or the `$default` stage. `None` outside API Gateway.
+pub fn public_base_url_from_context(parts: &http::request::Parts) -> Option<Url> {
+    let (domain, stage) = match parts.request_context_ref()? {
+        RequestContext::ApiGatewayV1(ctx) => (ctx.domain_name.clone()?, ctx.stage.clone()),
+        RequestContext::ApiGatewayV2(ctx) => (ctx.domain_name.clone()?, ctx.stage.clone()),
+        _ => return None,
+    };
+    let mut base = Url::parse(&format!("https://{domain}")).ok()?;
+    if let Some(stage) = stage.filter(|s| s != "$default" && !s.is_empty())
+        && domain.contains(".execute-api.")
+    {
+        base.set_path(&stage);
+    }
+    Some(base)
+}

@@ -1,0 +1,528 @@
+//! Typed configuration, read from the environment once per cold start.
+//!
+//! Every function validates all of its settings before it serves a request, so a missing
+//! or malformed variable fails the cold start with an error that names the variable (and
+//! never echoes its value: many of these are secrets).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use url::Url;
+
+use crate::crypto::{KeyRing, MacKey};
+use crate::redirect::ReturnUrlPolicy;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("missing required environment variable {0}")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.into(),
+    }
+}
+
+/// A secret value: its `Debug` never shows the value, so a config struct can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Where variables come from: the process environment in production, a map in tests.
+pub struct Env {
+    lookup: Lookup,
+}
+
+impl Env {
+    pub fn process() -> Self {
+        Self {
+            lookup: Box::new(|name| std::env::var(name).ok()),
+        }
+    }
+
+    pub fn from_map(map: HashMap<String, String>) -> Self {
+        Self {
+            lookup: Box::new(move |name| map.get(name).cloned()),
+        }
+    }
+
+    /// The value if set and not blank.
+    pub fn optional(&self, name: &'static str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    pub fn secret(&self, name: &'static str) -> Result<Secret, ConfigError> {
+        self.required(name).map(Secret)
+    }
+
+    pub fn parsed<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| invalid(name, "not a valid value of the expected type")),
+        }
+    }
+
+    fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(name).as_deref() {
+            None => Ok(default),
+            Some("1" | "true" | "TRUE" | "yes") => Ok(true),
+            Some("0" | "false" | "FALSE" | "no") => Ok(false),
+            Some(_) => Err(invalid(name, "expected true or false")),
+        }
+    }
+
+    fn millis(&self, name: &'static str, default_ms: u64) -> Result<Duration, ConfigError> {
+        let ms: u64 = self.parsed(name, default_ms)?;
+        if ms == 0 {
+            return Err(invalid(name, "must be greater than zero"));
+        }
+        Ok(Duration::from_millis(ms))
+    }
+
+    fn seconds(&self, name: &'static str, default_s: u64) -> Result<Duration, ConfigError> {
+        let s: u64 = self.parsed(name, default_s)?;
+        if s == 0 {
+            return Err(invalid(name, "must be greater than zero"));
+        }
+        Ok(Duration::from_secs(s))
+    }
+
+    fn base_url(&self, name: &'static str) -> Result<Url, ConfigError> {
+        let raw = self.required(name)?;
+        let url = Url::parse(&raw).map_err(|_| invalid(name, "not an absolute URL"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(invalid(name, "must be an http(s) URL with a host"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(invalid(name, "must not carry a query or fragment"));
+        }
+        Ok(url)
+    }
+}
+
+/// Timeouts and retry budget for calls to the upstreams.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub connect_timeout: Duration,
+    /// Per attempt, from sending the request to the last byte of the response.
+    pub request_timeout: Duration,
+    /// Attempts per call, first one included.
+    pub max_attempts: u32,
+    pub retry_base_delay: Duration,
+    /// A `Retry-After` longer than this is not waited for: the caller gets the 429/503.
+    pub max_retry_after: Duration,
+}
+
+impl HttpSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let max_attempts: u32 = env.parsed("UPSTREAM_MAX_ATTEMPTS", 3)?;
+        if !(1..=5).contains(&max_attempts) {
+            return Err(invalid("UPSTREAM_MAX_ATTEMPTS", "must be between 1 and 5"));
+        }
+        Ok(Self {
+            connect_timeout: env.millis("UPSTREAM_CONNECT_TIMEOUT_MS", 2_000)?,
+            request_timeout: env.millis("UPSTREAM_TIMEOUT_MS", 8_000)?,
+            max_attempts,
+            retry_base_delay: env.millis("UPSTREAM_RETRY_BASE_DELAY_MS", 100)?,
+            max_retry_after: env.millis("UPSTREAM_MAX_RETRY_AFTER_MS", 2_000)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum StoreSettings {
+    DynamoDb {
+        table_name: String,
+    },
+    /// Process-local, for running on a laptop; never for a deployed function.
+    Memory,
+}
+
+impl StoreSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        match env.optional("STORE_BACKEND").as_deref() {
+            None | Some("dynamodb") => Ok(Self::DynamoDb {
+                table_name: env.required("TABLE_NAME")?,
+            }),
+            Some("memory") => Ok(Self::Memory),
+            Some(_) => Err(invalid("STORE_BACKEND", "expected dynamodb or memory")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CardIssuanceSettings {
+    pub base_url: Url,
+    pub api_key: Secret,
+    pub access_token: Secret,
+    /// The upstream allows 1000 requests per 10 s; we stay under a lower ceiling.
+    pub max_requests_per_10s: u32,
+}
+
+impl CardIssuanceSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let max: u32 = env.parsed("AHRVO_MAX_REQUESTS_PER_10S", 900)?;
+        if !(10..=1000).contains(&max) {
+            return Err(invalid(
+                "AHRVO_MAX_REQUESTS_PER_10S",
+                "must be between 10 and 1000",
+            ));
+        }
+        Ok(Self {
+            base_url: env.base_url("AHRVO_BASE_URL")?,
+            api_key: env.secret("AHRVO_API_KEY")?,
+            access_token: env.secret("AHRVO_ACCESS_TOKEN")?,
+            max_requests_per_10s: max,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PayerAuthSettings {
+    pub base_url: Url,
+    pub api_key: Secret,
+}
+
+impl PayerAuthSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            base_url: env.base_url("FIRSTOKEN_BASE_URL")?,
+            api_key: env.secret("FIRSTOKEN_API_KEY")?,
+        })
+    }
+}
+
+/// The callers allowed to use the gateway, each with its own `x-api-key`.
+#[derive(Debug, Clone)]
+pub struct ClientKeys(pub Vec<(String, Secret)>);
+
+impl ClientKeys {
+    /// `CLIENT_API_KEYS=merchant-a:key1,issuer-b:key2`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        const NAME: &str = "CLIENT_API_KEYS";
+        let raw = env.required(NAME)?;
+        let mut keys = Vec::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (client, key) = entry
+                .split_once(':')
+                .ok_or_else(|| invalid(NAME, "each entry must be client-id:key"))?;
+            let (client, key) = (client.trim(), key.trim());
+            if client.is_empty()
+                || !client
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(invalid(NAME, "client ids must be [A-Za-z0-9-_.]+"));
+            }
+            if key.len() < 16 {
+                return Err(invalid(NAME, "each key must be at least 16 characters"));
+            }
+            keys.push((client.to_owned(), Secret(key.to_owned())));
+        }
+        if keys.is_empty() {
+            return Err(ConfigError::Missing(NAME));
+        }
+        Ok(Self(keys))
+    }
+}
+
+/// Lifetimes of the merchant-side authentication session.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// How long the cardholder has to finish the challenge.
+    pub challenge_deadline: Duration,
+    /// When DynamoDB's TTL may delete the record. Expiry is decided in code, not by TTL.
+    pub record_ttl: Duration,
+    /// How long a claim (ENROLLING, VALIDATING) blocks others. Must not exceed the
+    /// function timeout, so a claim left by an invocation that died is free again.
+    pub claim_lease: Duration,
+    /// How long a duplicate request waits for the one holding the claim to finish.
+    pub settle_wait: Duration,
+}
+
+impl SessionSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let settings = Self {
+            challenge_deadline: env.seconds("CHALLENGE_DEADLINE_SECS", 600)?,
+            record_ttl: env.seconds("SESSION_TTL_SECS", 7 * 24 * 3600)?,
+            claim_lease: env.seconds("CLAIM_LEASE_SECS", 25)?,
+            settle_wait: env.millis("SETTLE_WAIT_MS", 10_000)?,
+        };
+        if settings.record_ttl <= settings.challenge_deadline {
+            return Err(invalid(
+                "SESSION_TTL_SECS",
+                "must be longer than CHALLENGE_DEADLINE_SECS",
+            ));
+        }
+        Ok(settings)
+    }
+}
+
+/// Keys the merchant-side functions share.
+#[derive(Clone)]
+pub struct SessionKeys {
+    /// AES-256-GCM keys for the card, order and billing data validate needs later.
+    pub data_keys: KeyRing,
+    /// Internal MAC key: return-URL binding tokens, transaction-id digests, request
+    /// fingerprints. Never leaves the gateway.
+    pub session_mac: MacKey,
+}
+
+impl fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionKeys")
+            .field("data_keys", &self.data_keys.key_ids())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionKeys {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            data_keys: key_ring(env)?,
+            session_mac: mac_key(env, "SESSION_MAC_KEY")?,
+        })
+    }
+}
+
+/// `DATA_ENCRYPTION_KEYS=kid2:<base64 32 bytes>,kid1:<base64 32 bytes>`; the first encrypts,
+/// all decrypt, so a key can be rotated by prepending a new one.
+fn key_ring(env: &Env) -> Result<KeyRing, ConfigError> {
+    const NAME: &str = "DATA_ENCRYPTION_KEYS";
+    let raw = env.required(NAME)?;
+    let mut keys = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (kid, b64) = entry
+            .split_once(':')
+            .ok_or_else(|| invalid(NAME, "each entry must be key-id:base64-key"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| invalid(NAME, "keys must be standard base64"))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| invalid(NAME, "keys must be exactly 32 bytes (AES-256)"))?;
+        keys.push((kid.trim().to_owned(), key));
+    }
+    KeyRing::new(keys).map_err(|reason| invalid(NAME, reason))
+}
+
+fn mac_key(env: &Env, name: &'static str) -> Result<MacKey, ConfigError> {
+    let raw = env.required(name)?;
+    if raw.len() < 32 {
+        return Err(invalid(name, "must be at least 32 characters"));
+    }
+    Ok(MacKey::new(raw.as_bytes()))
+}
+
+/// The key that signs the redirect to the merchant; the merchant holds a copy to verify.
+pub fn redirect_signing_key(env: &Env) -> Result<MacKey, ConfigError> {
+    mac_key(env, "REDIRECT_SIGNING_KEY")
+}
+
+pub fn return_url_policy(env: &Env) -> Result<ReturnUrlPolicy, ConfigError> {
+    const NAME: &str = "ALLOWED_RETURN_ORIGINS";
+    let allow_loopback = env.bool("ALLOW_INSECURE_LOOPBACK_RETURN_URLS", false)?;
+    let raw = env.required(NAME)?;
+    ReturnUrlPolicy::new(raw.split(',').map(str::trim), allow_loopback)
+        .map_err(|reason| invalid(NAME, reason))
+}
+
+/// Our own public base URL (scheme, host, optional stage). Optional: when unset it is
+/// derived from the API Gateway request context, because a SAM function cannot reference
+/// its own API's URL without a circular dependency.
+pub fn public_base_url(env: &Env) -> Result<Option<Url>, ConfigError> {
+    match env.optional("PUBLIC_BASE_URL") {
+        None => Ok(None),
+        Some(_) => env.base_url("PUBLIC_BASE_URL").map(Some),
+    }
+}
+
+/// Settings of the enroll (issuer-side) function.
+#[derive(Debug, Clone)]
+pub struct EnrollConfig {
+    pub http: HttpSettings,
+    pub store: StoreSettings,
+    pub card_issuance: CardIssuanceSettings,
+    pub clients: ClientKeys,
+    pub batch_concurrency: usize,
+}
+
+impl EnrollConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let batch_concurrency: usize = env.parsed("ENROLL_BATCH_CONCURRENCY", 8)?;
+        if !(1..=32).contains(&batch_concurrency) {
+            return Err(invalid(
+                "ENROLL_BATCH_CONCURRENCY",
+                "must be between 1 and 32",
+            ));
+        }
+        Ok(Self {
+            http: HttpSettings::from_env(env)?,
+            store: StoreSettings::from_env(env)?,
+            card_issuance: CardIssuanceSettings::from_env(env)?,
+            clients: ClientKeys::from_env(env)?,
+            batch_concurrency,
+        })
+    }
+}
+
+/// Settings of the check-enroll (merchant-side) function.
+#[derive(Debug, Clone)]
+pub struct CheckEnrollConfig {
+    pub http: HttpSettings,
+    pub store: StoreSettings,
+    pub payer_auth: PayerAuthSettings,
+    pub clients: ClientKeys,
+    pub session: SessionSettings,
+    pub keys: SessionKeys,
+    pub return_urls: ReturnUrlPolicy,
+    pub public_base_url: Option<Url>,
+}
+
+impl CheckEnrollConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            http: HttpSettings::from_env(env)?,
+            store: StoreSettings::from_env(env)?,
+            payer_auth: PayerAuthSettings::from_env(env)?,
+            clients: ClientKeys::from_env(env)?,
+            session: SessionSettings::from_env(env)?,
+            keys: SessionKeys::from_env(env)?,
+            return_urls: return_url_policy(env)?,
+            public_base_url: public_base_url(env)?,
+        })
+    }
+}
+
+/// Settings of the callback function (browser return and merchant validate).
+#[derive(Debug, Clone)]
+pub struct CallbackConfig {
+    pub http: HttpSettings,
+    pub store: StoreSettings,
+    pub payer_auth: PayerAuthSettings,
+    pub clients: ClientKeys,
+    pub session: SessionSettings,
+    pub keys: SessionKeys,
+    pub return_urls: ReturnUrlPolicy,
+    pub redirect_signing_key: MacKey,
+}
+
+impl CallbackConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            http: HttpSettings::from_env(env)?,
+            store: StoreSettings::from_env(env)?,
+            payer_auth: PayerAuthSettings::from_env(env)?,
+            clients: ClientKeys::from_env(env)?,
+            session: SessionSettings::from_env(env)?,
+            keys: SessionKeys::from_env(env)?,
+            return_urls: return_url_policy(env)?,
+            redirect_signing_key: redirect_signing_key(env)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    const KEY32: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
+
+    fn enroll_env() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("TABLE_NAME", "gateway"),
+            ("AHRVO_BASE_URL", "https://gateway.ahrvo.network"),
+            ("AHRVO_API_KEY", "k"),
+            ("AHRVO_ACCESS_TOKEN", "t"),
+            ("CLIENT_API_KEYS", "issuer-a:0123456789abcdef"),
+        ]
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let mut vars = enroll_env();
+        vars.retain(|(k, _)| *k != "AHRVO_ACCESS_TOKEN");
+        let err = EnrollConfig::from_env(&env(&vars)).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("AHRVO_ACCESS_TOKEN"));
+        assert_eq!(
+            err.to_string(),
+            "missing required environment variable AHRVO_ACCESS_TOKEN"
+        );
+    }
+
+    #[test]
+    fn an_invalid_value_is_named_but_not_echoed() {
+        let mut vars = enroll_env();
+        vars.push(("CLIENT_API_KEYS", "issuer-a:short-secret"));
+        vars.retain(|(k, v)| *k != "CLIENT_API_KEYS" || *v == "issuer-a:short-secret");
+        let err = EnrollConfig::from_env(&env(&vars)).unwrap_err().to_string();
+        assert!(err.contains("CLIENT_API_KEYS"), "{err}");
+        assert!(!err.contains("short-secret"), "{err}");
+    }
+
+    #[test]
+    fn defaults_apply_and_secrets_do_not_debug_print() {
+        let config = EnrollConfig::from_env(&env(&enroll_env())).unwrap();
+        assert_eq!(config.http.max_attempts, 3);
+        assert_eq!(config.card_issuance.max_requests_per_10s, 900);
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("0123456789abcdef"), "{debug}");
+    }
+
+    #[test]
+    fn key_ring_rejects_short_keys_and_accepts_rotation_lists() {
+        let base = [
+            ("SESSION_MAC_KEY", "0123456789abcdef0123456789abcdef"),
+            ("DATA_ENCRYPTION_KEYS", "k2:c2hvcnQ="),
+        ];
+        let err = SessionKeys::from_env(&env(&base)).unwrap_err().to_string();
+        assert!(err.contains("DATA_ENCRYPTION_KEYS") && err.contains("32 bytes"));
+        let rotation = format!("k2:{KEY32},k1:{KEY32}");
+        let keys = SessionKeys::from_env(&env(&[
+            base[0],
+            ("DATA_ENCRYPTION_KEYS", rotation.as_str()),
+        ]))
+        .unwrap();
+        assert_eq!(keys.data_keys.key_ids(), vec!["k2", "k1"]);
+    }
+}

@@ -1,0 +1,385 @@
+//! The one outbound HTTP client, built once per cold start and shared by every upstream
+//! module, with the retry policy that makes upstream calls safe to repeat.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use http::{HeaderMap, StatusCode};
+
+use crate::config::HttpSettings;
+
+/// Which upstream a call goes to; shown in errors and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstream {
+    CardIssuance,
+    PayerAuth,
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Upstream::CardIssuance => "card-issuance API",
+            Upstream::PayerAuth => "payer-authentication API",
+        })
+    }
+}
+
+/// When a failed attempt may be repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryPolicy {
+    /// Safe to repeat even if the upstream processed it (reads, and writes whose repeat
+    /// is detected and reconciled): retried on timeouts, dropped connections, 5xx and 429.
+    Idempotent,
+    /// Must not run twice: retried only when the upstream provably did not process it —
+    /// connection refused, 429, 503.
+    NotIfProcessed,
+}
+
+/// A final HTTP answer (2xx or not) from the upstream.
+#[derive(Debug)]
+pub struct UpstreamResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub attempts: u32,
+    /// An earlier attempt timed out or lost its connection after sending, so the upstream
+    /// may already have acted on this call (e.g. a retried enroll answering 409).
+    pub earlier_attempt_may_have_landed: bool,
+}
+
+impl UpstreamResponse {
+    pub fn retry_after(&self) -> Option<Duration> {
+        retry_after(&self.headers)
+    }
+}
+
+/// Transport-level and server-side failures; each maps to 502/504 for our caller.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum UpstreamError {
+    #[error("the {upstream} did not answer in time")]
+    Timeout { upstream: Upstream },
+    #[error("the {upstream} could not be reached")]
+    Unreachable { upstream: Upstream },
+    #[error("the {upstream} closed the connection without answering")]
+    ConnectionDropped { upstream: Upstream },
+    #[error("the {upstream} answered HTTP {status} with a body that is not its documented JSON")]
+    Malformed { upstream: Upstream, status: u16 },
+    #[error("the {upstream} failed with HTTP {status}")]
+    ServerError { upstream: Upstream, status: u16 },
+}
+
+impl UpstreamError {
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, UpstreamError::Timeout { .. })
+    }
+}
+
+/// A client-side ceiling on request rate, so bursts (bulk enrollment) stay under an
+/// upstream's documented limit instead of discovering it through 429s.
+pub struct RequestRateLimit(DefaultDirectRateLimiter);
+
+impl RequestRateLimit {
+    /// At most `per_10s` requests in any 10-second window: the bucket holds a tenth of
+    /// the budget and refills at a tenth per second, so burst + 10 s of refill ≤ 1.1×,
+    /// and `per_10s` is configured with that headroom under the upstream limit.
+    pub fn per_10_seconds(per_10s: u32) -> Self {
+        let per_second = NonZeroU32::new((per_10s / 11).max(1)).expect("non-zero");
+        Self(RateLimiter::direct(
+            Quota::per_second(per_second).allow_burst(per_second),
+        ))
+    }
+
+    pub async fn wait(&self) {
+        self.0.until_ready().await;
+    }
+}
+
+/// One outbound call's description.
+pub struct Call<'a> {
+    pub upstream: Upstream,
+    /// Short operation name for logs (`enroll`, `validate`, ...).
+    pub operation: &'static str,
+    pub policy: RetryPolicy,
+    pub rate_limit: Option<&'a RequestRateLimit>,
+}
+
+/// The shared client: one connection pool, timeouts and retry budget from configuration.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    settings: HttpSettings,
+}
+
+enum Attempt {
+    Answered(StatusCode, HeaderMap, Bytes),
+    Failed {
+        error: UpstreamError,
+        may_have_landed: bool,
+    },
+}
+
+impl HttpClient {
+    pub fn new(settings: HttpSettings) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .user_agent(concat!("3ds-gateway/", env!("CARGO_PKG_VERSION")))
+            // Upstream errors must never be followed to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client's TLS configuration is static and valid");
+        Self { client, settings }
+    }
+
+    pub fn settings(&self) -> &HttpSettings {
+        &self.settings
+    }
+
+    /// Sends the request built by `build`, retrying per `call.policy` within the
+    /// configured attempts and time budget. Returns the final HTTP answer whatever its
+    /// status, or the transport failure of the last attempt.
+    pub async fn send(
+        &self,
+        call: Call<'_>,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        let started = Instant::now();
+        let budget = self.settings.request_timeout * self.settings.max_attempts;
+        let mut may_have_landed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(limit) = call.rate_limit {
+                limit.wait().await;
+            }
+            let outcome = self.attempt(call.upstream, build(&self.client)).await;
+            let retry_delay = match &outcome {
+                Attempt::Answered(status, headers, _) => {
+                    self.retry_delay_for_status(call.policy, *status, headers, attempt)
+                }
+                Attempt::Failed {
+                    may_have_landed, ..
+                } => {
+                    let retryable = match call.policy {
+                        RetryPolicy::Idempotent => true,
+                        RetryPolicy::NotIfProcessed => !may_have_landed,
+                    };
+                    retryable.then(|| self.backoff(attempt))
+                }
+            };
+            let last = attempt >= self.settings.max_attempts;
+            let delay = retry_delay.filter(|d| !last && started.elapsed() + *d < budget);
+            match (outcome, delay) {
+                (Attempt::Answered(status, headers, body), None) => {
+                    return Ok(UpstreamResponse {
+                        status,
+                        headers,
+                        body,
+                        attempts: attempt,
+                        earlier_attempt_may_have_landed: may_have_landed,
+                    });
+                }
+                (Attempt::Failed { error, .. }, None) => {
+                    tracing::warn!(upstream = %call.upstream, operation = call.operation, attempts = attempt, error = %error, "upstream call failed");
+                    return Err(error);
+                }
+                (Attempt::Answered(status, ..), Some(delay)) => {
+                    tracing::warn!(upstream = %call.upstream, operation = call.operation, attempt, status = status.as_u16(), delay_ms = delay.as_millis() as u64, "retrying upstream call");
+                    tokio::time::sleep(delay).await;
+                }
+                (
+                    Attempt::Failed {
+                        error,
+                        may_have_landed: landed,
+                    },
+                    Some(delay),
+                ) => {
+                    may_have_landed |= landed;
+                    tracing::warn!(upstream = %call.upstream, operation = call.operation, attempt, error = %error, delay_ms = delay.as_millis() as u64, "retrying upstream call");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, upstream: Upstream, request: reqwest::RequestBuilder) -> Attempt {
+        let exchange = async {
+            let response = request.send().await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, headers, body))
+        };
+        match tokio::time::timeout(self.settings.request_timeout, exchange).await {
+            // Every upstream here is a JSON API: a 2xx that is not JSON (a proxy's error
+            // page, a truncated body) is a failed attempt, not an answer.
+            Ok(Ok((status, _, body)))
+                if status.is_success()
+                    && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() =>
+            {
+                Attempt::Failed {
+                    error: UpstreamError::Malformed {
+                        upstream,
+                        status: status.as_u16(),
+                    },
+                    may_have_landed: true,
+                }
+            }
+            Ok(Ok((status, headers, body))) => Attempt::Answered(status, headers, body),
+            Err(_) => Attempt::Failed {
+                error: UpstreamError::Timeout { upstream },
+                may_have_landed: true,
+            },
+            Ok(Err(e)) if e.is_connect() => Attempt::Failed {
+                // The TCP/TLS connection never came up: nothing was sent.
+                error: UpstreamError::Unreachable { upstream },
+                may_have_landed: false,
+            },
+            Ok(Err(e)) if e.is_timeout() => Attempt::Failed {
+                error: UpstreamError::Timeout { upstream },
+                may_have_landed: true,
+            },
+            Ok(Err(_)) => Attempt::Failed {
+                error: UpstreamError::ConnectionDropped { upstream },
+                may_have_landed: true,
+            },
+        }
+    }
+
+    fn retry_delay_for_status(
+        &self,
+        policy: RetryPolicy,
+        status: StatusCode,
+        headers: &HeaderMap,
+        attempt: u32,
+    ) -> Option<Duration> {
+        let rejected_unprocessed = matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        );
+        let retryable =
+            rejected_unprocessed || (policy == RetryPolicy::Idempotent && status.is_server_error());
+        if !retryable {
+            return None;
+        }
+        match retry_after(headers) {
+            // The upstream asked for longer than we are willing to hold our caller:
+            // give the caller the 429/503 (with its Retry-After) instead.
+            Some(wait) if wait > self.settings.max_retry_after => None,
+            Some(wait) => Some(wait),
+            None => Some(self.backoff(attempt)),
+        }
+    }
+
+    /// Exponential backoff with full jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let cap = self.settings.max_retry_after;
+        let exp = self
+            .settings
+            .retry_base_delay
+            .saturating_mul(1 << (attempt - 1).min(10))
+            .min(cap);
+        Duration::from_millis(fastrand::u64(0..=exp.as_millis() as u64))
+    }
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let raw = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = raw.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(raw).ok()?;
+    let delta = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+    Some(Duration::from_millis(delta.max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> HttpSettings {
+        HttpSettings {
+            connect_timeout: Duration::from_millis(200),
+            request_timeout: Duration::from_millis(300),
+            max_attempts: 3,
+            retry_base_delay: Duration::from_millis(10),
+            max_retry_after: Duration::from_millis(2_000),
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        headers.insert(
+            http::header::RETRY_AFTER,
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn which_statuses_are_retried() {
+        let client = HttpClient::new(settings());
+        let none = HeaderMap::new();
+        let s = |code: u16| StatusCode::from_u16(code).unwrap();
+        for policy in [RetryPolicy::Idempotent, RetryPolicy::NotIfProcessed] {
+            assert!(
+                client
+                    .retry_delay_for_status(policy, s(429), &none, 1)
+                    .is_some()
+            );
+            assert!(
+                client
+                    .retry_delay_for_status(policy, s(503), &none, 1)
+                    .is_some()
+            );
+            assert!(
+                client
+                    .retry_delay_for_status(policy, s(409), &none, 1)
+                    .is_none()
+            );
+            assert!(
+                client
+                    .retry_delay_for_status(policy, s(200), &none, 1)
+                    .is_none()
+            );
+        }
+        assert!(
+            client
+                .retry_delay_for_status(RetryPolicy::Idempotent, s(500), &none, 1)
+                .is_some()
+        );
+        assert!(
+            client
+                .retry_delay_for_status(RetryPolicy::NotIfProcessed, s(500), &none, 1)
+                .is_none()
+        );
+        let mut long = HeaderMap::new();
+        long.insert(http::header::RETRY_AFTER, "60".parse().unwrap());
+        assert!(
+            client
+                .retry_delay_for_status(RetryPolicy::Idempotent, s(429), &long, 1)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn backoff_is_jittered_and_capped() {
+        let client = HttpClient::new(settings());
+        for attempt in 1..20 {
+            assert!(client.backoff(attempt) <= Duration::from_millis(2_000));
+        }
+    }
+}

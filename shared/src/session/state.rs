@@ -1,0 +1,512 @@
+//! The authentication session's states and every transition between them.
+//!
+//! ```text
+//! (none) ──RecordSetup──▶ SETUP_COMPLETED
+//! (none) | SETUP_COMPLETED | ENROLLING(lease over, same request) ──ClaimEnrollment──▶ ENROLLING
+//! ENROLLING(our claim) ──CompleteEnrollment──▶ AUTHENTICATED | FAILED | CHALLENGE_PENDING
+//! ENROLLING(our claim) ──ReleaseEnrollment──▶ SETUP_COMPLETED        (upstream fault: retryable)
+//! CHALLENGE_PENDING | VALIDATING(lease over), before deadline ──ClaimValidation──▶ VALIDATING
+//! VALIDATING(our claim) ──CompleteValidation──▶ AUTHENTICATED | FAILED
+//! VALIDATING(our claim) ──ReleaseValidation──▶ CHALLENGE_PENDING      (upstream fault: retryable)
+//! CHALLENGE_PENDING | VALIDATING(lease over), past deadline ──Expire──▶ EXPIRED
+//! ```
+//!
+//! Each transition is exactly one conditional write: its guard names the states it may
+//! leave (and the claim it must hold), so two racing writers cannot both win, and no
+//! transition reads first. A claim is a lease no longer than the function timeout, so a
+//! claim left by an invocation that died can be taken over.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AuthenticationResult, CardSummary, attr};
+use crate::crypto::SealedData;
+use crate::store::{AttributeValue, Guard, Mutation, Patch, n, s};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SessionState {
+    SetupCompleted,
+    Enrolling,
+    ChallengePending,
+    Validating,
+    Authenticated,
+    Failed,
+    Expired,
+}
+
+impl SessionState {
+    pub const ALL: [SessionState; 7] = [
+        SessionState::SetupCompleted,
+        SessionState::Enrolling,
+        SessionState::ChallengePending,
+        SessionState::Validating,
+        SessionState::Authenticated,
+        SessionState::Failed,
+        SessionState::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::SetupCompleted => "SETUP_COMPLETED",
+            SessionState::Enrolling => "ENROLLING",
+            SessionState::ChallengePending => "CHALLENGE_PENDING",
+            SessionState::Validating => "VALIDATING",
+            SessionState::Authenticated => "AUTHENTICATED",
+            SessionState::Failed => "FAILED",
+            SessionState::Expired => "EXPIRED",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            SessionState::Authenticated | SessionState::Failed | SessionState::Expired
+        )
+    }
+
+    /// A state held under a claim (lease) by one invocation.
+    pub fn is_claimed(self) -> bool {
+        matches!(self, SessionState::Enrolling | SessionState::Validating)
+    }
+
+    fn guard(self) -> Guard {
+        Guard::s(attr::STATE, self.as_str())
+    }
+}
+
+/// What check-enroll learned from the upstream, as it is recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnrollmentOutcome {
+    /// Frictionless: the result is final.
+    Final {
+        state: SessionState,
+        result: AuthenticationResult,
+    },
+    /// The cardholder must complete a challenge; what validate needs later is sealed.
+    Challenge {
+        authentication_transaction_id: String,
+        transaction_mac: String,
+        challenge_deadline_ms: i64,
+        merchant_return_url: String,
+        sealed_payment_data: SealedData,
+    },
+}
+
+/// Every change of state a session can make. Built by the handlers, turned into one
+/// guarded write by [`Transition::mutation`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    RecordSetup {
+        reference_code: String,
+        client_id: String,
+        fingerprint: String,
+        response: String,
+        now_ms: i64,
+        expires_at: i64,
+    },
+    ClaimEnrollment {
+        reference_code: String,
+        client_id: String,
+        fingerprint: String,
+        claim_id: String,
+        now_ms: i64,
+        lease_until_ms: i64,
+        expires_at: i64,
+    },
+    CompleteEnrollment {
+        claim_id: String,
+        outcome: EnrollmentOutcome,
+        card: CardSummary,
+        response: String,
+        now_ms: i64,
+        expires_at: i64,
+    },
+    ReleaseEnrollment {
+        claim_id: String,
+        now_ms: i64,
+    },
+    ClaimValidation {
+        transaction_mac: String,
+        /// Set when a merchant (not the browser) validates: the session must be theirs.
+        client_id: Option<String>,
+        claim_id: String,
+        now_ms: i64,
+        lease_until_ms: i64,
+    },
+    CompleteValidation {
+        claim_id: String,
+        state: SessionState,
+        result: AuthenticationResult,
+        response: String,
+        now_ms: i64,
+        expires_at: i64,
+    },
+    ReleaseValidation {
+        claim_id: String,
+        now_ms: i64,
+    },
+    Expire {
+        now_ms: i64,
+        expires_at: i64,
+    },
+}
+
+/// A claim held by someone else whose lease has run out.
+fn lapsed_claim(state: SessionState, now_ms: i64) -> Guard {
+    Guard::And(vec![state.guard(), Guard::Lt(attr::LEASE_UNTIL, now_ms)])
+}
+
+fn held_claim(state: SessionState, claim_id: &str) -> Guard {
+    Guard::And(vec![state.guard(), Guard::s(attr::CLAIM_ID, claim_id)])
+}
+
+fn map<T: Serialize>(value: &T) -> AttributeValue {
+    serde_dynamo::to_attribute_value(value).expect("session values serialize to DynamoDB")
+}
+
+impl Transition {
+    /// The state the session is in after this transition.
+    pub fn target(&self) -> SessionState {
+        match self {
+            Transition::RecordSetup { .. } | Transition::ReleaseEnrollment { .. } => {
+                SessionState::SetupCompleted
+            }
+            Transition::ClaimEnrollment { .. } => SessionState::Enrolling,
+            Transition::CompleteEnrollment { outcome, .. } => match outcome {
+                EnrollmentOutcome::Final { state, .. } => *state,
+                EnrollmentOutcome::Challenge { .. } => SessionState::ChallengePending,
+            },
+            Transition::ClaimValidation { .. } => SessionState::Validating,
+            Transition::CompleteValidation { state, .. } => *state,
+            Transition::ReleaseValidation { .. } => SessionState::ChallengePending,
+            Transition::Expire { .. } => SessionState::Expired,
+        }
+    }
+
+    /// The one conditional write that performs this transition. `mutation_id` is
+    /// stamped on the item so a write that landed but whose answer was lost (and was
+    /// retried by the SDK) can be recognised as our own.
+    pub fn mutation(&self, mutation_id: &str) -> Mutation {
+        let target = self.target();
+        let base = Patch::default()
+            .set_s(attr::STATE, target.as_str())
+            .set_s(attr::MUTATION_ID, mutation_id);
+        let (guard, patch) = match self {
+            Transition::RecordSetup {
+                reference_code,
+                client_id,
+                fingerprint,
+                response,
+                now_ms,
+                expires_at,
+            } => (
+                Guard::Absent,
+                base.set_s(attr::KIND, super::KIND)
+                    .set_s(attr::REFERENCE_CODE, reference_code)
+                    .set_s(attr::CLIENT_ID, client_id)
+                    .set_s(attr::SETUP_FINGERPRINT, fingerprint)
+                    .set_s(attr::SETUP_RESPONSE, response)
+                    .set_n(attr::CREATED_AT, *now_ms)
+                    .set_n(attr::UPDATED_AT, *now_ms)
+                    .set_n(attr::EXPIRES_AT, *expires_at),
+            ),
+            Transition::ClaimEnrollment {
+                reference_code,
+                client_id,
+                fingerprint,
+                claim_id,
+                now_ms,
+                lease_until_ms,
+                expires_at,
+            } => (
+                // Setup may have gone through us or straight to the upstream: a session
+                // that does not exist yet is created by its first claim.
+                Guard::Or(vec![
+                    Guard::Absent,
+                    Guard::And(vec![
+                        Guard::s(attr::CLIENT_ID, client_id),
+                        Guard::Or(vec![
+                            SessionState::SetupCompleted.guard(),
+                            Guard::And(vec![
+                                lapsed_claim(SessionState::Enrolling, *now_ms),
+                                Guard::s(attr::ENROLL_FINGERPRINT, fingerprint),
+                            ]),
+                        ]),
+                    ]),
+                ]),
+                base.set_s(attr::CLAIM_ID, claim_id)
+                    .set_n(attr::LEASE_UNTIL, *lease_until_ms)
+                    .set_s(attr::ENROLL_FINGERPRINT, fingerprint)
+                    .set_n(attr::UPDATED_AT, *now_ms)
+                    .set_n(attr::EXPIRES_AT, *expires_at)
+                    .set_if_absent(attr::KIND, s(super::KIND))
+                    .set_if_absent(attr::REFERENCE_CODE, s(reference_code))
+                    .set_if_absent(attr::CLIENT_ID, s(client_id))
+                    .set_if_absent(attr::CREATED_AT, n(*now_ms)),
+            ),
+            Transition::CompleteEnrollment {
+                claim_id,
+                outcome,
+                card,
+                response,
+                now_ms,
+                expires_at,
+            } => {
+                let patch = base
+                    .set_s(attr::ENROLL_RESPONSE, response)
+                    .set(attr::CARD, map(card))
+                    .set_n(attr::UPDATED_AT, *now_ms)
+                    .set_n(attr::EXPIRES_AT, *expires_at)
+                    .remove(attr::CLAIM_ID)
+                    .remove(attr::LEASE_UNTIL);
+                let patch = match outcome {
+                    EnrollmentOutcome::Final { result, .. } => patch.set(attr::RESULT, map(result)),
+                    EnrollmentOutcome::Challenge {
+                        authentication_transaction_id,
+                        transaction_mac,
+                        challenge_deadline_ms,
+                        merchant_return_url,
+                        sealed_payment_data,
+                    } => patch
+                        .set_s(
+                            attr::AUTHENTICATION_TRANSACTION_ID,
+                            authentication_transaction_id,
+                        )
+                        .set_s(attr::TRANSACTION_MAC, transaction_mac)
+                        .set_n(attr::CHALLENGE_DEADLINE, *challenge_deadline_ms)
+                        .set_s(attr::MERCHANT_RETURN_URL, merchant_return_url)
+                        .set(attr::SEALED_PAYMENT_DATA, map(sealed_payment_data)),
+                };
+                (held_claim(SessionState::Enrolling, claim_id), patch)
+            }
+            Transition::ReleaseEnrollment { claim_id, now_ms } => (
+                held_claim(SessionState::Enrolling, claim_id),
+                // The request never completed: forget it, so the same reference_code
+                // can be retried (with the same or a corrected body).
+                base.set_n(attr::UPDATED_AT, *now_ms)
+                    .remove(attr::CLAIM_ID)
+                    .remove(attr::LEASE_UNTIL)
+                    .remove(attr::ENROLL_FINGERPRINT),
+            ),
+            Transition::ClaimValidation {
+                transaction_mac,
+                client_id,
+                claim_id,
+                now_ms,
+                lease_until_ms,
+            } => {
+                let mut all = vec![
+                    Guard::s(attr::TRANSACTION_MAC, transaction_mac),
+                    Guard::Gt(attr::CHALLENGE_DEADLINE, *now_ms),
+                    Guard::Or(vec![
+                        SessionState::ChallengePending.guard(),
+                        lapsed_claim(SessionState::Validating, *now_ms),
+                    ]),
+                ];
+                if let Some(client_id) = client_id {
+                    all.push(Guard::s(attr::CLIENT_ID, client_id));
+                }
+                (
+                    Guard::And(all),
+                    base.set_s(attr::CLAIM_ID, claim_id)
+                        .set_n(attr::LEASE_UNTIL, *lease_until_ms)
+                        .set_n(attr::UPDATED_AT, *now_ms),
+                )
+            }
+            Transition::CompleteValidation {
+                claim_id,
+                result,
+                response,
+                now_ms,
+                expires_at,
+                ..
+            } => (
+                held_claim(SessionState::Validating, claim_id),
+                base.set(attr::RESULT, map(result))
+                    .set_s(attr::VALIDATE_RESPONSE, response)
+                    .set_n(attr::UPDATED_AT, *now_ms)
+                    .set_n(attr::EXPIRES_AT, *expires_at)
+                    .remove(attr::CLAIM_ID)
+                    .remove(attr::LEASE_UNTIL)
+                    // Terminal: the card data has served its purpose.
+                    .remove(attr::SEALED_PAYMENT_DATA),
+            ),
+            Transition::ReleaseValidation { claim_id, now_ms } => (
+                held_claim(SessionState::Validating, claim_id),
+                base.set_n(attr::UPDATED_AT, *now_ms)
+                    .remove(attr::CLAIM_ID)
+                    .remove(attr::LEASE_UNTIL),
+            ),
+            Transition::Expire { now_ms, expires_at } => (
+                Guard::And(vec![
+                    Guard::Le(attr::CHALLENGE_DEADLINE, *now_ms),
+                    Guard::Or(vec![
+                        SessionState::ChallengePending.guard(),
+                        lapsed_claim(SessionState::Validating, *now_ms),
+                    ]),
+                ]),
+                base.set_n(attr::UPDATED_AT, *now_ms)
+                    .set_n(attr::EXPIRES_AT, *expires_at)
+                    .remove(attr::CLAIM_ID)
+                    .remove(attr::LEASE_UNTIL)
+                    .remove(attr::SEALED_PAYMENT_DATA),
+            ),
+        };
+        Mutation { guard, patch }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::holds;
+    use crate::store::{Item, KEY};
+
+    fn item(state: SessionState, extra: &[(&str, AttributeValue)]) -> Item {
+        let mut item = Item::from([
+            (KEY.to_owned(), s("AUTH#r")),
+            (attr::STATE.to_owned(), s(state.as_str())),
+            (attr::CLIENT_ID.to_owned(), s("m1")),
+            (attr::CLAIM_ID.to_owned(), s("c1")),
+            (attr::LEASE_UNTIL.to_owned(), n(100)),
+            (attr::ENROLL_FINGERPRINT.to_owned(), s("fp")),
+            (attr::TRANSACTION_MAC.to_owned(), s("mac")),
+            (attr::CHALLENGE_DEADLINE.to_owned(), n(1_000)),
+        ]);
+        for (k, v) in extra {
+            item.insert((*k).to_owned(), v.clone());
+        }
+        item
+    }
+
+    /// Which states each transition may leave, at a time when claims have lapsed
+    /// (`now` = 500 > lease 100) and the deadline (1000) is ahead or behind.
+    fn admitted(transition: &Transition) -> Vec<SessionState> {
+        let guard = transition.mutation("m").guard;
+        SessionState::ALL
+            .into_iter()
+            .filter(|state| holds(&guard, Some(&item(*state, &[]))))
+            .collect()
+    }
+
+    #[test]
+    fn each_transition_leaves_only_the_states_the_diagram_shows() {
+        use SessionState::*;
+        let claim_enrollment = Transition::ClaimEnrollment {
+            reference_code: "r".into(),
+            client_id: "m1".into(),
+            fingerprint: "fp".into(),
+            claim_id: "c2".into(),
+            now_ms: 500,
+            lease_until_ms: 900,
+            expires_at: 9,
+        };
+        assert_eq!(admitted(&claim_enrollment), vec![SetupCompleted, Enrolling]);
+        assert!(holds(&claim_enrollment.mutation("m").guard, None));
+
+        let claim_validation = Transition::ClaimValidation {
+            transaction_mac: "mac".into(),
+            client_id: None,
+            claim_id: "c2".into(),
+            now_ms: 500,
+            lease_until_ms: 900,
+        };
+        assert_eq!(
+            admitted(&claim_validation),
+            vec![ChallengePending, Validating]
+        );
+        assert!(!holds(&claim_validation.mutation("m").guard, None));
+
+        let complete = Transition::ReleaseValidation {
+            claim_id: "c1".into(),
+            now_ms: 500,
+        };
+        assert_eq!(admitted(&complete), vec![Validating]);
+
+        let expire_early = Transition::Expire {
+            now_ms: 500,
+            expires_at: 9,
+        };
+        assert_eq!(admitted(&expire_early), Vec::<SessionState>::new());
+        let expire_late = Transition::Expire {
+            now_ms: 1_000,
+            expires_at: 9,
+        };
+        assert_eq!(admitted(&expire_late), vec![ChallengePending, Validating]);
+    }
+
+    #[test]
+    fn a_live_claim_or_another_request_or_another_client_blocks_a_claim() {
+        let live = item(SessionState::Enrolling, &[(attr::LEASE_UNTIL, n(10_000))]);
+        let claim = |fingerprint: &str, client: &str| Transition::ClaimEnrollment {
+            reference_code: "r".into(),
+            client_id: client.into(),
+            fingerprint: fingerprint.into(),
+            claim_id: "c2".into(),
+            now_ms: 500,
+            lease_until_ms: 900,
+            expires_at: 9,
+        };
+        assert!(!holds(&claim("fp", "m1").mutation("m").guard, Some(&live)));
+        let lapsed = item(SessionState::Enrolling, &[]);
+        assert!(holds(&claim("fp", "m1").mutation("m").guard, Some(&lapsed)));
+        assert!(!holds(
+            &claim("other", "m1").mutation("m").guard,
+            Some(&lapsed)
+        ));
+        let setup = item(SessionState::SetupCompleted, &[]);
+        assert!(!holds(&claim("fp", "m2").mutation("m").guard, Some(&setup)));
+    }
+
+    #[test]
+    fn a_wrong_transaction_id_or_a_passed_deadline_blocks_validation() {
+        let pending = item(SessionState::ChallengePending, &[]);
+        let claim = |mac: &str, now_ms: i64| Transition::ClaimValidation {
+            transaction_mac: mac.into(),
+            client_id: None,
+            claim_id: "c2".into(),
+            now_ms,
+            lease_until_ms: now_ms + 10,
+        };
+        assert!(holds(
+            &claim("mac", 999).mutation("m").guard,
+            Some(&pending)
+        ));
+        assert!(!holds(
+            &claim("forged", 999).mutation("m").guard,
+            Some(&pending)
+        ));
+        assert!(!holds(
+            &claim("mac", 1_000).mutation("m").guard,
+            Some(&pending)
+        ));
+    }
+
+    #[test]
+    fn terminal_transitions_remove_the_sealed_card_data() {
+        let complete = Transition::CompleteValidation {
+            claim_id: "c".into(),
+            state: SessionState::Authenticated,
+            result: AuthenticationResult::default(),
+            response: "{}".into(),
+            now_ms: 1,
+            expires_at: 2,
+        };
+        for transition in [
+            complete,
+            Transition::Expire {
+                now_ms: 1,
+                expires_at: 2,
+            },
+        ] {
+            assert!(transition.target().is_terminal());
+            assert!(
+                transition
+                    .mutation("m")
+                    .patch
+                    .remove
+                    .contains(&attr::SEALED_PAYMENT_DATA)
+            );
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The DynamoDB store: each mutation is one `UpdateItem` with a `ConditionExpression`,
+//! returning the new item on success and the old one on failure
+//! (`ReturnValuesOnConditionCheckFailure=ALL_OLD`), so callers never need a second read
+//! to learn why a write was refused.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
+};
+
+use super::{AttributeValue, Guard, Item, ItemStore, KEY, Mutation, StoreError, Written};
+
+/// The TTL attribute (epoch seconds). DynamoDB deletes expired items lazily — up to days
+/// late — so it only cleans up; expiry decisions are made in code.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// Builds the DynamoDB client once per cold start: region and credentials from the
+/// Lambda environment, endpoint from `AWS_ENDPOINT_URL_DYNAMODB` when set (moto, local
+/// stacks), tight timeouts so a slow store becomes our 504 rather than a Lambda timeout.
+pub async fn client_from_env() -> Client {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+/// Expression attribute names and values, numbered as they are used.
+#[derive(Default)]
+struct Expression {
+    names: std::collections::HashMap<String, String>,
+    values: std::collections::HashMap<String, AttributeValue>,
+}
+
+impl Expression {
+    fn name(&mut self, attr: &str) -> String {
+        if let Some((placeholder, _)) = self.names.iter().find(|(_, a)| a.as_str() == attr) {
+            return placeholder.clone();
+        }
+        let placeholder = format!("#n{}", self.names.len());
+        self.names.insert(placeholder.clone(), attr.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    fn condition(&mut self, guard: &Guard) -> String {
+        let mut cmp = |attr: &str, op: &str, value: AttributeValue| {
+            let name = self.name(attr);
+            let value = self.value(value);
+            format!("{name} {op} {value}")
+        };
+        match guard {
+            Guard::Absent => {
+                let name = self.name(KEY);
+                format!("attribute_not_exists({name})")
+            }
+            Guard::Eq(attr, value) => cmp(attr, "=", value.clone()),
+            Guard::Lt(attr, value) => cmp(attr, "<", super::n(*value)),
+            Guard::Gt(attr, value) => cmp(attr, ">", super::n(*value)),
+            Guard::Le(attr, value) => cmp(attr, "<=", super::n(*value)),
+            Guard::And(all) => self.join(all, " AND "),
+            Guard::Or(any) => self.join(any, " OR "),
+        }
+    }
+
+    fn join(&mut self, guards: &[Guard], op: &str) -> String {
+        let parts: Vec<String> = guards.iter().map(|g| self.condition(g)).collect();
+        format!("({})", parts.join(op))
+    }
+
+    fn update(&mut self, mutation: &Mutation) -> String {
+        let mut sets = Vec::new();
+        for (attr, value) in &mutation.patch.set {
+            let (name, value) = (self.name(attr), self.value(value.clone()));
+            sets.push(format!("{name} = {value}"));
+        }
+        for (attr, value) in &mutation.patch.set_if_absent {
+            let (name, value) = (self.name(attr), self.value(value.clone()));
+            sets.push(format!("{name} = if_not_exists({name}, {value})"));
+        }
+        let removes: Vec<String> = mutation.patch.remove.iter().map(|a| self.name(a)).collect();
+        let mut update = String::new();
+        if !sets.is_empty() {
+            update.push_str("SET ");
+            update.push_str(&sets.join(", "));
+        }
+        if !removes.is_empty() {
+            update.push_str(" REMOVE ");
+            update.push_str(&removes.join(", "));
+        }
+        update
+    }
+}
+
+fn store_error<E>(err: SdkError<E>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match err {
+        SdkError::TimeoutError(_) => StoreError::Timeout,
+        other => StoreError::Unavailable(DisplayErrorContext(other).to_string()),
+    }
+}
+
+#[async_trait]
+impl ItemStore for DynamoStore {
+    async fn write(&self, key: &str, mutation: &Mutation) -> Result<Written, StoreError> {
+        let mut expr = Expression::default();
+        let condition = expr.condition(&mutation.guard);
+        let update = expr.update(mutation);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_owned()))
+            .condition_expression(condition)
+            .update_expression(update)
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Written::Applied(output.attributes.unwrap_or_default())),
+            Err(SdkError::ServiceError(service)) => match service.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => {
+                    Ok(Written::Refused(failed.item))
+                }
+                other => Err(StoreError::Unavailable(
+                    DisplayErrorContext(other).to_string(),
+                )),
+            },
+            Err(other) => Err(store_error(other)),
+        }
+    }
+
+    async fn read(&self, key: &str) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(output.item)
+    }
+}
+
+/// Creates the table the way `template.yaml` declares it (for tests and local stacks
+/// pointed at a DynamoDB-compatible endpoint). An existing table is left as it is.
+pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let exists = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .is_ok();
+    if exists {
+        return Ok(());
+    }
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(KEY)
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("static key schema"),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(KEY)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("static attribute definition"),
+        )
+        .send()
+        .await
+        .map_err(store_error)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(TTL_ATTRIBUTE)
+                .build()
+                .expect("static TTL specification"),
+        )
+        .send()
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Patch, s};
+
+    #[test]
+    fn guards_and_patches_render_to_one_update_item() {
+        let mutation = Mutation {
+            guard: Guard::Or(vec![
+                Guard::Absent,
+                Guard::And(vec![Guard::s("state", "A"), Guard::Lt("lease_until", 5)]),
+            ]),
+            patch: Patch::default()
+                .set_s("state", "B")
+                .set_if_absent("created_at", s("now"))
+                .remove("lease_until"),
+        };
+        let mut expr = Expression::default();
+        assert_eq!(
+            expr.condition(&mutation.guard),
+            "(attribute_not_exists(#n0) OR (#n1 = :v0 AND #n2 < :v1))"
+        );
+        assert_eq!(
+            expr.update(&mutation),
+            "SET #n1 = :v2, #n3 = if_not_exists(#n3, :v3) REMOVE #n2"
+        );
+        assert_eq!(expr.names["#n2"], "lease_until");
+        assert_eq!(expr.values[":v1"], AttributeValue::N("5".into()));
+    }
+}

@@ -1,0 +1,146 @@
+//! State in one table (single-table design): items keyed by `pk`, written only through
+//! conditional mutations.
+//!
+//! A [`Mutation`] is data: a [`Guard`] (the condition) and a [`Patch`] (the update). The
+//! DynamoDB store renders it to one `UpdateItem` with a `ConditionExpression`; the
+//! in-memory store evaluates the same guard on the same attribute maps. Domain code (the
+//! session state machine, enrollment records) only ever builds mutations, so the rules
+//! live in one place and both stores are held to them by one contract test suite.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+pub use aws_sdk_dynamodb::types::AttributeValue;
+
+pub mod dynamo;
+pub mod memory;
+
+/// One stored item: attribute name → value, as DynamoDB holds it.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The partition key attribute of the table.
+pub const KEY: &str = "pk";
+
+/// A condition on the current item. Comparisons on a missing attribute (or a missing
+/// item) are false, as in DynamoDB.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Guard {
+    /// No item with this key exists.
+    Absent,
+    Eq(&'static str, AttributeValue),
+    /// Numeric attribute strictly below the value.
+    Lt(&'static str, i64),
+    /// Numeric attribute strictly above the value.
+    Gt(&'static str, i64),
+    /// Numeric attribute at or below the value.
+    Le(&'static str, i64),
+    And(Vec<Guard>),
+    Or(Vec<Guard>),
+}
+
+impl Guard {
+    pub fn s(attr: &'static str, value: impl Into<String>) -> Self {
+        Guard::Eq(attr, AttributeValue::S(value.into()))
+    }
+}
+
+/// Changes to an item; creates it if it does not exist.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Patch {
+    pub set: Vec<(&'static str, AttributeValue)>,
+    /// Set only where the attribute is missing (`if_not_exists`).
+    pub set_if_absent: Vec<(&'static str, AttributeValue)>,
+    pub remove: Vec<&'static str>,
+}
+
+impl Patch {
+    pub fn set(mut self, attr: &'static str, value: AttributeValue) -> Self {
+        self.set.push((attr, value));
+        self
+    }
+    pub fn set_s(self, attr: &'static str, value: impl Into<String>) -> Self {
+        self.set(attr, AttributeValue::S(value.into()))
+    }
+    pub fn set_n(self, attr: &'static str, value: i64) -> Self {
+        self.set(attr, AttributeValue::N(value.to_string()))
+    }
+    pub fn set_if_absent(mut self, attr: &'static str, value: AttributeValue) -> Self {
+        self.set_if_absent.push((attr, value));
+        self
+    }
+    pub fn remove(mut self, attr: &'static str) -> Self {
+        self.remove.push(attr);
+        self
+    }
+}
+
+/// One conditional write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mutation {
+    pub guard: Guard,
+    pub patch: Patch,
+}
+
+/// What a conditional write did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// The guard held; the item as it is now.
+    Applied(Item),
+    /// The guard failed; the item as it was (`None`: there is no such item). Returned by
+    /// the failed write itself, so deciding what to do next needs no extra read.
+    Refused(Option<Item>),
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("the store did not answer in time")]
+    Timeout,
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("a stored record could not be read: {0}")]
+    Corrupt(String),
+}
+
+/// The storage port: conditional writes and strongly consistent reads of single items.
+#[async_trait]
+pub trait ItemStore: Send + Sync {
+    async fn write(&self, key: &str, mutation: &Mutation) -> Result<Written, StoreError>;
+    async fn read(&self, key: &str) -> Result<Option<Item>, StoreError>;
+}
+
+pub type SharedStore = Arc<dyn ItemStore>;
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Reads a number attribute, if present and numeric.
+pub fn number(item: &Item, attr: &str) -> Option<i64> {
+    match item.get(attr)? {
+        AttributeValue::N(raw) => raw.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Reads a string attribute, if present.
+pub fn string<'a>(item: &'a Item, attr: &str) -> Option<&'a str> {
+    match item.get(attr)? {
+        AttributeValue::S(value) => Some(value),
+        _ => None,
+    }
+}
+
+/// The store a function is configured with, built once per cold start.
+pub async fn from_settings(settings: &crate::config::StoreSettings) -> SharedStore {
+    match settings {
+        crate::config::StoreSettings::DynamoDb { table_name } => Arc::new(
+            dynamo::DynamoStore::new(dynamo::client_from_env().await, table_name.clone()),
+        ),
+        crate::config::StoreSettings::Memory => Arc::new(memory::MemoryStore::new()),
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per upstream: its client, request and response types, and error mapping.
+
+pub mod card_issuance;

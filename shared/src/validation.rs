@@ -1,0 +1,384 @@
+//! Field checks shared by every route. Each returns `ApiError::InvalidField` naming the
+//! field and the rule, never the value.
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::api::ApiError;
+
+type Check<T = ()> = Result<T, ApiError>;
+
+fn err<T>(field: &str, message: &str) -> Check<T> {
+    Err(ApiError::invalid(field, message))
+}
+
+/// Required free text: present, not blank, at most `max` characters, no control
+/// characters. Returns it trimmed.
+pub fn text<'a>(field: &str, value: &'a str, max: usize) -> Check<&'a str> {
+    let value = value.trim();
+    if value.is_empty() {
+        return err(field, "is required");
+    }
+    if value.chars().count() > max {
+        return err(field, &format!("must be at most {max} characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return err(field, "must not contain control characters");
+    }
+    Ok(value)
+}
+
+/// Optional free text: absent or blank is fine, otherwise as [`text`].
+pub fn optional_text<'a>(
+    field: &str,
+    value: Option<&'a str>,
+    max: usize,
+) -> Check<Option<&'a str>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => text(field, v, max).map(Some),
+    }
+}
+
+/// An identifier: letters, digits, `-` and `_`, 1..=max.
+pub fn identifier<'a>(field: &str, value: &'a str, max: usize) -> Check<&'a str> {
+    let value = text(field, value, max)?;
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return err(field, "must contain only letters, digits, '-' and '_'");
+    }
+    Ok(value)
+}
+
+/// A run of digits of length `min..=max`.
+pub fn digits<'a>(field: &str, value: &'a str, min: usize, max: usize) -> Check<&'a str> {
+    let value = text(field, value, max)?;
+    if value.len() < min || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return err(field, &format!("must be {min} to {max} digits"));
+    }
+    Ok(value)
+}
+
+pub fn one_of<'a>(field: &str, value: &'a str, allowed: &[&str]) -> Check<&'a str> {
+    let value = text(field, value, 64)?;
+    if !allowed.contains(&value) {
+        return err(field, &format!("must be one of {}", allowed.join(", ")));
+    }
+    Ok(value)
+}
+
+/// A token expression as the payer-authentication API accepts them in place of card
+/// data: `{{token_id : detokenize}}`, `{{temp_token_id : transaction}}`.
+pub fn is_token_expression(value: &str) -> bool {
+    let value = value.trim();
+    value.len() <= 200
+        && value.starts_with("{{")
+        && value.ends_with("}}")
+        && value.len() > 4
+        && !value[2..value.len() - 2].contains(['{', '}'])
+}
+
+/// What a card number field held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardNumber {
+    /// A PAN that passed the format and Luhn checks.
+    Pan(String),
+    /// A token expression, resolved by the upstream.
+    Token(String),
+}
+
+pub fn luhn_valid(digits: &str) -> bool {
+    let mut sum = 0;
+    for (i, b) in digits.bytes().rev().enumerate() {
+        let mut d = u32::from(b - b'0');
+        if i % 2 == 1 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    sum % 10 == 0
+}
+
+pub fn card_number(field: &str, value: &str) -> Check<CardNumber> {
+    if is_token_expression(value) {
+        return Ok(CardNumber::Token(value.trim().to_owned()));
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return err(field, "is required");
+    }
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return err(field, "must contain only digits (or be a token expression)");
+    }
+    if !(12..=19).contains(&value.len()) {
+        return err(field, "must be 12 to 19 digits long");
+    }
+    if !luhn_valid(value) {
+        return err(field, "is not a valid card number (Luhn check failed)");
+    }
+    Ok(CardNumber::Pan(value.to_owned()))
+}
+
+/// Card network from the leading digits, where it can be told.
+pub fn card_network(pan: &str) -> Option<&'static str> {
+    let prefix = |n: usize| pan.get(..n).and_then(|p| p.parse::<u32>().ok());
+    match (prefix(1)?, prefix(2)?, prefix(4)?) {
+        (4, _, _) => Some("VISA"),
+        (_, 34 | 37, _) => Some("AMEX"),
+        (_, 51..=55, _) | (_, _, 2221..=2720) => Some("MASTERCARD"),
+        (_, _, 6011) | (_, 65, _) => Some("DISCOVER"),
+        (_, _, 3528..=3589) => Some("JCB"),
+        _ => None,
+    }
+}
+
+/// `MM/YY` or `MM/YYYY`, not before the current month (or a token expression).
+pub fn expiry(field: &str, value: &str, today: NaiveDate) -> Check {
+    if is_token_expression(value) {
+        return Ok(());
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return err(field, "is required");
+    }
+    let parsed = value.split_once('/').and_then(|(m, y)| {
+        let month: u32 = (m.len() == 2).then(|| m.parse().ok()).flatten()?;
+        let year: i32 = match y.len() {
+            2 => 2000 + y.parse::<i32>().ok()?,
+            4 => y.parse().ok()?,
+            _ => return None,
+        };
+        (y.bytes().all(|b| b.is_ascii_digit()) && (1..=12).contains(&month))
+            .then_some((year, month))
+    });
+    let Some((year, month)) = parsed else {
+        return err(field, "must be MM/YY or MM/YYYY");
+    };
+    if (year, month) < (today.year(), today.month()) {
+        return err(field, "is in the past");
+    }
+    if year > today.year() + 30 {
+        return err(field, "is too far in the future");
+    }
+    Ok(())
+}
+
+/// A positive decimal amount as a string: digits, optionally `.` and up to 3 decimals.
+pub fn amount(field: &str, value: &str) -> Check {
+    let value = text(field, value, 19)?;
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    let well_formed = !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.len() <= 3
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+        && !(value.contains('.') && fraction.is_empty());
+    if !well_formed {
+        return err(
+            field,
+            "must be a decimal amount such as \"1000\" or \"10.50\"",
+        );
+    }
+    if whole.bytes().chain(fraction.bytes()).all(|b| b == b'0') {
+        return err(field, "must be greater than zero");
+    }
+    Ok(())
+}
+
+pub fn currency(field: &str, value: &str) -> Check {
+    let value = text(field, value, 3)?;
+    if CURRENCIES.binary_search(&value).is_err() {
+        return err(field, "must be an ISO 4217 currency code such as USD");
+    }
+    Ok(())
+}
+
+pub fn country(field: &str, value: &str) -> Check {
+    let value = text(field, value, 2)?;
+    if COUNTRIES.binary_search(&value).is_err() {
+        return err(
+            field,
+            "must be an ISO 3166-1 alpha-2 country code such as US",
+        );
+    }
+    Ok(())
+}
+
+pub fn email(field: &str, value: &str) -> Check {
+    let value = text(field, value, 254)?;
+    let valid = value.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && local.len() <= 64
+            && !domain.contains('@')
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+    }) && !value.chars().any(char::is_whitespace);
+    if !valid {
+        return err(field, "must be an email address");
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD`, a real date, in the past, after 1900.
+pub fn date_of_birth(field: &str, value: &str, today: NaiveDate) -> Check {
+    let value = text(field, value, 10)?;
+    let date = NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .filter(|_| value.len() == 10);
+    match date {
+        None => err(field, "must be a date YYYY-MM-DD"),
+        Some(d) if d >= today || d.year() < 1900 => err(field, "must be a past date"),
+        Some(_) => Ok(()),
+    }
+}
+
+pub fn ip_address(field: &str, value: &str) -> Check {
+    let value = text(field, value, 45)?;
+    if value.parse::<std::net::IpAddr>().is_err() {
+        return err(field, "must be an IPv4 or IPv6 address");
+    }
+    Ok(())
+}
+
+/// Active ISO 4217 currency codes (funds, metals and test codes excluded).
+pub const CURRENCIES: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
+    "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD",
+    "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ",
+    "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD",
+    "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR",
+    "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
+    "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN",
+    "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR",
+    "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB",
+    "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS",
+    "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+];
+
+/// ISO 3166-1 alpha-2 country codes (all 249 officially assigned).
+pub const COUNTRIES: &[&str] = &[
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+    }
+
+    #[test]
+    fn iso_tables_are_sorted_for_binary_search_and_complete() {
+        assert!(CURRENCIES.windows(2).all(|w| w[0] < w[1]));
+        assert!(COUNTRIES.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(COUNTRIES.len(), 249);
+        assert!(currency("c", "MXN").is_ok() && currency("c", "XXX").is_err());
+        assert!(country("c", "US").is_ok() && country("c", "UK").is_err());
+    }
+
+    #[test]
+    fn card_numbers() {
+        for pan in [
+            "4000000000002701",
+            "5200000000002235",
+            "340000000002534",
+            "4111111111111111",
+        ] {
+            assert!(
+                matches!(card_number("n", pan), Ok(CardNumber::Pan(_))),
+                "{pan}"
+            );
+        }
+        assert!(matches!(
+            card_number("n", "{{tok_123 : detokenize}}"),
+            Ok(CardNumber::Token(_))
+        ));
+        for bad in [
+            "4000000000002702",
+            "4000-0000-0000-2701",
+            "40000000000",
+            "",
+            "{{}}",
+            "{{a}}}",
+        ] {
+            assert!(card_number("n", bad).is_err(), "{bad}");
+        }
+        assert_eq!(card_network("4000000000002701"), Some("VISA"));
+        assert_eq!(card_network("5200000000002235"), Some("MASTERCARD"));
+        assert_eq!(card_network("2221000000000009"), Some("MASTERCARD"));
+        assert_eq!(card_network("340000000002534"), Some("AMEX"));
+        assert_eq!(card_network("9000000000000000"), None);
+    }
+
+    #[test]
+    fn expiries() {
+        for ok in ["11/26", "01/2027", "12/2056", "{{tok : detokenize}}"] {
+            assert!(expiry("e", ok, today()).is_ok(), "{ok}");
+        }
+        for bad in [
+            "10/26", "13/27", "1/27", "01-27", "01/227", "", "01/2099", "aa/bb",
+        ] {
+            assert!(expiry("e", bad, today()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn amounts_emails_dates_ips() {
+        for ok in ["1000", "10.50", "0.01", "10.125"] {
+            assert!(amount("a", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "0", "0.00", "-1", "1,000", "10.", ".5", "1e3", "10.1234", "",
+        ] {
+            assert!(amount("a", bad).is_err(), "{bad}");
+        }
+        assert!(email("e", "accept@gmsectec.com").is_ok());
+        for bad in ["a@b", "@b.com", "a b@c.com", "a@@b.com", "a@b..com"] {
+            assert!(email("e", bad).is_err(), "{bad}");
+        }
+        assert!(date_of_birth("d", "1996-10-31", today()).is_ok());
+        for bad in ["1996-13-01", "2030-01-01", "31/10/1996", "1996-1-1"] {
+            assert!(date_of_birth("d", bad, today()).is_err(), "{bad}");
+        }
+        assert!(ip_address("i", "190.123.237.237").is_ok());
+        assert!(ip_address("i", "::1").is_ok());
+        assert!(ip_address("i", "300.1.1.1").is_err());
+    }
+
+    #[test]
+    fn text_limits() {
+        assert_eq!(text("t", "  a  ", 3).unwrap(), "a");
+        assert!(text("t", "   ", 3).is_err());
+        assert!(text("t", "abcd", 3).is_err());
+        assert!(text("t", "a\u{0}", 3).is_err());
+        assert!(identifier("i", "card59202507231957437131", 64).is_ok());
+        assert!(identifier("i", "card 1", 64).is_err());
+        assert!(digits("d", "2125551234", 4, 15).is_ok());
+        assert!(digits("d", "212-555", 4, 15).is_err());
+    }
+}

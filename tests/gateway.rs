@@ -1,0 +1,5 @@
+//! Workspace integration tests (run by `scripts/test.sh`, which starts `moto_server`).
+
+mod issuer;
+mod sandbox_cards;
+mod store_contract;

@@ -1,0 +1,995 @@
+//! The enroll function against the card-issuance sandbox and DynamoDB (moto).
+
+use gateway_tests::*;
+use http::StatusCode;
+use sandbox::state::{
+    ACTIVE_CARD_ID, BUDGET_ID, CARDHOLDER_ID, INACTIVE_CARD_ID, SECOND_CARDHOLDER_ID,
+    seeded_card_id,
+};
+use serde_json::{Value, json};
+
+const ENROLL: &str = "/card/issuance/api/issuing/3ds/v2/enroll";
+const BATCH: &str = "/card/issuance/api/issuing/3ds/v2/enroll/batch";
+const UPDATE: &str = "/card/issuance/api/issuing/3ds/v2/update";
+const DETAIL: &str = "/card/issuance/api/issuing/3ds/v2/detail";
+const CREATE_CARDHOLDER: &str = "/card/issuance/api/issuing/cardholders/v2/create";
+const UPDATE_CARDHOLDER: &str = "/card/issuance/api/issuing/cardholders/v2/update";
+const QUERY_CARDHOLDERS: &str = "/card/issuance/api/issuing/cardholders/v2/detail";
+
+fn enroll_body(card: &str, holder: &str) -> Value {
+    json!({"card_id": card, "cardholder_id": holder})
+}
+
+fn contact() -> Value {
+    json!({
+        "budget_id": BUDGET_ID, "first_name": "Emma", "last_name": "Johnson",
+        "call_prefix": "+1", "mobile": "2125551234", "email": "emma.johnson@example.com",
+        "date_of_birth": "1996-10-31", "state": "Illinois", "city": "Chicago",
+        "address_line": "456 Maple Avenue", "post_code": "60601", "country_code": "US",
+        "security_index": "2", "security_answer": "Han"
+    })
+}
+
+async fn enrollment_item(h: &Harness, card: &str) -> Option<shared::store::Item> {
+    h.item(&shared::enrollment::key(card)).await
+}
+
+#[tokio::test]
+async fn enroll_success_links_the_card_upstream_and_records_the_status() {
+    let h = Harness::new().await;
+    let answer = send(
+        &h.issuer(),
+        post_json(
+            ENROLL,
+            Some(ISSUER_KEY),
+            &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID),
+        ),
+    )
+    .await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(
+        answer.json(),
+        json!({"code": "SUCCESS", "data": {"isSuccess": true}})
+    );
+    let calls = h.sandbox.calls_to("3ds/v2/enroll");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].body, enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID));
+    assert_eq!(
+        calls[0].header("authorization"),
+        Some("Bearer sandbox-ahrvo-access-token")
+    );
+    assert_eq!(calls[0].header("x-api-key"), Some("sandbox-ahrvo-api-key"));
+    assert_eq!(calls[0].header("accept"), Some("application/json"));
+    assert_eq!(
+        h.sandbox.enrolled_cardholder(ACTIVE_CARD_ID).as_deref(),
+        Some(CARDHOLDER_ID)
+    );
+
+    let item = enrollment_item(&h, ACTIVE_CARD_ID)
+        .await
+        .expect("enrollment recorded");
+    assert_eq!(
+        string_attr(&item, "card_id").as_deref(),
+        Some(ACTIVE_CARD_ID)
+    );
+    assert_eq!(
+        string_attr(&item, "cardholder_id").as_deref(),
+        Some(CARDHOLDER_ID)
+    );
+    assert_eq!(string_attr(&item, "status").as_deref(), Some("ENROLLED"));
+    assert_eq!(
+        string_attr(&item, "client_id").as_deref(),
+        Some("issuer-test")
+    );
+    assert!(shared::store::number(&item, "enrolled_at").is_some());
+    assert!(shared::store::number(&item, "updated_at").is_some());
+}
+
+#[tokio::test]
+async fn a_card_enrolled_with_another_cardholder_is_a_conflict_and_nothing_is_written() {
+    let h = Harness::new().await;
+    h.sandbox.link_card(ACTIVE_CARD_ID, SECOND_CARDHOLDER_ID);
+    let answer = send(
+        &h.issuer(),
+        post_json(
+            ENROLL,
+            Some(ISSUER_KEY),
+            &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID),
+        ),
+    )
+    .await;
+
+    assert_eq!(answer.status, StatusCode::CONFLICT);
+    assert_eq!(answer.json()["code"], "CARD_ALREADY_ENROLLED");
+    assert!(
+        answer.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("another cardholder")
+    );
+    assert_eq!(h.sandbox.calls_to("3ds/v2/enroll").len(), 1);
+    assert_eq!(
+        h.sandbox.calls_to("3ds/v2/detail").len(),
+        1,
+        "the 409 is checked against the detail"
+    );
+    assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_none());
+}
+
+#[tokio::test]
+async fn an_enroll_that_timed_out_and_is_retried_into_a_409_is_reconciled_as_enrolled() {
+    let h = Harness::new().await;
+    // The first attempt is processed upstream but answers after our timeout (400 ms).
+    h.sandbox.inject(
+        FaultRule::on(
+            "/card/issuance/api/issuing/3ds/v2/enroll",
+            Fault::SlowResponse { ms: 700 },
+        )
+        .times(1),
+    );
+    let answer = send(
+        &h.issuer(),
+        post_json(
+            ENROLL,
+            Some(ISSUER_KEY),
+            &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID),
+        ),
+    )
+    .await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json()["code"], "SUCCESS");
+    assert_eq!(answer.json()["data"]["isSuccess"], true);
+    assert_eq!(answer.json()["data"]["reconciled"], true);
+    assert_eq!(
+        h.sandbox.calls_to("3ds/v2/enroll").len(),
+        2,
+        "timed out, then retried"
+    );
+    assert_eq!(h.sandbox.calls_to("3ds/v2/detail").len(), 1);
+    let item = enrollment_item(&h, ACTIVE_CARD_ID).await.expect("recorded");
+    assert_eq!(
+        string_attr(&item, "cardholder_id").as_deref(),
+        Some(CARDHOLDER_ID)
+    );
+}
+
+#[tokio::test]
+async fn a_caller_retrying_after_our_504_gets_enrolled_not_a_conflict() {
+    let h = Harness::new().await;
+    h.sandbox.inject(
+        FaultRule::on(
+            "/card/issuance/api/issuing/3ds/v2/enroll",
+            Fault::Latency { ms: 700 },
+        )
+        .times(3),
+    );
+    let issuer = h.issuer();
+    let first = send(
+        &issuer,
+        post_json(
+            ENROLL,
+            Some(ISSUER_KEY),
+            &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID),
+        ),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(first.json()["code"], "UPSTREAM_TIMEOUT");
+    assert!(
+        enrollment_item(&h, ACTIVE_CARD_ID).await.is_none(),
+        "nothing recorded on a timeout"
+    );
+
+    let retry = send(
+        &issuer,
+        post_json(
+            ENROLL,
+            Some(ISSUER_KEY),
+            &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID),
+        ),
+    )
+    .await;
+    assert_eq!(retry.status, StatusCode::OK, "{}", retry.text());
+    assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_some());
+}
+
+#[tokio::test]
+async fn each_documented_enroll_error_reaches_the_caller_with_its_status_and_code() {
+    let h = Harness::new().await;
+    let issuer = h.issuer();
+    let cases = [
+        (
+            enroll_body("card00000000000000000000", CARDHOLDER_ID),
+            StatusCode::NOT_FOUND,
+            "CARD_NOT_FOUND",
+        ),
+        (
+            enroll_body(ACTIVE_CARD_ID, "999999999999999999"),
+            StatusCode::NOT_FOUND,
+            "CARDHOLDER_NOT_FOUND",
+        ),
+        (
+            enroll_body(INACTIVE_CARD_ID, CARDHOLDER_ID),
+            StatusCode::BAD_REQUEST,
+            "CARD_NOT_ACTIVE",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let answer = send(&issuer, post_json(ENROLL, Some(ISSUER_KEY), &body)).await;
+        assert_eq!(answer.status, status, "{body}: {}", answer.text());
+        assert_eq!(answer.json()["code"], code);
+        assert!(
+            answer.json()["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        assert!(
+            enrollment_item(&h, body["card_id"].as_str().unwrap())
+                .await
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_account_without_3ds_gets_403_and_bad_upstream_credentials_401() {
+    let h = Harness::with_env(&[(
+        "AHRVO_API_KEY",
+        sandbox::state::ISSUANCE_API_KEY_WITHOUT_3DS,
+    )])
+    .await;
+    let answer = send(
+        &h.issuer(),
+        post_json(
+            ENROLL,
+            Some(ISSUER_KEY),
+            &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.json()["code"], "FEATURE_NOT_ENABLED");
+
+    let h = Harness::with_env(&[("AHRVO_ACCESS_TOKEN", "expired-token")]).await;
+    let answer = send(
+        &h.issuer(),
+        post_json(
+            ENROLL,
+            Some(ISSUER_KEY),
+            &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answer.json()["code"],
+        "UPSTREAM_UNAUTHORIZED",
+        "not to be confused with the caller's own key"
+    );
+    assert!(!answer.text().contains("expired-token"));
+    assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_none());
+}
+
+#[tokio::test]
+async fn over_the_upstream_rate_limit_the_caller_gets_429_with_retry_after() {
+    let config = SandboxConfig {
+        issuance_requests_per_10s: 2,
+        ..SandboxConfig::default()
+    };
+    let h = Harness::with(Backend::DynamoDb, config, &[]).await;
+    let issuer = h.issuer();
+    for i in 0..2 {
+        let answer = send(
+            &issuer,
+            post_json(
+                ENROLL,
+                Some(ISSUER_KEY),
+                &enroll_body(&seeded_card_id(i), CARDHOLDER_ID),
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    let answer = send(
+        &issuer,
+        post_json(
+            ENROLL,
+            Some(ISSUER_KEY),
+            &enroll_body(&seeded_card_id(2), CARDHOLDER_ID),
+        ),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        answer.text()
+    );
+    assert_eq!(answer.json()["code"], "TOO_MANY_REQUESTS");
+    let retry_after: u64 = answer
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    assert!((1..=10).contains(&retry_after));
+    // The sandbox asked for more than our 2 s retry ceiling: not retried.
+    assert_eq!(h.sandbox.calls_to("3ds/v2/enroll").len(), 3);
+}
+
+#[tokio::test]
+async fn a_short_429_or_503_is_retried_honouring_retry_after() {
+    let h = Harness::new().await;
+    h.sandbox.inject(
+        FaultRule::on(
+            "/card/issuance/api/issuing/3ds/v2/enroll",
+            Fault::Status {
+                status: 429,
+                retry_after_secs: Some(0),
+            },
+        )
+        .times(1),
+    );
+    h.sandbox.inject(
+        FaultRule::on(
+            "/card/issuance/api/issuing/3ds/v2/enroll",
+            Fault::Status {
+                status: 503,
+                retry_after_secs: None,
+            },
+        )
+        .times(1),
+    );
+    let answer = send(
+        &h.issuer(),
+        post_json(
+            ENROLL,
+            Some(ISSUER_KEY),
+            &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(h.sandbox.calls_to("3ds/v2/enroll").len(), 3);
+    assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_some());
+}
+
+#[tokio::test]
+async fn upstream_faults_become_502_or_504_and_record_nothing() {
+    let cases = [
+        (
+            Fault::Status {
+                status: 500,
+                retry_after_secs: None,
+            },
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM_UNAVAILABLE",
+        ),
+        (
+            Fault::MalformedBody,
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM_UNAVAILABLE",
+        ),
+        (
+            Fault::DropConnection,
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM_UNAVAILABLE",
+        ),
+        (
+            Fault::Latency { ms: 700 },
+            StatusCode::GATEWAY_TIMEOUT,
+            "UPSTREAM_TIMEOUT",
+        ),
+    ];
+    for (fault, status, code) in cases {
+        let h = Harness::new().await;
+        h.sandbox.inject(FaultRule::on(
+            "/card/issuance/api/issuing/3ds/v2/update",
+            fault.clone(),
+        ));
+        let answer = send(
+            &h.issuer(),
+            post_json(
+                UPDATE,
+                Some(ISSUER_KEY),
+                &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID),
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, status, "{fault:?}: {}", answer.text());
+        assert_eq!(answer.json()["code"], code);
+        assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_none());
+        // Re-pointing is idempotent: every fault is retried up to the attempt budget.
+        assert_eq!(h.sandbox.calls_to("3ds/v2/update").len(), 3, "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn creating_a_cardholder_is_not_repeated_once_it_may_have_landed() {
+    let h = Harness::new().await;
+    h.sandbox.inject(FaultRule::on(
+        "/card/issuance/api/issuing/cardholders/v2/create",
+        Fault::Status {
+            status: 500,
+            retry_after_secs: None,
+        },
+    ));
+    let answer = send(
+        &h.issuer(),
+        post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &contact()),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        h.sandbox.calls_to("cardholders/v2/create").len(),
+        1,
+        "a 500 may have created it"
+    );
+}
+
+#[tokio::test]
+async fn update_enrollment_repoints_the_card_and_the_record() {
+    let h = Harness::new().await;
+    let issuer = h.issuer();
+    let enrolled = send(
+        &issuer,
+        post_json(
+            ENROLL,
+            Some(ISSUER_KEY),
+            &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID),
+        ),
+    )
+    .await;
+    assert_eq!(enrolled.status, StatusCode::OK);
+    let before = enrollment_item(&h, ACTIVE_CARD_ID).await.unwrap();
+    h.clock.advance(std::time::Duration::from_secs(5));
+
+    let answer = send(
+        &issuer,
+        post_json(
+            UPDATE,
+            Some(ISSUER_KEY),
+            &enroll_body(ACTIVE_CARD_ID, SECOND_CARDHOLDER_ID),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json(), json!({"code": "SUCCESS"}));
+    assert_eq!(
+        h.sandbox.enrolled_cardholder(ACTIVE_CARD_ID).as_deref(),
+        Some(SECOND_CARDHOLDER_ID)
+    );
+    let after = enrollment_item(&h, ACTIVE_CARD_ID).await.unwrap();
+    assert_eq!(
+        string_attr(&after, "cardholder_id").as_deref(),
+        Some(SECOND_CARDHOLDER_ID)
+    );
+    assert_eq!(after.get("enrolled_at"), before.get("enrolled_at"));
+    assert_ne!(after.get("updated_at"), before.get("updated_at"));
+
+    let not_enrolled = send(
+        &issuer,
+        post_json(
+            UPDATE,
+            Some(ISSUER_KEY),
+            &enroll_body(&seeded_card_id(7), CARDHOLDER_ID),
+        ),
+    )
+    .await;
+    assert_eq!(not_enrolled.status, StatusCode::NOT_FOUND);
+    assert_eq!(not_enrolled.json()["code"], "CARD_NOT_ENROLLED");
+    assert!(enrollment_item(&h, &seeded_card_id(7)).await.is_none());
+}
+
+#[tokio::test]
+async fn enrollment_detail_passes_through_without_the_security_answer() {
+    let h = Harness::new().await;
+    h.sandbox.link_card(ACTIVE_CARD_ID, CARDHOLDER_ID);
+    let answer = send(
+        &h.issuer(),
+        get(
+            &format!("{DETAIL}?card_id={ACTIVE_CARD_ID}"),
+            Some(ISSUER_KEY),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let body = answer.json();
+    assert_eq!(body["code"], "SUCCESS");
+    assert_eq!(body["data"]["cardholder_id"], CARDHOLDER_ID);
+    assert_eq!(body["data"]["country"], "United States");
+    assert_eq!(
+        body["data"]["security_question"],
+        "What is your maternal grandmother's maiden name?"
+    );
+    assert_eq!(body["data"]["security_answer"], "[REDACTED]");
+    assert!(!answer.text().contains("Han\""));
+    assert_eq!(
+        h.sandbox.calls_to("3ds/v2/detail")[0].query.as_deref(),
+        Some(format!("card_id={ACTIVE_CARD_ID}").as_str())
+    );
+
+    let missing = send(
+        &h.issuer(),
+        get(
+            &format!("{DETAIL}?card_id={}", seeded_card_id(9)),
+            Some(ISSUER_KEY),
+        ),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["code"], "CARD_NOT_ENROLLED");
+}
+
+#[tokio::test]
+async fn cardholder_contacts_are_created_updated_and_queried() {
+    let h = Harness::new().await;
+    let issuer = h.issuer();
+    let created = send(
+        &issuer,
+        post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &contact()),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+    let id = created.json()["data"]["cardholder_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 18);
+    assert_eq!(
+        h.sandbox.calls_to("cardholders/v2/create")[0].body,
+        contact()
+    );
+
+    let mut update = contact();
+    let update = update.as_object_mut().unwrap();
+    update.remove("budget_id");
+    update.remove("first_name");
+    update.remove("last_name");
+    update.insert("cardholder_id".into(), json!(id));
+    update.insert("mobile".into(), json!("3125559999"));
+    let updated = send(
+        &issuer,
+        post_json(
+            UPDATE_CARDHOLDER,
+            Some(ISSUER_KEY),
+            &Value::Object(update.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
+
+    let listed = send(
+        &issuer,
+        get(
+            &format!("{QUERY_CARDHOLDERS}?cardholder_id={id}"),
+            Some(ISSUER_KEY),
+        ),
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let body = listed.json();
+    assert_eq!(body["data"]["total"], 1);
+    assert_eq!(body["data"]["list"][0]["mobile"], "3125559999");
+    assert_eq!(body["data"]["list"][0]["security_answer"], "[REDACTED]");
+    assert_eq!(
+        h.sandbox.calls_to("cardholders/v2/detail")[0]
+            .query
+            .as_deref(),
+        Some(format!("page_no=1&page_size=20&cardholder_id={id}").as_str())
+    );
+
+    let unknown_budget = send(
+        &issuer,
+        post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
+            let mut c = contact();
+            c["budget_id"] = json!("ci209901010000000000");
+            c
+        }),
+    )
+    .await;
+    assert_eq!(unknown_budget.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown_budget.json()["code"], "BUDGET_NOT_FOUND");
+
+    update.insert("cardholder_id".into(), json!("999999999999999999"));
+    let unknown = send(
+        &issuer,
+        post_json(
+            UPDATE_CARDHOLDER,
+            Some(ISSUER_KEY),
+            &Value::Object(update.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.json()["code"], "CARDHOLDER_NOT_FOUND");
+}
+
+/// Bad input: a 4xx naming the field; no upstream call; nothing written.
+#[tokio::test]
+async fn bad_input_is_refused_before_any_upstream_call_or_write() {
+    let h = Harness::new().await;
+    let issuer = h.issuer();
+    let long = "c".repeat(65);
+    let oversize = format!(
+        r#"{{"card_id":"{ACTIVE_CARD_ID}","cardholder_id":"{CARDHOLDER_ID}","pad":"{}"}}"#,
+        "x".repeat(70 * 1024)
+    );
+    let cases: Vec<(
+        http::Request<axum::body::Body>,
+        StatusCode,
+        &str,
+        Option<&str>,
+    )> = vec![
+        (
+            post_raw(ENROLL, Some(ISSUER_KEY), "{\"card_id\": "),
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_JSON",
+            None,
+        ),
+        (
+            post_raw(ENROLL, Some(ISSUER_KEY), ""),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("body"),
+        ),
+        (
+            post_json(
+                ENROLL,
+                Some(ISSUER_KEY),
+                &json!({"card_id": 5, "cardholder_id": CARDHOLDER_ID}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("card_id"),
+        ),
+        (
+            post_json(
+                ENROLL,
+                Some(ISSUER_KEY),
+                &json!({"card_id": ACTIVE_CARD_ID}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("cardholder_id"),
+        ),
+        (
+            post_json(
+                ENROLL,
+                Some(ISSUER_KEY),
+                &json!({"card_id": "  ", "cardholder_id": CARDHOLDER_ID}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("card_id"),
+        ),
+        (
+            post_json(
+                ENROLL,
+                Some(ISSUER_KEY),
+                &json!({"card_id": long, "cardholder_id": CARDHOLDER_ID}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("card_id"),
+        ),
+        (
+            post_json(
+                ENROLL,
+                Some(ISSUER_KEY),
+                &json!({"card_id": "card 1;drop", "cardholder_id": CARDHOLDER_ID}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("card_id"),
+        ),
+        (
+            post_raw(ENROLL, Some(ISSUER_KEY), oversize),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            None,
+        ),
+        (
+            post_json(ENROLL, None, &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID)),
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            None,
+        ),
+        (
+            post_json(
+                ENROLL,
+                Some("wrong-key-0123456789"),
+                &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID),
+            ),
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            None,
+        ),
+        (
+            post_json(
+                "/card/issuance/api/issuing/3ds/v2/unenroll",
+                Some(ISSUER_KEY),
+                &json!({}),
+            ),
+            StatusCode::NOT_FOUND,
+            "ROUTE_NOT_FOUND",
+            None,
+        ),
+        (
+            get(ENROLL, Some(ISSUER_KEY)),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            None,
+        ),
+        (
+            get(DETAIL, Some(ISSUER_KEY)),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("card_id"),
+        ),
+        (
+            get(&format!("{QUERY_CARDHOLDERS}?page_no=1"), Some(ISSUER_KEY)),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("budget_id"),
+        ),
+        (
+            post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
+                let mut c = contact();
+                c["email"] = json!("emma");
+                c
+            }),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("email"),
+        ),
+        (
+            post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
+                let mut c = contact();
+                c["call_prefix"] = json!("+99");
+                c
+            }),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("call_prefix"),
+        ),
+        (
+            post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
+                let mut c = contact();
+                c["date_of_birth"] = json!("31/10/1996");
+                c
+            }),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("date_of_birth"),
+        ),
+        (
+            post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
+                let mut c = contact();
+                c["country_code"] = json!("USA");
+                c
+            }),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("country_code"),
+        ),
+        (
+            post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
+                let mut c = contact();
+                c.as_object_mut().unwrap().remove("security_answer");
+                c
+            }),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("security_answer"),
+        ),
+        (
+            post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
+                let mut c = contact();
+                c["mobile"] = json!(2125551234_u64);
+                c
+            }),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("mobile"),
+        ),
+        (
+            post_json(BATCH, Some(ISSUER_KEY), &json!({"items": []})),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("items"),
+        ),
+        (
+            post_json(
+                BATCH,
+                Some(ISSUER_KEY),
+                &json!({"items": [enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID), enroll_body(ACTIVE_CARD_ID, SECOND_CARDHOLDER_ID)]}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("items[1].card_id"),
+        ),
+        (
+            post_json(
+                BATCH,
+                Some(ISSUER_KEY),
+                &json!({"items": [enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID), {"card_id": "x"}]}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("items[1].cardholder_id"),
+        ),
+        (
+            post_json(
+                BATCH,
+                Some(ISSUER_KEY),
+                &json!({"items": (0..101).map(|i| enroll_body(&seeded_card_id(i), CARDHOLDER_ID)).collect::<Vec<_>>()}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            Some("items"),
+        ),
+    ];
+    for (request, status, code, field) in cases {
+        let what = format!("{} {}", request.method(), request.uri());
+        let answer = send(&issuer, request).await;
+        assert_eq!(answer.status, status, "{what}: {}", answer.text());
+        let body = answer.json();
+        assert_eq!(body["code"], code, "{what}: {body}");
+        assert_eq!(body["field"].as_str(), field, "{what}: {body}");
+        assert!(!body["message"].as_str().unwrap().is_empty());
+        assert!(!answer.text().contains("Han"), "security answer echoed");
+    }
+    assert!(
+        h.sandbox.calls().is_empty(),
+        "bad input reached the upstream: {:?}",
+        h.sandbox.calls()
+    );
+    assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_none());
+}
+
+#[tokio::test]
+async fn bulk_enrollment_reports_each_item_and_one_failure_does_not_fail_the_rest() {
+    let h = Harness::new().await;
+    h.sandbox
+        .link_card(&seeded_card_id(1), SECOND_CARDHOLDER_ID);
+    let items = json!({"items": [
+        enroll_body(&seeded_card_id(0), CARDHOLDER_ID),
+        enroll_body(&seeded_card_id(1), CARDHOLDER_ID),
+        enroll_body("card00000000000000000000", CARDHOLDER_ID),
+        enroll_body(&seeded_card_id(3), CARDHOLDER_ID),
+    ]});
+    let answer = send(&h.issuer(), post_json(BATCH, Some(ISSUER_KEY), &items)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let body = answer.json();
+    assert_eq!(body["code"], "SUCCESS");
+    assert_eq!(body["data"]["total"], 4);
+    assert_eq!(body["data"]["enrolled"], 2);
+    assert_eq!(body["data"]["failed"], 2);
+    let results = body["data"]["results"].as_array().unwrap();
+    let status: Vec<&str> = results
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["ENROLLED", "FAILED", "FAILED", "ENROLLED"]);
+    assert_eq!(results[1]["code"], "CARD_ALREADY_ENROLLED");
+    assert_eq!(results[1]["http_status"], 409);
+    assert_eq!(results[2]["code"], "CARD_NOT_FOUND");
+    assert_eq!(results[2]["card_id"], "card00000000000000000000");
+    for (i, enrolled) in [(0, true), (1, false), (3, true)] {
+        assert_eq!(
+            enrollment_item(&h, &seeded_card_id(i)).await.is_some(),
+            enrolled,
+            "item {i}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_full_batch_of_100_runs_with_bounded_concurrency() {
+    let h = Harness::with_env(&[("ENROLL_BATCH_CONCURRENCY", "6")]).await;
+    // A realistic upstream latency, so that concurrent calls overlap and can be counted.
+    h.sandbox.inject(FaultRule::on(
+        "/card/issuance/api/issuing/3ds/v2/enroll",
+        Fault::Latency { ms: 40 },
+    ));
+    let items: Vec<Value> = (0..100)
+        .map(|i| enroll_body(&seeded_card_id(i), CARDHOLDER_ID))
+        .collect();
+    let answer = send(
+        &h.issuer(),
+        post_json(BATCH, Some(ISSUER_KEY), &json!({"items": items})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json()["data"]["enrolled"], 100, "{}", answer.text());
+    assert_eq!(h.sandbox.calls_to("3ds/v2/enroll").len(), 100);
+    let peak = h.sandbox.max_in_flight();
+    assert!((4..=6).contains(&peak), "peak concurrency {peak}");
+    for i in [0, 42, 99] {
+        assert!(enrollment_item(&h, &seeded_card_id(i)).await.is_some());
+    }
+}
+
+#[tokio::test]
+async fn api_gateway_events_route_with_and_without_a_stage_prefix() {
+    let h = Harness::new().await;
+    let issuer = h.issuer();
+    let body = enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID).to_string();
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-api-key", ISSUER_KEY),
+    ];
+
+    let v1 = apigw_v1_event("POST", ENROLL, "prod", &headers, Some(&body), false);
+    let answer = send_event(&issuer, &v1).await;
+    assert_eq!(answer.status, StatusCode::OK, "REST v1: {}", answer.text());
+
+    let detail = apigw_v1_event(
+        "GET",
+        &format!("{DETAIL}?card_id={ACTIVE_CARD_ID}"),
+        "prod",
+        &headers,
+        None,
+        false,
+    );
+    let answer = send_event(&issuer, &detail).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "REST v1 GET: {}",
+        answer.text()
+    );
+    assert_eq!(answer.json()["data"]["cardholder_id"], CARDHOLDER_ID);
+
+    let update = enroll_body(ACTIVE_CARD_ID, SECOND_CARDHOLDER_ID).to_string();
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &update);
+    let v2_staged = apigw_v2_event(
+        "POST",
+        &format!("/prod{UPDATE}"),
+        "",
+        "prod",
+        &headers,
+        Some(&encoded),
+        true,
+    );
+    let answer = send_event(&issuer, &v2_staged).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "HTTP API v2 with stage, base64 body: {}",
+        answer.text()
+    );
+
+    let v2_default = apigw_v2_event(
+        "GET",
+        DETAIL,
+        &format!("card_id={ACTIVE_CARD_ID}"),
+        "$default",
+        &headers,
+        None,
+        false,
+    );
+    let answer = send_event(&issuer, &v2_default).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::OK,
+        "HTTP API v2 $default: {}",
+        answer.text()
+    );
+    assert_eq!(answer.json()["data"]["cardholder_id"], SECOND_CARDHOLDER_ID);
+
+    let unknown = apigw_v2_event(
+        "POST",
+        "/prod/card/issuance/api/issuing/3ds/v2/nope",
+        "",
+        "prod",
+        &headers,
+        Some("{}"),
+        false,
+    );
+    let answer = send_event(&issuer, &unknown).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.json()["code"], "ROUTE_NOT_FOUND");
+}

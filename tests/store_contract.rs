@@ -1,0 +1,311 @@
+//! One contract for both stores: the DynamoDB store (against moto_server) and the
+//! in-memory store must apply guards, patches and session transitions identically.
+
+use std::sync::Arc;
+
+use gateway_tests::*;
+use shared::session::{
+    Applied, AuthenticationResult, EnrollmentOutcome, SessionState, Sessions, Transition,
+};
+use shared::store::{Guard, Mutation, Patch, Written, n, s};
+
+async fn stores() -> Vec<(Backend, Harness)> {
+    let mut all = Vec::new();
+    for backend in [Backend::DynamoDb, Backend::Memory] {
+        all.push((
+            backend,
+            Harness::with(backend, SandboxConfig::default(), &[]).await,
+        ));
+    }
+    all
+}
+
+fn put_if_absent(value: &str) -> Mutation {
+    Mutation {
+        guard: Guard::Absent,
+        patch: Patch::default()
+            .set_s("state", value)
+            .set_n("lease_until", 100),
+    }
+}
+
+#[tokio::test]
+async fn a_guarded_write_applies_once_and_the_refusal_returns_the_current_item() {
+    for (backend, h) in stores().await {
+        let first = h.store.write("T#1", &put_if_absent("A")).await.unwrap();
+        let Written::Applied(item) = first else {
+            panic!("{backend:?}: {first:?}")
+        };
+        assert_eq!(
+            string_attr(&item, "state").as_deref(),
+            Some("A"),
+            "{backend:?}"
+        );
+        assert_eq!(
+            string_attr(&item, "pk").as_deref(),
+            Some("T#1"),
+            "{backend:?}"
+        );
+
+        let second = h.store.write("T#1", &put_if_absent("B")).await.unwrap();
+        let Written::Refused(Some(current)) = second else {
+            panic!("{backend:?}: {second:?}")
+        };
+        assert_eq!(
+            string_attr(&current, "state").as_deref(),
+            Some("A"),
+            "{backend:?}"
+        );
+
+        let on_missing = Mutation {
+            guard: Guard::s("state", "A"),
+            patch: Patch::default().set_s("x", "y"),
+        };
+        assert_eq!(
+            h.store.write("T#missing", &on_missing).await.unwrap(),
+            Written::Refused(None),
+            "{backend:?}"
+        );
+        assert!(
+            h.store.read("T#missing").await.unwrap().is_none(),
+            "{backend:?}: a refused write creates nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn comparisons_on_missing_attributes_are_false_and_patches_behave_alike() {
+    for (backend, h) in stores().await {
+        h.store.write("T#2", &put_if_absent("A")).await.unwrap();
+        for (guard, holds) in [
+            (Guard::Lt("lease_until", 101), true),
+            (Guard::Lt("lease_until", 100), false),
+            (Guard::Le("lease_until", 100), true),
+            (Guard::Gt("lease_until", 99), true),
+            (Guard::Lt("missing", 1_000), false),
+            (Guard::Gt("missing", -1_000), false),
+            (Guard::Or(vec![Guard::Absent, Guard::s("state", "A")]), true),
+            (
+                Guard::And(vec![Guard::s("state", "A"), Guard::s("missing", "x")]),
+                false,
+            ),
+        ] {
+            let mutation = Mutation {
+                guard: guard.clone(),
+                patch: Patch::default().set_n("probe", 1),
+            };
+            let written = h.store.write("T#2", &mutation).await.unwrap();
+            assert_eq!(
+                matches!(written, Written::Applied(_)),
+                holds,
+                "{backend:?}: {guard:?}"
+            );
+        }
+        let patch = Mutation {
+            guard: Guard::s("state", "A"),
+            patch: Patch::default()
+                .set_if_absent("state", s("ignored"))
+                .set_if_absent("created", n(7))
+                .set(
+                    "nested",
+                    shared::store::AttributeValue::M([("k".to_owned(), s("v"))].into()),
+                )
+                .remove("lease_until"),
+        };
+        let Written::Applied(item) = h.store.write("T#2", &patch).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            string_attr(&item, "state").as_deref(),
+            Some("A"),
+            "{backend:?}"
+        );
+        assert_eq!(
+            shared::store::number(&item, "created"),
+            Some(7),
+            "{backend:?}"
+        );
+        assert!(!item.contains_key("lease_until"), "{backend:?}");
+        assert_eq!(
+            item,
+            h.store.read("T#2").await.unwrap().unwrap(),
+            "{backend:?}"
+        );
+    }
+}
+
+fn claim(reference: &str, claim_id: &str, now_ms: i64) -> Transition {
+    Transition::ClaimEnrollment {
+        reference_code: reference.into(),
+        client_id: "merchant-test".into(),
+        fingerprint: "fp-1".into(),
+        claim_id: claim_id.into(),
+        now_ms,
+        lease_until_ms: now_ms + 25_000,
+        expires_at: now_ms / 1000 + 3600,
+    }
+}
+
+#[tokio::test]
+async fn twenty_concurrent_claims_have_exactly_one_winner() {
+    for (backend, h) in stores().await {
+        let sessions = Arc::new(Sessions::new(h.store.clone(), h.clock()));
+        let now = h.clock.now_ms();
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let sessions = sessions.clone();
+                tokio::spawn(async move {
+                    sessions
+                        .apply("race-1", &claim("race-1", &format!("claim-{i}"), now))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Applied::Done(session) => {
+                    winners += 1;
+                    assert_eq!(session.state, SessionState::Enrolling);
+                }
+                Applied::Refused(current) => {
+                    assert_eq!(
+                        current.expect("the winner's item").state,
+                        SessionState::Enrolling,
+                        "{backend:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(winners, 1, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_retried_write_that_already_landed_is_recognised_as_ours() {
+    for (backend, h) in stores().await {
+        let sessions = Sessions::new(h.store.clone(), h.clock());
+        let now = h.clock.now_ms();
+        let transition = claim("retry-1", "c1", now);
+        assert!(matches!(
+            sessions
+                .apply_as("retry-1", &transition, "m-1")
+                .await
+                .unwrap(),
+            Applied::Done(_)
+        ));
+        // The same write again (an SDK retry after a lost answer): refused by the state it
+        // wrote, but still reported as applied.
+        assert!(
+            matches!(
+                sessions
+                    .apply_as("retry-1", &transition, "m-1")
+                    .await
+                    .unwrap(),
+                Applied::Done(_)
+            ),
+            "{backend:?}"
+        );
+        // Someone else's identical-looking write is refused.
+        assert!(
+            matches!(
+                sessions
+                    .apply_as("retry-1", &claim("retry-1", "c2", now), "m-2")
+                    .await
+                    .unwrap(),
+                Applied::Refused(Some(_))
+            ),
+            "{backend:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_session_walks_the_state_machine_with_one_write_per_step() {
+    for (backend, h) in stores().await {
+        let sessions = Sessions::new(h.store.clone(), h.clock());
+        let now = h.clock.now_ms();
+        let Applied::Done(_) = sessions
+            .apply("walk-1", &claim("walk-1", "c1", now))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let sealed = shared::crypto::KeyRing::new(vec![("k1".into(), [7; 32])])
+            .unwrap()
+            .seal("AUTH#walk-1", b"{}");
+        let pending = Transition::CompleteEnrollment {
+            claim_id: "c1".into(),
+            outcome: EnrollmentOutcome::Challenge {
+                authentication_transaction_id: "TID".into(),
+                transaction_mac: "mac".into(),
+                challenge_deadline_ms: now + 600_000,
+                merchant_return_url: "https://shop.example/r".into(),
+                sealed_payment_data: sealed.clone(),
+            },
+            card: Default::default(),
+            response: "{}".into(),
+            now_ms: now,
+            expires_at: now / 1000 + 3600,
+        };
+        let wrong_claim = Transition::ReleaseEnrollment {
+            claim_id: "c9".into(),
+            now_ms: now,
+        };
+        assert!(
+            matches!(
+                sessions.apply("walk-1", &wrong_claim).await.unwrap(),
+                Applied::Refused(_)
+            ),
+            "{backend:?}"
+        );
+        let Applied::Done(session) = sessions.apply("walk-1", &pending).await.unwrap() else {
+            panic!("{backend:?}")
+        };
+        assert_eq!(session.state, SessionState::ChallengePending);
+        assert_eq!(session.sealed_payment_data, Some(sealed));
+        assert_eq!(session.claim_id, None);
+
+        let claim_validation = Transition::ClaimValidation {
+            transaction_mac: "mac".into(),
+            client_id: None,
+            claim_id: "v1".into(),
+            now_ms: now,
+            lease_until_ms: now + 25_000,
+        };
+        let Applied::Done(session) = sessions.apply("walk-1", &claim_validation).await.unwrap()
+        else {
+            panic!("{backend:?}")
+        };
+        assert_eq!(session.state, SessionState::Validating);
+        let done = Transition::CompleteValidation {
+            claim_id: "v1".into(),
+            state: SessionState::Authenticated,
+            result: AuthenticationResult {
+                eci: Some("05".into()),
+                ..Default::default()
+            },
+            response: "{}".into(),
+            now_ms: now,
+            expires_at: now / 1000 + 7200,
+        };
+        let Applied::Done(session) = sessions.apply("walk-1", &done).await.unwrap() else {
+            panic!("{backend:?}")
+        };
+        assert_eq!(session.state, SessionState::Authenticated);
+        assert_eq!(
+            session.sealed_payment_data, None,
+            "{backend:?}: card data removed at the terminal state"
+        );
+        assert_eq!(session.result.unwrap().eci.as_deref(), Some("05"));
+        assert!(
+            matches!(
+                sessions.apply("walk-1", &claim_validation).await.unwrap(),
+                Applied::Refused(Some(_))
+            ),
+            "{backend:?}: terminal is final"
+        );
+    }
+}

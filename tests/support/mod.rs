@@ -1,0 +1,346 @@
+//! Test harness: the sandbox in-process on a loopback port, DynamoDB from `moto_server`
+//! on loopback (one fresh table per test), the functions' routers wired exactly as the
+//! Lambda mains wire them, and helpers to send requests and API Gateway events.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Once};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use axum::Router;
+use axum::body::Body;
+use http::{Request, StatusCode};
+use serde_json::Value;
+use shared::clock::{OffsetClock, SharedClock};
+use shared::config::Env;
+use shared::store::dynamo::{DynamoStore, ensure_table};
+use shared::store::memory::MemoryStore;
+use shared::store::{Item, SharedStore};
+use tower::ServiceExt as _;
+
+pub use sandbox::{Fault, FaultRule, Sandbox, SandboxConfig};
+pub use shared::clock::Clock;
+
+pub const ISSUER_KEY: &str = "test-issuer-key-0001";
+pub const MERCHANT_KEY: &str = "test-merchant-key-01";
+pub const OTHER_MERCHANT_KEY: &str = "other-merchant-key-1";
+pub const REDIRECT_KEY: &str = "merchant-redirect-signing-key-0123456789";
+pub const PUBLIC_BASE_URL: &str = "https://gateway.test";
+pub const MERCHANT_ORIGIN: &str = "https://shop.example";
+
+/// Which store a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    DynamoDb,
+    Memory,
+}
+
+static LOGS: Once = Once::new();
+
+/// JSON logs of the whole test process go to `$GATEWAY_TEST_LOG_DIR/<pid>.jsonl`, which
+/// the test command scans for card data afterwards.
+pub fn init_logs() {
+    LOGS.call_once(|| {
+        let Ok(dir) = std::env::var("GATEWAY_TEST_LOG_DIR") else {
+            return;
+        };
+        std::fs::create_dir_all(&dir).expect("create the test log directory");
+        let path = format!(
+            "{dir}/{}-{}.jsonl",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        );
+        let file = std::fs::File::create(path).expect("create the test log file");
+        shared::telemetry::init_with_writer(Mutex::new(file));
+    });
+}
+
+/// The DynamoDB endpoint the test command started (`moto_server` on loopback).
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("GATEWAY_TEST_DYNAMODB_ENDPOINT").expect(
+        "GATEWAY_TEST_DYNAMODB_ENDPOINT is not set: run the tests with scripts/test.sh, which starts moto_server",
+    )
+}
+
+pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(dynamodb_endpoint())
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A 32-byte key, base64.
+const DATA_KEY: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
+
+pub struct Harness {
+    pub sandbox: Sandbox,
+    pub store: SharedStore,
+    pub backend: Backend,
+    pub clock: Arc<OffsetClock>,
+    pub env: HashMap<String, String>,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self::with(Backend::DynamoDb, SandboxConfig::default(), &[]).await
+    }
+
+    pub async fn with_env(overrides: &[(&str, &str)]) -> Self {
+        Self::with(Backend::DynamoDb, SandboxConfig::default(), overrides).await
+    }
+
+    pub async fn with(
+        backend: Backend,
+        sandbox_config: SandboxConfig,
+        overrides: &[(&str, &str)],
+    ) -> Self {
+        init_logs();
+        let sandbox = Sandbox::start(sandbox_config, ([127, 0, 0, 1], 0).into())
+            .await
+            .expect("start the sandbox");
+        let table = format!("gateway-test-{}", uuid::Uuid::new_v4());
+        let store: SharedStore = match backend {
+            Backend::DynamoDb => {
+                let client = dynamodb_client();
+                ensure_table(&client, &table)
+                    .await
+                    .expect("create the test table");
+                Arc::new(DynamoStore::new(client, table.clone()))
+            }
+            Backend::Memory => Arc::new(MemoryStore::new()),
+        };
+        let mut env: HashMap<String, String> = [
+            ("TABLE_NAME", table.as_str()),
+            ("AHRVO_BASE_URL", sandbox.base_url.as_str()),
+            ("AHRVO_API_KEY", sandbox::state::ISSUANCE_API_KEY),
+            ("AHRVO_ACCESS_TOKEN", sandbox::state::ISSUANCE_ACCESS_TOKEN),
+            ("FIRSTOKEN_BASE_URL", sandbox.base_url.as_str()),
+            ("FIRSTOKEN_API_KEY", sandbox::state::PAYER_AUTH_API_KEY),
+            (
+                "CLIENT_API_KEYS",
+                "issuer-test:test-issuer-key-0001,merchant-test:test-merchant-key-01,other-merchant:other-merchant-key-1",
+            ),
+            ("UPSTREAM_TIMEOUT_MS", "400"),
+            ("UPSTREAM_CONNECT_TIMEOUT_MS", "300"),
+            ("UPSTREAM_RETRY_BASE_DELAY_MS", "5"),
+            ("DATA_ENCRYPTION_KEYS", &format!("k1:{DATA_KEY}")),
+            ("SESSION_MAC_KEY", "session-mac-key-for-tests-0123456789abcdef"),
+            ("REDIRECT_SIGNING_KEY", REDIRECT_KEY),
+            ("ALLOWED_RETURN_ORIGINS", MERCHANT_ORIGIN),
+            ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
+            ("SETTLE_WAIT_MS", "5000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in overrides {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        Self {
+            sandbox,
+            store,
+            backend,
+            clock: Arc::new(OffsetClock::default()),
+            env,
+        }
+    }
+
+    pub fn config_env(&self) -> Env {
+        Env::from_map(self.env.clone())
+    }
+
+    pub fn clock(&self) -> SharedClock {
+        self.clock.clone()
+    }
+
+    pub fn http(&self) -> shared::http_client::HttpClient {
+        let settings = shared::config::HttpSettings::from_env(&self.config_env()).unwrap();
+        shared::http_client::HttpClient::new(settings)
+    }
+
+    /// The enroll function's router, built as its main builds it.
+    pub fn issuer(&self) -> Router {
+        let config = shared::config::EnrollConfig::from_env(&self.config_env()).unwrap();
+        let app =
+            shared::issuer::IssuerApp::new(&config, self.http(), self.store.clone(), self.clock());
+        shared::issuer::router(Arc::new(app))
+    }
+
+    pub async fn item(&self, key: &str) -> Option<Item> {
+        self.store.read(key).await.unwrap()
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub async fn send(router: &Router, request: Request<Body>) -> Answer {
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+pub fn post_json(path: &str, api_key: Option<&str>, body: &Value) -> Request<Body> {
+    post_raw(path, api_key, body.to_string())
+}
+
+pub fn post_raw(path: &str, api_key: Option<&str>, body: impl Into<Body>) -> Request<Body> {
+    let mut builder = Request::post(path).header("content-type", "application/json");
+    if let Some(key) = api_key {
+        builder = builder.header("x-api-key", key);
+    }
+    builder.body(body.into()).unwrap()
+}
+
+pub fn get(path: &str, api_key: Option<&str>) -> Request<Body> {
+    let mut builder = Request::get(path);
+    if let Some(key) = api_key {
+        builder = builder.header("x-api-key", key);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+pub fn string_attr(item: &Item, name: &str) -> Option<String> {
+    shared::store::string(item, name).map(str::to_owned)
+}
+
+/// An API Gateway REST (v1) proxy event, as API Gateway sends it.
+pub fn apigw_v1_event(
+    method: &str,
+    path: &str,
+    stage: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    base64: bool,
+) -> String {
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+        .collect();
+    let multi: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(vec![v.clone()])))
+        .collect();
+    let (path_only, query) = path.split_once('?').unwrap_or((path, ""));
+    let query_params: serde_json::Map<String, Value> =
+        url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
+            .collect();
+    serde_json::json!({
+        "resource": "/{proxy+}",
+        "path": path_only,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": multi,
+        "queryStringParameters": if query_params.is_empty() { Value::Null } else { Value::Object(query_params.clone()) },
+        "multiValueQueryStringParameters": if query_params.is_empty() { Value::Null } else {
+            Value::Object(query_params.iter().map(|(k, v)| (k.clone(), Value::from(vec![v.clone()]))).collect())
+        },
+        "pathParameters": {"proxy": path_only.trim_start_matches('/')},
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012",
+            "resourceId": "abc123",
+            "stage": stage,
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "requestTimeEpoch": 1_700_000_000_000_i64,
+            "identity": {"sourceIp": "203.0.113.9", "userAgent": "test"},
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "apiId": "1234567890",
+            "protocol": "HTTP/1.1",
+            "domainName": "1234567890.execute-api.eu-west-1.amazonaws.com",
+            "path": format!("/{stage}{path_only}")
+        },
+        "body": body,
+        "isBase64Encoded": base64
+    })
+    .to_string()
+}
+
+/// An API Gateway HTTP API (v2) event. `raw_path` is as API Gateway puts it (with the
+/// stage for a named stage).
+pub fn apigw_v2_event(
+    method: &str,
+    raw_path: &str,
+    raw_query: &str,
+    stage: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    base64: bool,
+) -> String {
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+        .collect();
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api-id",
+            "domainName": "api-id.execute-api.eu-west-1.amazonaws.com",
+            "domainPrefix": "api-id",
+            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "test"},
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": "$default",
+            "stage": stage,
+            "time": "12/Mar/2026:19:03:58 +0000",
+            "timeEpoch": 1_700_000_000_000_i64
+        },
+        "body": body,
+        "isBase64Encoded": base64
+    })
+    .to_string()
+}
+
+/// Parses an API Gateway event with `lambda_http` (as the Lambda runtime does) and sends
+/// it through the router the way `shared::api::lambda::run` does.
+pub async fn send_event(router: &Router, event: &str) -> Answer {
+    let request = lambda_http::request::from_str(event).expect("a valid API Gateway event");
+    let request = shared::api::lambda::normalize(request);
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}

@@ -1,1 +1,238 @@
-fn main() {}
+//! `cargo run -p local` — the whole gateway on loopback, needing only the Rust toolchain:
+//! the functions' routes (dispatched by path as API Gateway dispatches them to the
+//! functions), the upstream sandbox, and an embedded in-memory store — or a
+//! DynamoDB-compatible server with `--dynamodb-endpoint`.
+//!
+//! Every setting can be overridden with the same environment variable the Lambda
+//! functions read (see the README's configuration table).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use sandbox::{Sandbox, SandboxConfig};
+use shared::config::{EnrollConfig, Env};
+use shared::http_client::HttpClient;
+use shared::store::SharedStore;
+use shared::store::dynamo::{DynamoStore, ensure_table};
+use shared::store::memory::MemoryStore;
+
+/// The API key printed for local use. Local only: deployed keys come from parameters.
+const LOCAL_API_KEY: &str = "local-test-key-000001";
+
+struct Options {
+    host: [u8; 4],
+    port: u16,
+    sandbox_port: u16,
+    dynamodb_endpoint: Option<String>,
+    table: String,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: gateway-local [--port 3000] [--sandbox-port 3100] [--dynamodb-endpoint URL] [--table NAME]\n\
+         Runs the 3DS gateway, the upstream sandbox and an in-memory store on 127.0.0.1.\n\
+         --dynamodb-endpoint (or GATEWAY_DYNAMODB_ENDPOINT) uses a DynamoDB-compatible server instead."
+    );
+    std::process::exit(2)
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        host: [127, 0, 0, 1],
+        port: 3000,
+        sandbox_port: 3100,
+        dynamodb_endpoint: std::env::var("GATEWAY_DYNAMODB_ENDPOINT")
+            .ok()
+            .filter(|v| !v.is_empty()),
+        table: "gateway-local".into(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--port" => options.port = value().parse().unwrap_or_else(|_| usage()),
+            "--sandbox-port" => options.sandbox_port = value().parse().unwrap_or_else(|_| usage()),
+            "--dynamodb-endpoint" => options.dynamodb_endpoint = Some(value()),
+            "--table" => options.table = value(),
+            _ => usage(),
+        }
+    }
+    options
+}
+
+/// Local defaults for every setting; the process environment overrides them.
+fn local_env(gateway: &str, sandbox: &Sandbox) -> Env {
+    let defaults = [
+        ("STORE_BACKEND", "memory"),
+        ("AHRVO_BASE_URL", sandbox.base_url.as_str()),
+        ("AHRVO_API_KEY", sandbox::state::ISSUANCE_API_KEY),
+        ("AHRVO_ACCESS_TOKEN", sandbox::state::ISSUANCE_ACCESS_TOKEN),
+        ("FIRSTOKEN_BASE_URL", sandbox.base_url.as_str()),
+        ("FIRSTOKEN_API_KEY", sandbox::state::PAYER_AUTH_API_KEY),
+        ("CLIENT_API_KEYS", "local:local-test-key-000001"),
+        // Development-only keys: never reuse them anywhere else.
+        (
+            "DATA_ENCRYPTION_KEYS",
+            "local-dev:bG9jYWwtZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24hIQ==",
+        ),
+        (
+            "SESSION_MAC_KEY",
+            "local-dev-session-mac-key-not-for-production",
+        ),
+        (
+            "REDIRECT_SIGNING_KEY",
+            "local-dev-redirect-signing-key-not-for-production",
+        ),
+        ("ALLOWED_RETURN_ORIGINS", gateway),
+        ("ALLOW_INSECURE_LOOPBACK_RETURN_URLS", "true"),
+        ("PUBLIC_BASE_URL", gateway),
+    ];
+    let mut values: HashMap<String, String> = defaults
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    for (key, value) in std::env::vars() {
+        if values.contains_key(&key) || is_setting(&key) {
+            values.insert(key, value);
+        }
+    }
+    Env::from_map(values)
+}
+
+fn is_setting(key: &str) -> bool {
+    [
+        "UPSTREAM_",
+        "AHRVO_",
+        "FIRSTOKEN_",
+        "CHALLENGE_",
+        "SESSION_",
+        "CLAIM_",
+        "SETTLE_",
+        "ENROLL_",
+        "TABLE_NAME",
+    ]
+    .iter()
+    .any(|prefix| key.starts_with(prefix))
+}
+
+async fn store(options: &Options) -> SharedStore {
+    let Some(endpoint) = &options.dynamodb_endpoint else {
+        return Arc::new(MemoryStore::new());
+    };
+    // Local DynamoDB-compatible servers accept any credentials; real ones come from the
+    // usual AWS environment.
+    let credentials = aws_credentials();
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new(
+            std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+        ))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    ensure_table(&client, &options.table)
+        .await
+        .unwrap_or_else(|e| panic!("cannot use the DynamoDB endpoint {endpoint}: {e}"));
+    Arc::new(DynamoStore::new(client, options.table.clone()))
+}
+
+fn aws_credentials() -> aws_sdk_dynamodb::config::Credentials {
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    aws_sdk_dynamodb::config::Credentials::new(
+        var("AWS_ACCESS_KEY_ID", "local"),
+        var("AWS_SECRET_ACCESS_KEY", "local"),
+        std::env::var("AWS_SESSION_TOKEN").ok(),
+        None,
+        "gateway-local",
+    )
+}
+
+/// API Gateway's job, locally: send each path to the function that serves it.
+fn gateway(env: &Env, store: SharedStore) -> Router {
+    let clock = shared::clock::system();
+    let enroll = EnrollConfig::from_env(env).unwrap_or_else(|e| fail(&e));
+    let issuer = shared::issuer::router(Arc::new(shared::issuer::IssuerApp::new(
+        &enroll,
+        HttpClient::new(enroll.http.clone()),
+        store,
+        clock,
+    )));
+    Router::new().route_service("/card/issuance/{*path}", function(issuer))
+}
+
+/// A function's router as one opaque service, as API Gateway sees a Lambda function: it
+/// matches its own routes (the dispatcher's matched path is not passed on).
+fn function(
+    router: Router,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ Sync
++ 'static {
+    tower::ServiceBuilder::new()
+        .map_request(|mut request: axum::extract::Request| {
+            request
+                .extensions_mut()
+                .remove::<axum::extract::MatchedPath>();
+            request
+        })
+        .service(router.into_service())
+}
+
+fn fail(error: &dyn std::fmt::Display) -> ! {
+    eprintln!("configuration error: {error}");
+    std::process::exit(1)
+}
+
+#[tokio::main]
+async fn main() {
+    shared::telemetry::init();
+    let options = options();
+    let sandbox = Sandbox::start(
+        SandboxConfig::default(),
+        SocketAddr::from((options.host, options.sandbox_port)),
+    )
+    .await
+    .unwrap_or_else(|e| {
+        fail(&format!(
+            "cannot listen on sandbox port {}: {e}",
+            options.sandbox_port
+        ))
+    });
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((options.host, options.port)))
+        .await
+        .unwrap_or_else(|e| fail(&format!("cannot listen on port {}: {e}", options.port)));
+    let gateway_url = format!("http://{}", listener.local_addr().expect("bound"));
+    let env = local_env(&gateway_url, &sandbox);
+    let store = store(&options).await;
+    let app = gateway(&env, store);
+
+    let store_line = match &options.dynamodb_endpoint {
+        Some(endpoint) => format!("DynamoDB at {endpoint}, table {}", options.table),
+        None => "in memory (pass --dynamodb-endpoint URL for a DynamoDB-compatible server)".into(),
+    };
+    println!(
+        "\n3DS gateway running locally\n  \
+         gateway   {gateway_url}\n  \
+         sandbox   {sandbox}\n  \
+         store     {store_line}\n  \
+         x-api-key {LOCAL_API_KEY}\n\n\
+         Try:\n  curl -s -X POST {gateway_url}/card/issuance/api/issuing/3ds/v2/enroll \\\n    \
+         -H 'x-api-key: {LOCAL_API_KEY}' -H 'content-type: application/json' \\\n    \
+         -d '{{\"card_id\":\"card59202507231957437131\",\"cardholder_id\":\"471041678120300545\"}}'\n",
+        sandbox = sandbox.base_url,
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .expect("serve");
+}

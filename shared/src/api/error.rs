@@ -145,7 +145,7 @@ impl ApiError {
         if status >= 500 {
             tracing::error!(status, code = self.code(), error = %self, "request failed");
         } else {
-            tracing::warn!(status, code = self.code(), field = self.field(), message = %self, "request refused");
+            tracing::warn!(status, code = self.code(), field = self.field(), detail = %self, "request refused");
         }
     }
 }

@@ -233,9 +233,9 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
         else {
             panic!()
         };
-        let sealed = shared::crypto::KeyRing::new(vec![("k1".into(), [7; 32])])
-            .unwrap()
-            .seal("AUTH#walk-1", b"{}");
+        let keys = shared::crypto::KeyRing::new(vec![("k1".into(), [7; 32])]).unwrap();
+        let sealed = keys.seal("AUTH#walk-1", b"{}");
+        let sealed_response = keys.seal("AUTH#walk-1#validate_response", b"{}");
         let pending = Transition::CompleteEnrollment {
             claim_id: "c1".into(),
             outcome: EnrollmentOutcome::Challenge {
@@ -246,7 +246,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
                 sealed_payment_data: sealed.clone(),
             },
             card: Default::default(),
-            response: "{}".into(),
+            response: sealed.clone(),
             now_ms: now,
             expires_at: now / 1000 + 3600,
         };
@@ -287,7 +287,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
                 eci: Some("05".into()),
                 ..Default::default()
             },
-            response: "{}".into(),
+            response: sealed_response,
             now_ms: now,
             expires_at: now / 1000 + 7200,
         };

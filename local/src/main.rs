@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use sandbox::{Sandbox, SandboxConfig};
-use shared::config::{EnrollConfig, Env};
+use shared::config::{CheckEnrollConfig, EnrollConfig, Env};
 use shared::http_client::HttpClient;
 use shared::store::SharedStore;
 use shared::store::dynamo::{DynamoStore, ensure_table};
@@ -157,10 +157,19 @@ fn gateway(env: &Env, store: SharedStore) -> Router {
     let issuer = shared::issuer::router(Arc::new(shared::issuer::IssuerApp::new(
         &enroll,
         HttpClient::new(enroll.http.clone()),
+        store.clone(),
+        clock.clone(),
+    )));
+    let check_enroll = CheckEnrollConfig::from_env(env).unwrap_or_else(|e| fail(&e));
+    let merchant = shared::merchant::router(Arc::new(shared::merchant::MerchantApp::new(
+        &check_enroll,
+        HttpClient::new(check_enroll.http.clone()),
         store,
         clock,
     )));
-    Router::new().route_service("/card/issuance/{*path}", function(issuer))
+    Router::new()
+        .route_service("/card/issuance/{*path}", function(issuer))
+        .route_service("/v1/risk/authentication/{*path}", function(merchant))
 }
 
 /// A function's router as one opaque service, as API Gateway sees a Lambda function: it

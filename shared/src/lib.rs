@@ -2,12 +2,14 @@
 //! reachable by tests without Lambda.
 
 pub mod api;
+pub mod callback;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod enrollment;
 pub mod http_client;
 pub mod issuer;
+pub mod merchant;
 pub mod pages;
 pub mod redirect;
 pub mod session;

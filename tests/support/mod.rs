@@ -168,6 +168,18 @@ impl Harness {
         shared::issuer::router(Arc::new(app))
     }
 
+    /// The check-enroll function's router, built as its main builds it.
+    pub fn merchant(&self) -> Router {
+        let config = shared::config::CheckEnrollConfig::from_env(&self.config_env()).unwrap();
+        let app = shared::merchant::MerchantApp::new(
+            &config,
+            self.http(),
+            self.store.clone(),
+            self.clock(),
+        );
+        shared::merchant::router(Arc::new(app))
+    }
+
     pub async fn item(&self, key: &str) -> Option<Item> {
         self.store.read(key).await.unwrap()
     }

@@ -63,6 +63,36 @@ impl ApiError {
         }
     }
 
+    /// An upstream's refusal, passed on with its status. Its code and message are text we
+    /// did not write: the code is kept only if it looks like one (UPPER_SNAKE), the
+    /// message is redacted and bounded; our defaults stand in otherwise.
+    pub fn upstream_refused(
+        status: u16,
+        code: Option<String>,
+        default_code: &str,
+        message: Option<String>,
+        default_message: &str,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        let looks_like_a_code = |c: &String| {
+            !c.is_empty()
+                && c.len() <= 64
+                && c.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        };
+        ApiError::UpstreamRefused {
+            status,
+            code: code
+                .filter(looks_like_a_code)
+                .unwrap_or_else(|| default_code.to_owned()),
+            message: message
+                .map(|m| redact_untrusted(&m))
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| default_message.to_owned()),
+            retry_after,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidField { .. } | ApiError::MalformedJson { .. } => {

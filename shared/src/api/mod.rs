@@ -18,7 +18,7 @@ pub mod lambda;
 pub use error::{
     ApiError, browser_page, card_issuance_envelope, payer_auth_envelope, redact_untrusted,
 };
-pub use extract::{Caller, HasClientKeys, JsonBody, MAX_BODY_BYTES, parse_json, read_body};
+pub use extract::{Caller, HasClientKeys, JsonBody, MAX_BODY_BYTES, parse_json, read_body, typed};
 
 pub async fn route_not_found() -> ApiError {
     ApiError::RouteNotFound

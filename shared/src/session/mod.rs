@@ -8,6 +8,7 @@ use crate::clock::SharedClock;
 use crate::crypto::SealedData;
 use crate::store::{Item, ItemStore, SharedStore, StoreError, Written, string};
 
+pub mod keys;
 pub mod state;
 
 pub use state::{EnrollmentOutcome, SessionState, Transition};
@@ -112,11 +113,11 @@ pub struct AuthenticationSession {
     #[serde(default)]
     pub setup_fingerprint: Option<String>,
     #[serde(default)]
-    pub setup_response: Option<String>,
+    pub setup_response: Option<SealedData>,
     #[serde(default)]
     pub enroll_fingerprint: Option<String>,
     #[serde(default)]
-    pub enroll_response: Option<String>,
+    pub enroll_response: Option<SealedData>,
     #[serde(default)]
     pub claim_id: Option<String>,
     #[serde(default)]
@@ -136,7 +137,7 @@ pub struct AuthenticationSession {
     #[serde(default)]
     pub result: Option<AuthenticationResult>,
     #[serde(default)]
-    pub validate_response: Option<String>,
+    pub validate_response: Option<SealedData>,
 }
 
 impl AuthenticationSession {

@@ -100,7 +100,7 @@ pub enum Transition {
         reference_code: String,
         client_id: String,
         fingerprint: String,
-        response: String,
+        response: SealedData,
         now_ms: i64,
         expires_at: i64,
     },
@@ -117,7 +117,7 @@ pub enum Transition {
         claim_id: String,
         outcome: EnrollmentOutcome,
         card: CardSummary,
-        response: String,
+        response: SealedData,
         now_ms: i64,
         expires_at: i64,
     },
@@ -137,7 +137,7 @@ pub enum Transition {
         claim_id: String,
         state: SessionState,
         result: AuthenticationResult,
-        response: String,
+        response: SealedData,
         now_ms: i64,
         expires_at: i64,
     },
@@ -205,7 +205,7 @@ impl Transition {
                     .set_s(attr::REFERENCE_CODE, reference_code)
                     .set_s(attr::CLIENT_ID, client_id)
                     .set_s(attr::SETUP_FINGERPRINT, fingerprint)
-                    .set_s(attr::SETUP_RESPONSE, response)
+                    .set(attr::SETUP_RESPONSE, map(response))
                     .set_n(attr::CREATED_AT, *now_ms)
                     .set_n(attr::UPDATED_AT, *now_ms)
                     .set_n(attr::EXPIRES_AT, *expires_at),
@@ -253,7 +253,7 @@ impl Transition {
                 expires_at,
             } => {
                 let patch = base
-                    .set_s(attr::ENROLL_RESPONSE, response)
+                    .set(attr::ENROLL_RESPONSE, map(response))
                     .set(attr::CARD, map(card))
                     .set_n(attr::UPDATED_AT, *now_ms)
                     .set_n(attr::EXPIRES_AT, *expires_at)
@@ -323,7 +323,7 @@ impl Transition {
             } => (
                 held_claim(SessionState::Validating, claim_id),
                 base.set(attr::RESULT, map(result))
-                    .set_s(attr::VALIDATE_RESPONSE, response)
+                    .set(attr::VALIDATE_RESPONSE, map(response))
                     .set_n(attr::UPDATED_AT, *now_ms)
                     .set_n(attr::EXPIRES_AT, *expires_at)
                     .remove(attr::CLAIM_ID)
@@ -482,13 +482,21 @@ mod tests {
         ));
     }
 
+    fn sealed() -> SealedData {
+        SealedData {
+            key_id: "k".into(),
+            nonce: vec![0; 12],
+            ciphertext: vec![1],
+        }
+    }
+
     #[test]
     fn terminal_transitions_remove_the_sealed_card_data() {
         let complete = Transition::CompleteValidation {
             claim_id: "c".into(),
             state: SessionState::Authenticated,
             result: AuthenticationResult::default(),
-            response: "{}".into(),
+            response: sealed(),
             now_ms: 1,
             expires_at: 2,
         };

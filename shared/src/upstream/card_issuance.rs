@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use crate::api::{ApiError, redact_untrusted};
+use crate::api::ApiError;
 use crate::config::{CardIssuanceSettings, Secret};
 use crate::http_client::{
     Call, HttpClient, RequestRateLimit, RetryPolicy, Upstream, UpstreamError, UpstreamResponse,
@@ -245,42 +245,26 @@ impl From<CardIssuanceError> for ApiError {
                 };
                 // Their 401 is about our credentials, not the caller's key: never let it
                 // read like our own UNAUTHORIZED.
-                let code = match code {
-                    Some(c) if status != 401 && is_code(&c) => c,
-                    _ => default_code.to_owned(),
-                };
-                ApiError::UpstreamRefused {
+                let code = code.filter(|_| status != 401);
+                ApiError::upstream_refused(
                     status,
                     code,
-                    message: message
-                        .map(|m| redact_untrusted(&m))
-                        .filter(|m| !m.is_empty())
-                        .unwrap_or_else(|| default_message.to_owned()),
-                    retry_after: retry_after_secs.map(std::time::Duration::from_secs),
-                }
+                    default_code,
+                    message,
+                    default_message,
+                    retry_after_secs.map(std::time::Duration::from_secs),
+                )
             }
-            CardIssuanceError::NotSuccess { code, message } => ApiError::UpstreamRefused {
-                status: 502,
-                code: if is_code(&code) {
-                    code
-                } else {
-                    "UPSTREAM_REJECTED".into()
-                },
-                message: message
-                    .map(|m| redact_untrusted(&m))
-                    .unwrap_or_else(|| "the card-issuance API did not report success".into()),
-                retry_after: None,
-            },
+            CardIssuanceError::NotSuccess { code, message } => ApiError::upstream_refused(
+                502,
+                Some(code),
+                "UPSTREAM_REJECTED",
+                message,
+                "the card-issuance API did not report success",
+                None,
+            ),
         }
     }
-}
-
-fn is_code(code: &str) -> bool {
-    !code.is_empty()
-        && code.len() <= 64
-        && code
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Replaces `security_answer` values anywhere in an upstream answer: they are

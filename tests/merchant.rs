@@ -1,0 +1,804 @@
+//! The check-enroll function against the payer-authentication sandbox and DynamoDB (moto).
+
+use gateway_tests::*;
+use http::StatusCode;
+use serde_json::{Value, json};
+use shared::session::SessionState;
+
+pub const SETUP: &str = "/v1/risk/authentication/setup";
+pub const ENROLL: &str = "/v1/risk/authentication/enroll";
+pub const EXPIRY: &str = "01/2030";
+
+pub fn setup_body(reference: &str, card: &str) -> Value {
+    json!({
+        "transaction_info": {"type": "setup", "reference_code": reference},
+        "card": {"number": card, "expiration_date": EXPIRY}
+    })
+}
+
+/// The seed's check-enroll request, for `card`, after a setup that gave `reference_id`.
+pub fn enroll_body(reference: &str, card: &str, reference_id: &str) -> Value {
+    json!({
+        "transaction_info": {"type": "check_enroll", "reference_code": reference},
+        "card": {"number": card, "expiration_date": EXPIRY},
+        "order_info": {"amount_details": {"total_amount": "1000", "currency": "MXN"}},
+        "bill_to": {
+            "first_name": "John", "last_name": "Doe", "country": "US",
+            "address_1": "1 Market St", "address_2": "Suite 200", "city": "san francisco",
+            "state": "CA", "phone_number": "4158880000", "email": "accept@gmsectec.com",
+            "postal_code": "94105"
+        },
+        "buyer_info": {"mobile_phone": "4158880000"},
+        "device_info": {
+            "ip_address": "190.123.237.237", "http_browser_color_depth": "30",
+            "http_browser_java_enabled": false, "http_browser_js_enabled": true,
+            "http_browser_screen_height": "1117", "http_browser_screen_width": "1728",
+            "http_browser_time_offset": "240",
+            "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36",
+            "cookies_accepted": true, "http_browser_language": "en-US",
+            "http_accept_content": "application/json"
+        },
+        "authentication": {
+            "reference_id": reference_id,
+            "return_url": format!("{MERCHANT_ORIGIN}/checkout/return?order=42"),
+            "device_channel": "Browser",
+            "mode": "S",
+            "token": "AxixbwSTl1LdGx33S/NFAU9+ZWgkZAKH0MmkmXoxkcwdAJgAOBao"
+        }
+    })
+}
+
+/// Runs setup through the gateway and returns the body check enroll needs.
+pub async fn prepared_enroll(
+    h: &Harness,
+    merchant: &axum::Router,
+    reference: &str,
+    card: &str,
+) -> Value {
+    let answer = send(
+        merchant,
+        post_json(SETUP, Some(MERCHANT_KEY), &setup_body(reference, card)),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "setup: {}", answer.text());
+    let reference_id = answer.json()["data"]["consumer_auth_info"]["reference_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _ = h;
+    enroll_body(reference, card, &reference_id)
+}
+
+pub async fn session_item(h: &Harness, reference: &str) -> shared::store::Item {
+    h.item(&shared::session::key(reference))
+        .await
+        .expect("session item")
+}
+
+/// No card number, expiry, billing contact or step-up token anywhere in the item.
+pub fn assert_no_clear_card_data(item: &shared::store::Item, card: &str) {
+    let dump = format!("{item:?}");
+    for secret in [
+        card,
+        EXPIRY,
+        "accept@gmsectec.com",
+        "4158880000",
+        "1 Market St",
+        "eyJ",
+    ] {
+        assert!(!dump.contains(secret), "{secret:?} stored in clear: {dump}");
+    }
+}
+
+fn state_of(item: &shared::store::Item) -> String {
+    string_attr(item, "state").unwrap()
+}
+
+async fn status(merchant: &axum::Router, reference: &str, key: &str) -> Answer {
+    send(
+        merchant,
+        get(&format!("/v1/risk/authentication/{reference}"), Some(key)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn frictionless_outcomes_per_network_are_recorded_with_their_eci_and_liability_shift() {
+    let h = Harness::new().await;
+    let merchant = h.merchant();
+    // card, transaction status, state, eci, eci_raw, liability shift
+    let cases = [
+        (
+            "4000000000002701",
+            "Authentication_successful",
+            "AUTHENTICATED",
+            Some("05"),
+            "05",
+            true,
+        ),
+        (
+            "4000000000002719",
+            "Authentication_successful",
+            "AUTHENTICATED",
+            Some("06"),
+            "06",
+            true,
+        ),
+        (
+            "4000000000002925",
+            "Authentication_failed",
+            "FAILED",
+            Some("07"),
+            "07",
+            false,
+        ),
+        (
+            "4000000000002313",
+            "Authentication_failed",
+            "FAILED",
+            Some("07"),
+            "07",
+            false,
+        ),
+        (
+            "4000000000002537",
+            "Authentication_failed",
+            "FAILED",
+            Some("07"),
+            "07",
+            false,
+        ),
+        (
+            "5200000000002235",
+            "Authentication_successful",
+            "AUTHENTICATED",
+            None,
+            "02",
+            true,
+        ),
+        (
+            "5200000000002276",
+            "Authentication_failed",
+            "FAILED",
+            None,
+            "00",
+            false,
+        ),
+        (
+            "340000000002237",
+            "Authentication_failed",
+            "FAILED",
+            Some("07"),
+            "07",
+            false,
+        ),
+    ];
+    for (i, (card, transaction_status, state, eci, eci_raw, shift)) in cases.into_iter().enumerate()
+    {
+        let reference = format!("frictionless-{i}");
+        let body = prepared_enroll(&h, &merchant, &reference, card).await;
+        let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{card}: {}", answer.text());
+        let upstream_answer = answer.json();
+        assert_eq!(upstream_answer["status"], "success");
+        assert_eq!(
+            upstream_answer["data"]["transaction_info"]["status"], transaction_status,
+            "{card}"
+        );
+        assert_eq!(
+            upstream_answer["data"]["transaction_info"]["type"],
+            "check_enroll_response"
+        );
+        assert_eq!(
+            upstream_answer["data"]["consumer_auth_info"]["eci_raw"], eci_raw,
+            "{card}"
+        );
+
+        let item = session_item(&h, &reference).await;
+        assert_eq!(state_of(&item), state, "{card}");
+        assert!(
+            !item.contains_key("sealed_payment_data"),
+            "{card}: nothing to keep after a frictionless decision"
+        );
+        assert!(!item.contains_key("claim_id"));
+        assert_no_clear_card_data(&item, card);
+
+        let view = status(&merchant, &reference, MERCHANT_KEY).await.json();
+        let data = &view["data"];
+        assert_eq!(data["state"], state);
+        assert_eq!(data["transaction_status"], transaction_status);
+        assert_eq!(data["authentication"]["eci"].as_str(), eci, "{card}");
+        assert_eq!(data["authentication"]["eci_raw"], eci_raw, "{card}");
+        assert_eq!(data["authentication"]["liability_shift"], shift, "{card}");
+        assert_eq!(data["authentication"]["specification_version"], "2.2.0");
+        assert_eq!(data["card"]["bin"], &card[..6]);
+        assert_eq!(data["card"]["last4"], &card[card.len() - 4..]);
+        assert!(
+            !view.to_string().contains(card),
+            "the status never shows the card number"
+        );
+        assert!(!view.to_string().contains(EXPIRY));
+    }
+    assert_eq!(h.sandbox.calls_to("authentication/enroll").len(), 8);
+}
+
+#[tokio::test]
+async fn a_challenge_keeps_the_session_with_our_bound_return_url_and_sealed_data() {
+    let h = Harness::new().await;
+    let merchant = h.merchant();
+    let card = "4000000000002503";
+    let body = prepared_enroll(&h, &merchant, "challenge-1", card).await;
+    let before = h.clock.now_ms();
+    let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let data = answer.json()["data"].clone();
+    assert_eq!(data["transaction_info"]["status"], "Pending_authentication");
+    let info = &data["consumer_auth_info"];
+    assert_eq!(info["pares_status"], "C");
+    assert!(
+        info["stepup_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/V2/Cruise/StepUp")
+    );
+    let tid = info["authentication_transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(data["error"]["reason"], "CONSUMER_AUTHENTICATION_REQUIRED");
+
+    // The upstream got our return URL, bound to this session, not the merchant's.
+    let sent = &h.sandbox.calls_to("authentication/enroll")[0].body;
+    let ours = sent["authentication"]["return_url"].as_str().unwrap();
+    assert!(
+        ours.starts_with(&format!(
+            "{PUBLIC_BASE_URL}/v1/risk/authentication/callback/challenge-1/"
+        )),
+        "{ours}"
+    );
+    assert!(
+        ours.len() > PUBLIC_BASE_URL.len() + 60,
+        "a binding token follows: {ours}"
+    );
+    assert_eq!(
+        sent["card"]["number"], card,
+        "the upstream still gets the card"
+    );
+
+    let item = session_item(&h, "challenge-1").await;
+    assert_eq!(state_of(&item), "CHALLENGE_PENDING");
+    assert_eq!(
+        string_attr(&item, "authentication_transaction_id").as_deref(),
+        Some(tid.as_str())
+    );
+    assert_ne!(
+        string_attr(&item, "transaction_mac").as_deref(),
+        Some(tid.as_str())
+    );
+    assert_eq!(
+        string_attr(&item, "merchant_return_url").as_deref(),
+        Some("https://shop.example/checkout/return?order=42")
+    );
+    let deadline = shared::store::number(&item, "challenge_deadline").unwrap();
+    assert!((before + 600_000..=h.clock.now_ms() + 600_000).contains(&deadline));
+    let sealed = item
+        .get("sealed_payment_data")
+        .expect("what validate needs is kept, sealed");
+    let shared::store::AttributeValue::M(sealed) = sealed else {
+        panic!("{sealed:?}")
+    };
+    assert_eq!(string_attr(sealed, "key_id").as_deref(), Some("k1"));
+    assert_no_clear_card_data(&item, card);
+
+    let view = status(&merchant, "challenge-1", MERCHANT_KEY).await.json();
+    assert_eq!(view["data"]["state"], "CHALLENGE_PENDING");
+    assert_eq!(view["data"]["authentication_transaction_id"], tid);
+    assert!(
+        view["data"]["authentication"].is_null(),
+        "no result before validate"
+    );
+}
+
+#[tokio::test]
+async fn a_replay_is_answered_from_the_store_and_a_different_request_is_a_conflict() {
+    let h = Harness::new().await;
+    let merchant = h.merchant();
+    let body = prepared_enroll(&h, &merchant, "replay-1", "4000000000002503").await;
+    let first = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.header("idempotent-replayed"), None);
+
+    let replay = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(replay.status, StatusCode::OK);
+    assert_eq!(
+        replay.json(),
+        first.json(),
+        "the stored answer, byte for byte"
+    );
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        h.sandbox.calls_to("authentication/enroll").len(),
+        1,
+        "no second upstream call"
+    );
+
+    let mut different = body.clone();
+    different["order_info"]["amount_details"]["total_amount"] = json!("2000");
+    let conflict = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &different)).await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT);
+    assert_eq!(conflict.json()["status"], "fail");
+    assert_eq!(conflict.json()["error"]["reason"], "REFERENCE_CODE_IN_USE");
+    assert!(
+        conflict.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("different request")
+    );
+
+    let other = send(
+        &merchant,
+        post_json(ENROLL, Some(OTHER_MERCHANT_KEY), &body),
+    )
+    .await;
+    assert_eq!(
+        other.status,
+        StatusCode::CONFLICT,
+        "another merchant cannot use or read this session"
+    );
+    assert_eq!(
+        status(&merchant, "replay-1", OTHER_MERCHANT_KEY)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(h.sandbox.calls_to("authentication/enroll").len(), 1);
+    assert_eq!(
+        state_of(&session_item(&h, "replay-1").await),
+        "CHALLENGE_PENDING"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_call_the_upstream_once_and_all_get_its_answer() {
+    let h = Harness::new().await;
+    let merchant = h.merchant();
+    let body = prepared_enroll(&h, &merchant, "race-enroll", "4000000000002701").await;
+    h.sandbox
+        .inject(FaultRule::on(ENROLL, Fault::Latency { ms: 150 }));
+    let answers = futures_util::future::join_all(
+        (0..8).map(|_| send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body))),
+    )
+    .await;
+    assert_eq!(h.sandbox.calls_to("authentication/enroll").len(), 1);
+    let first = answers[0].json();
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        assert_eq!(answer.json(), first);
+    }
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a.header("idempotent-replayed").is_some())
+            .count(),
+        7
+    );
+}
+
+#[tokio::test]
+async fn setup_is_recorded_once_and_replays_its_answer() {
+    let h = Harness::new().await;
+    let merchant = h.merchant();
+    let body = setup_body("setup-1", "4000000000002701");
+    let first = send(&merchant, post_json(SETUP, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    let data = &first.json()["data"];
+    assert_eq!(data["transaction_info"]["status"], "Completed");
+    assert_eq!(data["transaction_info"]["type"], "setup_auth_response");
+    assert!(
+        data["consumer_auth_info"]["device_data_collection_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/V1/Cruise/Collect")
+    );
+
+    let item = session_item(&h, "setup-1").await;
+    assert_eq!(state_of(&item), "SETUP_COMPLETED");
+    assert_eq!(
+        string_attr(&item, "client_id").as_deref(),
+        Some("merchant-test")
+    );
+    assert!(
+        shared::store::number(&item, "expires_at").unwrap()
+            > h.clock.now_ms() / 1000 + 6 * 24 * 3600
+    );
+    assert_no_clear_card_data(&item, "4000000000002701");
+
+    let replay = send(&merchant, post_json(SETUP, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(replay.json(), first.json());
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    let other = send(
+        &merchant,
+        post_json(
+            SETUP,
+            Some(MERCHANT_KEY),
+            &setup_body("setup-1", "4000000000002503"),
+        ),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::CONFLICT);
+    assert_eq!(other.json()["error"]["reason"], "REFERENCE_CODE_IN_USE");
+}
+
+#[tokio::test]
+async fn upstream_faults_never_fail_the_session_and_the_same_request_completes_on_retry() {
+    let cases = [
+        (
+            Fault::Latency { ms: 700 },
+            StatusCode::GATEWAY_TIMEOUT,
+            "UPSTREAM_TIMEOUT",
+            1,
+        ),
+        (
+            Fault::Status {
+                status: 500,
+                retry_after_secs: None,
+            },
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM_UNAVAILABLE",
+            1,
+        ),
+        // A 503 says the request was not processed: retried within the call.
+        (
+            Fault::Status {
+                status: 503,
+                retry_after_secs: None,
+            },
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM_UNAVAILABLE",
+            3,
+        ),
+        (
+            Fault::MalformedBody,
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM_UNAVAILABLE",
+            1,
+        ),
+        (
+            Fault::DropConnection,
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM_UNAVAILABLE",
+            1,
+        ),
+    ];
+    for (fault, status, reason, calls) in cases {
+        let h = Harness::new().await;
+        let merchant = h.merchant();
+        let body = prepared_enroll(&h, &merchant, "fault-1", "4000000000002925").await;
+        h.sandbox.inject(FaultRule::on(ENROLL, fault.clone()));
+        let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+        assert_eq!(answer.status, status, "{fault:?}: {}", answer.text());
+        assert_eq!(answer.json()["status"], "error");
+        assert_eq!(answer.json()["error"]["reason"], reason, "{fault:?}");
+        assert_eq!(
+            h.sandbox.calls_to("authentication/enroll").len(),
+            calls,
+            "{fault:?}"
+        );
+        let item = session_item(&h, "fault-1").await;
+        assert_eq!(
+            state_of(&item),
+            "SETUP_COMPLETED",
+            "{fault:?}: released, not failed"
+        );
+        assert!(!item.contains_key("enroll_response") && !item.contains_key("claim_id"));
+
+        h.sandbox.clear_faults();
+        let retry = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+        assert_eq!(retry.status, StatusCode::OK, "{fault:?}: {}", retry.text());
+        assert_eq!(
+            retry.json()["data"]["transaction_info"]["status"],
+            "Authentication_failed"
+        );
+        assert_eq!(state_of(&session_item(&h, "fault-1").await), "FAILED");
+    }
+}
+
+#[tokio::test]
+async fn an_upstream_refusal_is_not_a_decline_either() {
+    let h = Harness::new().await;
+    let merchant = h.merchant();
+    // The upstream refuses an unknown device-data reference (setup skipped).
+    let body = enroll_body(
+        "refused-1",
+        "4000000000002701",
+        "00000000-0000-0000-0000-000000000000",
+    );
+    let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
+    assert_eq!(answer.json()["error"]["reason"], "UPSTREAM_REJECTED");
+    assert!(
+        answer.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("reference_id")
+    );
+    let item = session_item(&h, "refused-1").await;
+    assert_eq!(
+        state_of(&item),
+        "SETUP_COMPLETED",
+        "released for a corrected retry"
+    );
+}
+
+#[tokio::test]
+async fn a_token_expression_is_accepted_in_place_of_card_data() {
+    let h = Harness::new().await;
+    let merchant = h.merchant();
+    let token = "{{tok_8f2a : detokenize}}";
+    let mut body = prepared_enroll(&h, &merchant, "token-1", "4000000000002701").await;
+    body["card"] = json!({"number": token, "expiration_date": token});
+    let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(
+        h.sandbox.calls_to("authentication/enroll")[0].body["card"]["number"],
+        token
+    );
+    let view = status(&merchant, "token-1", MERCHANT_KEY).await.json();
+    assert_eq!(
+        view["data"]["card"]["bin"], "400000",
+        "from the upstream answer"
+    );
+    assert_eq!(view["data"]["card"]["network"], "VISA");
+    assert!(view["data"]["card"]["last4"].is_null());
+}
+
+/// Every class of bad input: 400 naming the field, no upstream call, nothing written.
+#[tokio::test]
+async fn bad_input_is_refused_before_any_upstream_call_or_write() {
+    let h = Harness::new().await;
+    let merchant = h.merchant();
+    let good = enroll_body("bad-1", "4000000000002701", "ref-id");
+    let with = |pointer: &str, value: Value| {
+        let mut body = good.clone();
+        *body.pointer_mut(pointer).unwrap() = value;
+        body
+    };
+    let without = |parent: &str, field: &str| {
+        let mut body = good.clone();
+        body.pointer_mut(parent)
+            .unwrap()
+            .as_object_mut()
+            .unwrap()
+            .remove(field);
+        body
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            without("/transaction_info", "type"),
+            "transaction_info.type",
+        ),
+        (
+            with("/transaction_info/type", json!("setup")),
+            "transaction_info.type",
+        ),
+        (
+            with("/transaction_info/reference_code", json!("has space")),
+            "transaction_info.reference_code",
+        ),
+        (
+            with("/card/number", json!("4000-0000-0000-2701")),
+            "card.number",
+        ),
+        (with("/card/number", json!("40000000027")), "card.number"),
+        (
+            with("/card/number", json!("4000000000002702")),
+            "card.number",
+        ),
+        (
+            with("/card/number", json!(4000000000002701_u64)),
+            "card.number",
+        ),
+        (
+            with("/card/expiration_date", json!("2030-01")),
+            "card.expiration_date",
+        ),
+        (
+            with("/card/expiration_date", json!("01/20")),
+            "card.expiration_date",
+        ),
+        (
+            with("/card/expiration_date", json!("13/2030")),
+            "card.expiration_date",
+        ),
+        (
+            with("/order_info/amount_details/total_amount", json!("0")),
+            "order_info.amount_details.total_amount",
+        ),
+        (
+            with("/order_info/amount_details/total_amount", json!("-5")),
+            "order_info.amount_details.total_amount",
+        ),
+        (
+            with("/order_info/amount_details/total_amount", json!(1000)),
+            "order_info.amount_details.total_amount",
+        ),
+        (
+            with("/order_info/amount_details/currency", json!("PESO")),
+            "order_info.amount_details.currency",
+        ),
+        (
+            with("/order_info/amount_details/currency", json!("XYZ")),
+            "order_info.amount_details.currency",
+        ),
+        (with("/bill_to/country", json!("USA")), "bill_to.country"),
+        (with("/bill_to/email", json!("accept@")), "bill_to.email"),
+        (without("", "bill_to"), "bill_to.first_name"),
+        (without("/bill_to", "postal_code"), "bill_to.postal_code"),
+        (without("", "buyer_info"), "buyer_info.mobile_phone"),
+        (without("", "device_info"), "device_info.ip_address"),
+        (
+            without("/device_info", "cookies_accepted"),
+            "device_info.cookies_accepted",
+        ),
+        (
+            with("/device_info/http_browser_js_enabled", json!("yes")),
+            "device_info.http_browser_js_enabled",
+        ),
+        (
+            with("/device_info/ip_address", json!("190.123.237")),
+            "device_info.ip_address",
+        ),
+        (
+            without("/authentication", "reference_id"),
+            "authentication.reference_id",
+        ),
+        (without("/authentication", "token"), "authentication.token"),
+        (
+            with("/authentication/device_channel", json!("Fax")),
+            "authentication.device_channel",
+        ),
+        (
+            with(
+                "/authentication/return_url",
+                json!("https://evil.example/steal"),
+            ),
+            "authentication.return_url",
+        ),
+        (
+            with(
+                "/authentication/return_url",
+                json!("http://shop.example/return"),
+            ),
+            "authentication.return_url",
+        ),
+        (
+            with(
+                "/authentication/return_url",
+                json!("https://shop.example/r?signature=x"),
+            ),
+            "authentication.return_url",
+        ),
+        (without("", "authentication"), "authentication.reference_id"),
+    ];
+    for (body, field) in cases {
+        let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{field}: {}",
+            answer.text()
+        );
+        let json = answer.json();
+        assert_eq!(json["status"], "fail");
+        assert_eq!(
+            json["error"]["reason"], "INVALID_PARAMETER",
+            "{field}: {json}"
+        );
+        assert_eq!(json["error"]["field"], field, "{json}");
+        assert!(json["message"].as_str().unwrap().starts_with(field));
+        assert!(
+            !answer.text().contains("4000000000002701")
+                && !answer.text().contains("4000000000002702")
+        );
+    }
+    let oversize = format!("{{\"pad\":\"{}\"}}", "x".repeat(65 * 1024));
+    let answer = send(&merchant, post_raw(ENROLL, Some(MERCHANT_KEY), oversize)).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let answer = send(
+        &merchant,
+        post_raw(ENROLL, Some(MERCHANT_KEY), "{\"card\":"),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.json()["error"]["reason"], "MALFORMED_JSON");
+    let answer = send(&merchant, post_json(ENROLL, None, &good)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let answer = send(&merchant, post_json(SETUP, Some(MERCHANT_KEY), &json!({"transaction_info": {"type": "setup", "reference_code": "s"}, "card": {"number": "4000000000002701", "expiration_date": "1/30"}}))).await;
+    assert_eq!(answer.json()["error"]["field"], "card.expiration_date");
+    let answer = status(&merchant, "no%20such", MERCHANT_KEY).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+
+    assert!(
+        h.sandbox.calls().is_empty(),
+        "bad input reached the upstream"
+    );
+    assert!(
+        h.item(&shared::session::key("bad-1")).await.is_none(),
+        "bad input was written"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_challenge_past_its_deadline_reads_as_expired_and_loses_its_card_data() {
+    let h = Harness::with_env(&[("CHALLENGE_DEADLINE_SECS", "60")]).await;
+    let merchant = h.merchant();
+    let body = prepared_enroll(&h, &merchant, "expiry-1", "4000000000002503").await;
+    assert_eq!(
+        send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&merchant, "expiry-1", MERCHANT_KEY).await.json()["data"]["state"],
+        "CHALLENGE_PENDING"
+    );
+
+    h.clock.advance(std::time::Duration::from_secs(61));
+    let view = status(&merchant, "expiry-1", MERCHANT_KEY).await.json();
+    assert_eq!(view["data"]["state"], "EXPIRED");
+    let item = session_item(&h, "expiry-1").await;
+    assert_eq!(state_of(&item), SessionState::Expired.as_str());
+    assert!(!item.contains_key("sealed_payment_data"));
+}
+
+#[tokio::test]
+async fn through_api_gateway_our_return_url_comes_from_the_request_context() {
+    let h = Harness::with_env(&[("PUBLIC_BASE_URL", "")]).await;
+    let merchant = h.merchant();
+    let setup = setup_body("apigw-1", "4000000000002503").to_string();
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-api-key", MERCHANT_KEY),
+    ];
+    let answer = send_event(
+        &merchant,
+        &apigw_v1_event("POST", SETUP, "v1", &headers, Some(&setup), false),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let reference_id = answer.json()["data"]["consumer_auth_info"]["reference_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enroll = enroll_body("apigw-1", "4000000000002503", &reference_id).to_string();
+    let answer = send_event(
+        &merchant,
+        &apigw_v1_event("POST", ENROLL, "v1", &headers, Some(&enroll), false),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let sent = &h.sandbox.calls_to("authentication/enroll")[0].body;
+    assert!(sent["authentication"]["return_url"].as_str().unwrap().starts_with(
+        "https://1234567890.execute-api.eu-west-1.amazonaws.com/v1/v1/risk/authentication/callback/apigw-1/"
+    ));
+    let view = send_event(
+        &merchant,
+        &apigw_v2_event(
+            "GET",
+            "/v1/v1/risk/authentication/apigw-1",
+            "",
+            "v1",
+            &headers,
+            None,
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(
+        view.json()["data"]["state"],
+        "CHALLENGE_PENDING",
+        "{}",
+        view.text()
+    );
+}

@@ -1,5 +1,6 @@
 //! Workspace integration tests (run by `scripts/test.sh`, which starts `moto_server`).
 
+mod callback;
 mod issuer;
 mod merchant;
 mod sandbox_cards;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use sandbox::{Sandbox, SandboxConfig};
-use shared::config::{CheckEnrollConfig, EnrollConfig, Env};
+use shared::config::{CallbackConfig, CheckEnrollConfig, EnrollConfig, Env};
 use shared::http_client::HttpClient;
 use shared::store::SharedStore;
 use shared::store::dynamo::{DynamoStore, ensure_table};
@@ -164,12 +164,23 @@ fn gateway(env: &Env, store: SharedStore) -> Router {
     let merchant = shared::merchant::router(Arc::new(shared::merchant::MerchantApp::new(
         &check_enroll,
         HttpClient::new(check_enroll.http.clone()),
-        store,
-        clock,
+        store.clone(),
+        clock.clone(),
+    )));
+    let callback_config = CallbackConfig::from_env(env).unwrap_or_else(|e| fail(&e));
+    let callback = function(shared::callback::router(Arc::new(
+        shared::callback::CallbackApp::new(
+            &callback_config,
+            HttpClient::new(callback_config.http.clone()),
+            store,
+            clock,
+        ),
     )));
     Router::new()
         .route_service("/card/issuance/{*path}", function(issuer))
         .route_service("/v1/risk/authentication/{*path}", function(merchant))
+        .route_service("/v1/risk/authentication/validate", callback.clone())
+        .route_service("/v1/risk/authentication/callback/{*path}", callback)
 }
 
 /// A function's router as one opaque service, as API Gateway sees a Lambda function: it

@@ -180,6 +180,18 @@ impl Harness {
         shared::merchant::router(Arc::new(app))
     }
 
+    /// The callback function's router, built as its main builds it.
+    pub fn callback(&self) -> Router {
+        let config = shared::config::CallbackConfig::from_env(&self.config_env()).unwrap();
+        let app = shared::callback::CallbackApp::new(
+            &config,
+            self.http(),
+            self.store.clone(),
+            self.clock(),
+        );
+        shared::callback::router(Arc::new(app))
+    }
+
     pub async fn item(&self, key: &str) -> Option<Item> {
         self.store.read(key).await.unwrap()
     }

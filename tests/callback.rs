@@ -1,0 +1,724 @@
+//! The callback function: the browser's return after the challenge and the merchant's
+//! validate, against the sandbox (its step-up pages driven over HTTP) and DynamoDB (moto).
+
+use std::time::Duration;
+
+use axum::body::Body;
+use gateway_tests::*;
+use http::{Request, StatusCode};
+use serde_json::{Value, json};
+use shared::redirect::verify_redirect;
+
+use crate::merchant::{ENROLL, assert_no_clear_card_data, prepared_enroll, session_item};
+
+const VALIDATE: &str = "/v1/risk/authentication/validate";
+
+/// A challenge the gateway started: what the merchant page gets from check enroll.
+struct Challenge {
+    reference: String,
+    enroll_body: Value,
+    stepup_url: String,
+    access_token: String,
+    transaction_id: String,
+}
+
+async fn challenged(h: &Harness, reference: &str, card: &str) -> Challenge {
+    let merchant = h.merchant();
+    let enroll_body = prepared_enroll(h, &merchant, reference, card).await;
+    let answer = send(
+        &merchant,
+        post_json(ENROLL, Some(MERCHANT_KEY), &enroll_body),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let info = answer.json()["data"]["consumer_auth_info"].clone();
+    assert_eq!(
+        answer.json()["data"]["transaction_info"]["status"],
+        "Pending_authentication"
+    );
+    Challenge {
+        reference: reference.into(),
+        enroll_body,
+        stepup_url: info["stepup_url"].as_str().unwrap().into(),
+        access_token: info["access_token"].as_str().unwrap().into(),
+        transaction_id: info["authentication_transaction_id"]
+            .as_str()
+            .unwrap()
+            .into(),
+    }
+}
+
+/// What the ACS page auto-posts to the return URL.
+#[derive(Debug, Clone)]
+struct AcsReturn {
+    path: String,
+    transaction_id: String,
+    md: String,
+}
+
+impl AcsReturn {
+    fn form(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("TransactionId", &self.transaction_id)
+            .append_pair("MD", &self.md)
+            .finish()
+    }
+}
+
+fn html_attr(html: &str, before: &str) -> String {
+    let start = html
+        .find(before)
+        .unwrap_or_else(|| panic!("{before} not in {html}"))
+        + before.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end]
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The cardholder at the sandbox ACS: the merchant page posts the step-up JWT (and MD)
+/// into the iframe; the cardholder types `otp` (or cancels); the page auto-posts back.
+async fn at_the_acs(challenge: &Challenge, action: &str, otp: &str) -> AcsReturn {
+    let client = reqwest::Client::new();
+    let page = client
+        .post(&challenge.stepup_url)
+        .form(&[("JWT", challenge.access_token.as_str()), ("MD", "order-42")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("one-time code"), "{page}");
+    let complete_url = challenge
+        .stepup_url
+        .replace("/V2/Cruise/StepUp", "/V2/Cruise/StepUp/complete");
+    let tid = html_attr(&page, "name=\"TransactionId\" value=\"");
+    let returned = client
+        .post(complete_url)
+        .form(&[
+            ("TransactionId", tid.as_str()),
+            ("MD", "order-42"),
+            ("otp", otp),
+            ("action", action),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let action_url = html_attr(&returned, "action=\"");
+    AcsReturn {
+        path: action_url
+            .strip_prefix(PUBLIC_BASE_URL)
+            .expect("posts to our return URL")
+            .into(),
+        transaction_id: html_attr(&returned, "name=\"TransactionId\" value=\""),
+        md: html_attr(&returned, "name=\"MD\" value=\""),
+    }
+}
+
+fn form_post(path: &str, form: String) -> Request<Body> {
+    Request::post(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap()
+}
+
+/// Checks the redirect's signature with the function a merchant would use and returns
+/// its parameters.
+fn verified_redirect(answer: &Answer) -> (String, shared::redirect::VerifiedRedirect) {
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
+    let location = answer.header("location").expect("Location").to_owned();
+    assert!(
+        location.starts_with("https://shop.example/checkout/return?order=42&"),
+        "{location}"
+    );
+    let query = url::Url::parse(&location)
+        .unwrap()
+        .query()
+        .unwrap()
+        .to_owned();
+    let key = shared::crypto::MacKey::new(REDIRECT_KEY.as_bytes());
+    let now = chrono::Utc::now().timestamp() + 3600;
+    let verified =
+        verify_redirect(&query, &key, now, Duration::from_secs(7200)).expect("a valid signature");
+    (location, verified)
+}
+
+#[tokio::test]
+async fn challenge_success_per_network_validates_once_and_redirects_signed() {
+    let h = Harness::new().await;
+    let callback = h.callback();
+    // card, eci in the redirect, liability shift
+    for (i, (card, eci)) in [
+        ("4000000000002503", "05"),
+        ("5200000000002151", "02"),
+        ("340000000002534", "05"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let challenge = challenged(&h, &format!("stepup-ok-{i}"), card).await;
+        let acs = at_the_acs(&challenge, "submit", "1234").await;
+        assert_eq!(acs.transaction_id, challenge.transaction_id);
+        assert_eq!(acs.md, "order-42");
+        let answer = send(&callback, form_post(&acs.path, acs.form())).await;
+        let (_, redirect) = verified_redirect(&answer);
+        assert_eq!(redirect.get("status"), Some("authenticated"), "{card}");
+        assert_eq!(
+            redirect.get("reference_code"),
+            Some(challenge.reference.as_str())
+        );
+        assert_eq!(redirect.get("eci"), Some(eci), "{card}");
+        assert_eq!(redirect.get("liability_shift"), Some("true"), "{card}");
+        assert_eq!(answer.header("cache-control"), Some("no-store"));
+
+        let calls = h.sandbox.calls_to("authentication/validate");
+        let call = calls.last().unwrap();
+        assert_eq!(call.body["transaction_info"]["type"], "validate_result");
+        assert_eq!(
+            call.body["transaction_info"]["reference_code"],
+            challenge.reference
+        );
+        assert_eq!(
+            call.body["authentication"]["transaction_id"],
+            challenge.transaction_id
+        );
+        assert_eq!(
+            call.body["card"]["number"], card,
+            "unsealed for the upstream"
+        );
+        assert_eq!(call.body["bill_to"]["email"], "accept@gmsectec.com");
+
+        let item = session_item(&h, &challenge.reference).await;
+        assert_eq!(
+            string_attr(&item, "state").as_deref(),
+            Some("AUTHENTICATED")
+        );
+        assert!(
+            !item.contains_key("sealed_payment_data"),
+            "card data removed once decided"
+        );
+        assert!(!item.contains_key("claim_id"));
+        assert_no_clear_card_data(&item, card);
+    }
+    assert_eq!(h.sandbox.calls_to("authentication/validate").len(), 3);
+    let view = send(
+        &h.merchant(),
+        get("/v1/risk/authentication/stepup-ok-1", Some(MERCHANT_KEY)),
+    )
+    .await
+    .json();
+    assert_eq!(view["data"]["state"], "AUTHENTICATED");
+    assert_eq!(view["data"]["authentication"]["eci_raw"], "02");
+    assert_eq!(view["data"]["authentication"]["liability_shift"], true);
+    assert_eq!(
+        view["data"]["transaction_status"],
+        "Authentication_successful"
+    );
+}
+
+#[tokio::test]
+async fn challenge_failure_unavailable_and_cancel_redirect_with_their_outcome() {
+    let h = Harness::new().await;
+    let callback = h.callback();
+    // card, what the cardholder does, status, eci, liability shift
+    let cases = [
+        (
+            "4000000000002503",
+            ("submit", "9999"),
+            "failed",
+            "07",
+            "false",
+        ),
+        (
+            "4000000000002370",
+            ("submit", "1234"),
+            "failed",
+            "07",
+            "false",
+        ),
+        (
+            "5200000000002490",
+            ("submit", "1234"),
+            "failed",
+            "00",
+            "false",
+        ),
+        (
+            "4000000000002420",
+            ("submit", "1234"),
+            "authenticated",
+            "07",
+            "false",
+        ),
+        (
+            "5200000000002664",
+            ("submit", "1234"),
+            "authenticated",
+            "00",
+            "false",
+        ),
+        ("4000000000002503", ("cancel", ""), "failed", "07", "false"),
+    ];
+    for (i, (card, (action, otp), status, eci, shift)) in cases.into_iter().enumerate() {
+        let challenge = challenged(&h, &format!("stepup-{i}"), card).await;
+        let acs = at_the_acs(&challenge, action, otp).await;
+        let answer = send(&callback, form_post(&acs.path, acs.form())).await;
+        let (_, redirect) = verified_redirect(&answer);
+        assert_eq!(
+            redirect.get("status"),
+            Some(status),
+            "{card} {action} {otp}"
+        );
+        assert_eq!(redirect.get("eci"), Some(eci), "{card}");
+        assert_eq!(redirect.get("liability_shift"), Some(shift), "{card}");
+        let item = session_item(&h, &challenge.reference).await;
+        let expected = if status == "failed" {
+            "FAILED"
+        } else {
+            "AUTHENTICATED"
+        };
+        assert_eq!(string_attr(&item, "state").as_deref(), Some(expected));
+        assert!(!item.contains_key("sealed_payment_data"));
+    }
+}
+
+#[tokio::test]
+async fn a_replay_after_completion_redirects_with_the_stored_outcome_and_calls_nothing() {
+    let h = Harness::new().await;
+    let callback = h.callback();
+    let challenge = challenged(&h, "replay-cb", "4000000000002503").await;
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    let first = send(&callback, form_post(&acs.path, acs.form())).await;
+    let (location, _) = verified_redirect(&first);
+    h.clock.advance(Duration::from_secs(30));
+    let again = send(&callback, form_post(&acs.path, acs.form())).await;
+    assert_eq!(
+        again.header("location"),
+        Some(location.as_str()),
+        "the same redirect, byte for byte"
+    );
+    assert_eq!(h.sandbox.calls_to("authentication/validate").len(), 1);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_callbacks_validate_once_and_all_end_at_the_same_redirect() {
+    let h = Harness::new().await;
+    let callback = h.callback();
+    let challenge = challenged(&h, "race-cb", "4000000000002503").await;
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    // A slow validate, so that the duplicates arrive while it is in flight.
+    h.sandbox
+        .inject(FaultRule::on(VALIDATE, Fault::Latency { ms: 250 }));
+    let answers = futures_util::future::join_all(
+        (0..20).map(|_| send(&callback, form_post(&acs.path, acs.form()))),
+    )
+    .await;
+    assert_eq!(
+        h.sandbox.calls_to("authentication/validate").len(),
+        1,
+        "exactly one upstream validate"
+    );
+    let (location, redirect) = verified_redirect(&answers[0]);
+    assert_eq!(redirect.get("status"), Some("authenticated"));
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
+        assert_eq!(answer.header("location"), Some(location.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn after_the_deadline_the_callback_expires_the_session_without_calling_validate() {
+    let h = Harness::new().await;
+    let callback = h.callback();
+    let challenge = challenged(&h, "late-cb", "4000000000002503").await;
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    h.clock.advance(Duration::from_secs(601));
+    let answer = send(&callback, form_post(&acs.path, acs.form())).await;
+    let (_, redirect) = verified_redirect(&answer);
+    assert_eq!(redirect.get("status"), Some("expired"));
+    assert_eq!(redirect.get("eci"), None);
+    assert!(h.sandbox.calls_to("authentication/validate").is_empty());
+    let item = session_item(&h, "late-cb").await;
+    assert_eq!(string_attr(&item, "state").as_deref(), Some("EXPIRED"));
+    assert!(!item.contains_key("sealed_payment_data"));
+}
+
+#[tokio::test]
+async fn a_forged_transaction_id_a_tampered_binding_or_an_unknown_session_is_refused_unvalidated() {
+    let h = Harness::new().await;
+    let callback = h.callback();
+    let challenge = challenged(&h, "forged-cb", "4000000000002503").await;
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    let before = session_item(&h, "forged-cb").await;
+
+    let forged = AcsReturn {
+        transaction_id: "AAAAAAAAAAAAAAAAAAAA".into(),
+        ..acs.clone()
+    };
+    let answer = send(&callback, form_post(&acs.path, forged.form())).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        answer.text().contains("TransactionId: does not match"),
+        "{}",
+        answer.text()
+    );
+
+    let tampered = acs
+        .path
+        .rsplit_once('/')
+        .map(|(p, b)| format!("{p}/{}x", &b[..b.len() - 1]))
+        .unwrap();
+    let answer = send(&callback, form_post(&tampered, acs.form())).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert!(answer.text().contains("does not belong"));
+
+    // Another session's (valid) return URL with this session's transaction id.
+    let other = challenged(&h, "forged-cb-2", "4000000000002503").await;
+    let other_acs = at_the_acs(&other, "submit", "1234").await;
+    let answer = send(&callback, form_post(&other_acs.path, acs.form())).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::BAD_REQUEST,
+        "not replayable against another session"
+    );
+
+    let missing = form_post(&acs.path, "MD=null".into());
+    assert_eq!(
+        send(&callback, missing).await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    assert!(
+        h.sandbox.calls_to("authentication/validate").is_empty(),
+        "nothing reached validate"
+    );
+    let after = session_item(&h, "forged-cb").await;
+    assert_eq!(
+        string_attr(&after, "state").as_deref(),
+        Some("CHALLENGE_PENDING")
+    );
+    assert_eq!(
+        after.get("mutation_id"),
+        before.get("mutation_id"),
+        "nothing written"
+    );
+
+    let config = shared::config::CallbackConfig::from_env(&h.config_env()).unwrap();
+    let unknown = format!(
+        "/v1/risk/authentication/callback/never-seen/{}",
+        config.keys.return_url_binding("never-seen")
+    );
+    let answer = send(&callback, form_post(&unknown, acs.form())).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert!(
+        answer
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+}
+
+#[tokio::test]
+async fn get_json_and_base64_api_gateway_returns_are_accepted() {
+    let h = Harness::new().await;
+    let callback = h.callback();
+
+    let challenge = challenged(&h, "get-cb", "4000000000002503").await;
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    let answer = send(
+        &callback,
+        get(&format!("{}?{}", acs.path, acs.form()), None),
+    )
+    .await;
+    assert_eq!(
+        verified_redirect(&answer).1.get("status"),
+        Some("authenticated")
+    );
+
+    let challenge = challenged(&h, "json-cb", "4000000000002503").await;
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    let body = json!({"TransactionId": acs.transaction_id, "MD": acs.md}).to_string();
+    let answer = send(&callback, post_raw(&acs.path, None, body)).await;
+    assert_eq!(
+        verified_redirect(&answer).1.get("status"),
+        Some("authenticated")
+    );
+
+    let challenge = challenged(&h, "b64-cb", "4000000000002503").await;
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, acs.form());
+    let headers = [("content-type", "application/x-www-form-urlencoded")];
+    let event = apigw_v1_event("POST", &acs.path, "v1", &headers, Some(&encoded), true);
+    let answer = send_event(&callback, &event).await;
+    assert_eq!(
+        verified_redirect(&answer).1.get("status"),
+        Some("authenticated"),
+        "REST v1, base64 body"
+    );
+    assert_eq!(h.sandbox.calls_to("authentication/validate").len(), 3);
+}
+
+#[tokio::test]
+async fn a_validate_fault_leaves_the_challenge_pending_and_a_later_callback_completes_it() {
+    for (fault, status) in [
+        (Fault::Latency { ms: 700 }, StatusCode::GATEWAY_TIMEOUT),
+        (
+            Fault::Status {
+                status: 500,
+                retry_after_secs: None,
+            },
+            StatusCode::BAD_GATEWAY,
+        ),
+        (Fault::DropConnection, StatusCode::BAD_GATEWAY),
+        (Fault::MalformedBody, StatusCode::BAD_GATEWAY),
+    ] {
+        let h = Harness::new().await;
+        let callback = h.callback();
+        let challenge = challenged(&h, "flaky-cb", "4000000000002503").await;
+        let acs = at_the_acs(&challenge, "submit", "1234").await;
+        h.sandbox
+            .inject(FaultRule::on(VALIDATE, fault.clone()).times(1));
+
+        let answer = send(&callback, form_post(&acs.path, acs.form())).await;
+        assert_eq!(answer.status, status, "{fault:?}");
+        let page = answer.text();
+        assert!(
+            page.contains("pending") && page.contains("Nothing was charged or declined"),
+            "{page}"
+        );
+        assert!(
+            page.contains(&format!("value=\"{}\"", acs.transaction_id)),
+            "the page retries the same return"
+        );
+        let item = session_item(&h, "flaky-cb").await;
+        assert_eq!(
+            string_attr(&item, "state").as_deref(),
+            Some("CHALLENGE_PENDING"),
+            "{fault:?}: never FAILED"
+        );
+        assert!(item.contains_key("sealed_payment_data"));
+        assert!(!item.contains_key("claim_id"));
+
+        let retry = send(&callback, form_post(&acs.path, acs.form())).await;
+        assert_eq!(
+            verified_redirect(&retry).1.get("status"),
+            Some("authenticated"),
+            "{fault:?}"
+        );
+        assert_eq!(
+            h.sandbox.calls_to("authentication/validate").len(),
+            2,
+            "{fault:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_dead_invocation_is_taken_over_after_its_lease() {
+    let h = Harness::new().await;
+    let callback = h.callback();
+    let challenge = challenged(&h, "dead-cb", "4000000000002503").await;
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    // An invocation claims the session and dies before validating.
+    let config = shared::config::CallbackConfig::from_env(&h.config_env()).unwrap();
+    let sessions = shared::session::Sessions::new(h.store.clone(), h.clock());
+    let now = h.clock.now_ms();
+    let claim = shared::session::Transition::ClaimValidation {
+        transaction_mac: config.keys.transaction_mac(&acs.transaction_id),
+        client_id: None,
+        claim_id: "died".into(),
+        now_ms: now,
+        lease_until_ms: now + 25_000,
+    };
+    assert!(matches!(
+        sessions.apply("dead-cb", &claim).await.unwrap(),
+        shared::session::Applied::Done(_)
+    ));
+
+    h.clock.advance(Duration::from_secs(26));
+    let answer = send(&callback, form_post(&acs.path, acs.form())).await;
+    assert_eq!(
+        verified_redirect(&answer).1.get("status"),
+        Some("authenticated")
+    );
+    assert_eq!(
+        string_attr(&session_item(&h, "dead-cb").await, "state").as_deref(),
+        Some("AUTHENTICATED")
+    );
+}
+
+#[tokio::test]
+async fn a_return_url_no_longer_allowed_is_never_redirected_to() {
+    let h = Harness::new().await;
+    let challenge = challenged(&h, "origin-cb", "4000000000002503").await;
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    let mut env = h.env.clone();
+    env.insert(
+        "ALLOWED_RETURN_ORIGINS".into(),
+        "https://other-shop.example".into(),
+    );
+    let config =
+        shared::config::CallbackConfig::from_env(&shared::config::Env::from_map(env)).unwrap();
+    let app = shared::callback::CallbackApp::new(&config, h.http(), h.store.clone(), h.clock());
+    let callback = shared::callback::router(std::sync::Arc::new(app));
+    let answer = send(&callback, form_post(&acs.path, acs.form())).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert!(answer.header("location").is_none());
+}
+
+fn validate_body(challenge: &Challenge, transaction_id: &str) -> Value {
+    validate_body_for(&challenge.reference, &challenge.enroll_body, transaction_id)
+}
+
+/// The upstream's validate body, for the session `reference` enrolled with `enroll`.
+fn validate_body_for(reference: &str, enroll: &Value, transaction_id: &str) -> Value {
+    json!({
+        "transaction_info": {"type": "validate_result", "reference_code": reference},
+        "card": enroll["card"],
+        "order_info": enroll["order_info"],
+        "bill_to": enroll["bill_to"],
+        "authentication": {"transaction_id": transaction_id}
+    })
+}
+
+#[tokio::test]
+async fn merchant_driven_validate_is_one_shot_too() {
+    let h = Harness::new().await;
+    let callback = h.callback();
+    let challenge = challenged(&h, "api-validate", "4000000000002503").await;
+    at_the_acs(&challenge, "submit", "1234").await; // completed in the browser, no return hit
+    let body = validate_body(&challenge, &challenge.transaction_id);
+
+    let answer = send(&callback, post_json(VALIDATE, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let json = answer.json();
+    assert_eq!(json["status"], "success");
+    assert_eq!(
+        json["data"]["transaction_info"]["type"],
+        "validate_result_response"
+    );
+    assert_eq!(
+        json["data"]["transaction_info"]["status"],
+        "Authentication_successful"
+    );
+    assert_eq!(json["data"]["consumer_auth_info"]["eci"], "05");
+
+    let replay = send(&callback, post_json(VALIDATE, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(replay.json(), json);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(h.sandbox.calls_to("authentication/validate").len(), 1);
+
+    // The browser's return after the merchant validated: the stored outcome, no call.
+    let acs = AcsReturn {
+        path: format!(
+            "/v1/risk/authentication/callback/api-validate/{}",
+            shared::config::CallbackConfig::from_env(&h.config_env())
+                .unwrap()
+                .keys
+                .return_url_binding("api-validate")
+        ),
+        transaction_id: challenge.transaction_id.clone(),
+        md: "null".into(),
+    };
+    let browser = send(&callback, form_post(&acs.path, acs.form())).await;
+    assert_eq!(
+        verified_redirect(&browser).1.get("status"),
+        Some("authenticated")
+    );
+    assert_eq!(h.sandbox.calls_to("authentication/validate").len(), 1);
+}
+
+#[tokio::test]
+async fn merchant_validate_refusals() {
+    let h = Harness::new().await;
+    let callback = h.callback();
+    let challenge = challenged(&h, "api-refusals", "4000000000002503").await;
+    at_the_acs(&challenge, "submit", "1234").await;
+
+    let wrong = send(
+        &callback,
+        post_json(
+            VALIDATE,
+            Some(MERCHANT_KEY),
+            &validate_body(&challenge, "BBBBBBBBBBBBBBBBBBBB"),
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        wrong.json()["error"]["field"],
+        "authentication.transaction_id"
+    );
+
+    let other = send(
+        &callback,
+        post_json(
+            VALIDATE,
+            Some(OTHER_MERCHANT_KEY),
+            &validate_body(&challenge, &challenge.transaction_id),
+        ),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    assert_eq!(other.json()["error"]["reason"], "SESSION_NOT_FOUND");
+
+    let mut bad = validate_body(&challenge, &challenge.transaction_id);
+    bad["card"]["number"] = json!("4000000000002504");
+    let answer = send(&callback, post_json(VALIDATE, Some(MERCHANT_KEY), &bad)).await;
+    assert_eq!(answer.json()["error"]["field"], "card.number");
+    let mut bad = validate_body(&challenge, &challenge.transaction_id);
+    bad["transaction_info"]["type"] = json!("check_enroll");
+    let answer = send(&callback, post_json(VALIDATE, Some(MERCHANT_KEY), &bad)).await;
+    assert_eq!(answer.json()["error"]["field"], "transaction_info.type");
+    assert_eq!(
+        send(&callback, post_json(VALIDATE, None, &bad))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(h.sandbox.calls_to("authentication/validate").is_empty());
+
+    // A frictionless session has nothing to validate.
+    let merchant = h.merchant();
+    let body = prepared_enroll(&h, &merchant, "api-frictionless", "4000000000002701").await;
+    assert_eq!(
+        send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let frictionless = validate_body_for("api-frictionless", &body, "CCCCCCCCCCCCCCCCCCCC");
+    let answer = send(
+        &callback,
+        post_json(VALIDATE, Some(MERCHANT_KEY), &frictionless),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CONFLICT);
+    assert_eq!(answer.json()["error"]["reason"], "NO_CHALLENGE_PENDING");
+
+    h.clock.advance(Duration::from_secs(601));
+    let late = send(
+        &callback,
+        post_json(
+            VALIDATE,
+            Some(MERCHANT_KEY),
+            &validate_body(&challenge, &challenge.transaction_id),
+        ),
+    )
+    .await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+    assert_eq!(late.json()["error"]["reason"], "AUTHENTICATION_EXPIRED");
+    assert!(h.sandbox.calls_to("authentication/validate").is_empty());
+}

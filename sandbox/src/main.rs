@@ -1,5 +1,5 @@
-//! `sandbox [--listen 127.0.0.1:3100] [--public-url URL]`: the upstream simulator as its
-//! own process.
+//! `sandbox [--listen 127.0.0.1:3100] [--public-url URL] [--deterministic-ids]`: the
+//! upstream simulator as its own process.
 
 use std::net::SocketAddr;
 
@@ -12,11 +12,17 @@ async fn main() {
     let mut config = SandboxConfig::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--listen", Some(value)) => listen = value.parse().expect("--listen HOST:PORT"),
-            ("--public-url", Some(value)) => config.public_base_url = Some(value),
+        match arg.as_str() {
+            "--listen" => {
+                listen = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--listen HOST:PORT")
+            }
+            "--public-url" => config.public_base_url = Some(args.next().expect("--public-url URL")),
+            "--deterministic-ids" => config.deterministic_ids = true,
             _ => {
-                eprintln!("usage: sandbox [--listen HOST:PORT] [--public-url URL]");
+                eprintln!("usage: sandbox [--listen HOST:PORT] [--public-url URL] [--deterministic-ids]");
                 std::process::exit(2);
             }
         }

@@ -232,6 +232,30 @@ fn random_b64(bytes: usize) -> String {
     STANDARD.encode((0..bytes).map(|_| fastrand::u8(..)).collect::<Vec<_>>())
 }
 
+/// SHA-256 of `purpose` and `seed`, hex.
+fn derived(purpose: &str, seed: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{purpose}:{seed}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Setup's device-data reference: random, or derived from the reference code.
+fn reference_id_for(state: &SandboxState, reference_code: &str) -> String {
+    if !state.config.deterministic_ids {
+        return uuid::Uuid::new_v4().to_string();
+    }
+    let h = derived("reference_id", reference_code);
+    format!("{}-{}-4{}-8{}-{}", &h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+}
+
+/// The authentication transaction id (20 characters, as Cardinal's).
+fn transaction_id_for(state: &SandboxState, reference_code: &str) -> String {
+    if !state.config.deterministic_ids {
+        return alnum(20);
+    }
+    derived("transaction_id", reference_code)[..20].to_owned()
+}
+
 fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -359,7 +383,7 @@ async fn setup(
     body: axum::body::Bytes,
 ) -> Result<Response, Failure> {
     let (_, reference_code, _) = admit(&state, &headers, &body, "setup")?;
-    let reference_id = uuid::Uuid::new_v4().to_string();
+    let reference_id = reference_id_for(&state, &reference_code);
     state
         .payer
         .lock()
@@ -423,7 +447,7 @@ async fn enroll(
         ));
     }
     let card = test_card(&number);
-    let tid = alnum(20);
+    let tid = transaction_id_for(&state, &reference_code);
     let ids = [
         uuid::Uuid::new_v4().to_string(),
         uuid::Uuid::new_v4().to_string(),

@@ -24,6 +24,10 @@ pub struct SandboxConfig {
     /// Base URL the sandbox advertises in step-up and device-data URLs; defaults to
     /// `http://{bound address}`.
     pub public_base_url: Option<String>,
+    /// Derive setup's `reference_id` and check enroll's `authentication_transaction_id`
+    /// from the reference code instead of drawing them at random, so that recorded
+    /// payloads (the `events/` files) stay valid against a fresh sandbox.
+    pub deterministic_ids: bool,
 }
 
 pub const ISSUANCE_API_KEY: &str = "sandbox-ahrvo-api-key";
@@ -42,6 +46,7 @@ impl Default for SandboxConfig {
             issuance_requests_per_10s: 1000,
             otp_code: OTP_CODE.into(),
             public_base_url: None,
+            deterministic_ids: false,
         }
     }
 }

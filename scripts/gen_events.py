@@ -1,0 +1,272 @@
+"""Writes events/: API Gateway REST (v1) proxy events (one HTTP API v2 event too) for every
+function and route, valid and invalid, and events/manifest.json, which says for each event
+the function it is for, the response it must produce, and the order and state the proof
+(scripts/prove_events.py) runs them in.
+
+Regenerate after changing a route: python3 scripts/gen_events.py
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import struct
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "events"
+
+# What the proof runs the functions with (events/README.md says how to use your own).
+API_KEY = "events-api-key-0000001"
+SESSION_MAC_KEY = "events-session-mac-key-0123456789abcdef"
+DOMAIN = "abcdef1234.execute-api.eu-west-1.amazonaws.com"
+STAGE = "v1"
+EXPIRY = "01/2030"
+
+
+def binding(reference_code: str) -> str:
+    """The return-URL binding token, as shared::session::keys computes it."""
+    mac = hmac.new(SESSION_MAC_KEY.encode(), digestmod=hashlib.sha256)
+    mac.update(b"return-url-binding")
+    mac.update(struct.pack(">Q", len(reference_code)))
+    mac.update(reference_code.encode())
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+
+def transaction_id(reference_code: str) -> str:
+    """The sandbox's --deterministic-ids authentication transaction id."""
+    return hashlib.sha256(f"transaction_id:{reference_code}".encode()).hexdigest()[:20]
+
+
+def reference_id(reference_code: str) -> str:
+    """The sandbox's --deterministic-ids setup reference_id."""
+    h = hashlib.sha256(f"reference_id:{reference_code}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+
+
+def rest(method, path, body=None, headers=None, api_key=True, base64_body=False, query=None, resource=None):
+    headers = dict(headers or {})
+    if body is not None and "content-type" not in headers:
+        headers["content-type"] = "application/json"
+    if api_key:
+        headers["x-api-key"] = API_KEY
+    headers.setdefault("host", DOMAIN)
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+    if body is not None and base64_body:
+        body = base64.b64encode(body.encode()).decode()
+    return {
+        "resource": resource or path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "resourceId": "abc123",
+            "stage": STAGE,
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "requestTimeEpoch": 1767225600000,
+            "identity": {"sourceIp": "203.0.113.9", "userAgent": "Mozilla/5.0"},
+            "resourcePath": resource or path,
+            "httpMethod": method,
+            "apiId": "abcdef1234",
+            "protocol": "HTTP/1.1",
+            "domainName": DOMAIN,
+            "path": f"/{STAGE}{path}",
+        },
+        "body": body,
+        "isBase64Encoded": base64_body,
+    }
+
+
+def http_api(method, path, body):
+    headers = {"content-type": "application/json", "x-api-key": API_KEY, "host": DOMAIN}
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": f"/{STAGE}{path}",
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abcdef1234",
+            "domainName": DOMAIN,
+            "domainPrefix": "abcdef1234",
+            "http": {"method": method, "path": f"/{STAGE}{path}", "protocol": "HTTP/1.1",
+                     "sourceIp": "203.0.113.9", "userAgent": "Mozilla/5.0"},
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": "$default",
+            "stage": STAGE,
+            "time": "01/Jan/2026:00:00:00 +0000",
+            "timeEpoch": 1767225600000,
+        },
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+ISSUING = "/card/issuance/api/issuing"
+AUTH = "/v1/risk/authentication"
+CARD = "card59202507231957437131"
+EMMA = "471041678120300545"
+LIAM = "471041678120300546"
+
+
+def setup_body(ref, card):
+    return {"transaction_info": {"type": "setup", "reference_code": ref},
+            "card": {"number": card, "expiration_date": EXPIRY}}
+
+
+def enroll_body(ref, card):
+    return {
+        "transaction_info": {"type": "check_enroll", "reference_code": ref},
+        "card": {"number": card, "expiration_date": EXPIRY},
+        "order_info": {"amount_details": {"total_amount": "1000", "currency": "MXN"}},
+        "bill_to": {"first_name": "John", "last_name": "Doe", "country": "US", "address_1": "1 Market St",
+                    "address_2": "Suite 200", "city": "san francisco", "state": "CA",
+                    "phone_number": "4158880000", "email": "accept@gmsectec.com", "postal_code": "94105"},
+        "buyer_info": {"mobile_phone": "4158880000"},
+        "device_info": {"ip_address": "190.123.237.237", "http_browser_color_depth": "30",
+                        "http_browser_java_enabled": False, "http_browser_js_enabled": True,
+                        "http_browser_screen_height": "1117", "http_browser_screen_width": "1728",
+                        "http_browser_time_offset": "240",
+                        "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36",
+                        "cookies_accepted": True, "http_browser_language": "en-US",
+                        "http_accept_content": "application/json"},
+        "authentication": {"reference_id": reference_id(ref),
+                           "return_url": "https://shop.example/checkout/return?order=42",
+                           "device_channel": "Browser", "mode": "S",
+                           "token": "AxixbwSTl1LdGx33S/NFAU9+ZWgkZAKH0MmkmXoxkcwdAJgAOBao"},
+    }
+
+
+def validate_body(ref, card, tid):
+    enroll = enroll_body(ref, card)
+    return {"transaction_info": {"type": "validate_result", "reference_code": ref}, "card": enroll["card"],
+            "order_info": enroll["order_info"], "bill_to": enroll["bill_to"],
+            "authentication": {"transaction_id": tid}}
+
+
+def return_path(ref, token=None):
+    return f"{AUTH}/callback/{ref}/{token or binding(ref)}"
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+RETURN_RESOURCE = f"{AUTH}/callback/{{reference_code}}/{{binding}}"
+
+# (file, function, event, expectation, extra) in the order the proof runs them.
+steps = [
+    # --- enroll function (issuer side)
+    ("enroll/create-cardholder.json", "enroll", rest("POST", f"{ISSUING}/cardholders/v2/create", {
+        "budget_id": "ci202008281528472924", "first_name": "Emma", "last_name": "Johnson", "call_prefix": "+1",
+        "mobile": "2125551234", "email": "emma.johnson@example.com", "date_of_birth": "1996-10-31",
+        "state": "Illinois", "city": "Chicago", "address_line": "456 Maple Avenue", "post_code": "60601",
+        "country_code": "US", "security_index": "2", "security_answer": "Han"}),
+     {"status": 200, "json": {"/code": "SUCCESS"}}, {}),
+    ("enroll/enroll.json", "enroll", rest("POST", f"{ISSUING}/3ds/v2/enroll", {"card_id": CARD, "cardholder_id": EMMA}),
+     {"status": 200, "json": {"/code": "SUCCESS", "/data/isSuccess": True}}, {}),
+    ("enroll/enroll-conflict.json", "enroll", rest("POST", f"{ISSUING}/3ds/v2/enroll", {"card_id": CARD, "cardholder_id": LIAM}),
+     {"status": 409, "json": {"/code": "CARD_ALREADY_ENROLLED"}}, {}),
+    ("enroll/update-enrollment.json", "enroll", rest("POST", f"{ISSUING}/3ds/v2/update", {"card_id": CARD, "cardholder_id": LIAM}),
+     {"status": 200, "json": {"/code": "SUCCESS"}}, {}),
+    ("enroll/enrollment-detail.json", "enroll", rest("GET", f"{ISSUING}/3ds/v2/detail", query={"card_id": CARD}),
+     {"status": 200, "json": {"/data/cardholder_id": LIAM, "/data/security_answer": "[REDACTED]"}}, {}),
+    ("enroll/query-cardholders.json", "enroll", rest("GET", f"{ISSUING}/cardholders/v2/detail", query={"cardholder_id": EMMA}),
+     {"status": 200, "json": {"/data/total": 1}}, {}),
+    ("enroll/update-cardholder.json", "enroll", rest("POST", f"{ISSUING}/cardholders/v2/update", {
+        "cardholder_id": EMMA, "call_prefix": "+1", "mobile": "3125559999", "email": "emma.johnson@example.com",
+        "date_of_birth": "1996-10-31", "state": "Illinois", "city": "Chicago", "address_line": "456 Maple Avenue",
+        "post_code": "60601", "country_code": "US", "security_index": "2", "security_answer": "Han"}),
+     {"status": 200, "json": {"/code": "SUCCESS"}}, {}),
+    ("enroll/enroll-batch.json", "enroll", rest("POST", f"{ISSUING}/3ds/v2/enroll/batch", {"items": [
+        {"card_id": "card20250101000000000000", "cardholder_id": EMMA},
+        {"card_id": "card00000000000000000000", "cardholder_id": EMMA}]}),
+     {"status": 200, "json": {"/data/enrolled": 1, "/data/failed": 1, "/data/results/1/code": "CARD_NOT_FOUND"}}, {}),
+    ("enroll/enroll-http-api-v2.json", "enroll", http_api("POST", f"{ISSUING}/3ds/v2/enroll",
+                                                          {"card_id": "card20820230817163921206780", "cardholder_id": EMMA}),
+     {"status": 200, "json": {"/code": "SUCCESS"}}, {}),
+    ("enroll/invalid-card-id.json", "enroll", rest("POST", f"{ISSUING}/3ds/v2/enroll", {"card_id": "card 1", "cardholder_id": EMMA}),
+     {"status": 400, "json": {"/code": "INVALID_PARAMETER", "/field": "card_id"}}, {}),
+    ("enroll/invalid-missing-api-key.json", "enroll", rest("POST", f"{ISSUING}/3ds/v2/enroll", {"card_id": CARD, "cardholder_id": EMMA}, api_key=False),
+     {"status": 401, "json": {"/code": "UNAUTHORIZED"}}, {}),
+    ("enroll/invalid-malformed-json.json", "enroll", rest("POST", f"{ISSUING}/3ds/v2/enroll", '{"card_id": '),
+     {"status": 400, "json": {"/code": "MALFORMED_JSON"}}, {}),
+    ("enroll/invalid-unknown-route.json", "enroll", rest("POST", f"{ISSUING}/3ds/v2/unenroll", {"card_id": CARD}),
+     {"status": 404, "json": {"/code": "ROUTE_NOT_FOUND"}}, {}),
+    # --- check-enroll function (merchant side)
+    ("check-enroll/setup.json", "check-enroll", rest("POST", f"{AUTH}/setup", setup_body("evt-frictionless", "4000000000002701")),
+     {"status": 200, "json": {"/data/transaction_info/status": "Completed"}}, {}),
+    ("check-enroll/enroll-frictionless.json", "check-enroll", rest("POST", f"{AUTH}/enroll", enroll_body("evt-frictionless", "4000000000002701")),
+     {"status": 200, "json": {"/data/transaction_info/status": "Authentication_successful", "/data/consumer_auth_info/eci": "05"}}, {}),
+    ("check-enroll/status.json", "check-enroll", rest("GET", f"{AUTH}/evt-frictionless", resource=f"{AUTH}/{{reference_code}}"),
+     {"status": 200, "json": {"/data/state": "AUTHENTICATED", "/data/authentication/liability_shift": True}}, {}),
+    ("check-enroll/setup-challenge.json", "check-enroll", rest("POST", f"{AUTH}/setup", setup_body("evt-challenge", "4000000000002503")),
+     {"status": 200}, {}),
+    ("check-enroll/enroll-challenge.json", "check-enroll", rest("POST", f"{AUTH}/enroll", enroll_body("evt-challenge", "4000000000002503")),
+     {"status": 200, "json": {"/data/transaction_info/status": "Pending_authentication",
+                              "/data/consumer_auth_info/authentication_transaction_id": transaction_id("evt-challenge")}},
+     {"capture": "evt-challenge"}),
+    ("check-enroll/setup-validate.json", "check-enroll", rest("POST", f"{AUTH}/setup", setup_body("evt-validate", "4000000000002503")),
+     {"status": 200}, {}),
+    ("check-enroll/enroll-validate.json", "check-enroll", rest("POST", f"{AUTH}/enroll", enroll_body("evt-validate", "4000000000002503")),
+     {"status": 200, "json": {"/data/transaction_info/status": "Pending_authentication"}}, {"capture": "evt-validate"}),
+    ("check-enroll/invalid-card-number.json", "check-enroll", rest("POST", f"{AUTH}/enroll", {
+        **enroll_body("evt-invalid", "4000000000002701"), "card": {"number": "4000000000002702", "expiration_date": EXPIRY}}),
+     {"status": 400, "json": {"/error/field": "card.number"}}, {}),
+    ("check-enroll/invalid-return-url.json", "check-enroll", rest("POST", f"{AUTH}/enroll", {
+        **enroll_body("evt-invalid", "4000000000002701"),
+        "authentication": {**enroll_body("evt-invalid", "4000000000002701")["authentication"], "return_url": "https://evil.example/"}}),
+     {"status": 400, "json": {"/error/field": "authentication.return_url"}}, {}),
+    ("check-enroll/status-unknown.json", "check-enroll", rest("GET", f"{AUTH}/evt-never-seen", resource=f"{AUTH}/{{reference_code}}"),
+     {"status": 404, "json": {"/error/reason": "SESSION_NOT_FOUND"}}, {}),
+    # --- callback function (browser return and merchant validate)
+    ("callback/return-form-post.json", "callback", rest(
+        "POST", return_path("evt-challenge"), f"TransactionId={transaction_id('evt-challenge')}&MD=null",
+        headers=FORM, api_key=False, base64_body=True, resource=RETURN_RESOURCE),
+     {"status": 303, "location_prefix": "https://shop.example/checkout/return?order=42&reference_code=evt-challenge&status=authenticated"},
+     {"before": {"complete_challenge": "evt-challenge", "otp": "1234"}}),
+    ("callback/return-replay-get.json", "callback", rest(
+        "GET", return_path("evt-challenge"), api_key=False, resource=RETURN_RESOURCE,
+        query={"TransactionId": transaction_id("evt-challenge"), "MD": "null"}),
+     {"status": 303, "location_prefix": "https://shop.example/checkout/return?order=42&reference_code=evt-challenge&status=authenticated"}, {}),
+    ("callback/invalid-return-binding.json", "callback", rest(
+        "POST", return_path("evt-challenge", "not-the-binding-token"), f"TransactionId={transaction_id('evt-challenge')}&MD=null",
+        headers=FORM, api_key=False, resource=RETURN_RESOURCE),
+     {"status": 403, "body_contains": "does not belong"}, {}),
+    ("callback/invalid-return-missing-transaction-id.json", "callback", rest(
+        "POST", return_path("evt-challenge"), "MD=null", headers=FORM, api_key=False, resource=RETURN_RESOURCE),
+     {"status": 400, "body_contains": "TransactionId"}, {}),
+    ("callback/validate.json", "callback", rest("POST", f"{AUTH}/validate",
+                                                validate_body("evt-validate", "4000000000002503", transaction_id("evt-validate"))),
+     {"status": 200, "json": {"/data/transaction_info/type": "validate_result_response",
+                              "/data/transaction_info/status": "Authentication_successful"}},
+     {"before": {"complete_challenge": "evt-validate", "otp": "1234"}}),
+    ("callback/validate-no-challenge.json", "callback", rest("POST", f"{AUTH}/validate",
+                                                             validate_body("evt-frictionless", "4000000000002701", "AAAAAAAAAAAAAAAAAAAA")),
+     {"status": 409, "json": {"/error/reason": "NO_CHALLENGE_PENDING"}}, {}),
+    ("callback/invalid-validate-type.json", "callback", rest("POST", f"{AUTH}/validate", {
+        **validate_body("evt-validate", "4000000000002503", "AAAAAAAAAAAAAAAAAAAA"), "transaction_info": {"type": "validate", "reference_code": "evt-validate"}}),
+     {"status": 400, "json": {"/error/field": "transaction_info.type"}}, {}),
+]
+
+SAM_FUNCTION = {"enroll": "EnrollFunction", "check-enroll": "CheckEnrollFunction", "callback": "CallbackFunction"}
+
+manifest = []
+for file, function, event, expect, extra in steps:
+    path = OUT / file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(event, indent=2) + "\n")
+    manifest.append({"event": file, "function": function, "sam_function": SAM_FUNCTION[function],
+                     "expect": expect, **extra})
+
+(OUT / "manifest.json").write_text(json.dumps({
+    "api_key": API_KEY,
+    "session_mac_key": SESSION_MAC_KEY,
+    "steps": manifest,
+}, indent=2) + "\n")
+print(f"wrote {len(manifest)} events to {OUT}")

@@ -1,0 +1,175 @@
+"""Proves every events/ payload against the function binaries through a Lambda Runtime API
+emulator (`cargo lambda watch` + `cargo lambda invoke`): the Docker-free proof that
+`sam local invoke <Function> -e events/<file>.json` works.
+
+Runs the three functions (built by cargo, debug) with DynamoDB on the moto_server the test
+command started (GATEWAY_TEST_DYNAMODB_ENDPOINT) and the upstream sandbox in its
+deterministic-ids mode, then invokes the events in events/manifest.json order and checks
+each response (status, JSON fields, redirect target, page text).
+
+Usage (the test command runs it): .venv/bin/python scripts/prove_events.py
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+LOG_DIR = Path(os.environ.get("GATEWAY_TEST_LOG_DIR", ROOT / "target" / "test-logs"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, what, process, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"{what} exited with {process.returncode} before listening (see {LOG_DIR})")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"{what} did not start listening on {port}")
+
+
+def pointer(doc, path):
+    for part in path.strip("/").split("/"):
+        if isinstance(doc, list):
+            doc = doc[int(part)]
+        elif isinstance(doc, dict) and part in doc:
+            doc = doc[part]
+        else:
+            return "<missing>"
+    return doc
+
+
+def post_form(url, fields):
+    data = urllib.parse.urlencode(fields).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST"), timeout=10) as r:
+        return r.read().decode()
+
+
+def complete_challenge(captured, otp):
+    """The cardholder at the sandbox ACS: the step-up JWT posted, then the code typed."""
+    page = post_form(captured["stepup_url"], {"JWT": captured["access_token"], "MD": "null"})
+    tid = re.search(r'name="TransactionId" value="([^"]+)"', page).group(1)
+    post_form(captured["stepup_url"] + "/complete", {"TransactionId": tid, "MD": "null", "otp": otp, "action": "submit"})
+
+
+def main():
+    manifest = json.loads((ROOT / "events" / "manifest.json").read_text())
+    endpoint = os.environ.get("GATEWAY_TEST_DYNAMODB_ENDPOINT")
+    if not endpoint:
+        sys.exit("GATEWAY_TEST_DYNAMODB_ENDPOINT is not set: run scripts/test.sh")
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    table = f"events-proof-{os.getpid()}"
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+
+    processes = []
+    try:
+        sandbox_port = free_port()
+        sandbox_log = open(LOG_DIR / "events-sandbox.log", "w")
+        processes.append(subprocess.Popen(
+            [str(ROOT / "target" / "debug" / "sandbox"), "--listen", f"127.0.0.1:{sandbox_port}", "--deterministic-ids"],
+            stdout=sandbox_log, stderr=subprocess.STDOUT))
+        wait_for_port(sandbox_port, "the sandbox", processes[-1])
+        sandbox = f"http://127.0.0.1:{sandbox_port}"
+
+        env_file = ROOT / "target" / "events.env"
+        env_file.write_text("\n".join(f'{k}="{v}"' for k, v in {
+            "STORE_BACKEND": "dynamodb", "TABLE_NAME": table,
+            "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+            "AHRVO_BASE_URL": sandbox, "AHRVO_API_KEY": "sandbox-ahrvo-api-key",
+            "AHRVO_ACCESS_TOKEN": "sandbox-ahrvo-access-token",
+            "FIRSTOKEN_BASE_URL": sandbox, "FIRSTOKEN_API_KEY": "sandbox-firstoken-api-key",
+            "CLIENT_API_KEYS": f"events:{manifest['api_key']}",
+            "DATA_ENCRYPTION_KEYS": "events:ZXZlbnRzLXByb29mLWRhdGEta2V5LTMyLWJ5dGVzISE=",
+            "SESSION_MAC_KEY": manifest["session_mac_key"],
+            "REDIRECT_SIGNING_KEY": "events-redirect-signing-key-0123456789",
+            "ALLOWED_RETURN_ORIGINS": "https://shop.example",
+        }.items()) + "\n")
+
+        invoke_port = free_port()
+        path = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
+        watch_log = open(LOG_DIR / "lambda-watch.log", "w")
+        processes.append(subprocess.Popen(
+            ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1",
+             "--invoke-port", str(invoke_port), "--env-file", str(env_file)],
+            cwd=ROOT, env={**os.environ, "PATH": path}, stdout=watch_log, stderr=subprocess.STDOUT))
+        wait_for_port(invoke_port, "cargo lambda watch", processes[-1])
+
+        captured, failures = {}, []
+        for step in manifest["steps"]:
+            before = step.get("before", {})
+            if "complete_challenge" in before:
+                complete_challenge(captured[before["complete_challenge"]], before["otp"])
+            run = subprocess.run(
+                ["cargo", "lambda", "invoke", step["function"], "--invoke-address", "127.0.0.1",
+                 "--invoke-port", str(invoke_port), "--data-file", f"events/{step['event']}", "--output-format", "json"],
+                cwd=ROOT, env={**os.environ, "PATH": path}, capture_output=True, text=True, timeout=300)
+            problems = []
+            try:
+                response = json.loads(run.stdout)
+            except json.JSONDecodeError:
+                failures.append(f"{step['event']}: no response ({run.stderr.strip()[-400:]})")
+                continue
+            expect = step["expect"]
+            body = response.get("body") or ""
+            # REST (v1) responses carry headers in multiValueHeaders; HTTP API ones in headers.
+            headers = {k.lower(): v[0] for k, v in (response.get("multiValueHeaders") or {}).items() if v}
+            headers.update({k.lower(): v for k, v in (response.get("headers") or {}).items()})
+            if response.get("statusCode") != expect["status"]:
+                problems.append(f"status {response.get('statusCode')}, expected {expect['status']}")
+            for path_, value in expect.get("json", {}).items():
+                actual = pointer(json.loads(body), path_) if body.startswith("{") else "<not JSON>"
+                if actual != value:
+                    problems.append(f"{path_} = {actual!r}, expected {value!r}")
+            if "location_prefix" in expect and not headers.get("location", "").startswith(expect["location_prefix"]):
+                problems.append(f"location {headers.get('location')!r}")
+            if "body_contains" in expect and expect["body_contains"] not in body:
+                problems.append(f"body lacks {expect['body_contains']!r}")
+            if "capture" in step and not problems:
+                info = json.loads(body)["data"]["consumer_auth_info"]
+                captured[step["capture"]] = {"stepup_url": info["stepup_url"], "access_token": info["access_token"]}
+            verdict = "ok" if not problems else "FAILED: " + "; ".join(problems)
+            print(f"  {step['function']:<13} {step['event']:<52} {response.get('statusCode')} {verdict}")
+            if problems:
+                failures.append(f"{step['event']}: {'; '.join(problems)} (body: {body[:300]})")
+        if failures:
+            print("\n".join(["", "events that did not produce their expected response:", *failures]))
+            sys.exit(1)
+        print(f"all {len(manifest['steps'])} events produced their expected responses")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        # cargo lambda watch runs each function as a child process: stop them too.
+        subprocess.run(["pkill", "-f", f"AWS_LAMBDA_RUNTIME_API=127.0.0.1:{invoke_port}"], check=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -107,31 +107,40 @@ def main():
             "SESSION_MAC_KEY": manifest["session_mac_key"],
             "REDIRECT_SIGNING_KEY": "events-redirect-signing-key-0123456789",
             "ALLOWED_RETURN_ORIGINS": "https://shop.example",
+            # The functions' log level; cargo-lambda's own processes keep theirs.
+            "RUST_LOG": os.environ.get("RUST_LOG", "info"),
         }.items()) + "\n")
 
         invoke_port = free_port()
         path = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
+        # cargo-lambda reads RUST_LOG too: at debug it would print into the invoke output.
+        tool_env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"} | {"PATH": path}
         watch_log = open(LOG_DIR / "lambda-watch.log", "w")
         processes.append(subprocess.Popen(
             ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1",
              "--invoke-port", str(invoke_port), "--env-file", str(env_file)],
-            cwd=ROOT, env={**os.environ, "PATH": path}, stdout=watch_log, stderr=subprocess.STDOUT))
+            cwd=ROOT, env=tool_env, stdout=watch_log, stderr=subprocess.STDOUT))
         wait_for_port(invoke_port, "cargo lambda watch", processes[-1])
 
         captured, failures = {}, []
         for step in manifest["steps"]:
             before = step.get("before", {})
             if "complete_challenge" in before:
+                if before["complete_challenge"] not in captured:
+                    failures.append(f"{step['event']}: its challenge was never started")
+                    print(f"  {step['function']:<13} {step['event']:<52} FAILED: its challenge was never started")
+                    continue
                 complete_challenge(captured[before["complete_challenge"]], before["otp"])
             run = subprocess.run(
                 ["cargo", "lambda", "invoke", step["function"], "--invoke-address", "127.0.0.1",
                  "--invoke-port", str(invoke_port), "--data-file", f"events/{step['event']}", "--output-format", "json"],
-                cwd=ROOT, env={**os.environ, "PATH": path}, capture_output=True, text=True, timeout=300)
+                cwd=ROOT, env=tool_env, capture_output=True, text=True, timeout=300)
             problems = []
             try:
                 response = json.loads(run.stdout)
             except json.JSONDecodeError:
                 failures.append(f"{step['event']}: no response ({run.stderr.strip()[-400:]})")
+                print(f"  {step['function']:<13} {step['event']:<52} FAILED: no response")
                 continue
             expect = step["expect"]
             body = response.get("body") or ""

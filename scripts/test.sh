@@ -1,47 +1,99 @@
 #!/usr/bin/env bash
 # The test command: `scripts/test.sh`.
 #
-# On a fresh machine with only the Rust toolchain (cargo-nextest), Python 3.11 and
-# Node.js it installs what it needs into project-local directories, starts moto_server
-# (DynamoDB) on loopback, runs every check and test, and stops what it started.
+# On a fresh machine with only the Rust toolchain (cargo-nextest), Python 3.11, Node.js and
+# Debian's apt, it installs what it needs into project-local directories (.venv, e2e/
+# node_modules; Chromium from apt when missing), starts moto_server (DynamoDB) on
+# loopback, runs every check and test, and stops what it started:
+#
+#   1. cargo fmt --check, cargo clippy -D warnings
+#   2. unit and integration tests (sandbox and moto_server over loopback)
+#   3. sam validate --lint
+#   4. every events/ payload through the Lambda Runtime API emulator (cargo lambda)
+#   5. the demo checkout in headless Chromium (frictionless, challenge, failure, cancel)
+#   6. a scan of every log line captured above for card data, keys and tokens
+#   7. with SAM_BUILD=1 (CI sets it): sam build of the three arm64 bootstraps
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=$ROOT/.venv
+LOGS=$ROOT/target/test-logs
 mkdir -p "$ROOT/target"
+rm -rf "$LOGS" "$ROOT/e2e/artifacts"
+mkdir -p "$LOGS"
 
-step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
+step() { printf '\n==> %s  [%ss]\n' "$*" "$(( $(date +%s) - started ))"; }
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
+free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 1 300); do
+    if "$VENV/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listening on port $1 ($2)" >&2
+  return 1
+}
+
 step "Python tools into .venv (moto, aws-sam-cli, cargo-lambda)"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements.txt
 
+step "Browser test tools (playwright-core from npm, Chromium from apt)"
+npm ci --prefix e2e --no-audit --no-fund --loglevel=error
+CHROMIUM=${CHROMIUM:-$(command -v chromium || true)}
+if [ -z "$CHROMIUM" ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  CHROMIUM=$(command -v chromium)
+fi
+export CHROMIUM
+
 step "moto_server (DynamoDB) on loopback"
-port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$VENV/bin/python" scripts/moto_dynamodb.py "$port" >"$ROOT/target/moto.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do
-  if "$VENV/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then break; fi
-  sleep 0.1
-done
+wait_port "$port" moto_server
 export GATEWAY_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
-export GATEWAY_TEST_LOG_DIR="$ROOT/target/test-logs"
-rm -rf "$GATEWAY_TEST_LOG_DIR"
+export GATEWAY_TEST_LOG_DIR="$LOGS"
 
 step "Format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Unit and integration tests (sandbox + moto_server over loopback)"
-cargo nextest run --workspace --locked --no-fail-fast
+# Debug level, so the log scan sees everything the gateway could write.
+RUST_LOG=debug cargo nextest run --workspace --locked --no-fail-fast
 
 step "SAM template"
 AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint --template template.yaml
+
+step "events/ payloads through the Lambda Runtime API emulator (cargo lambda watch/invoke)"
+cargo build --workspace --bins --locked
+RUST_LOG=debug "$VENV/bin/python" scripts/prove_events.py
+
+step "Demo checkout in headless Chromium"
+gateway_port=$(free_port)
+sandbox_port=$(free_port)
+RUST_LOG=debug "$ROOT/target/debug/gateway-local" --port "$gateway_port" --sandbox-port "$sandbox_port" \
+  >"$LOGS/local-e2e.log" 2>"$ROOT/target/local-e2e.stderr" &
+pids+=($!)
+wait_port "$gateway_port" gateway-local
+DEMO_URL="http://127.0.0.1:$gateway_port" npm test --prefix e2e
+
+step "Logs: JSON lines with request ids; no card data, keys or tokens"
+"$VENV/bin/python" scripts/scan_logs.py "$LOGS"
+
+if [ "${SAM_BUILD:-0}" = 1 ]; then
+  step "sam build: three arm64 bootstraps"
+  scripts/sam_build.sh
+fi
 
 printf '\nAll checks passed in %ss.\n' "$(( $(date +%s) - started ))"

@@ -6,11 +6,14 @@
 //! Every setting can be overridden with the same environment variable the Lambda
 //! functions read (see the README's configuration table).
 
+mod demo;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::response::IntoResponse as _;
 use sandbox::{Sandbox, SandboxConfig};
 use shared::config::{CallbackConfig, CheckEnrollConfig, EnrollConfig, Env};
 use shared::http_client::HttpClient;
@@ -75,7 +78,7 @@ fn local_env(gateway: &str, sandbox: &Sandbox) -> Env {
         // Development-only keys: never reuse them anywhere else.
         (
             "DATA_ENCRYPTION_KEYS",
-            "local-dev:bG9jYWwtZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24hIQ==",
+            "local-dev:bG9jYWwtZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24=",
         ),
         (
             "SESSION_MAC_KEY",
@@ -150,8 +153,9 @@ fn aws_credentials() -> aws_sdk_dynamodb::config::Credentials {
     )
 }
 
-/// API Gateway's job, locally: send each path to the function that serves it.
-fn gateway(env: &Env, store: SharedStore) -> Router {
+/// API Gateway's job, locally: send each path to the function that serves it; plus the
+/// demo merchant's pages and backend.
+fn gateway(env: &Env, store: SharedStore, gateway_url: &str) -> Router {
     let clock = shared::clock::system();
     let enroll = EnrollConfig::from_env(env).unwrap_or_else(|e| fail(&e));
     let issuer = shared::issuer::router(Arc::new(shared::issuer::IssuerApp::new(
@@ -168,42 +172,67 @@ fn gateway(env: &Env, store: SharedStore) -> Router {
         clock.clone(),
     )));
     let callback_config = CallbackConfig::from_env(env).unwrap_or_else(|e| fail(&e));
-    let callback = function(shared::callback::router(Arc::new(
-        shared::callback::CallbackApp::new(
-            &callback_config,
-            HttpClient::new(callback_config.http.clone()),
-            store,
-            clock,
-        ),
+    let demo = demo::Demo {
+        gateway: gateway_url.to_owned(),
+        api_key: check_enroll.clients.0[0].1.expose().to_owned(),
+        redirect_key: callback_config.redirect_signing_key.clone(),
+        http: reqwest::Client::new(),
+    };
+    let callback = shared::callback::router(Arc::new(shared::callback::CallbackApp::new(
+        &callback_config,
+        HttpClient::new(callback_config.http.clone()),
+        store,
+        clock,
     )));
-    Router::new()
-        .route_service("/card/issuance/{*path}", function(issuer))
-        .route_service("/v1/risk/authentication/{*path}", function(merchant))
-        .route_service("/v1/risk/authentication/validate", callback.clone())
-        .route_service("/v1/risk/authentication/callback/{*path}", callback)
+    // Most specific prefixes first, as API Gateway prefers the most specific resource.
+    let functions = vec![
+        ("/card/issuance", issuer),
+        ("/v1/risk/authentication/callback", callback.clone()),
+        ("/v1/risk/authentication/validate", callback),
+        ("/v1/risk/authentication", merchant),
+    ];
+    demo::routes(Arc::new(demo)).fallback_service(Dispatch {
+        functions: Arc::new(functions),
+    })
 }
 
-/// A function's router as one opaque service, as API Gateway sees a Lambda function: it
-/// matches its own routes (the dispatcher's matched path is not passed on).
-fn function(
-    router: Router,
-) -> impl tower::Service<
-    axum::extract::Request,
-    Response = axum::response::Response,
-    Error = std::convert::Infallible,
-    Future = impl Send,
-> + Clone
-+ Send
-+ Sync
-+ 'static {
-    tower::ServiceBuilder::new()
-        .map_request(|mut request: axum::extract::Request| {
-            request
-                .extensions_mut()
-                .remove::<axum::extract::MatchedPath>();
-            request
+/// Routes each request, untouched, to the first function whose path prefix matches — what
+/// API Gateway does in front of the Lambda functions. (Dispatching with axum routes instead
+/// would hand the function router the dispatcher's own path parameters.)
+#[derive(Clone)]
+struct Dispatch {
+    functions: Arc<Vec<(&'static str, Router)>>,
+}
+
+impl tower::Service<axum::extract::Request> for Dispatch {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: axum::extract::Request) -> Self::Future {
+        use tower::ServiceExt as _;
+        let path = request.uri().path();
+        let router = self
+            .functions
+            .iter()
+            .find(|(prefix, _)| path == *prefix || path.starts_with(&format!("{prefix}/")))
+            .map(|(_, router)| router.clone());
+        Box::pin(async move {
+            match router {
+                Some(router) => router.oneshot(request).await,
+                None => Ok(axum::http::StatusCode::NOT_FOUND.into_response()),
+            }
         })
-        .service(router.into_service())
+    }
 }
 
 fn fail(error: &dyn std::fmt::Display) -> ! {
@@ -232,14 +261,16 @@ async fn main() {
     let gateway_url = format!("http://{}", listener.local_addr().expect("bound"));
     let env = local_env(&gateway_url, &sandbox);
     let store = store(&options).await;
-    let app = gateway(&env, store);
+    let app = gateway(&env, store, &gateway_url);
 
     let store_line = match &options.dynamodb_endpoint {
         Some(endpoint) => format!("DynamoDB at {endpoint}, table {}", options.table),
         None => "in memory (pass --dynamodb-endpoint URL for a DynamoDB-compatible server)".into(),
     };
-    println!(
+    // The banner goes to stderr: stdout carries only JSON log lines.
+    eprintln!(
         "\n3DS gateway running locally\n  \
+         demo      {gateway_url}/demo/   (a checkout: frictionless and challenge flows in the browser)\n  \
          gateway   {gateway_url}\n  \
          sandbox   {sandbox}\n  \
          store     {store_line}\n  \

@@ -7,7 +7,11 @@ use sandbox::{Sandbox, SandboxConfig};
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt().json().with_target(false).init();
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_target(false)
+        .init();
     let mut listen: SocketAddr = ([127, 0, 0, 1], 3100).into();
     let mut config = SandboxConfig::default();
     let mut args = std::env::args().skip(1);
@@ -22,7 +26,9 @@ async fn main() {
             "--public-url" => config.public_base_url = Some(args.next().expect("--public-url URL")),
             "--deterministic-ids" => config.deterministic_ids = true,
             _ => {
-                eprintln!("usage: sandbox [--listen HOST:PORT] [--public-url URL] [--deterministic-ids]");
+                eprintln!(
+                    "usage: sandbox [--listen HOST:PORT] [--public-url URL] [--deterministic-ids]"
+                );
                 std::process::exit(2);
             }
         }

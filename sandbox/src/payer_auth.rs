@@ -245,7 +245,14 @@ fn reference_id_for(state: &SandboxState, reference_code: &str) -> String {
         return uuid::Uuid::new_v4().to_string();
     }
     let h = derived("reference_id", reference_code);
-    format!("{}-{}-4{}-8{}-{}", &h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
 }
 
 /// The authentication transaction id (20 characters, as Cardinal's).

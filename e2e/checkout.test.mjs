@@ -1,0 +1,130 @@
+// Browser end-to-end tests of the demo checkout in headless Chromium (Debian's package,
+// driven by playwright-core). The test command starts the local stack and passes its URL
+// in DEMO_URL. On a failure the page's screenshot and HTML are saved under
+// e2e/artifacts/ and the paths are printed.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.DEMO_URL ?? 'http://127.0.0.1:3000';
+const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
+
+let browser;
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Runs `scenario` on a fresh page; keeps a screenshot and the HTML if it fails. */
+async function withPage(name, scenario) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const consoleLines = [];
+  page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
+  try {
+    await scenario(page);
+  } catch (error) {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const base = path.join(ARTIFACTS, name.replace(/[^a-z0-9]+/gi, '-'));
+    await page.screenshot({ path: `${base}.png`, fullPage: true }).catch(() => {});
+    await writeFile(`${base}.html`, await page.content().catch(() => ''));
+    await writeFile(`${base}.console.txt`, consoleLines.join('\n'));
+    error.message += `\n  screenshot: ${base}.png\n  page HTML:  ${base}.html\n  console:    ${base}.console.txt`;
+    throw error;
+  } finally {
+    await context.close();
+  }
+}
+
+async function pay(page, card) {
+  await page.goto(`${BASE}/demo/`);
+  await page.fill('#card-number', card);
+  await page.click('#pay');
+}
+
+/** The challenge iframe, once the bank's page is in it. */
+async function challengeFrame(page) {
+  await page.locator('#challenge').waitFor({ state: 'visible', timeout: 20_000 });
+  const frame = page.frameLocator('#challenge-frame');
+  await frame.locator('#otp').waitFor({ timeout: 20_000 });
+  return frame;
+}
+
+async function result(page) {
+  await page.waitForURL(/\/demo\/result/, { timeout: 20_000 });
+  await page.locator('#result-status').waitFor();
+  return {
+    status: (await page.textContent('#result-status')).trim(),
+    eci: (await page.textContent('#result-eci')).trim(),
+    liabilityShift: (await page.textContent('#result-liability')).trim(),
+    proof: (await page.textContent('#result-proof')).trim(),
+  };
+}
+
+test('frictionless success: no challenge, authenticated with liability shift', async () => {
+  await withPage('frictionless-success', async (page) => {
+    await pay(page, '4000000000002701');
+    const outcome = await result(page);
+    assert.equal(outcome.status, 'authenticated');
+    assert.equal(outcome.eci, '05');
+    assert.equal(outcome.liabilityShift, 'yes');
+    assert.match(outcome.proof, /status API/);
+    assert.equal(await page.locator('#challenge-frame').count(), 0, 'the result page has no challenge');
+  });
+});
+
+test('challenge success: the cardholder types the code, the signed redirect verifies', async () => {
+  await withPage('challenge-success', async (page) => {
+    await pay(page, '4000000000002503');
+    const frame = await challengeFrame(page);
+    await frame.locator('#otp').fill('1234');
+    await frame.locator('#submit').click();
+    const outcome = await result(page);
+    assert.equal(outcome.status, 'authenticated');
+    assert.equal(outcome.eci, '05');
+    assert.equal(outcome.liabilityShift, 'yes');
+    assert.match(outcome.proof, /signature verified/);
+    assert.match(page.url(), /signature=[0-9a-f]{64}/);
+  });
+});
+
+test('challenge failure: a wrong code ends not authenticated', async () => {
+  await withPage('challenge-failure', async (page) => {
+    await pay(page, '4000000000002503');
+    const frame = await challengeFrame(page);
+    await frame.locator('#otp').fill('0000');
+    await frame.locator('#submit').click();
+    const outcome = await result(page);
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.eci, '07');
+    assert.equal(outcome.liabilityShift, 'no');
+    assert.match(outcome.proof, /signature verified/);
+  });
+});
+
+test('cancel: the cardholder abandons the challenge', async () => {
+  await withPage('challenge-cancel', async (page) => {
+    await pay(page, '5200000000002151');
+    const frame = await challengeFrame(page);
+    await frame.locator('#cancel').click();
+    const outcome = await result(page);
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.eci, '00', 'Mastercard reports eci_raw 00');
+    assert.equal(outcome.liabilityShift, 'no');
+    assert.match(outcome.proof, /signature verified/);
+  });
+});

@@ -1,0 +1,306 @@
+//! The demo merchant: a checkout page and the merchant's own small backend. The backend is
+//! what a real merchant runs: it holds the gateway API key (the browser never sees it),
+//! calls the gateway's setup and check enroll, and verifies the signed redirect that ends
+//! a challenge with `shared::redirect::verify_redirect` before showing the result.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::crypto::MacKey;
+use shared::pages::escape;
+use shared::redirect::verify_redirect;
+
+/// How old a signed redirect the demo accepts.
+const REDIRECT_MAX_AGE: Duration = Duration::from_secs(600);
+
+pub struct Demo {
+    pub gateway: String,
+    pub api_key: String,
+    pub redirect_key: MacKey,
+    pub http: reqwest::Client,
+}
+
+pub fn routes(demo: Arc<Demo>) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/demo/") }))
+        .route("/demo", get(|| async { Redirect::to("/demo/") }))
+        .route("/demo/", get(checkout_page))
+        .route("/demo/checkout.js", get(checkout_script))
+        .route("/demo/api/setup", post(setup))
+        .route("/demo/api/enroll", post(enroll))
+        .route("/demo/result", get(result))
+        .with_state(demo)
+}
+
+async fn checkout_page() -> Html<String> {
+    let rows: String = sandbox::TEST_CARDS
+        .iter()
+        .map(|card| {
+            format!(
+                "<tr class=\"card-row\" data-card=\"{n}\"><td><code>{n}</code></td><td>{net}</td><td>{s}</td></tr>",
+                n = card.number,
+                net = card.network,
+                s = escape(card.scenario),
+            )
+        })
+        .collect();
+    Html(include_str!("../assets/checkout.html").replace("<!--TEST_CARDS-->", &rows))
+}
+
+async fn checkout_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/checkout.js"),
+    )
+        .into_response()
+}
+
+impl Demo {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Response {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.gateway))
+            .header("x-api-key", &self.api_key);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = StatusCode::from_u16(response.status().as_u16())
+                    .unwrap_or(StatusCode::BAD_GATEWAY);
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                (status, Json(body)).into_response()
+            }
+            Err(error) => (
+                StatusCode::BAD_GATEWAY,
+                Json(json!({"message": format!("gateway unreachable: {error}")})),
+            )
+                .into_response(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CardFields {
+    card_number: String,
+    expiration_date: String,
+}
+
+async fn setup(State(demo): State<Arc<Demo>>, Json(card): Json<CardFields>) -> Response {
+    let reference_code = format!("demo-{}", uuid::Uuid::new_v4().simple());
+    let body = json!({
+        "transaction_info": {"type": "setup", "reference_code": reference_code},
+        "card": {"number": card.card_number, "expiration_date": card.expiration_date},
+    });
+    let response = demo
+        .call(
+            reqwest::Method::POST,
+            "/v1/risk/authentication/setup",
+            Some(&body),
+        )
+        .await;
+    if !response.status().is_success() {
+        return response;
+    }
+    let answer: Value = match axum::body::to_bytes(response.into_body(), 1 << 20).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    let info = &answer["data"]["consumer_auth_info"];
+    Json(json!({
+        "reference_code": reference_code,
+        "device_data_collection_url": info["device_data_collection_url"],
+        "access_token": info["access_token"],
+        "reference_id": info["reference_id"],
+        "token": info["token"],
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct Browser {
+    color_depth: String,
+    screen_height: String,
+    screen_width: String,
+    time_offset: String,
+    language: String,
+    user_agent: String,
+    java_enabled: bool,
+    cookies_accepted: bool,
+}
+
+#[derive(Deserialize)]
+struct EnrollFields {
+    reference_code: String,
+    card_number: String,
+    expiration_date: String,
+    reference_id: String,
+    token: String,
+    amount: String,
+    currency: String,
+    browser: Browser,
+}
+
+async fn enroll(State(demo): State<Arc<Demo>>, Json(fields): Json<EnrollFields>) -> Response {
+    let b = &fields.browser;
+    let body = json!({
+        "transaction_info": {"type": "check_enroll", "reference_code": fields.reference_code},
+        "card": {"number": fields.card_number, "expiration_date": fields.expiration_date},
+        "order_info": {"amount_details": {"total_amount": fields.amount, "currency": fields.currency}},
+        "bill_to": {
+            "first_name": "John", "last_name": "Doe", "country": "US", "address_1": "1 Market St",
+            "city": "San Francisco", "state": "CA", "phone_number": "4158880000",
+            "email": "accept@gmsectec.com", "postal_code": "94105"
+        },
+        "buyer_info": {"mobile_phone": "4158880000"},
+        "device_info": {
+            "ip_address": "127.0.0.1",
+            "http_browser_color_depth": b.color_depth,
+            "http_browser_java_enabled": b.java_enabled,
+            "http_browser_js_enabled": true,
+            "http_browser_screen_height": b.screen_height,
+            "http_browser_screen_width": b.screen_width,
+            "http_browser_time_offset": b.time_offset,
+            "user_agent": b.user_agent,
+            "cookies_accepted": b.cookies_accepted,
+            "http_browser_language": b.language,
+            "http_accept_content": "text/html"
+        },
+        "authentication": {
+            "reference_id": fields.reference_id,
+            "return_url": format!("{}/demo/result", demo.gateway),
+            "device_channel": "Browser",
+            "mode": "S",
+            "token": fields.token
+        }
+    });
+    demo.call(
+        reqwest::Method::POST,
+        "/v1/risk/authentication/enroll",
+        Some(&body),
+    )
+    .await
+}
+
+/// What the result page shows.
+struct Outcome {
+    status: String,
+    eci: String,
+    liability_shift: String,
+    proof: String,
+}
+
+fn result_page(http_status: StatusCode, outcome: &Outcome) -> Response {
+    let heading = match outcome.status.as_str() {
+        "authenticated" => "Payment authenticated",
+        "failed" => "Payment not authenticated",
+        "expired" => "Authentication expired",
+        _ => "Result unknown",
+    };
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{h}</title>\
+         <script>if (window.top !== window.self) {{ window.top.location.href = window.location.href; }}</script>\
+         <style>body{{font-family:system-ui,sans-serif;margin:3rem auto;max-width:34rem;padding:0 1rem}}dt{{font-weight:600;margin-top:.6rem}}</style>\
+         </head><body><h1 id=\"heading\">{h}</h1><dl>\
+         <dt>Status</dt><dd id=\"result-status\">{s}</dd>\
+         <dt>ECI</dt><dd id=\"result-eci\">{e}</dd>\
+         <dt>Liability shift</dt><dd id=\"result-liability\">{l}</dd>\
+         <dt>How we know</dt><dd id=\"result-proof\">{p}</dd>\
+         </dl><p><a href=\"/demo/\">Back to the checkout</a></p></body></html>",
+        h = escape(heading),
+        s = escape(&outcome.status),
+        e = escape(&outcome.eci),
+        l = escape(&outcome.liability_shift),
+        p = escape(&outcome.proof),
+    );
+    (http_status, Html(page)).into_response()
+}
+
+/// The merchant's return page. After a challenge the gateway redirects here, signed: the
+/// signature is checked before anything is shown. After a frictionless decision the
+/// checkout comes here itself, and the result is read from the gateway's status API.
+async fn result(State(demo): State<Arc<Demo>>, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    if param("signature").is_some() {
+        let now = chrono::Utc::now().timestamp();
+        return match verify_redirect(&query, &demo.redirect_key, now, REDIRECT_MAX_AGE) {
+            Ok(verified) => result_page(
+                StatusCode::OK,
+                &Outcome {
+                    status: verified.get("status").unwrap_or("unknown").into(),
+                    eci: verified.get("eci").unwrap_or("—").into(),
+                    liability_shift: match verified.get("liability_shift") {
+                        Some("true") => "yes".into(),
+                        _ => "no".into(),
+                    },
+                    proof: "signed redirect from the gateway, signature verified".into(),
+                },
+            ),
+            Err(error) => result_page(
+                StatusCode::BAD_REQUEST,
+                &Outcome {
+                    status: "unknown".into(),
+                    eci: "—".into(),
+                    liability_shift: "—".into(),
+                    proof: format!("signature rejected: {error}"),
+                },
+            ),
+        };
+    }
+    let Some(reference) = param("reference_code") else {
+        return Redirect::to("/demo/").into_response();
+    };
+    let path = format!("/v1/risk/authentication/{}", urlencoding(&reference));
+    let response = demo.call(reqwest::Method::GET, &path, None).await;
+    let ok = response.status().is_success();
+    let view: Value = match axum::body::to_bytes(response.into_body(), 1 << 20).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    let data = &view["data"];
+    let auth = &data["authentication"];
+    let eci = auth["eci"]
+        .as_str()
+        .or(auth["eci_raw"].as_str())
+        .unwrap_or("—");
+    result_page(
+        if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_GATEWAY
+        },
+        &Outcome {
+            status: data["state"]
+                .as_str()
+                .unwrap_or("unknown")
+                .to_ascii_lowercase(),
+            eci: eci.into(),
+            liability_shift: match auth["liability_shift"].as_bool() {
+                Some(true) => "yes".into(),
+                Some(false) => "no".into(),
+                None => "—".into(),
+            },
+            proof: "frictionless: read from the gateway's status API".into(),
+        },
+    )
+}
+
+fn urlencoding(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+}

@@ -1,0 +1,106 @@
+"""Scans the logs the whole test run captured (target/test-logs/: every test process, the
+Lambda functions under the Runtime API emulator, the local stack of the browser tests) for
+data that must never be logged, and checks that our log lines are JSON carrying the
+request id.
+
+Fails on: a Luhn-valid run of 13-19 digits (a card number), an expiry (MM/YY, MM/YYYY), a
+JWT, a bearer token, a security answer that is not redacted, or any of the API keys,
+upstream credentials and signing/encryption keys the test, events and local
+configurations use. Offending lines are reported by file, line and kind — never printed.
+
+Usage: python3 scripts/scan_logs.py [LOG_DIR]
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG_DIR = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "target" / "test-logs"
+
+# The secrets of the configurations the suite runs with (tests/support, scripts/
+# prove_events.py, local/src/main.rs) and of the sandbox.
+SECRETS = [
+    "test-issuer-key-0001", "test-merchant-key-01", "other-merchant-key-1",
+    "events-api-key-0000001", "local-test-key-000001",
+    "sandbox-ahrvo-api-key", "sandbox-ahrvo-access-token", "sandbox-firstoken-api-key",
+    "session-mac-key-for-tests-0123456789abcdef", "merchant-redirect-signing-key-0123456789",
+    "events-session-mac-key-0123456789abcdef", "events-redirect-signing-key-0123456789",
+    "local-dev-session-mac-key-not-for-production", "local-dev-redirect-signing-key-not-for-production",
+    "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=", "ZXZlbnRzLXByb29mLWRhdGEta2V5LTMyLWJ5dGVzISE=",
+    "bG9jYWwtZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24=",
+]
+
+PATTERNS = {
+    "expiry": re.compile(r"(?<![\d/])(0[1-9]|1[0-2])/(\d{4}|\d{2})(?![\d/])"),
+    "JWT": re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"),
+    "bearer token": re.compile(r"[Bb]earer\s+[A-Za-z0-9._~+/=-]{8,}"),
+    "security answer": re.compile(r'security_answer\\?"?\s*[:=]\s*\\?"(?!\[REDACTED\])'),
+}
+DIGIT_RUN = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
+
+
+def luhn(digits):
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def findings(line):
+    for run in DIGIT_RUN.findall(line):
+        if luhn(run):
+            yield "card number"
+    for kind, pattern in PATTERNS.items():
+        if pattern.search(line):
+            yield kind
+    for secret in SECRETS:
+        if secret in line:
+            yield "key or token"
+
+
+def main():
+    files = sorted(p for p in LOG_DIR.rglob("*") if p.is_file())
+    if not files:
+        sys.exit(f"no logs under {LOG_DIR}: nothing was captured, the scan cannot pass")
+    problems, lines, ours = [], 0, 0
+    for path in files:
+        # Our processes write JSON lines; other tools in the same files (cargo's build
+        # output under `cargo lambda watch`) write text, which is scanned but not parsed.
+        strict_json = path.suffix == ".jsonl" or path.name.startswith("local-")
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            lines += 1
+            where = f"{path.relative_to(LOG_DIR)}:{number}"
+            for kind in sorted(set(findings(line))):
+                problems.append(f"{where}: {kind}")
+            if not (strict_json or line.startswith("{")):
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                problems.append(f"{where}: not a JSON line")
+                continue
+            ours += 1
+            for field in ("timestamp", "level"):
+                if field not in entry:
+                    problems.append(f"{where}: no {field}")
+            span = entry.get("span")
+            if span is not None and span.get("name") == "request" and not span.get("request_id"):
+                problems.append(f"{where}: a request's line without its request_id")
+    print(f"scanned {lines} lines in {len(files)} files ({ours} JSON log lines)")
+    if ours == 0:
+        sys.exit("no JSON log lines were captured: the scan cannot pass")
+    if problems:
+        print("\n".join(problems[:200]))
+        sys.exit(f"{len(problems)} problems in the logs")
+    print("no card data, expiries, keys or tokens in the logs")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ shared machine are noisy.
 Usage:
   cargo build --release -p enroll -p check-enroll -p callback
   python3 scripts/bench_cold_start.py [RUNS]
+  BENCH_STORE=dynamodb BENCH_DYNAMODB_ENDPOINT=http://127.0.0.1:PORT python3 scripts/bench_cold_start.py
 """
 
 import http.server
@@ -45,7 +46,7 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         if RuntimeApi.first_next is None:
             RuntimeApi.first_next = time.perf_counter()
         if RuntimeApi.served:
-            time.sleep(5)  # the next invocation never comes
+            time.sleep(2)  # the next invocation never comes
             return
         RuntimeApi.served = True
         self.send_response(200)
@@ -67,9 +68,14 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def run_once(binary, port, env):
+def run_once(binary, env):
+    # A fresh Runtime API per run: a killed process's next poll cannot reach the next run.
     RuntimeApi.first_next = RuntimeApi.answered = None
     RuntimeApi.served = False
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}"}
     started = time.perf_counter()
     process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -78,18 +84,16 @@ def run_once(binary, port, env):
     finally:
         process.kill()
         process.wait()
+        server.shutdown()
+        server.server_close()
     if RuntimeApi.answered is None:
         raise SystemExit(f"{binary} did not answer an invocation")
     return (RuntimeApi.first_next - started) * 1000, (RuntimeApi.answered - started) * 1000
 
 
 def main():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
-    port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     env = {
         "PATH": os.environ["PATH"],
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
         "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
         "AWS_LAMBDA_FUNCTION_VERSION": "1", "AWS_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
@@ -105,20 +109,22 @@ def main():
         "ALLOWED_RETURN_ORIGINS": "https://shop.example",
         "AWS_LAMBDA_LOG_LEVEL": "warn",
     }
+    if os.environ.get("BENCH_DYNAMODB_ENDPOINT"):
+        # e.g. a moto_server: the first answer then includes one real store round trip.
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = os.environ["BENCH_DYNAMODB_ENDPOINT"]
     print(f"{RUNS} cold starts each, release x86_64 binaries, store={env['STORE_BACKEND']}")
     print(f"{'function':<14}{'size MB':>8}{'init p50 ms':>13}{'init p90':>10}{'first answer p50':>18}")
     for name in ("enroll", "check-enroll", "callback"):
         binary = ROOT / "target" / "release" / name
         if not binary.exists():
             raise SystemExit(f"build first: cargo build --release -p {name}")
-        run_once(str(binary), port, env)  # warm the page cache, as Lambda's is for its image
-        samples = [run_once(str(binary), port, env) for _ in range(RUNS)]
+        run_once(str(binary), env)  # warm the page cache, as Lambda's is for its image
+        samples = [run_once(str(binary), env) for _ in range(RUNS)]
         init = sorted(s[0] for s in samples)
         answer = sorted(s[1] for s in samples)
         p90 = init[int(len(init) * 0.9) - 1]
         print(f"{name:<14}{binary.stat().st_size / 1e6:>8.1f}{statistics.median(init):>13.1f}{p90:>10.1f}"
               f"{statistics.median(answer):>18.1f}")
-    server.shutdown()
 
 
 if __name__ == "__main__":

@@ -24,11 +24,11 @@ use serde_json::Value;
 use url::Url;
 
 use crate::api::{self, ApiError, Caller, HasClientKeys, JsonBody};
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, utc_date};
 use crate::config::{CallbackConfig, ClientKeys, SessionKeys, SessionSettings};
 use crate::crypto::{MacKey, constant_time_eq};
 use crate::http_client::HttpClient;
-use crate::merchant::{note_reference, replayed, today};
+use crate::merchant::{note_reference, replayed};
 use crate::pages;
 use crate::redirect::{ReturnUrlPolicy, sign_redirect};
 use crate::session::{self, Applied, AuthenticationSession, SessionState, Sessions, Transition};
@@ -149,10 +149,6 @@ impl CallbackApp {
         self.sessions.now_ms()
     }
 
-    fn record_expiry(&self, now_ms: i64) -> i64 {
-        now_ms / 1000 + self.settings.record_ttl.as_secs() as i64
-    }
-
     async fn validate_once(
         &self,
         reference: &str,
@@ -229,7 +225,7 @@ impl CallbackApp {
         let now = self.now_ms();
         let expire = Transition::Expire {
             now_ms: now,
-            expires_at: self.record_expiry(now),
+            expires_at: self.settings.record_expiry(now),
         };
         match self.sessions.apply(reference, &expire).await? {
             Applied::Done(session) => {
@@ -297,7 +293,7 @@ impl CallbackApp {
             result: answer.result(),
             response: self.keys.seal(&key, "validate_response", &answer.body),
             now_ms: now,
-            expires_at: self.record_expiry(now),
+            expires_at: self.settings.record_expiry(now),
         };
         match self.sessions.apply(reference, &complete).await? {
             Applied::Done(session) => {
@@ -514,7 +510,7 @@ async fn merchant_validate(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let request: ValidateRequest = api::typed(body)?;
-    request.validate(today(app.now_ms()))?;
+    request.validate(utc_date(app.now_ms()))?;
     let reference = request.transaction_info.reference_code.trim().to_owned();
     note_reference(&reference);
     let transaction_id = request.authentication.transaction_id.trim().to_owned();

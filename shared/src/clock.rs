@@ -45,6 +45,13 @@ impl Clock for OffsetClock {
     }
 }
 
+/// The UTC calendar date of an instant (for "is this expiry in the past?").
+pub fn utc_date(epoch_ms: i64) -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp_millis(epoch_ms)
+        .unwrap_or_default()
+        .date_naive()
+}
+
 /// RFC 3339 (UTC, seconds) for responses.
 pub fn rfc3339(epoch_ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(epoch_ms)

@@ -93,6 +93,26 @@ impl Env {
         }
     }
 
+    /// A number within `range`.
+    pub fn ranged<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + fmt::Display,
+    {
+        let value = self.parsed(name, default)?;
+        if !range.contains(&value) {
+            return Err(invalid(
+                name,
+                format!("must be between {} and {}", range.start(), range.end()),
+            ));
+        }
+        Ok(value)
+    }
+
     fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self.optional(name).as_deref() {
             None => Ok(default),
@@ -146,14 +166,10 @@ pub struct HttpSettings {
 
 impl HttpSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let max_attempts: u32 = env.parsed("UPSTREAM_MAX_ATTEMPTS", 3)?;
-        if !(1..=5).contains(&max_attempts) {
-            return Err(invalid("UPSTREAM_MAX_ATTEMPTS", "must be between 1 and 5"));
-        }
         Ok(Self {
             connect_timeout: env.millis("UPSTREAM_CONNECT_TIMEOUT_MS", 2_000)?,
             request_timeout: env.millis("UPSTREAM_TIMEOUT_MS", 8_000)?,
-            max_attempts,
+            max_attempts: env.ranged("UPSTREAM_MAX_ATTEMPTS", 3, 1..=5)?,
             retry_base_delay: env.millis("UPSTREAM_RETRY_BASE_DELAY_MS", 100)?,
             max_retry_after: env.millis("UPSTREAM_MAX_RETRY_AFTER_MS", 2_000)?,
         })
@@ -192,18 +208,11 @@ pub struct CardIssuanceSettings {
 
 impl CardIssuanceSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let max: u32 = env.parsed("AHRVO_MAX_REQUESTS_PER_10S", 900)?;
-        if !(10..=1000).contains(&max) {
-            return Err(invalid(
-                "AHRVO_MAX_REQUESTS_PER_10S",
-                "must be between 10 and 1000",
-            ));
-        }
         Ok(Self {
             base_url: env.base_url("AHRVO_BASE_URL")?,
             api_key: env.secret("AHRVO_API_KEY")?,
             access_token: env.secret("AHRVO_ACCESS_TOKEN")?,
-            max_requests_per_10s: max,
+            max_requests_per_10s: env.ranged("AHRVO_MAX_REQUESTS_PER_10S", 900, 10..=1000)?,
         })
     }
 }
@@ -272,6 +281,11 @@ pub struct SessionSettings {
 }
 
 impl SessionSettings {
+    /// The TTL (epoch seconds) of a record written at `now_ms`.
+    pub fn record_expiry(&self, now_ms: i64) -> i64 {
+        now_ms / 1000 + self.record_ttl.as_secs() as i64
+    }
+
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let settings = Self {
             challenge_deadline: env.seconds("CHALLENGE_DEADLINE_SECS", 600)?,
@@ -380,19 +394,12 @@ pub struct EnrollConfig {
 
 impl EnrollConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let batch_concurrency: usize = env.parsed("ENROLL_BATCH_CONCURRENCY", 8)?;
-        if !(1..=32).contains(&batch_concurrency) {
-            return Err(invalid(
-                "ENROLL_BATCH_CONCURRENCY",
-                "must be between 1 and 32",
-            ));
-        }
         Ok(Self {
             http: HttpSettings::from_env(env)?,
             store: StoreSettings::from_env(env)?,
             card_issuance: CardIssuanceSettings::from_env(env)?,
             clients: ClientKeys::from_env(env)?,
-            batch_concurrency,
+            batch_concurrency: env.ranged("ENROLL_BATCH_CONCURRENCY", 8, 1..=32)?,
         })
     }
 }

@@ -60,9 +60,7 @@ impl IssuerApp {
     }
 
     fn today(&self) -> chrono::NaiveDate {
-        chrono::DateTime::from_timestamp_millis(self.clock.now_ms())
-            .unwrap_or_default()
-            .date_naive()
+        crate::clock::utc_date(self.clock.now_ms())
     }
 
     /// Enrolls upstream, then records the status. A store failure after the upstream

@@ -19,7 +19,7 @@ use url::Url;
 
 use crate::api::{self, ApiError, Caller, HasClientKeys, JsonBody};
 use crate::callback::callback_url;
-use crate::clock::{SharedClock, rfc3339};
+use crate::clock::{SharedClock, rfc3339, utc_date};
 use crate::config::{CheckEnrollConfig, ClientKeys, SessionKeys, SessionSettings};
 use crate::http_client::HttpClient;
 use crate::redirect::ReturnUrlPolicy;
@@ -76,12 +76,6 @@ pub(crate) fn reference_in_use() -> ApiError {
     }
 }
 
-pub(crate) fn today(now_ms: i64) -> chrono::NaiveDate {
-    chrono::DateTime::from_timestamp_millis(now_ms)
-        .unwrap_or_default()
-        .date_naive()
-}
-
 impl MerchantApp {
     pub fn new(
         config: &CheckEnrollConfig,
@@ -102,10 +96,6 @@ impl MerchantApp {
 
     fn now_ms(&self) -> i64 {
         self.sessions.now_ms()
-    }
-
-    fn record_expiry(&self, now_ms: i64) -> i64 {
-        now_ms / 1000 + self.settings.record_ttl.as_secs() as i64
     }
 
     /// Where the browser comes back after the challenge: our callback route, bound to
@@ -151,7 +141,7 @@ async fn setup(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let request: SetupRequest = api::typed(body.clone())?;
-    request.validate(today(app.now_ms()))?;
+    request.validate(utc_date(app.now_ms()))?;
     let reference = request.transaction_info.reference_code.trim().to_owned();
     note_reference(&reference);
     let fingerprint = app.keys.fingerprint("setup", &caller.client_id, &body);
@@ -164,7 +154,7 @@ async fn setup(
         fingerprint: fingerprint.clone(),
         response: app.keys.seal(&key, "setup_response", &answer.body),
         now_ms: now,
-        expires_at: app.record_expiry(now),
+        expires_at: app.settings.record_expiry(now),
     };
     match app.sessions.apply(&reference, &record).await? {
         Applied::Done(_) => {
@@ -215,7 +205,7 @@ impl MerchantApp {
                 claim_id: claim_id.clone(),
                 now_ms: now,
                 lease_until_ms: now + self.settings.claim_lease.as_millis() as i64,
-                expires_at: self.record_expiry(now),
+                expires_at: self.settings.record_expiry(now),
             };
             let current = match self.sessions.apply(reference, &claim).await? {
                 Applied::Done(_) => return Ok(Claim::Granted { claim_id }),
@@ -283,7 +273,7 @@ async fn check_enroll(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let request: CheckEnrollRequest = api::typed(body.clone())?;
-    let merchant_return_url = request.validate(today(app.now_ms()), &app.return_urls)?;
+    let merchant_return_url = request.validate(utc_date(app.now_ms()), &app.return_urls)?;
     let reference = request.transaction_info.reference_code.trim().to_owned();
     note_reference(&reference);
     let our_return_url = app.return_url_for(&parts, &reference)?;
@@ -331,14 +321,14 @@ async fn check_enroll(
                 state: SessionState::Authenticated,
                 result,
             },
-            app.record_expiry(now),
+            app.settings.record_expiry(now),
         ),
         EnrollmentDecision::Failed(result) => (
             EnrollmentOutcome::Final {
                 state: SessionState::Failed,
                 result,
             },
-            app.record_expiry(now),
+            app.settings.record_expiry(now),
         ),
         EnrollmentDecision::ChallengeRequired {
             authentication_transaction_id,
@@ -405,7 +395,7 @@ async fn status(
         // Expiry is decided here, in code; recording it also drops the sealed card data.
         let expire = Transition::Expire {
             now_ms: now,
-            expires_at: app.record_expiry(now),
+            expires_at: app.settings.record_expiry(now),
         };
         if let Err(error) = app.sessions.apply(&reference, &expire).await {
             tracing::warn!(%error, "could not record the expiry");

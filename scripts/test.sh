@@ -10,7 +10,8 @@
 #   2. unit and integration tests (sandbox and moto_server over loopback)
 #   3. sam validate --lint
 #   4. every events/ payload through the Lambda Runtime API emulator (cargo lambda)
-#   5. the demo checkout in headless Chromium (frictionless, challenge, failure, cancel)
+#   5. the demo checkout in headless Chromium (frictionless, challenge, failure, cancel),
+#      on the local stack with its embedded store and again pointed at DynamoDB
 #   6. a scan of every log line captured above for card data, keys and tokens
 #   7. with SAM_BUILD=1 (CI sets it): sam build of the three arm64 bootstraps
 set -euo pipefail
@@ -79,14 +80,21 @@ step "events/ payloads through the Lambda Runtime API emulator (cargo lambda wat
 cargo build --workspace --bins --locked
 RUST_LOG=debug "$VENV/bin/python" scripts/prove_events.py
 
-step "Demo checkout in headless Chromium"
-gateway_port=$(free_port)
-sandbox_port=$(free_port)
-RUST_LOG=debug "$ROOT/target/debug/gateway-local" --port "$gateway_port" --sandbox-port "$sandbox_port" \
-  >"$LOGS/local-e2e.log" 2>"$ROOT/target/local-e2e.stderr" &
-pids+=($!)
-wait_port "$gateway_port" gateway-local
-DEMO_URL="http://127.0.0.1:$gateway_port" npm test --prefix e2e
+# The local stack as a newcomer runs it (embedded store), then pointed at DynamoDB.
+for store in memory dynamodb; do
+  step "Demo checkout in headless Chromium (local stack, $store store)"
+  gateway_port=$(free_port)
+  sandbox_port=$(free_port)
+  store_flags=()
+  [ "$store" = memory ] || store_flags=(--dynamodb-endpoint "$GATEWAY_TEST_DYNAMODB_ENDPOINT" --table "e2e-$$")
+  RUST_LOG=debug "$ROOT/target/debug/gateway-local" --port "$gateway_port" --sandbox-port "$sandbox_port" \
+    "${store_flags[@]}" >"$LOGS/local-e2e-$store.log" 2>"$ROOT/target/local-e2e-$store.stderr" &
+  local_pid=$!
+  pids+=("$local_pid")
+  wait_port "$gateway_port" gateway-local
+  DEMO_URL="http://127.0.0.1:$gateway_port" npm test --prefix e2e
+  kill "$local_pid"
+done
 
 step "Logs: JSON lines with request ids; no card data, keys or tokens"
 "$VENV/bin/python" scripts/scan_logs.py "$LOGS"

@@ -400,8 +400,16 @@ async fn upstream_faults_become_502_or_504_and_record_nothing() {
         assert_eq!(answer.status, status, "{fault:?}: {}", answer.text());
         assert_eq!(answer.json()["code"], code);
         assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_none());
-        // Re-pointing is idempotent: every fault is retried up to the attempt budget.
-        assert_eq!(h.sandbox.calls_to("3ds/v2/update").len(), 3, "{fault:?}");
+        // Re-pointing is idempotent: every fault is retried, within the attempts and the
+        // call budget (3 x 400 ms): after a timed-out attempt, only one more fits unless
+        // the jittered wait happens to be zero.
+        let calls = h.sandbox.calls_to("3ds/v2/update").len();
+        let expected = if matches!(fault, Fault::Latency { .. }) {
+            2..=3
+        } else {
+            3..=3
+        };
+        assert!(expected.contains(&calls), "{fault:?}: {calls} calls");
     }
 }
 

@@ -165,6 +165,11 @@ pub struct HttpSettings {
 }
 
 impl HttpSettings {
+    /// The longest one upstream call may take, retries and their waits included.
+    pub fn call_budget(&self) -> Duration {
+        self.request_timeout * self.max_attempts
+    }
+
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             connect_timeout: env.millis("UPSTREAM_CONNECT_TIMEOUT_MS", 2_000)?,
@@ -404,6 +409,23 @@ impl EnrollConfig {
     }
 }
 
+/// A claim must outlast the longest upstream call made under it; otherwise a duplicate
+/// could take the claim over while that call is in flight, and the upstream would be
+/// called twice.
+fn check_lease(http: &HttpSettings, session: &SessionSettings) -> Result<(), ConfigError> {
+    let longest_call = http.call_budget();
+    if session.claim_lease <= longest_call {
+        return Err(invalid(
+            "CLAIM_LEASE_SECS",
+            format!(
+                "must exceed the longest upstream call ({} ms = UPSTREAM_TIMEOUT_MS x UPSTREAM_MAX_ATTEMPTS)",
+                longest_call.as_millis()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Settings of the check-enroll (merchant-side) function.
 #[derive(Debug, Clone)]
 pub struct CheckEnrollConfig {
@@ -419,12 +441,15 @@ pub struct CheckEnrollConfig {
 
 impl CheckEnrollConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let http = HttpSettings::from_env(env)?;
+        let session = SessionSettings::from_env(env)?;
+        check_lease(&http, &session)?;
         Ok(Self {
-            http: HttpSettings::from_env(env)?,
+            http,
             store: StoreSettings::from_env(env)?,
             payer_auth: PayerAuthSettings::from_env(env)?,
             clients: ClientKeys::from_env(env)?,
-            session: SessionSettings::from_env(env)?,
+            session,
             keys: SessionKeys::from_env(env)?,
             return_urls: return_url_policy(env)?,
             public_base_url: public_base_url(env)?,
@@ -447,12 +472,15 @@ pub struct CallbackConfig {
 
 impl CallbackConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let http = HttpSettings::from_env(env)?;
+        let session = SessionSettings::from_env(env)?;
+        check_lease(&http, &session)?;
         Ok(Self {
-            http: HttpSettings::from_env(env)?,
+            http,
             store: StoreSettings::from_env(env)?,
             payer_auth: PayerAuthSettings::from_env(env)?,
             clients: ClientKeys::from_env(env)?,
-            session: SessionSettings::from_env(env)?,
+            session,
             keys: SessionKeys::from_env(env)?,
             return_urls: return_url_policy(env)?,
             redirect_signing_key: redirect_signing_key(env)?,
@@ -514,6 +542,32 @@ mod tests {
         assert_eq!(config.card_issuance.max_requests_per_10s, 900);
         let debug = format!("{config:?}");
         assert!(!debug.contains("0123456789abcdef"), "{debug}");
+    }
+
+    #[test]
+    fn a_claim_lease_shorter_than_an_upstream_call_is_refused() {
+        let vars = |lease: &'static str| {
+            env(&[
+                ("UPSTREAM_TIMEOUT_MS", "8000"),
+                ("UPSTREAM_MAX_ATTEMPTS", "3"),
+                ("UPSTREAM_MAX_RETRY_AFTER_MS", "100"),
+                ("CLAIM_LEASE_SECS", lease),
+            ])
+        };
+        let check = |e: &Env| {
+            check_lease(
+                &HttpSettings::from_env(e).unwrap(),
+                &SessionSettings::from_env(e).unwrap(),
+            )
+        };
+        let err = check(&vars("20")).unwrap_err().to_string();
+        assert!(
+            err.contains("CLAIM_LEASE_SECS") && err.contains("24000 ms"),
+            "{err}"
+        );
+        assert!(check(&vars("25")).is_ok());
+        // The defaults hold together.
+        assert!(check(&env(&[])).is_ok());
     }
 
     #[test]

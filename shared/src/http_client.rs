@@ -139,15 +139,15 @@ impl HttpClient {
     }
 
     /// Sends the request built by `build`, retrying per `call.policy` within the
-    /// configured attempts and time budget. Returns the final HTTP answer whatever its
-    /// status, or the transport failure of the last attempt.
+    /// configured attempts and [`HttpSettings::call_budget`]. Returns the final HTTP answer
+    /// whatever its status, or the transport failure of the last attempt.
     pub async fn send(
         &self,
         call: Call<'_>,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let started = Instant::now();
-        let budget = self.settings.request_timeout * self.settings.max_attempts;
+        let budget = self.settings.call_budget();
         let mut may_have_landed = false;
         let mut attempt = 0;
         loop {
@@ -171,7 +171,11 @@ impl HttpClient {
                 }
             };
             let last = attempt >= self.settings.max_attempts;
-            let delay = retry_delay.filter(|d| !last && started.elapsed() + *d < budget);
+            // The budget bounds the whole call: a retry starts only if it can run to its
+            // own timeout within it (callers size their leases on this bound).
+            let delay = retry_delay.filter(|d| {
+                !last && started.elapsed() + *d + self.settings.request_timeout <= budget
+            });
             match (outcome, delay) {
                 (Attempt::Answered(status, headers, body), None) => {
                     return Ok(UpstreamResponse {

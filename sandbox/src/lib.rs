@@ -110,10 +110,6 @@ impl Sandbox {
             .collect()
     }
 
-    pub fn clear_calls(&self) {
-        self.state.calls.lock().unwrap().clear();
-    }
-
     pub fn inject(&self, rule: FaultRule) {
         self.state.faults.lock().unwrap().push(rule);
     }
@@ -148,16 +144,6 @@ impl Sandbox {
         self.state
             .max_in_flight
             .load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    pub fn challenge_status(&self, transaction_id: &str) -> Option<ChallengeStatus> {
-        self.state
-            .payer
-            .lock()
-            .unwrap()
-            .challenges
-            .get(transaction_id)
-            .map(|c| c.status)
     }
 }
 

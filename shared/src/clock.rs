@@ -6,10 +6,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 pub trait Clock: Send + Sync {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
-
-    fn now_secs(&self) -> i64 {
-        self.now_ms().div_euclid(1000)
-    }
 }
 
 pub type SharedClock = Arc<dyn Clock>;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
-use crate::store::{Guard, Item, Mutation, Patch, SharedStore, StoreError, Written, n};
+use crate::store::{Guard, Mutation, Patch, SharedStore, StoreError, Written, n};
 
 pub const KIND: &str = "card_enrollment";
 
@@ -66,15 +66,5 @@ impl Enrollments {
                 Ok(false)
             }
         }
-    }
-
-    pub async fn get(&self, card_id: &str) -> Result<Option<CardEnrollment>, StoreError> {
-        self.store
-            .read(&key(card_id))
-            .await?
-            .map(|item: Item| {
-                serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .transpose()
     }
 }

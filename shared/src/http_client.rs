@@ -45,9 +45,6 @@ pub struct UpstreamResponse {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub attempts: u32,
-    /// An earlier attempt timed out or lost its connection after sending, so the upstream
-    /// may already have acted on this call (e.g. a retried enroll answering 409).
-    pub earlier_attempt_may_have_landed: bool,
 }
 
 impl UpstreamResponse {
@@ -148,7 +145,6 @@ impl HttpClient {
     ) -> Result<UpstreamResponse, UpstreamError> {
         let started = Instant::now();
         let budget = self.settings.call_budget();
-        let mut may_have_landed = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -183,7 +179,6 @@ impl HttpClient {
                         headers,
                         body,
                         attempts: attempt,
-                        earlier_attempt_may_have_landed: may_have_landed,
                     });
                 }
                 (Attempt::Failed { error, .. }, None) => {
@@ -194,14 +189,7 @@ impl HttpClient {
                     tracing::warn!(upstream = %call.upstream, operation = call.operation, attempt, status = status.as_u16(), delay_ms = delay.as_millis() as u64, "retrying upstream call");
                     tokio::time::sleep(delay).await;
                 }
-                (
-                    Attempt::Failed {
-                        error,
-                        may_have_landed: landed,
-                    },
-                    Some(delay),
-                ) => {
-                    may_have_landed |= landed;
+                (Attempt::Failed { error, .. }, Some(delay)) => {
                     tracing::warn!(upstream = %call.upstream, operation = call.operation, attempt, error = %error, delay_ms = delay.as_millis() as u64, "retrying upstream call");
                     tokio::time::sleep(delay).await;
                 }

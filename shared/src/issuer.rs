@@ -55,10 +55,6 @@ impl IssuerApp {
         }
     }
 
-    pub fn enrollments(&self) -> &Enrollments {
-        &self.enrollments
-    }
-
     fn today(&self) -> chrono::NaiveDate {
         crate::clock::utc_date(self.clock.now_ms())
     }

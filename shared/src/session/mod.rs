@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
 use crate::crypto::SealedData;
-use crate::store::{Item, ItemStore, SharedStore, StoreError, Written, string};
+use crate::store::{Item, SharedStore, StoreError, Written, string};
 
 pub mod keys;
 pub mod state;
@@ -189,10 +189,6 @@ impl Sessions {
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
-    }
-
-    pub fn store(&self) -> &dyn ItemStore {
-        self.store.as_ref()
     }
 
     pub async fn apply(

@@ -197,15 +197,6 @@ pub enum CardIssuanceError {
     },
 }
 
-impl CardIssuanceError {
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            CardIssuanceError::Refused { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
-
 impl From<CardIssuanceError> for ApiError {
     fn from(error: CardIssuanceError) -> Self {
         match error {

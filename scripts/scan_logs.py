@@ -7,6 +7,8 @@ Fails on: a Luhn-valid run of 13-19 digits (a card number), an expiry (MM/YY, MM
 JWT, a bearer token, a security answer that is not redacted, or any of the API keys,
 upstream credentials and signing/encryption keys the test, events and local
 configurations use. Offending lines are reported by file, line and kind — never printed.
+Also checks that request lines carry the request id, and that an accepted request on a
+session or card route names its reference_code or card_id.
 
 Usage: python3 scripts/scan_logs.py [LOG_DIR]
 """
@@ -40,6 +42,19 @@ PATTERNS = {
 }
 DIGIT_RUN = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
 
+# Routes whose requests concern one session or one card: once a request has been accepted
+# (2xx/3xx), its lines must name it.
+NAMED_BY = {
+    "/v1/risk/authentication/setup": "reference_code",
+    "/v1/risk/authentication/enroll": "reference_code",
+    "/v1/risk/authentication/validate": "reference_code",
+    "/v1/risk/authentication/{reference_code}": "reference_code",
+    "/v1/risk/authentication/callback/{reference_code}/{binding}": "reference_code",
+    "/card/issuance/api/issuing/3ds/v2/enroll": "card_id",
+    "/card/issuance/api/issuing/3ds/v2/update": "card_id",
+    "/card/issuance/api/issuing/3ds/v2/detail": "card_id",
+}
+
 
 def luhn(digits):
     total = 0
@@ -69,7 +84,7 @@ def main():
     files = sorted(p for p in LOG_DIR.rglob("*") if p.is_file())
     if not files:
         sys.exit(f"no logs under {LOG_DIR}: nothing was captured, the scan cannot pass")
-    problems, lines, ours = [], 0, 0
+    problems, lines, ours, named = [], 0, 0, 0
     for path in files:
         # Our processes write JSON lines; other tools in the same files (cargo's build
         # output under `cargo lambda watch`) write text, which is scanned but not parsed.
@@ -91,11 +106,20 @@ def main():
                 if field not in entry:
                     problems.append(f"{where}: no {field}")
             span = entry.get("span")
-            if span is not None and span.get("name") == "request" and not span.get("request_id"):
+            if span is None or span.get("name") != "request":
+                continue
+            if not span.get("request_id"):
                 problems.append(f"{where}: a request's line without its request_id")
-    print(f"scanned {lines} lines in {len(files)} files ({ours} JSON log lines)")
-    if ours == 0:
-        sys.exit("no JSON log lines were captured: the scan cannot pass")
+            named_by = NAMED_BY.get(span.get("route"))
+            accepted = entry.get("message") == "request completed" and entry.get("status", 500) < 400
+            if named_by and accepted:
+                named += 1
+                if not span.get(named_by):
+                    problems.append(f"{where}: an accepted {span.get('route')} request without its {named_by}")
+    print(f"scanned {lines} lines in {len(files)} files ({ours} JSON log lines, "
+          f"{named} accepted session/card requests checked for their reference_code/card_id)")
+    if ours == 0 or named == 0:
+        sys.exit("no request log lines were captured: the scan cannot pass")
     if problems:
         print("\n".join(problems[:200]))
         sys.exit(f"{len(problems)} problems in the logs")

@@ -3,6 +3,7 @@
 // in DEMO_URL. On a failure the page's screenshot and HTML are saved under
 // e2e/artifacts/ and the paths are printed.
 
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -11,6 +12,19 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const BASE = process.env.DEMO_URL ?? 'http://127.0.0.1:3000';
+// The local stack's development signing key (local/src/main.rs).
+const REDIRECT_KEY = process.env.REDIRECT_SIGNING_KEY ?? 'local-dev-redirect-signing-key-not-for-production';
+
+/** The README's JavaScript verifier, run on the redirect the browser really received. */
+function verifySignedRedirect(query, key) {
+  const params = [...new URLSearchParams(query)];
+  const signature = params.find(([k]) => k === 'signature')?.[1] ?? '';
+  const rest = params.filter(([k]) => k !== 'signature').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const expected = createHmac('sha256', key).update(new URLSearchParams(rest).toString()).digest('hex');
+  assert.equal(signature.length, expected.length, 'signature length');
+  assert.ok(timingSafeEqual(Buffer.from(signature), Buffer.from(expected)), 'signature matches');
+  return Object.fromEntries(rest);
+}
 const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
 
 let browser;
@@ -98,7 +112,10 @@ test('challenge success: the cardholder types the code, the signed redirect veri
     assert.equal(outcome.eci, '05');
     assert.equal(outcome.liabilityShift, 'yes');
     assert.match(outcome.proof, /signature verified/);
-    assert.match(page.url(), /signature=[0-9a-f]{64}/);
+    const fields = verifySignedRedirect(new URL(page.url()).search, REDIRECT_KEY);
+    assert.equal(fields.status, 'authenticated');
+    assert.equal(fields.liability_shift, 'true');
+    assert.match(fields.reference_code, /^demo-/);
   });
 });
 

@@ -4,8 +4,9 @@
 //! Signing scheme (documented in the README for merchants):
 //! 1. take every query parameter of the redirect URL except `signature`;
 //! 2. sort them by name (byte order);
-//! 3. join them as `name=value` pairs with `&`, names and values form-urlencoded
-//!    (`application/x-www-form-urlencoded`, space as `+`);
+//! 3. join them as `name=value` pairs with `&`, names and values form-urlencoded as the
+//!    WHATWG URL standard (and JavaScript's `URLSearchParams`) does: `*-._` and
+//!    alphanumerics kept, space as `+`, every other byte of the UTF-8 percent-encoded;
 //! 4. `signature` = lower-case hex HMAC-SHA256 of that string under the shared key.
 //!
 //! `ts` (unix seconds) is signed too, so a merchant can refuse stale redirects.
@@ -269,6 +270,17 @@ mod tests {
             verify_redirect(&duplicated, &key, 1_010, Duration::from_secs(300)),
             Err(SignatureError::DuplicateParameter)
         );
+    }
+
+    #[test]
+    fn the_canonical_string_uses_the_whatwg_form_encoding() {
+        // As JavaScript's URLSearchParams: `*-._` and alphanumerics kept, space as `+`,
+        // everything else (including `~`) percent-encoded as UTF-8.
+        let pairs = vec![
+            ("note".to_owned(), "a*b~c d/é:".to_owned()),
+            ("a".to_owned(), "1".to_owned()),
+        ];
+        assert_eq!(canonical_query(&pairs), "a=1&note=a*b%7Ec+d%2F%C3%A9%3A");
     }
 
     #[test]

@@ -25,7 +25,7 @@ EXPIRY = "01/2030"
 
 
 def binding(reference_code: str) -> str:
-    """The return-URL binding token, as shared::session::keys computes it."""
+    """The return-URL binding token, as gateway::session::keys computes it."""
     mac = hmac.new(SESSION_MAC_KEY.encode(), digestmod=hashlib.sha256)
     mac.update(b"return-url-binding")
     mac.update(struct.pack(">Q", len(reference_code)))

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use axum::body::Body;
+use gateway::redirect::verify_redirect;
 use gateway_tests::*;
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
-use shared::redirect::verify_redirect;
 
 use crate::merchant::{ENROLL, assert_no_clear_card_data, prepared_enroll, session_item};
 
@@ -130,7 +130,7 @@ fn form_post(path: &str, form: String) -> Request<Body> {
 
 /// Checks the redirect's signature with the function a merchant would use and returns
 /// its parameters.
-fn verified_redirect(answer: &Answer) -> (String, shared::redirect::VerifiedRedirect) {
+fn verified_redirect(answer: &Answer) -> (String, gateway::redirect::VerifiedRedirect) {
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
     let location = answer.header("location").expect("Location").to_owned();
     assert!(
@@ -142,7 +142,7 @@ fn verified_redirect(answer: &Answer) -> (String, shared::redirect::VerifiedRedi
         .query()
         .unwrap()
         .to_owned();
-    let key = shared::crypto::MacKey::new(REDIRECT_KEY.as_bytes());
+    let key = gateway::crypto::MacKey::new(REDIRECT_KEY.as_bytes());
     let now = chrono::Utc::now().timestamp() + 3600;
     let verified =
         verify_redirect(&query, &key, now, Duration::from_secs(7200)).expect("a valid signature");
@@ -415,10 +415,10 @@ async fn a_forged_transaction_id_a_tampered_binding_or_an_unknown_session_is_ref
         "nothing written"
     );
 
-    let config = shared::config::CallbackConfig::from_env(&h.config_env()).unwrap();
+    let config = h.callback_config();
     let unknown = format!(
         "/v1/risk/authentication/callback/never-seen/{}",
-        config.keys.return_url_binding("never-seen")
+        config.merchant.keys.return_url_binding("never-seen")
     );
     let answer = send(&callback, form_post(&unknown, acs.form())).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
@@ -532,11 +532,11 @@ async fn a_claim_left_by_a_dead_invocation_is_taken_over_after_its_lease() {
     let challenge = challenged(&h, "dead-cb", "4000000000002503").await;
     let acs = at_the_acs(&challenge, "submit", "1234").await;
     // An invocation claims the session and dies before validating.
-    let config = shared::config::CallbackConfig::from_env(&h.config_env()).unwrap();
-    let sessions = shared::session::Sessions::new(h.store.clone(), h.clock());
+    let config = h.callback_config();
+    let sessions = gateway::session::Sessions::new(h.store.clone(), h.clock());
     let now = h.clock.now_ms();
-    let claim = shared::session::Transition::ClaimValidation {
-        transaction_mac: config.keys.transaction_mac(&acs.transaction_id),
+    let claim = gateway::session::Transition::ClaimValidation {
+        transaction_mac: config.merchant.keys.transaction_mac(&acs.transaction_id),
         client_id: None,
         claim_id: "died".into(),
         now_ms: now,
@@ -544,7 +544,7 @@ async fn a_claim_left_by_a_dead_invocation_is_taken_over_after_its_lease() {
     };
     assert!(matches!(
         sessions.apply("dead-cb", &claim).await.unwrap(),
-        shared::session::Applied::Done(_)
+        gateway::session::Recorded::Done(_)
     ));
 
     h.clock.advance(Duration::from_secs(26));
@@ -569,10 +569,8 @@ async fn a_return_url_no_longer_allowed_is_never_redirected_to() {
         "ALLOWED_RETURN_ORIGINS".into(),
         "https://other-shop.example".into(),
     );
-    let config =
-        shared::config::CallbackConfig::from_env(&shared::config::Env::from_map(env)).unwrap();
-    let app = shared::callback::CallbackApp::new(&config, h.http(), h.store.clone(), h.clock());
-    let callback = shared::callback::router(std::sync::Arc::new(app));
+    let config = callback::CallbackConfig::from_env(&gateway::config::Env::from_map(env)).unwrap();
+    let callback = h.callback_with(&config);
     let answer = send(&callback, form_post(&acs.path, acs.form())).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert!(answer.header("location").is_none());
@@ -624,8 +622,8 @@ async fn merchant_driven_validate_is_one_shot_too() {
     let acs = AcsReturn {
         path: format!(
             "/v1/risk/authentication/callback/api-validate/{}",
-            shared::config::CallbackConfig::from_env(&h.config_env())
-                .unwrap()
+            h.callback_config()
+                .merchant
                 .keys
                 .return_url_binding("api-validate")
         ),

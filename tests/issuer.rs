@@ -30,8 +30,8 @@ fn contact() -> Value {
     })
 }
 
-async fn enrollment_item(h: &Harness, card: &str) -> Option<shared::store::Item> {
-    h.item(&shared::enrollment::key(card)).await
+async fn enrollment_item(h: &Harness, card: &str) -> Option<gateway::store::Item> {
+    h.item(&gateway::enrollment::key(card)).await
 }
 
 #[tokio::test]
@@ -82,8 +82,8 @@ async fn enroll_success_links_the_card_upstream_and_records_the_status() {
         string_attr(&item, "client_id").as_deref(),
         Some("issuer-test")
     );
-    assert!(shared::store::number(&item, "enrolled_at").is_some());
-    assert!(shared::store::number(&item, "updated_at").is_some());
+    assert!(gateway::store::number(&item, "enrolled_at").is_some());
+    assert!(gateway::store::number(&item, "updated_at").is_some());
 }
 
 #[tokio::test]
@@ -278,7 +278,7 @@ async fn over_the_upstream_rate_limit_the_caller_gets_429_with_retry_after() {
         issuance_requests_per_10s: 2,
         ..SandboxConfig::default()
     };
-    let h = Harness::with(Backend::DynamoDb, config, &[]).await;
+    let h = Harness::with(default_backend(), config, &[]).await;
     let issuer = h.issuer();
     for i in 0..2 {
         let answer = send(
@@ -615,246 +615,108 @@ async fn cardholder_contacts_are_created_updated_and_queried() {
 }
 
 /// Bad input: a 4xx naming the field; no upstream call; nothing written.
-#[tokio::test]
-async fn bad_input_is_refused_before_any_upstream_call_or_write() {
-    let h = Harness::new().await;
-    let issuer = h.issuer();
-    let long = "c".repeat(65);
-    let oversize = format!(
-        r#"{{"card_id":"{ACTIVE_CARD_ID}","cardholder_id":"{CARDHOLDER_ID}","pad":"{}"}}"#,
-        "x".repeat(70 * 1024)
-    );
-    let cases: Vec<(
-        http::Request<axum::body::Body>,
-        StatusCode,
-        &str,
-        Option<&str>,
-    )> = vec![
-        (
-            post_raw(ENROLL, Some(ISSUER_KEY), "{\"card_id\": "),
-            StatusCode::BAD_REQUEST,
-            "MALFORMED_JSON",
-            None,
-        ),
-        (
-            post_raw(ENROLL, Some(ISSUER_KEY), ""),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("body"),
-        ),
-        (
-            post_json(
-                ENROLL,
-                Some(ISSUER_KEY),
-                &json!({"card_id": 5, "cardholder_id": CARDHOLDER_ID}),
-            ),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("card_id"),
-        ),
-        (
-            post_json(
-                ENROLL,
-                Some(ISSUER_KEY),
-                &json!({"card_id": ACTIVE_CARD_ID}),
-            ),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("cardholder_id"),
-        ),
-        (
-            post_json(
-                ENROLL,
-                Some(ISSUER_KEY),
-                &json!({"card_id": "  ", "cardholder_id": CARDHOLDER_ID}),
-            ),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("card_id"),
-        ),
-        (
-            post_json(
-                ENROLL,
-                Some(ISSUER_KEY),
-                &json!({"card_id": long, "cardholder_id": CARDHOLDER_ID}),
-            ),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("card_id"),
-        ),
-        (
-            post_json(
-                ENROLL,
-                Some(ISSUER_KEY),
-                &json!({"card_id": "card 1;drop", "cardholder_id": CARDHOLDER_ID}),
-            ),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("card_id"),
-        ),
-        (
-            post_raw(ENROLL, Some(ISSUER_KEY), oversize),
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            None,
-        ),
-        (
-            post_json(ENROLL, None, &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID)),
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            None,
-        ),
-        (
-            post_json(
-                ENROLL,
-                Some("wrong-key-0123456789"),
-                &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID),
-            ),
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            None,
-        ),
-        (
-            post_json(
-                "/card/issuance/api/issuing/3ds/v2/unenroll",
-                Some(ISSUER_KEY),
-                &json!({}),
-            ),
-            StatusCode::NOT_FOUND,
-            "ROUTE_NOT_FOUND",
-            None,
-        ),
-        (
-            get(ENROLL, Some(ISSUER_KEY)),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            None,
-        ),
-        (
-            get(DETAIL, Some(ISSUER_KEY)),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("card_id"),
-        ),
-        (
-            get(&format!("{QUERY_CARDHOLDERS}?page_no=1"), Some(ISSUER_KEY)),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("budget_id"),
-        ),
-        (
-            post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
-                let mut c = contact();
-                c["email"] = json!("emma");
-                c
-            }),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("email"),
-        ),
-        (
-            post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
-                let mut c = contact();
-                c["call_prefix"] = json!("+99");
-                c
-            }),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("call_prefix"),
-        ),
-        (
-            post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
-                let mut c = contact();
-                c["date_of_birth"] = json!("31/10/1996");
-                c
-            }),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("date_of_birth"),
-        ),
-        (
-            post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
-                let mut c = contact();
-                c["country_code"] = json!("USA");
-                c
-            }),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("country_code"),
-        ),
-        (
-            post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
-                let mut c = contact();
-                c.as_object_mut().unwrap().remove("security_answer");
-                c
-            }),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("security_answer"),
-        ),
-        (
-            post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
-                let mut c = contact();
-                c["mobile"] = json!(2125551234_u64);
-                c
-            }),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("mobile"),
-        ),
-        (
-            post_json(BATCH, Some(ISSUER_KEY), &json!({"items": []})),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("items"),
-        ),
-        (
-            post_json(
-                BATCH,
-                Some(ISSUER_KEY),
-                &json!({"items": [enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID), enroll_body(ACTIVE_CARD_ID, SECOND_CARDHOLDER_ID)]}),
-            ),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("items[1].card_id"),
-        ),
-        (
-            post_json(
-                BATCH,
-                Some(ISSUER_KEY),
-                &json!({"items": [enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID), {"card_id": "x"}]}),
-            ),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("items[1].cardholder_id"),
-        ),
-        (
-            post_json(
-                BATCH,
-                Some(ISSUER_KEY),
-                &json!({"items": (0..101).map(|i| enroll_body(&seeded_card_id(i), CARDHOLDER_ID)).collect::<Vec<_>>()}),
-            ),
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETER",
-            Some("items"),
-        ),
-    ];
-    for (request, status, code, field) in cases {
+/// Bad input is refused with a clear 4xx naming the field, before any upstream call or
+/// write: one named case per rule.
+mod bad_input {
+    use super::*;
+
+    /// Sends `request` to the enroll function and checks the refusal, and that nothing
+    /// reached the upstream or the store.
+    async fn refused(
+        request: http::Request<axum::body::Body>,
+        status: StatusCode,
+        code: &str,
+        field: Option<&str>,
+    ) {
+        let h = Harness::new().await;
         let what = format!("{} {}", request.method(), request.uri());
-        let answer = send(&issuer, request).await;
+        let answer = send(&h.issuer(), request).await;
         assert_eq!(answer.status, status, "{what}: {}", answer.text());
         let body = answer.json();
         assert_eq!(body["code"], code, "{what}: {body}");
         assert_eq!(body["field"].as_str(), field, "{what}: {body}");
         assert!(!body["message"].as_str().unwrap().is_empty());
         assert!(!answer.text().contains("Han"), "security answer echoed");
+        assert!(
+            h.sandbox.calls().is_empty(),
+            "bad input reached the upstream: {:?}",
+            h.sandbox.calls()
+        );
+        assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_none());
     }
-    assert!(
-        h.sandbox.calls().is_empty(),
-        "bad input reached the upstream: {:?}",
-        h.sandbox.calls()
-    );
-    assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_none());
+
+    fn contact_with(change: impl FnOnce(&mut Value)) -> Value {
+        let mut c = contact();
+        change(&mut c);
+        c
+    }
+
+    macro_rules! cases {
+        ($($name:ident: $request:expr => $status:ident, $code:literal, $field:expr;)*) => {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    refused($request, StatusCode::$status, $code, $field).await;
+                }
+            )*
+        };
+    }
+
+    cases! {
+        truncated_json: post_raw(ENROLL, Some(ISSUER_KEY), "{\"card_id\": ")
+            => BAD_REQUEST, "MALFORMED_JSON", None;
+        empty_body: post_raw(ENROLL, Some(ISSUER_KEY), "")
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("body");
+        card_id_as_a_number: post_json(ENROLL, Some(ISSUER_KEY), &json!({"card_id": 5, "cardholder_id": CARDHOLDER_ID}))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("card_id");
+        no_cardholder_id: post_json(ENROLL, Some(ISSUER_KEY), &json!({"card_id": ACTIVE_CARD_ID}))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("cardholder_id");
+        blank_card_id: post_json(ENROLL, Some(ISSUER_KEY), &json!({"card_id": "  ", "cardholder_id": CARDHOLDER_ID}))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("card_id");
+        card_id_too_long: post_json(ENROLL, Some(ISSUER_KEY), &json!({"card_id": "c".repeat(65), "cardholder_id": CARDHOLDER_ID}))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("card_id");
+        card_id_with_other_characters: post_json(ENROLL, Some(ISSUER_KEY), &json!({"card_id": "card 1;drop", "cardholder_id": CARDHOLDER_ID}))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("card_id");
+        body_over_64_kib: post_raw(ENROLL, Some(ISSUER_KEY), format!(
+                r#"{{"card_id":"{ACTIVE_CARD_ID}","cardholder_id":"{CARDHOLDER_ID}","pad":"{}"}}"#,
+                "x".repeat(70 * 1024)
+            ))
+            => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", None;
+        no_api_key: post_json(ENROLL, None, &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID))
+            => UNAUTHORIZED, "UNAUTHORIZED", None;
+        unknown_api_key: post_json(ENROLL, Some("wrong-key-0123456789"), &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID))
+            => UNAUTHORIZED, "UNAUTHORIZED", None;
+        unknown_route: post_json("/card/issuance/api/issuing/3ds/v2/unenroll", Some(ISSUER_KEY), &json!({}))
+            => NOT_FOUND, "ROUTE_NOT_FOUND", None;
+        wrong_method: get(ENROLL, Some(ISSUER_KEY))
+            => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", None;
+        detail_without_card_id: get(DETAIL, Some(ISSUER_KEY))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("card_id");
+        contact_query_without_a_filter: get(&format!("{QUERY_CARDHOLDERS}?page_no=1"), Some(ISSUER_KEY))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("budget_id");
+        contact_email_not_an_address: post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &contact_with(|c| c["email"] = json!("emma")))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("email");
+        contact_call_prefix_not_accepted: post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &contact_with(|c| c["call_prefix"] = json!("+99")))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("call_prefix");
+        contact_date_of_birth_not_iso: post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &contact_with(|c| c["date_of_birth"] = json!("31/10/1996")))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("date_of_birth");
+        contact_country_not_alpha_2: post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &contact_with(|c| c["country_code"] = json!("USA")))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("country_code");
+        contact_without_security_answer: post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &contact_with(|c| {
+                c.as_object_mut().unwrap().remove("security_answer");
+            }))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("security_answer");
+        contact_mobile_as_a_number: post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &contact_with(|c| c["mobile"] = json!(2125551234_u64)))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("mobile");
+        empty_batch: post_json(BATCH, Some(ISSUER_KEY), &json!({"items": []}))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("items");
+        batch_with_a_card_twice: post_json(BATCH, Some(ISSUER_KEY), &json!({"items": [enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID), enroll_body(ACTIVE_CARD_ID, SECOND_CARDHOLDER_ID)]}))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("items[1].card_id");
+        batch_item_without_cardholder: post_json(BATCH, Some(ISSUER_KEY), &json!({"items": [enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID), {"card_id": "x"}]}))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("items[1].cardholder_id");
+        batch_of_101: post_json(BATCH, Some(ISSUER_KEY), &json!({"items": (0..101).map(|i| enroll_body(&seeded_card_id(i), CARDHOLDER_ID)).collect::<Vec<_>>()}))
+            => BAD_REQUEST, "INVALID_PARAMETER", Some("items");
+    }
 }
 
 #[tokio::test]

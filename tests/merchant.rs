@@ -1,9 +1,9 @@
 //! The check-enroll function against the payer-authentication sandbox and DynamoDB (moto).
 
+use gateway::session::SessionState;
 use gateway_tests::*;
 use http::StatusCode;
 use serde_json::{Value, json};
-use shared::session::SessionState;
 
 pub const SETUP: &str = "/v1/risk/authentication/setup";
 pub const ENROLL: &str = "/v1/risk/authentication/enroll";
@@ -69,14 +69,14 @@ pub async fn prepared_enroll(
     enroll_body(reference, card, &reference_id)
 }
 
-pub async fn session_item(h: &Harness, reference: &str) -> shared::store::Item {
-    h.item(&shared::session::key(reference))
+pub async fn session_item(h: &Harness, reference: &str) -> gateway::store::Item {
+    h.item(&gateway::session::key(reference))
         .await
         .expect("session item")
 }
 
 /// No card number, expiry, billing contact or step-up token anywhere in the item.
-pub fn assert_no_clear_card_data(item: &shared::store::Item, card: &str) {
+pub fn assert_no_clear_card_data(item: &gateway::store::Item, card: &str) {
     let dump = format!("{item:?}");
     for secret in [
         card,
@@ -90,7 +90,7 @@ pub fn assert_no_clear_card_data(item: &shared::store::Item, card: &str) {
     }
 }
 
-fn state_of(item: &shared::store::Item) -> String {
+fn state_of(item: &gateway::store::Item) -> String {
     string_attr(item, "state").unwrap()
 }
 
@@ -102,124 +102,107 @@ async fn status(merchant: &axum::Router, reference: &str, key: &str) -> Answer {
     .await
 }
 
-#[tokio::test]
-async fn frictionless_outcomes_per_network_are_recorded_with_their_eci_and_liability_shift() {
+/// A frictionless outcome per the test cards: what the upstream says and what we record.
+struct Frictionless {
+    card: &'static str,
+    transaction_status: &'static str,
+    state: &'static str,
+    eci: Option<&'static str>,
+    eci_raw: &'static str,
+    liability_shift: bool,
+}
+
+/// Check enroll with `expected.card` is decided at once, recorded with its ECI and
+/// liability shift, and keeps no card data.
+async fn frictionless(expected: Frictionless) {
+    let Frictionless {
+        card,
+        transaction_status,
+        state,
+        eci,
+        eci_raw,
+        liability_shift: shift,
+    } = expected;
     let h = Harness::new().await;
     let merchant = h.merchant();
-    // card, transaction status, state, eci, eci_raw, liability shift
-    let cases = [
-        (
-            "4000000000002701",
-            "Authentication_successful",
-            "AUTHENTICATED",
-            Some("05"),
-            "05",
-            true,
-        ),
-        (
-            "4000000000002719",
-            "Authentication_successful",
-            "AUTHENTICATED",
-            Some("06"),
-            "06",
-            true,
-        ),
-        (
-            "4000000000002925",
-            "Authentication_failed",
-            "FAILED",
-            Some("07"),
-            "07",
-            false,
-        ),
-        (
-            "4000000000002313",
-            "Authentication_failed",
-            "FAILED",
-            Some("07"),
-            "07",
-            false,
-        ),
-        (
-            "4000000000002537",
-            "Authentication_failed",
-            "FAILED",
-            Some("07"),
-            "07",
-            false,
-        ),
-        (
-            "5200000000002235",
-            "Authentication_successful",
-            "AUTHENTICATED",
-            None,
-            "02",
-            true,
-        ),
-        (
-            "5200000000002276",
-            "Authentication_failed",
-            "FAILED",
-            None,
-            "00",
-            false,
-        ),
-        (
-            "340000000002237",
-            "Authentication_failed",
-            "FAILED",
-            Some("07"),
-            "07",
-            false,
-        ),
-    ];
-    for (i, (card, transaction_status, state, eci, eci_raw, shift)) in cases.into_iter().enumerate()
-    {
-        let reference = format!("frictionless-{i}");
-        let body = prepared_enroll(&h, &merchant, &reference, card).await;
-        let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
-        assert_eq!(answer.status, StatusCode::OK, "{card}: {}", answer.text());
-        let upstream_answer = answer.json();
-        assert_eq!(upstream_answer["status"], "success");
-        assert_eq!(
-            upstream_answer["data"]["transaction_info"]["status"], transaction_status,
-            "{card}"
-        );
-        assert_eq!(
-            upstream_answer["data"]["transaction_info"]["type"],
-            "check_enroll_response"
-        );
-        assert_eq!(
-            upstream_answer["data"]["consumer_auth_info"]["eci_raw"], eci_raw,
-            "{card}"
-        );
+    let reference = "frictionless-1";
+    let body = prepared_enroll(&h, &merchant, reference, card).await;
+    let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{card}: {}", answer.text());
+    let upstream_answer = answer.json();
+    assert_eq!(upstream_answer["status"], "success");
+    assert_eq!(
+        upstream_answer["data"]["transaction_info"]["status"], transaction_status,
+        "{card}"
+    );
+    assert_eq!(
+        upstream_answer["data"]["transaction_info"]["type"],
+        "check_enroll_response"
+    );
+    assert_eq!(
+        upstream_answer["data"]["consumer_auth_info"]["eci_raw"], eci_raw,
+        "{card}"
+    );
 
-        let item = session_item(&h, &reference).await;
-        assert_eq!(state_of(&item), state, "{card}");
-        assert!(
-            !item.contains_key("sealed_payment_data"),
-            "{card}: nothing to keep after a frictionless decision"
-        );
-        assert!(!item.contains_key("claim_id"));
-        assert_no_clear_card_data(&item, card);
+    let item = session_item(&h, reference).await;
+    assert_eq!(state_of(&item), state, "{card}");
+    assert!(
+        !item.contains_key("sealed_payment_data"),
+        "{card}: nothing to keep after a frictionless decision"
+    );
+    assert!(!item.contains_key("claim_id"));
+    assert_no_clear_card_data(&item, card);
 
-        let view = status(&merchant, &reference, MERCHANT_KEY).await.json();
-        let data = &view["data"];
-        assert_eq!(data["state"], state);
-        assert_eq!(data["transaction_status"], transaction_status);
-        assert_eq!(data["authentication"]["eci"].as_str(), eci, "{card}");
-        assert_eq!(data["authentication"]["eci_raw"], eci_raw, "{card}");
-        assert_eq!(data["authentication"]["liability_shift"], shift, "{card}");
-        assert_eq!(data["authentication"]["specification_version"], "2.2.0");
-        assert_eq!(data["card"]["bin"], &card[..6]);
-        assert_eq!(data["card"]["last4"], &card[card.len() - 4..]);
-        assert!(
-            !view.to_string().contains(card),
-            "the status never shows the card number"
-        );
-        assert!(!view.to_string().contains(EXPIRY));
+    let view = status(&merchant, reference, MERCHANT_KEY).await.json();
+    let data = &view["data"];
+    assert_eq!(data["state"], state);
+    assert_eq!(data["transaction_status"], transaction_status);
+    assert_eq!(data["authentication"]["eci"].as_str(), eci, "{card}");
+    assert_eq!(data["authentication"]["eci_raw"], eci_raw, "{card}");
+    assert_eq!(data["authentication"]["liability_shift"], shift, "{card}");
+    assert_eq!(data["authentication"]["specification_version"], "2.2.0");
+    assert_eq!(data["card"]["bin"], &card[..6]);
+    assert_eq!(data["card"]["last4"], &card[card.len() - 4..]);
+    assert!(
+        !view.to_string().contains(card),
+        "the status never shows the card number"
+    );
+    assert!(!view.to_string().contains(EXPIRY));
+    assert_eq!(h.sandbox.calls_to("authentication/enroll").len(), 1);
+}
+
+mod frictionless_outcomes_are_recorded_with_their_eci_and_liability_shift {
+    use super::*;
+
+    macro_rules! cases {
+        ($($name:ident: $card:literal, $status:literal, $state:literal, $eci:expr, $eci_raw:literal, $shift:literal;)*) => {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    frictionless(Frictionless {
+                        card: $card,
+                        transaction_status: $status,
+                        state: $state,
+                        eci: $eci,
+                        eci_raw: $eci_raw,
+                        liability_shift: $shift,
+                    })
+                    .await;
+                }
+            )*
+        };
     }
-    assert_eq!(h.sandbox.calls_to("authentication/enroll").len(), 8);
+
+    cases! {
+        visa_success: "4000000000002701", "Authentication_successful", "AUTHENTICATED", Some("05"), "05", true;
+        visa_attempts: "4000000000002719", "Authentication_successful", "AUTHENTICATED", Some("06"), "06", true;
+        visa_failed: "4000000000002925", "Authentication_failed", "FAILED", Some("07"), "07", false;
+        visa_unavailable: "4000000000002313", "Authentication_failed", "FAILED", Some("07"), "07", false;
+        visa_rejected: "4000000000002537", "Authentication_failed", "FAILED", Some("07"), "07", false;
+        mastercard_success: "5200000000002235", "Authentication_successful", "AUTHENTICATED", None, "02", true;
+        mastercard_failed: "5200000000002276", "Authentication_failed", "FAILED", None, "00", false;
+        amex_failed: "340000000002237", "Authentication_failed", "FAILED", Some("07"), "07", false;
+    }
 }
 
 #[tokio::test]
@@ -279,12 +262,12 @@ async fn a_challenge_keeps_the_session_with_our_bound_return_url_and_sealed_data
         string_attr(&item, "merchant_return_url").as_deref(),
         Some("https://shop.example/checkout/return?order=42")
     );
-    let deadline = shared::store::number(&item, "challenge_deadline").unwrap();
+    let deadline = gateway::store::number(&item, "challenge_deadline").unwrap();
     assert!((before + 600_000..=h.clock.now_ms() + 600_000).contains(&deadline));
     let sealed = item
         .get("sealed_payment_data")
         .expect("what validate needs is kept, sealed");
-    let shared::store::AttributeValue::M(sealed) = sealed else {
+    let gateway::store::AttributeValue::M(sealed) = sealed else {
         panic!("{sealed:?}")
     };
     assert_eq!(string_attr(sealed, "key_id").as_deref(), Some("k1"));
@@ -408,7 +391,7 @@ async fn setup_is_recorded_once_and_replays_its_answer() {
         Some("merchant-test")
     );
     assert!(
-        shared::store::number(&item, "expires_at").unwrap()
+        gateway::store::number(&item, "expires_at").unwrap()
             > h.clock.now_ms() / 1000 + 6 * 24 * 3600
     );
     assert_no_clear_card_data(&item, "4000000000002701");
@@ -553,135 +536,48 @@ async fn a_token_expression_is_accepted_in_place_of_card_data() {
 }
 
 /// Every class of bad input: 400 naming the field, no upstream call, nothing written.
-#[tokio::test]
-async fn bad_input_is_refused_before_any_upstream_call_or_write() {
-    let h = Harness::new().await;
-    let merchant = h.merchant();
-    let good = enroll_body("bad-1", "4000000000002701", "ref-id");
-    let with = |pointer: &str, value: Value| {
-        let mut body = good.clone();
+/// Bad input is refused with a clear 4xx naming the field, before any upstream call or
+/// write: one named case per rule.
+mod bad_input {
+    use super::*;
+
+    /// The seed's check-enroll request with one change.
+    fn good() -> Value {
+        enroll_body("bad-1", "4000000000002701", "ref-id")
+    }
+
+    fn with(pointer: &str, value: Value) -> Value {
+        let mut body = good();
         *body.pointer_mut(pointer).unwrap() = value;
         body
-    };
-    let without = |parent: &str, field: &str| {
-        let mut body = good.clone();
+    }
+
+    fn without(parent: &str, field: &str) -> Value {
+        let mut body = good();
         body.pointer_mut(parent)
             .unwrap()
             .as_object_mut()
             .unwrap()
             .remove(field);
         body
-    };
-    let cases: Vec<(Value, &str)> = vec![
-        (
-            without("/transaction_info", "type"),
-            "transaction_info.type",
-        ),
-        (
-            with("/transaction_info/type", json!("setup")),
-            "transaction_info.type",
-        ),
-        (
-            with("/transaction_info/reference_code", json!("has space")),
-            "transaction_info.reference_code",
-        ),
-        (
-            with("/card/number", json!("4000-0000-0000-2701")),
-            "card.number",
-        ),
-        (with("/card/number", json!("40000000027")), "card.number"),
-        (
-            with("/card/number", json!("4000000000002702")),
-            "card.number",
-        ),
-        (
-            with("/card/number", json!(4000000000002701_u64)),
-            "card.number",
-        ),
-        (
-            with("/card/expiration_date", json!("2030-01")),
-            "card.expiration_date",
-        ),
-        (
-            with("/card/expiration_date", json!("01/20")),
-            "card.expiration_date",
-        ),
-        (
-            with("/card/expiration_date", json!("13/2030")),
-            "card.expiration_date",
-        ),
-        (
-            with("/order_info/amount_details/total_amount", json!("0")),
-            "order_info.amount_details.total_amount",
-        ),
-        (
-            with("/order_info/amount_details/total_amount", json!("-5")),
-            "order_info.amount_details.total_amount",
-        ),
-        (
-            with("/order_info/amount_details/total_amount", json!(1000)),
-            "order_info.amount_details.total_amount",
-        ),
-        (
-            with("/order_info/amount_details/currency", json!("PESO")),
-            "order_info.amount_details.currency",
-        ),
-        (
-            with("/order_info/amount_details/currency", json!("XYZ")),
-            "order_info.amount_details.currency",
-        ),
-        (with("/bill_to/country", json!("USA")), "bill_to.country"),
-        (with("/bill_to/email", json!("accept@")), "bill_to.email"),
-        (without("", "bill_to"), "bill_to.first_name"),
-        (without("/bill_to", "postal_code"), "bill_to.postal_code"),
-        (without("", "buyer_info"), "buyer_info.mobile_phone"),
-        (without("", "device_info"), "device_info.ip_address"),
-        (
-            without("/device_info", "cookies_accepted"),
-            "device_info.cookies_accepted",
-        ),
-        (
-            with("/device_info/http_browser_js_enabled", json!("yes")),
-            "device_info.http_browser_js_enabled",
-        ),
-        (
-            with("/device_info/ip_address", json!("190.123.237")),
-            "device_info.ip_address",
-        ),
-        (
-            without("/authentication", "reference_id"),
-            "authentication.reference_id",
-        ),
-        (without("/authentication", "token"), "authentication.token"),
-        (
-            with("/authentication/device_channel", json!("Fax")),
-            "authentication.device_channel",
-        ),
-        (
-            with(
-                "/authentication/return_url",
-                json!("https://evil.example/steal"),
-            ),
-            "authentication.return_url",
-        ),
-        (
-            with(
-                "/authentication/return_url",
-                json!("http://shop.example/return"),
-            ),
-            "authentication.return_url",
-        ),
-        (
-            with(
-                "/authentication/return_url",
-                json!("https://shop.example/r?signature=x"),
-            ),
-            "authentication.return_url",
-        ),
-        (without("", "authentication"), "authentication.reference_id"),
-    ];
-    for (body, field) in cases {
-        let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    }
+
+    /// Nothing reached the upstream or the store.
+    async fn nothing_happened(h: &Harness) {
+        assert!(
+            h.sandbox.calls().is_empty(),
+            "bad input reached the upstream"
+        );
+        assert!(
+            h.item(&gateway::session::key("bad-1")).await.is_none(),
+            "bad input was written"
+        );
+    }
+
+    /// Check enroll with `body` is refused, naming `field`.
+    async fn refused(body: Value, field: &str) {
+        let h = Harness::new().await;
+        let answer = send(&h.merchant(), post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
         assert_eq!(
             answer.status,
             StatusCode::BAD_REQUEST,
@@ -700,32 +596,103 @@ async fn bad_input_is_refused_before_any_upstream_call_or_write() {
             !answer.text().contains("4000000000002701")
                 && !answer.text().contains("4000000000002702")
         );
+        nothing_happened(&h).await;
     }
-    let oversize = format!("{{\"pad\":\"{}\"}}", "x".repeat(65 * 1024));
-    let answer = send(&merchant, post_raw(ENROLL, Some(MERCHANT_KEY), oversize)).await;
-    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
-    let answer = send(
-        &merchant,
-        post_raw(ENROLL, Some(MERCHANT_KEY), "{\"card\":"),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert_eq!(answer.json()["error"]["reason"], "MALFORMED_JSON");
-    let answer = send(&merchant, post_json(ENROLL, None, &good)).await;
-    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    let answer = send(&merchant, post_json(SETUP, Some(MERCHANT_KEY), &json!({"transaction_info": {"type": "setup", "reference_code": "s"}, "card": {"number": "4000000000002701", "expiration_date": "1/30"}}))).await;
-    assert_eq!(answer.json()["error"]["field"], "card.expiration_date");
-    let answer = status(&merchant, "no%20such", MERCHANT_KEY).await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
 
-    assert!(
-        h.sandbox.calls().is_empty(),
-        "bad input reached the upstream"
-    );
-    assert!(
-        h.item(&shared::session::key("bad-1")).await.is_none(),
-        "bad input was written"
-    );
+    macro_rules! cases {
+        ($($name:ident: $body:expr => $field:literal;)*) => {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    refused($body, $field).await;
+                }
+            )*
+        };
+    }
+
+    cases! {
+        no_transaction_type: without("/transaction_info", "type") => "transaction_info.type";
+        another_transaction_type: with("/transaction_info/type", json!("setup")) => "transaction_info.type";
+        reference_code_with_a_space: with("/transaction_info/reference_code", json!("has space")) => "transaction_info.reference_code";
+        card_number_with_dashes: with("/card/number", json!("4000-0000-0000-2701")) => "card.number";
+        card_number_too_short: with("/card/number", json!("40000000027")) => "card.number";
+        card_number_failing_luhn: with("/card/number", json!("4000000000002702")) => "card.number";
+        card_number_as_a_number: with("/card/number", json!(4000000000002701_u64)) => "card.number";
+        expiry_not_mm_yy: with("/card/expiration_date", json!("2030-01")) => "card.expiration_date";
+        expiry_in_the_past: with("/card/expiration_date", json!("01/20")) => "card.expiration_date";
+        expiry_month_13: with("/card/expiration_date", json!("13/2030")) => "card.expiration_date";
+        amount_zero: with("/order_info/amount_details/total_amount", json!("0")) => "order_info.amount_details.total_amount";
+        amount_negative: with("/order_info/amount_details/total_amount", json!("-5")) => "order_info.amount_details.total_amount";
+        amount_as_a_number: with("/order_info/amount_details/total_amount", json!(1000)) => "order_info.amount_details.total_amount";
+        currency_not_three_letters: with("/order_info/amount_details/currency", json!("PESO")) => "order_info.amount_details.currency";
+        currency_not_iso_4217: with("/order_info/amount_details/currency", json!("XYZ")) => "order_info.amount_details.currency";
+        billing_country_not_alpha_2: with("/bill_to/country", json!("USA")) => "bill_to.country";
+        billing_email_not_an_address: with("/bill_to/email", json!("accept@")) => "bill_to.email";
+        no_billing: without("", "bill_to") => "bill_to.first_name";
+        no_postal_code: without("/bill_to", "postal_code") => "bill_to.postal_code";
+        no_buyer_info: without("", "buyer_info") => "buyer_info.mobile_phone";
+        no_device_info: without("", "device_info") => "device_info.ip_address";
+        no_cookies_accepted: without("/device_info", "cookies_accepted") => "device_info.cookies_accepted";
+        js_enabled_as_a_string: with("/device_info/http_browser_js_enabled", json!("yes")) => "device_info.http_browser_js_enabled";
+        ip_address_incomplete: with("/device_info/ip_address", json!("190.123.237")) => "device_info.ip_address";
+        no_reference_id: without("/authentication", "reference_id") => "authentication.reference_id";
+        no_token: without("/authentication", "token") => "authentication.token";
+        unknown_device_channel: with("/authentication/device_channel", json!("Fax")) => "authentication.device_channel";
+        return_url_on_another_origin: with("/authentication/return_url", json!("https://evil.example/steal")) => "authentication.return_url";
+        return_url_over_plain_http: with("/authentication/return_url", json!("http://shop.example/return")) => "authentication.return_url";
+        return_url_with_a_reserved_parameter: with("/authentication/return_url", json!("https://shop.example/r?signature=x")) => "authentication.return_url";
+        no_authentication: without("", "authentication") => "authentication.reference_id";
+    }
+
+    #[tokio::test]
+    async fn a_body_over_64_kib() {
+        let h = Harness::new().await;
+        let oversize = format!("{{\"pad\":\"{}\"}}", "x".repeat(65 * 1024));
+        let answer = send(
+            &h.merchant(),
+            post_raw(ENROLL, Some(MERCHANT_KEY), oversize),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+        nothing_happened(&h).await;
+    }
+
+    #[tokio::test]
+    async fn truncated_json() {
+        let h = Harness::new().await;
+        let answer = send(
+            &h.merchant(),
+            post_raw(ENROLL, Some(MERCHANT_KEY), "{\"card\":"),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        assert_eq!(answer.json()["error"]["reason"], "MALFORMED_JSON");
+        nothing_happened(&h).await;
+    }
+
+    #[tokio::test]
+    async fn no_api_key() {
+        let h = Harness::new().await;
+        let answer = send(&h.merchant(), post_json(ENROLL, None, &good())).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        nothing_happened(&h).await;
+    }
+
+    #[tokio::test]
+    async fn setup_with_a_one_digit_expiry_month() {
+        let h = Harness::new().await;
+        let answer = send(&h.merchant(), post_json(SETUP, Some(MERCHANT_KEY), &json!({"transaction_info": {"type": "setup", "reference_code": "s"}, "card": {"number": "4000000000002701", "expiration_date": "1/30"}}))).await;
+        assert_eq!(answer.json()["error"]["field"], "card.expiration_date");
+        nothing_happened(&h).await;
+    }
+
+    #[tokio::test]
+    async fn status_of_a_reference_with_a_space() {
+        let h = Harness::new().await;
+        let answer = status(&h.merchant(), "no%20such", MERCHANT_KEY).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        nothing_happened(&h).await;
+    }
 }
 
 #[tokio::test]

@@ -3,15 +3,19 @@
 
 use std::sync::Arc;
 
+use gateway::domain::AuthenticationResult;
+use gateway::session::{EnrollmentOutcome, Recorded, SessionState, Sessions, Transition};
+use gateway::store::{Guard, Mutation, Patch, Written, number_value, string_value};
 use gateway_tests::*;
-use shared::session::{
-    Applied, AuthenticationResult, EnrollmentOutcome, SessionState, Sessions, Transition,
-};
-use shared::store::{Guard, Mutation, Patch, Written, n, s};
 
 async fn stores() -> Vec<(Backend, Harness)> {
     let mut all = Vec::new();
-    for backend in [Backend::DynamoDb, Backend::Memory] {
+    // DynamoDB when the test command runs moto_server; the in-memory store always.
+    let backends = match dynamodb_endpoint() {
+        Some(_) => vec![Backend::DynamoDb, Backend::Memory],
+        None => vec![Backend::Memory],
+    };
+    for backend in backends {
         all.push((
             backend,
             Harness::with(backend, SandboxConfig::default(), &[]).await,
@@ -58,7 +62,7 @@ async fn a_guarded_write_applies_once_and_the_refusal_returns_the_current_item()
         );
 
         let on_missing = Mutation {
-            guard: Guard::s("state", "A"),
+            guard: Guard::equals("state", "A"),
             patch: Patch::default().set_s("x", "y"),
         };
         assert_eq!(
@@ -84,9 +88,15 @@ async fn comparisons_on_missing_attributes_are_false_and_patches_behave_alike() 
             (Guard::Gt("lease_until", 99), true),
             (Guard::Lt("missing", 1_000), false),
             (Guard::Gt("missing", -1_000), false),
-            (Guard::Or(vec![Guard::Absent, Guard::s("state", "A")]), true),
             (
-                Guard::And(vec![Guard::s("state", "A"), Guard::s("missing", "x")]),
+                Guard::Or(vec![Guard::Absent, Guard::equals("state", "A")]),
+                true,
+            ),
+            (
+                Guard::And(vec![
+                    Guard::equals("state", "A"),
+                    Guard::equals("missing", "x"),
+                ]),
                 false,
             ),
         ] {
@@ -102,13 +112,13 @@ async fn comparisons_on_missing_attributes_are_false_and_patches_behave_alike() 
             );
         }
         let patch = Mutation {
-            guard: Guard::s("state", "A"),
+            guard: Guard::equals("state", "A"),
             patch: Patch::default()
-                .set_if_absent("state", s("ignored"))
-                .set_if_absent("created", n(7))
+                .set_if_absent("state", string_value("ignored"))
+                .set_if_absent("created", number_value(7))
                 .set(
                     "nested",
-                    shared::store::AttributeValue::M([("k".to_owned(), s("v"))].into()),
+                    gateway::store::AttributeValue::M([("k".to_owned(), string_value("v"))].into()),
                 )
                 .remove("lease_until"),
         };
@@ -121,7 +131,7 @@ async fn comparisons_on_missing_attributes_are_false_and_patches_behave_alike() 
             "{backend:?}"
         );
         assert_eq!(
-            shared::store::number(&item, "created"),
+            gateway::store::number(&item, "created"),
             Some(7),
             "{backend:?}"
         );
@@ -165,11 +175,11 @@ async fn twenty_concurrent_claims_have_exactly_one_winner() {
         let mut winners = 0;
         for task in tasks {
             match task.await.unwrap() {
-                Applied::Done(session) => {
+                Recorded::Done(session) => {
                     winners += 1;
                     assert_eq!(session.state, SessionState::Enrolling);
                 }
-                Applied::Refused(current) => {
+                Recorded::Refused(current) => {
                     assert_eq!(
                         current.expect("the winner's item").state,
                         SessionState::Enrolling,
@@ -193,7 +203,7 @@ async fn a_retried_write_that_already_landed_is_recognised_as_ours() {
                 .apply_as("retry-1", &transition, "m-1")
                 .await
                 .unwrap(),
-            Applied::Done(_)
+            Recorded::Done(_)
         ));
         // The same write again (an SDK retry after a lost answer): refused by the state it
         // wrote, but still reported as applied.
@@ -203,7 +213,7 @@ async fn a_retried_write_that_already_landed_is_recognised_as_ours() {
                     .apply_as("retry-1", &transition, "m-1")
                     .await
                     .unwrap(),
-                Applied::Done(_)
+                Recorded::Done(_)
             ),
             "{backend:?}"
         );
@@ -214,7 +224,7 @@ async fn a_retried_write_that_already_landed_is_recognised_as_ours() {
                     .apply_as("retry-1", &claim("retry-1", "c2", now), "m-2")
                     .await
                     .unwrap(),
-                Applied::Refused(Some(_))
+                Recorded::Refused(Some(_))
             ),
             "{backend:?}"
         );
@@ -226,14 +236,14 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
     for (backend, h) in stores().await {
         let sessions = Sessions::new(h.store.clone(), h.clock());
         let now = h.clock.now_ms();
-        let Applied::Done(_) = sessions
+        let Recorded::Done(_) = sessions
             .apply("walk-1", &claim("walk-1", "c1", now))
             .await
             .unwrap()
         else {
             panic!()
         };
-        let keys = shared::crypto::KeyRing::new(vec![("k1".into(), [7; 32])]).unwrap();
+        let keys = gateway::crypto::KeyRing::new(vec![("k1".into(), [7; 32])]).unwrap();
         let sealed = keys.seal("AUTH#walk-1", b"{}");
         let sealed_response = keys.seal("AUTH#walk-1#validate_response", b"{}");
         let pending = Transition::CompleteEnrollment {
@@ -257,11 +267,11 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
         assert!(
             matches!(
                 sessions.apply("walk-1", &wrong_claim).await.unwrap(),
-                Applied::Refused(_)
+                Recorded::Refused(_)
             ),
             "{backend:?}"
         );
-        let Applied::Done(session) = sessions.apply("walk-1", &pending).await.unwrap() else {
+        let Recorded::Done(session) = sessions.apply("walk-1", &pending).await.unwrap() else {
             panic!("{backend:?}")
         };
         assert_eq!(session.state, SessionState::ChallengePending);
@@ -275,7 +285,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
             now_ms: now,
             lease_until_ms: now + 25_000,
         };
-        let Applied::Done(session) = sessions.apply("walk-1", &claim_validation).await.unwrap()
+        let Recorded::Done(session) = sessions.apply("walk-1", &claim_validation).await.unwrap()
         else {
             panic!("{backend:?}")
         };
@@ -291,7 +301,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
             now_ms: now,
             expires_at: now / 1000 + 7200,
         };
-        let Applied::Done(session) = sessions.apply("walk-1", &done).await.unwrap() else {
+        let Recorded::Done(session) = sessions.apply("walk-1", &done).await.unwrap() else {
             panic!("{backend:?}")
         };
         assert_eq!(session.state, SessionState::Authenticated);
@@ -303,7 +313,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
         assert!(
             matches!(
                 sessions.apply("walk-1", &claim_validation).await.unwrap(),
-                Applied::Refused(Some(_))
+                Recorded::Refused(Some(_))
             ),
             "{backend:?}: terminal is final"
         );

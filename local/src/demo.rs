@@ -1,7 +1,7 @@
 //! The demo merchant: a checkout page and the merchant's own small backend. The backend is
 //! what a real merchant runs: it holds the gateway API key (the browser never sees it),
 //! calls the gateway's setup and check enroll, and verifies the signed redirect that ends
-//! a challenge with `shared::redirect::verify_redirect` before showing the result.
+//! a challenge with `gateway::redirect::verify_redirect` before showing the result.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +11,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use gateway::crypto::MacKey;
+use gateway::http::pages::escape;
+use gateway::redirect::verify_redirect;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::crypto::MacKey;
-use shared::pages::escape;
-use shared::redirect::verify_redirect;
 
 /// How old a signed redirect the demo accepts.
 const REDIRECT_MAX_AGE: Duration = Duration::from_secs(600);

@@ -14,12 +14,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::response::IntoResponse as _;
+use callback::CallbackConfig;
+use check_enroll::CheckEnrollConfig;
+use enroll::EnrollConfig;
+use gateway::config::Env;
+use gateway::http::routes::RouteKey;
+use gateway::store::SharedStore;
+use gateway::store::dynamo::{DynamoStore, ensure_table};
+use gateway::store::memory::MemoryStore;
 use sandbox::{Sandbox, SandboxConfig};
-use shared::config::{CallbackConfig, CheckEnrollConfig, EnrollConfig, Env};
-use shared::http_client::HttpClient;
-use shared::store::SharedStore;
-use shared::store::dynamo::{DynamoStore, ensure_table};
-use shared::store::memory::MemoryStore;
 
 /// The API key printed for local use. Local only: deployed keys come from parameters.
 const LOCAL_API_KEY: &str = "local-test-key-000001";
@@ -124,84 +127,71 @@ async fn store(options: &Options) -> SharedStore {
     let Some(endpoint) = &options.dynamodb_endpoint else {
         return Arc::new(MemoryStore::new());
     };
-    // Local DynamoDB-compatible servers accept any credentials; real ones come from the
-    // usual AWS environment.
-    let credentials = aws_credentials();
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new(
-            std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
-        ))
-        .endpoint_url(endpoint)
-        .credentials_provider(credentials)
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let client = gateway::store::dynamo::client_for_endpoint(endpoint);
     ensure_table(&client, &options.table)
         .await
         .unwrap_or_else(|e| panic!("cannot use the DynamoDB endpoint {endpoint}: {e}"));
     Arc::new(DynamoStore::new(client, options.table.clone()))
 }
 
-fn aws_credentials() -> aws_sdk_dynamodb::config::Credentials {
-    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
-    aws_sdk_dynamodb::config::Credentials::new(
-        var("AWS_ACCESS_KEY_ID", "local"),
-        var("AWS_SECRET_ACCESS_KEY", "local"),
-        std::env::var("AWS_SESSION_TOKEN").ok(),
-        None,
-        "gateway-local",
-    )
-}
-
-/// API Gateway's job, locally: send each path to the function that serves it; plus the
-/// demo merchant's pages and backend.
+/// API Gateway's job, locally: send each request to the function whose route table has
+/// its path; plus the demo merchant's pages and backend.
 fn gateway(env: &Env, store: SharedStore, gateway_url: &str) -> Router {
-    let clock = shared::clock::system();
-    let enroll = EnrollConfig::from_env(env).unwrap_or_else(|e| fail(&e));
-    let issuer = shared::issuer::router(Arc::new(shared::issuer::IssuerApp::new(
-        &enroll,
-        HttpClient::new(enroll.http.clone()),
-        store.clone(),
-        clock.clone(),
-    )));
-    let check_enroll = CheckEnrollConfig::from_env(env).unwrap_or_else(|e| fail(&e));
-    let merchant = shared::merchant::router(Arc::new(shared::merchant::MerchantApp::new(
-        &check_enroll,
-        HttpClient::new(check_enroll.http.clone()),
-        store.clone(),
-        clock.clone(),
-    )));
+    let clock = gateway::clock::system();
+    let enroll_config = EnrollConfig::from_env(env).unwrap_or_else(|e| fail(&e));
+    let check_enroll_config = CheckEnrollConfig::from_env(env).unwrap_or_else(|e| fail(&e));
     let callback_config = CallbackConfig::from_env(env).unwrap_or_else(|e| fail(&e));
     let demo = demo::Demo {
         gateway: gateway_url.to_owned(),
-        api_key: check_enroll.clients.0[0].1.expose().to_owned(),
+        api_key: check_enroll_config.merchant.clients.0[0]
+            .1
+            .expose()
+            .to_owned(),
         redirect_key: callback_config.redirect_signing_key.clone(),
         http: reqwest::Client::new(),
     };
-    let callback = shared::callback::router(Arc::new(shared::callback::CallbackApp::new(
-        &callback_config,
-        HttpClient::new(callback_config.http.clone()),
-        store,
-        clock,
-    )));
-    // Most specific prefixes first, as API Gateway prefers the most specific resource.
-    let functions = vec![
-        ("/card/issuance", issuer),
-        ("/v1/risk/authentication/callback", callback.clone()),
-        ("/v1/risk/authentication/validate", callback),
-        ("/v1/risk/authentication", merchant),
-    ];
-    demo::routes(Arc::new(demo)).fallback_service(Dispatch {
-        functions: Arc::new(functions),
-    })
+    let functions = Dispatch::new(vec![
+        (
+            enroll::routes(),
+            enroll::build(&enroll_config, store.clone(), clock.clone()),
+        ),
+        (
+            check_enroll::routes(),
+            check_enroll::build(&check_enroll_config, store.clone(), clock.clone()),
+        ),
+        (
+            callback::routes(),
+            callback::build(&callback_config, store, clock),
+        ),
+    ]);
+    demo::routes(Arc::new(demo)).fallback_service(functions)
 }
 
-/// Routes each request, untouched, to the first function whose path prefix matches — what
-/// API Gateway does in front of the Lambda functions. (Dispatching with axum routes instead
-/// would hand the function router the dispatcher's own path parameters.)
+/// Routes each request, untouched, to the function whose route table matches its path —
+/// what API Gateway does in front of the Lambda functions. (Dispatching with axum routes
+/// instead would hand the function router the dispatcher's own path parameters.)
 #[derive(Clone)]
 struct Dispatch {
-    functions: Arc<Vec<(&'static str, Router)>>,
+    paths: Arc<matchit::Router<usize>>,
+    functions: Arc<Vec<Router>>,
+}
+
+impl Dispatch {
+    fn new(functions: Vec<(Vec<RouteKey>, Router)>) -> Self {
+        let mut paths = matchit::Router::new();
+        let mut routers = Vec::new();
+        for (index, (routes, router)) in functions.into_iter().enumerate() {
+            for (_, path) in routes {
+                // A path two methods share is inserted once.
+                let _ = paths.insert(path, index);
+            }
+            routers.push(router);
+        }
+        Self {
+            paths: Arc::new(paths),
+            functions: Arc::new(routers),
+        }
+    }
 }
 
 impl tower::Service<axum::extract::Request> for Dispatch {
@@ -220,12 +210,11 @@ impl tower::Service<axum::extract::Request> for Dispatch {
 
     fn call(&mut self, request: axum::extract::Request) -> Self::Future {
         use tower::ServiceExt as _;
-        let path = request.uri().path();
         let router = self
-            .functions
-            .iter()
-            .find(|(prefix, _)| path == *prefix || path.starts_with(&format!("{prefix}/")))
-            .map(|(_, router)| router.clone());
+            .paths
+            .at(request.uri().path())
+            .ok()
+            .map(|found| self.functions[*found.value].clone());
         Box::pin(async move {
             match router {
                 Some(router) => router.oneshot(request).await,
@@ -242,7 +231,7 @@ fn fail(error: &dyn std::fmt::Display) -> ! {
 
 #[tokio::main]
 async fn main() {
-    shared::telemetry::init();
+    gateway::telemetry::init();
     let options = options();
     let sandbox = Sandbox::start(
         SandboxConfig::default(),

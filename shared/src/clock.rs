@@ -1,7 +1,6 @@
 //! Time as a dependency, so expiry and leases can be tested without sleeping.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 pub trait Clock: Send + Sync {
     /// Milliseconds since the Unix epoch.
@@ -10,7 +9,7 @@ pub trait Clock: Send + Sync {
 
 pub type SharedClock = Arc<dyn Clock>;
 
-pub struct SystemClock;
+struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
@@ -22,22 +21,32 @@ pub fn system() -> SharedClock {
     Arc::new(SystemClock)
 }
 
-/// System time plus an offset that tests move forward.
-#[derive(Default)]
-pub struct OffsetClock {
-    offset_ms: AtomicI64,
-}
+#[cfg(any(test, feature = "test-support"))]
+pub use offset::OffsetClock;
 
-impl OffsetClock {
-    pub fn advance(&self, by: std::time::Duration) {
-        self.offset_ms
-            .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+#[cfg(any(test, feature = "test-support"))]
+mod offset {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use super::{Clock, SystemClock};
+
+    /// System time plus an offset that tests move forward.
+    #[derive(Default)]
+    pub struct OffsetClock {
+        offset_ms: AtomicI64,
     }
-}
 
-impl Clock for OffsetClock {
-    fn now_ms(&self) -> i64 {
-        SystemClock.now_ms() + self.offset_ms.load(Ordering::SeqCst)
+    impl OffsetClock {
+        pub fn advance(&self, by: std::time::Duration) {
+            self.offset_ms
+                .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        }
+    }
+
+    impl Clock for OffsetClock {
+        fn now_ms(&self) -> i64 {
+            SystemClock.now_ms() + self.offset_ms.load(Ordering::SeqCst)
+        }
     }
 }
 

@@ -84,7 +84,11 @@ impl Env {
         self.required(name).map(Secret)
     }
 
-    pub fn parsed<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
+    pub(crate) fn parsed<T: FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError> {
         match self.optional(name) {
             None => Ok(default),
             Some(raw) => raw
@@ -113,7 +117,7 @@ impl Env {
         Ok(value)
     }
 
-    fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    pub fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self.optional(name).as_deref() {
             None => Ok(default),
             Some("1" | "true" | "TRUE" | "yes") => Ok(true),
@@ -122,7 +126,7 @@ impl Env {
         }
     }
 
-    fn millis(&self, name: &'static str, default_ms: u64) -> Result<Duration, ConfigError> {
+    pub fn millis(&self, name: &'static str, default_ms: u64) -> Result<Duration, ConfigError> {
         let ms: u64 = self.parsed(name, default_ms)?;
         if ms == 0 {
             return Err(invalid(name, "must be greater than zero"));
@@ -130,12 +134,41 @@ impl Env {
         Ok(Duration::from_millis(ms))
     }
 
-    fn seconds(&self, name: &'static str, default_s: u64) -> Result<Duration, ConfigError> {
+    pub fn seconds(&self, name: &'static str, default_s: u64) -> Result<Duration, ConfigError> {
         let s: u64 = self.parsed(name, default_s)?;
         if s == 0 {
             return Err(invalid(name, "must be greater than zero"));
         }
         Ok(Duration::from_secs(s))
+    }
+
+    /// `NAME=kid2:<base64 32 bytes>,kid1:<base64 32 bytes>`: AES-256 keys by id; the
+    /// first encrypts, all decrypt, so a key is rotated by prepending a new one.
+    pub(crate) fn key_ring(&self, name: &'static str) -> Result<KeyRing, ConfigError> {
+        let raw = self.required(name)?;
+        let mut keys = Vec::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (kid, b64) = entry
+                .split_once(':')
+                .ok_or_else(|| invalid(name, "each entry must be key-id:base64-key"))?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|_| invalid(name, "keys must be standard base64"))?;
+            let key: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| invalid(name, "keys must be exactly 32 bytes (AES-256)"))?;
+            keys.push((kid.trim().to_owned(), key));
+        }
+        KeyRing::new(keys).map_err(|reason| invalid(name, reason))
+    }
+
+    /// An HMAC key of at least 32 characters.
+    pub fn mac_key(&self, name: &'static str) -> Result<MacKey, ConfigError> {
+        let raw = self.required(name)?;
+        if raw.len() < 32 {
+            return Err(invalid(name, "must be at least 32 characters"));
+        }
+        Ok(MacKey::new(raw.as_bytes()))
     }
 
     fn base_url(&self, name: &'static str) -> Result<Url, ConfigError> {
@@ -308,68 +341,7 @@ impl SessionSettings {
     }
 }
 
-/// Keys the merchant-side functions share.
-#[derive(Clone)]
-pub struct SessionKeys {
-    /// AES-256-GCM keys for the card, order and billing data validate needs later.
-    pub data_keys: KeyRing,
-    /// Internal MAC key: return-URL binding tokens, transaction-id digests, request
-    /// fingerprints. Never leaves the gateway.
-    pub session_mac: MacKey,
-}
-
-impl fmt::Debug for SessionKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionKeys")
-            .field("data_keys", &self.data_keys.key_ids())
-            .finish_non_exhaustive()
-    }
-}
-
-impl SessionKeys {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            data_keys: key_ring(env)?,
-            session_mac: mac_key(env, "SESSION_MAC_KEY")?,
-        })
-    }
-}
-
-/// `DATA_ENCRYPTION_KEYS=kid2:<base64 32 bytes>,kid1:<base64 32 bytes>`; the first encrypts,
-/// all decrypt, so a key can be rotated by prepending a new one.
-fn key_ring(env: &Env) -> Result<KeyRing, ConfigError> {
-    const NAME: &str = "DATA_ENCRYPTION_KEYS";
-    let raw = env.required(NAME)?;
-    let mut keys = Vec::new();
-    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let (kid, b64) = entry
-            .split_once(':')
-            .ok_or_else(|| invalid(NAME, "each entry must be key-id:base64-key"))?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .map_err(|_| invalid(NAME, "keys must be standard base64"))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| invalid(NAME, "keys must be exactly 32 bytes (AES-256)"))?;
-        keys.push((kid.trim().to_owned(), key));
-    }
-    KeyRing::new(keys).map_err(|reason| invalid(NAME, reason))
-}
-
-fn mac_key(env: &Env, name: &'static str) -> Result<MacKey, ConfigError> {
-    let raw = env.required(name)?;
-    if raw.len() < 32 {
-        return Err(invalid(name, "must be at least 32 characters"));
-    }
-    Ok(MacKey::new(raw.as_bytes()))
-}
-
-/// The key that signs the redirect to the merchant; the merchant holds a copy to verify.
-pub fn redirect_signing_key(env: &Env) -> Result<MacKey, ConfigError> {
-    mac_key(env, "REDIRECT_SIGNING_KEY")
-}
-
-pub fn return_url_policy(env: &Env) -> Result<ReturnUrlPolicy, ConfigError> {
+pub(crate) fn return_url_policy(env: &Env) -> Result<ReturnUrlPolicy, ConfigError> {
     const NAME: &str = "ALLOWED_RETURN_ORIGINS";
     let allow_loopback = env.bool("ALLOW_INSECURE_LOOPBACK_RETURN_URLS", false)?;
     let raw = env.required(NAME)?;
@@ -387,32 +359,13 @@ pub fn public_base_url(env: &Env) -> Result<Option<Url>, ConfigError> {
     }
 }
 
-/// Settings of the enroll (issuer-side) function.
-#[derive(Debug, Clone)]
-pub struct EnrollConfig {
-    pub http: HttpSettings,
-    pub store: StoreSettings,
-    pub card_issuance: CardIssuanceSettings,
-    pub clients: ClientKeys,
-    pub batch_concurrency: usize,
-}
-
-impl EnrollConfig {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            http: HttpSettings::from_env(env)?,
-            store: StoreSettings::from_env(env)?,
-            card_issuance: CardIssuanceSettings::from_env(env)?,
-            clients: ClientKeys::from_env(env)?,
-            batch_concurrency: env.ranged("ENROLL_BATCH_CONCURRENCY", 8, 1..=32)?,
-        })
-    }
-}
-
 /// A claim must outlast the longest upstream call made under it; otherwise a duplicate
 /// could take the claim over while that call is in flight, and the upstream would be
 /// called twice.
-fn check_lease(http: &HttpSettings, session: &SessionSettings) -> Result<(), ConfigError> {
+pub(crate) fn check_lease(
+    http: &HttpSettings,
+    session: &SessionSettings,
+) -> Result<(), ConfigError> {
     let longest_call = http.call_budget();
     if session.claim_lease <= longest_call {
         return Err(invalid(
@@ -424,68 +377,6 @@ fn check_lease(http: &HttpSettings, session: &SessionSettings) -> Result<(), Con
         ));
     }
     Ok(())
-}
-
-/// Settings of the check-enroll (merchant-side) function.
-#[derive(Debug, Clone)]
-pub struct CheckEnrollConfig {
-    pub http: HttpSettings,
-    pub store: StoreSettings,
-    pub payer_auth: PayerAuthSettings,
-    pub clients: ClientKeys,
-    pub session: SessionSettings,
-    pub keys: SessionKeys,
-    pub return_urls: ReturnUrlPolicy,
-    pub public_base_url: Option<Url>,
-}
-
-impl CheckEnrollConfig {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let http = HttpSettings::from_env(env)?;
-        let session = SessionSettings::from_env(env)?;
-        check_lease(&http, &session)?;
-        Ok(Self {
-            http,
-            store: StoreSettings::from_env(env)?,
-            payer_auth: PayerAuthSettings::from_env(env)?,
-            clients: ClientKeys::from_env(env)?,
-            session,
-            keys: SessionKeys::from_env(env)?,
-            return_urls: return_url_policy(env)?,
-            public_base_url: public_base_url(env)?,
-        })
-    }
-}
-
-/// Settings of the callback function (browser return and merchant validate).
-#[derive(Debug, Clone)]
-pub struct CallbackConfig {
-    pub http: HttpSettings,
-    pub store: StoreSettings,
-    pub payer_auth: PayerAuthSettings,
-    pub clients: ClientKeys,
-    pub session: SessionSettings,
-    pub keys: SessionKeys,
-    pub return_urls: ReturnUrlPolicy,
-    pub redirect_signing_key: MacKey,
-}
-
-impl CallbackConfig {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let http = HttpSettings::from_env(env)?;
-        let session = SessionSettings::from_env(env)?;
-        check_lease(&http, &session)?;
-        Ok(Self {
-            http,
-            store: StoreSettings::from_env(env)?,
-            payer_auth: PayerAuthSettings::from_env(env)?,
-            clients: ClientKeys::from_env(env)?,
-            session,
-            keys: SessionKeys::from_env(env)?,
-            return_urls: return_url_policy(env)?,
-            redirect_signing_key: redirect_signing_key(env)?,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -503,21 +394,13 @@ mod tests {
 
     const KEY32: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
 
-    fn enroll_env() -> Vec<(&'static str, &'static str)> {
-        vec![
-            ("TABLE_NAME", "gateway"),
-            ("AHRVO_BASE_URL", "https://gateway.ahrvo.network"),
-            ("AHRVO_API_KEY", "k"),
-            ("AHRVO_ACCESS_TOKEN", "t"),
-            ("CLIENT_API_KEYS", "issuer-a:0123456789abcdef"),
-        ]
-    }
-
     #[test]
     fn a_missing_variable_is_named() {
-        let mut vars = enroll_env();
-        vars.retain(|(k, _)| *k != "AHRVO_ACCESS_TOKEN");
-        let err = EnrollConfig::from_env(&env(&vars)).unwrap_err();
+        let err = CardIssuanceSettings::from_env(&env(&[
+            ("AHRVO_BASE_URL", "https://gateway.ahrvo.network"),
+            ("AHRVO_API_KEY", "k"),
+        ]))
+        .unwrap_err();
         assert_eq!(err, ConfigError::Missing("AHRVO_ACCESS_TOKEN"));
         assert_eq!(
             err.to_string(),
@@ -527,20 +410,25 @@ mod tests {
 
     #[test]
     fn an_invalid_value_is_named_but_not_echoed() {
-        let mut vars = enroll_env();
-        vars.push(("CLIENT_API_KEYS", "issuer-a:short-secret"));
-        vars.retain(|(k, v)| *k != "CLIENT_API_KEYS" || *v == "issuer-a:short-secret");
-        let err = EnrollConfig::from_env(&env(&vars)).unwrap_err().to_string();
+        let err = ClientKeys::from_env(&env(&[("CLIENT_API_KEYS", "issuer-a:short-secret")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("CLIENT_API_KEYS"), "{err}");
         assert!(!err.contains("short-secret"), "{err}");
     }
 
     #[test]
     fn defaults_apply_and_secrets_do_not_debug_print() {
-        let config = EnrollConfig::from_env(&env(&enroll_env())).unwrap();
-        assert_eq!(config.http.max_attempts, 3);
-        assert_eq!(config.card_issuance.max_requests_per_10s, 900);
-        let debug = format!("{config:?}");
+        let vars = env(&[
+            ("AHRVO_BASE_URL", "https://gateway.ahrvo.network"),
+            ("AHRVO_API_KEY", "k"),
+            ("AHRVO_ACCESS_TOKEN", "t"),
+            ("CLIENT_API_KEYS", "issuer-a:0123456789abcdef"),
+        ]);
+        assert_eq!(HttpSettings::from_env(&vars).unwrap().max_attempts, 3);
+        let settings = CardIssuanceSettings::from_env(&vars).unwrap();
+        assert_eq!(settings.max_requests_per_10s, 900);
+        let debug = format!("{settings:?} {:?}", ClientKeys::from_env(&vars).unwrap());
         assert!(!debug.contains("0123456789abcdef"), "{debug}");
     }
 
@@ -572,18 +460,17 @@ mod tests {
 
     #[test]
     fn key_ring_rejects_short_keys_and_accepts_rotation_lists() {
-        let base = [
-            ("SESSION_MAC_KEY", "0123456789abcdef0123456789abcdef"),
-            ("DATA_ENCRYPTION_KEYS", "k2:c2hvcnQ="),
-        ];
-        let err = SessionKeys::from_env(&env(&base)).unwrap_err().to_string();
+        let Err(err) =
+            env(&[("DATA_ENCRYPTION_KEYS", "k2:c2hvcnQ=")]).key_ring("DATA_ENCRYPTION_KEYS")
+        else {
+            panic!("a short key must be refused")
+        };
+        let err = err.to_string();
         assert!(err.contains("DATA_ENCRYPTION_KEYS") && err.contains("32 bytes"));
         let rotation = format!("k2:{KEY32},k1:{KEY32}");
-        let keys = SessionKeys::from_env(&env(&[
-            base[0],
-            ("DATA_ENCRYPTION_KEYS", rotation.as_str()),
-        ]))
-        .unwrap();
-        assert_eq!(keys.data_keys.key_ids(), vec!["k2", "k1"]);
+        let keys = env(&[("DATA_ENCRYPTION_KEYS", rotation.as_str())])
+            .key_ring("DATA_ENCRYPTION_KEYS")
+            .unwrap();
+        assert_eq!(keys.key_ids(), vec!["k2", "k1"]);
     }
 }

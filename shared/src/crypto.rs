@@ -40,7 +40,7 @@ impl MacKey {
     }
 
     /// Lower-case hex digest, for storing and comparing.
-    pub fn digest_hex(&self, purpose: &str, parts: &[&[u8]]) -> String {
+    pub(crate) fn digest_hex(&self, purpose: &str, parts: &[&[u8]]) -> String {
         hex::encode(self.mac(purpose, parts))
     }
 
@@ -89,7 +89,7 @@ mod b64 {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum CryptoError {
+pub(crate) enum CryptoError {
     #[error("no data key with id {0} is configured")]
     UnknownKey(String),
     #[error("sealed data failed authentication (wrong key, wrong record or tampered)")]
@@ -146,7 +146,7 @@ impl KeyRing {
         }
     }
 
-    pub fn open(&self, context: &str, sealed: &SealedData) -> Result<Vec<u8>, CryptoError> {
+    pub(crate) fn open(&self, context: &str, sealed: &SealedData) -> Result<Vec<u8>, CryptoError> {
         let (_, cipher) = self
             .keys
             .iter()

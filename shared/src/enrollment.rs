@@ -1,10 +1,11 @@
-//! Issuer side: the 3DS enrollment status we keep per card (the seed's "Store Enrollment
-//! Status"), one item per card in the single table.
+//! Issuer side: the 3DS enrollment status we keep per card (the upstream documentation's
+//! "Store Enrollment Status"), one item per card in the single table.
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
-use crate::store::{Guard, Mutation, Patch, SharedStore, StoreError, Written, n};
+use crate::domain::{CardId, CardholderId};
+use crate::store::{Guard, Mutation, Patch, SharedStore, StoreError, Written, number_value};
 
 pub const KIND: &str = "card_enrollment";
 
@@ -22,6 +23,7 @@ pub struct CardEnrollment {
     pub updated_at: i64,
 }
 
+/// The store key of a card's record.
 pub fn key(card_id: &str) -> String {
     format!("CARD#{card_id}")
 }
@@ -39,32 +41,28 @@ impl Enrollments {
 
     /// Records that the upstream confirmed `card_id` → `cardholder_id` just now. One
     /// conditional write: a confirmation older than the stored one (two changes racing)
-    /// is refused, so the record always shows the latest confirmed link. Returns whether
-    /// it was written.
+    /// is refused, so the record always shows the latest confirmed link.
     pub async fn record_confirmed(
         &self,
-        card_id: &str,
-        cardholder_id: &str,
+        card_id: &CardId,
+        cardholder_id: &CardholderId,
         client_id: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
         let mutation = Mutation {
             guard: Guard::Or(vec![Guard::Absent, Guard::Lt("updated_at", now)]),
             patch: Patch::default()
                 .set_s("kind", KIND)
-                .set_s("card_id", card_id)
-                .set_s("cardholder_id", cardholder_id)
+                .set_s("card_id", card_id.as_str())
+                .set_s("cardholder_id", cardholder_id.as_str())
                 .set_s("status", "ENROLLED")
                 .set_s("client_id", client_id)
                 .set_n("updated_at", now)
-                .set_if_absent("enrolled_at", n(now)),
+                .set_if_absent("enrolled_at", number_value(now)),
         };
-        match self.store.write(&key(card_id), &mutation).await? {
-            Written::Applied(_) => Ok(true),
-            Written::Refused(_) => {
-                tracing::info!("a newer enrollment confirmation is already recorded");
-                Ok(false)
-            }
+        if let Written::Refused(_) = self.store.write(&key(card_id.as_str()), &mutation).await? {
+            tracing::info!("a newer enrollment confirmation is already recorded");
         }
+        Ok(())
     }
 }

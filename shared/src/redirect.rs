@@ -18,7 +18,7 @@ use url::Url;
 use crate::crypto::{MacKey, constant_time_eq};
 
 /// Query parameters the gateway adds; a merchant `return_url` may not carry them itself.
-pub const RESERVED_PARAMS: &[&str] = &[
+const RESERVED_PARAMS: &[&str] = &[
     "reference_code",
     "status",
     "eci",

@@ -42,3 +42,13 @@ where
         .with_writer(writer)
         .try_init();
 }
+
+/// Names the session the current request is about, on every later log line of it.
+pub fn note_reference(reference_code: &str) {
+    tracing::Span::current().record("reference_code", reference_code);
+}
+
+/// Names the card the current request is about, on every later log line of it.
+pub fn note_card(card_id: &str) {
+    tracing::Span::current().record("card_id", card_id);
+}

@@ -1,24 +1,25 @@
-//! Test harness: the sandbox in-process on a loopback port, DynamoDB from `moto_server`
-//! on loopback (one fresh table per test), the functions' routers wired exactly as the
-//! Lambda mains wire them, and helpers to send requests and API Gateway events.
+//! Test harness: the sandbox in-process on a loopback port; the store is DynamoDB from
+//! `moto_server` on loopback (one fresh table per test) when the test command gives its
+//! endpoint in `GATEWAY_TEST_DYNAMODB_ENDPOINT`, else the in-memory store (the store
+//! contract suite keeps the two equal); the functions' routers built by the same `build`
+//! their Lambda mains call; helpers to send requests and API Gateway events.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Once};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use axum::Router;
 use axum::body::Body;
+use gateway::clock::{OffsetClock, SharedClock};
+use gateway::config::Env;
+use gateway::store::dynamo::{DynamoStore, ensure_table};
+use gateway::store::memory::MemoryStore;
+use gateway::store::{Item, SharedStore};
 use http::{Request, StatusCode};
 use serde_json::Value;
-use shared::clock::{OffsetClock, SharedClock};
-use shared::config::Env;
-use shared::store::dynamo::{DynamoStore, ensure_table};
-use shared::store::memory::MemoryStore;
-use shared::store::{Item, SharedStore};
 use tower::ServiceExt as _;
 
+pub use gateway::clock::Clock;
 pub use sandbox::{Fault, FaultRule, Sandbox, SandboxConfig};
-pub use shared::clock::Clock;
 
 pub const ISSUER_KEY: &str = "test-issuer-key-0001";
 pub const MERCHANT_KEY: &str = "test-merchant-key-01";
@@ -50,25 +51,24 @@ pub fn init_logs() {
             uuid::Uuid::new_v4()
         );
         let file = std::fs::File::create(path).expect("create the test log file");
-        shared::telemetry::init_with_writer(Mutex::new(file));
+        gateway::telemetry::init_with_writer(Mutex::new(file));
     });
 }
 
-/// The DynamoDB endpoint the test command started (`moto_server` on loopback).
-pub fn dynamodb_endpoint() -> String {
-    std::env::var("GATEWAY_TEST_DYNAMODB_ENDPOINT").expect(
-        "GATEWAY_TEST_DYNAMODB_ENDPOINT is not set: run the tests with scripts/test.sh, which starts moto_server",
-    )
+/// The DynamoDB endpoint the test command started (`moto_server` on loopback), if any.
+pub fn dynamodb_endpoint() -> Option<String> {
+    std::env::var("GATEWAY_TEST_DYNAMODB_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
 }
 
-pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(dynamodb_endpoint())
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+/// DynamoDB when the test command runs `moto_server`, else the in-memory store.
+pub fn default_backend() -> Backend {
+    if dynamodb_endpoint().is_some() {
+        Backend::DynamoDb
+    } else {
+        Backend::Memory
+    }
 }
 
 /// A 32-byte key, base64.
@@ -84,11 +84,11 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new() -> Self {
-        Self::with(Backend::DynamoDb, SandboxConfig::default(), &[]).await
+        Self::with(default_backend(), SandboxConfig::default(), &[]).await
     }
 
     pub async fn with_env(overrides: &[(&str, &str)]) -> Self {
-        Self::with(Backend::DynamoDb, SandboxConfig::default(), overrides).await
+        Self::with(default_backend(), SandboxConfig::default(), overrides).await
     }
 
     pub async fn with(
@@ -103,7 +103,10 @@ impl Harness {
         let table = format!("gateway-test-{}", uuid::Uuid::new_v4());
         let store: SharedStore = match backend {
             Backend::DynamoDb => {
-                let client = dynamodb_client();
+                let endpoint = dynamodb_endpoint().expect(
+                    "GATEWAY_TEST_DYNAMODB_ENDPOINT is not set: scripts/test.sh starts moto_server",
+                );
+                let client = gateway::store::dynamo::client_for_endpoint(&endpoint);
                 ensure_table(&client, &table)
                     .await
                     .expect("create the test table");
@@ -155,41 +158,37 @@ impl Harness {
         self.clock.clone()
     }
 
-    pub fn http(&self) -> shared::http_client::HttpClient {
-        let settings = shared::config::HttpSettings::from_env(&self.config_env()).unwrap();
-        shared::http_client::HttpClient::new(settings)
-    }
-
-    /// The enroll function's router, built as its main builds it.
+    /// The enroll function's router, built by the `build` its main calls.
     pub fn issuer(&self) -> Router {
-        let config = shared::config::EnrollConfig::from_env(&self.config_env()).unwrap();
-        let app =
-            shared::issuer::IssuerApp::new(&config, self.http(), self.store.clone(), self.clock());
-        shared::issuer::router(Arc::new(app))
+        let config = enroll::EnrollConfig::from_env(&self.config_env()).unwrap();
+        enroll::build(&config, self.store.clone(), self.clock())
     }
 
-    /// The check-enroll function's router, built as its main builds it.
+    pub fn check_enroll_config(&self) -> check_enroll::CheckEnrollConfig {
+        check_enroll::CheckEnrollConfig::from_env(&self.config_env()).unwrap()
+    }
+
+    /// The check-enroll function's router, built by the `build` its main calls.
     pub fn merchant(&self) -> Router {
-        let config = shared::config::CheckEnrollConfig::from_env(&self.config_env()).unwrap();
-        let app = shared::merchant::MerchantApp::new(
-            &config,
-            self.http(),
+        check_enroll::build(
+            &self.check_enroll_config(),
             self.store.clone(),
             self.clock(),
-        );
-        shared::merchant::router(Arc::new(app))
+        )
     }
 
-    /// The callback function's router, built as its main builds it.
+    pub fn callback_config(&self) -> callback::CallbackConfig {
+        callback::CallbackConfig::from_env(&self.config_env()).unwrap()
+    }
+
+    /// The callback function's router, built by the `build` its main calls.
     pub fn callback(&self) -> Router {
-        let config = shared::config::CallbackConfig::from_env(&self.config_env()).unwrap();
-        let app = shared::callback::CallbackApp::new(
-            &config,
-            self.http(),
-            self.store.clone(),
-            self.clock(),
-        );
-        shared::callback::router(Arc::new(app))
+        self.callback_with(&self.callback_config())
+    }
+
+    /// The callback function's router with another configuration.
+    pub fn callback_with(&self, config: &callback::CallbackConfig) -> Router {
+        callback::build(config, self.store.clone(), self.clock())
     }
 
     pub async fn item(&self, key: &str) -> Option<Item> {
@@ -255,7 +254,7 @@ pub fn get(path: &str, api_key: Option<&str>) -> Request<Body> {
 }
 
 pub fn string_attr(item: &Item, name: &str) -> Option<String> {
-    shared::store::string(item, name).map(str::to_owned)
+    gateway::store::string(item, name).map(str::to_owned)
 }
 
 /// An API Gateway REST (v1) proxy event, as API Gateway sends it.
@@ -352,10 +351,10 @@ pub fn apigw_v2_event(
 }
 
 /// Parses an API Gateway event with `lambda_http` (as the Lambda runtime does) and sends
-/// it through the router the way `shared::api::lambda::run` does.
+/// it through the router the way `gateway::http::lambda::run` does.
 pub async fn send_event(router: &Router, event: &str) -> Answer {
     let request = lambda_http::request::from_str(event).expect("a valid API Gateway event");
-    let request = shared::api::lambda::normalize(request);
+    let request = gateway::http::lambda::normalize(request);
     let response = router.clone().oneshot(request).await.expect("infallible");
     let (parts, body) = response.into_parts();
     let body = axum::body::to_bytes(body, usize::MAX)

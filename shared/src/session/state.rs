@@ -18,9 +18,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AuthenticationResult, CardSummary, attr};
+use super::attr;
 use crate::crypto::SealedData;
-use crate::store::{AttributeValue, Guard, Mutation, Patch, n, s};
+use crate::domain::{AuthenticationResult, CardSummary};
+use crate::store::{AttributeValue, Guard, Mutation, Patch, number_value, string_value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -35,6 +36,7 @@ pub enum SessionState {
 }
 
 impl SessionState {
+    #[cfg(test)]
     pub const ALL: [SessionState; 7] = [
         SessionState::SetupCompleted,
         SessionState::Enrolling,
@@ -70,7 +72,7 @@ impl SessionState {
     }
 
     fn guard(self) -> Guard {
-        Guard::s(attr::STATE, self.as_str())
+        Guard::equals(attr::STATE, self.as_str())
     }
 }
 
@@ -157,7 +159,32 @@ fn lapsed_claim(state: SessionState, now_ms: i64) -> Guard {
 }
 
 fn held_claim(state: SessionState, claim_id: &str) -> Guard {
-    Guard::And(vec![state.guard(), Guard::s(attr::CLAIM_ID, claim_id)])
+    Guard::And(vec![state.guard(), Guard::equals(attr::CLAIM_ID, claim_id)])
+}
+
+/// Every write stamps when it happened and when TTL may delete the record.
+fn stamped(patch: Patch, now_ms: i64, expires_at: i64) -> Patch {
+    patch
+        .set_n(attr::UPDATED_AT, now_ms)
+        .set_n(attr::EXPIRES_AT, expires_at)
+}
+
+/// The claim is over (completed or released).
+fn unclaimed(patch: Patch) -> Patch {
+    patch.remove(attr::CLAIM_ID).remove(attr::LEASE_UNTIL)
+}
+
+/// A terminal state: the claim is over and the card data has served its purpose.
+fn terminal(patch: Patch, now_ms: i64, expires_at: i64) -> Patch {
+    unclaimed(stamped(patch, now_ms, expires_at)).remove(attr::SEALED_PAYMENT_DATA)
+}
+
+/// A challenge nobody is working on: pending, or claimed by someone whose lease ran out.
+fn open_challenge(now_ms: i64) -> Guard {
+    Guard::Or(vec![
+        SessionState::ChallengePending.guard(),
+        lapsed_claim(SessionState::Validating, now_ms),
+    ])
 }
 
 fn map<T: Serialize>(value: &T) -> AttributeValue {
@@ -187,11 +214,73 @@ impl Transition {
     /// stamped on the item so a write that landed but whose answer was lost (and was
     /// retried by the SDK) can be recognised as our own.
     pub fn mutation(&self, mutation_id: &str) -> Mutation {
-        let target = self.target();
         let base = Patch::default()
-            .set_s(attr::STATE, target.as_str())
+            .set_s(attr::STATE, self.target().as_str())
             .set_s(attr::MUTATION_ID, mutation_id);
-        let (guard, patch) = match self {
+        Mutation {
+            guard: self.guard(),
+            patch: self.patch(base),
+        }
+    }
+
+    /// The condition: which states (and whose claim) the transition may leave.
+    fn guard(&self) -> Guard {
+        match self {
+            Transition::RecordSetup { .. } => Guard::Absent,
+            // Setup may have gone through us or straight to the upstream: a session that
+            // does not exist yet is created by its first claim.
+            Transition::ClaimEnrollment {
+                client_id,
+                fingerprint,
+                now_ms,
+                ..
+            } => Guard::Or(vec![
+                Guard::Absent,
+                Guard::And(vec![
+                    Guard::equals(attr::CLIENT_ID, client_id),
+                    Guard::Or(vec![
+                        SessionState::SetupCompleted.guard(),
+                        Guard::And(vec![
+                            lapsed_claim(SessionState::Enrolling, *now_ms),
+                            Guard::equals(attr::ENROLL_FINGERPRINT, fingerprint),
+                        ]),
+                    ]),
+                ]),
+            ]),
+            Transition::CompleteEnrollment { claim_id, .. }
+            | Transition::ReleaseEnrollment { claim_id, .. } => {
+                held_claim(SessionState::Enrolling, claim_id)
+            }
+            Transition::ClaimValidation {
+                transaction_mac,
+                client_id,
+                now_ms,
+                ..
+            } => {
+                let mut all = vec![
+                    Guard::equals(attr::TRANSACTION_MAC, transaction_mac),
+                    Guard::Gt(attr::CHALLENGE_DEADLINE, *now_ms),
+                    open_challenge(*now_ms),
+                ];
+                if let Some(client_id) = client_id {
+                    all.push(Guard::equals(attr::CLIENT_ID, client_id));
+                }
+                Guard::And(all)
+            }
+            Transition::CompleteValidation { claim_id, .. }
+            | Transition::ReleaseValidation { claim_id, .. } => {
+                held_claim(SessionState::Validating, claim_id)
+            }
+            Transition::Expire { now_ms, .. } => Guard::And(vec![
+                Guard::Le(attr::CHALLENGE_DEADLINE, *now_ms),
+                open_challenge(*now_ms),
+            ]),
+        }
+    }
+
+    /// What the transition writes, on top of the new state and the mutation id.
+    fn patch(&self, base: Patch) -> Patch {
+        match self {
             Transition::RecordSetup {
                 reference_code,
                 client_id,
@@ -199,17 +288,15 @@ impl Transition {
                 response,
                 now_ms,
                 expires_at,
-            } => (
-                Guard::Absent,
-                base.set_s(attr::KIND, super::KIND)
-                    .set_s(attr::REFERENCE_CODE, reference_code)
-                    .set_s(attr::CLIENT_ID, client_id)
-                    .set_s(attr::SETUP_FINGERPRINT, fingerprint)
-                    .set(attr::SETUP_RESPONSE, map(response))
-                    .set_n(attr::CREATED_AT, *now_ms)
-                    .set_n(attr::UPDATED_AT, *now_ms)
-                    .set_n(attr::EXPIRES_AT, *expires_at),
-            ),
+            } => base
+                .set_s(attr::KIND, super::KIND)
+                .set_s(attr::REFERENCE_CODE, reference_code)
+                .set_s(attr::CLIENT_ID, client_id)
+                .set_s(attr::SETUP_FINGERPRINT, fingerprint)
+                .set(attr::SETUP_RESPONSE, map(response))
+                .set_n(attr::CREATED_AT, *now_ms)
+                .set_n(attr::UPDATED_AT, *now_ms)
+                .set_n(attr::EXPIRES_AT, *expires_at),
             Transition::ClaimEnrollment {
                 reference_code,
                 client_id,
@@ -218,141 +305,78 @@ impl Transition {
                 now_ms,
                 lease_until_ms,
                 expires_at,
-            } => (
-                // Setup may have gone through us or straight to the upstream: a session
-                // that does not exist yet is created by its first claim.
-                Guard::Or(vec![
-                    Guard::Absent,
-                    Guard::And(vec![
-                        Guard::s(attr::CLIENT_ID, client_id),
-                        Guard::Or(vec![
-                            SessionState::SetupCompleted.guard(),
-                            Guard::And(vec![
-                                lapsed_claim(SessionState::Enrolling, *now_ms),
-                                Guard::s(attr::ENROLL_FINGERPRINT, fingerprint),
-                            ]),
-                        ]),
-                    ]),
-                ]),
-                base.set_s(attr::CLAIM_ID, claim_id)
-                    .set_n(attr::LEASE_UNTIL, *lease_until_ms)
-                    .set_s(attr::ENROLL_FINGERPRINT, fingerprint)
-                    .set_n(attr::UPDATED_AT, *now_ms)
-                    .set_n(attr::EXPIRES_AT, *expires_at)
-                    .set_if_absent(attr::KIND, s(super::KIND))
-                    .set_if_absent(attr::REFERENCE_CODE, s(reference_code))
-                    .set_if_absent(attr::CLIENT_ID, s(client_id))
-                    .set_if_absent(attr::CREATED_AT, n(*now_ms)),
-            ),
+            } => stamped(base, *now_ms, *expires_at)
+                .set_s(attr::CLAIM_ID, claim_id)
+                .set_n(attr::LEASE_UNTIL, *lease_until_ms)
+                .set_s(attr::ENROLL_FINGERPRINT, fingerprint)
+                .set_if_absent(attr::KIND, string_value(super::KIND))
+                .set_if_absent(attr::REFERENCE_CODE, string_value(reference_code))
+                .set_if_absent(attr::CLIENT_ID, string_value(client_id))
+                .set_if_absent(attr::CREATED_AT, number_value(*now_ms)),
             Transition::CompleteEnrollment {
-                claim_id,
                 outcome,
                 card,
                 response,
                 now_ms,
                 expires_at,
-            } => {
-                let patch = base
+                ..
+            } => outcome.patch(unclaimed(
+                stamped(base, *now_ms, *expires_at)
                     .set(attr::ENROLL_RESPONSE, map(response))
-                    .set(attr::CARD, map(card))
-                    .set_n(attr::UPDATED_AT, *now_ms)
-                    .set_n(attr::EXPIRES_AT, *expires_at)
-                    .remove(attr::CLAIM_ID)
-                    .remove(attr::LEASE_UNTIL);
-                let patch = match outcome {
-                    EnrollmentOutcome::Final { result, .. } => patch.set(attr::RESULT, map(result)),
-                    EnrollmentOutcome::Challenge {
-                        authentication_transaction_id,
-                        transaction_mac,
-                        challenge_deadline_ms,
-                        merchant_return_url,
-                        sealed_payment_data,
-                    } => patch
-                        .set_s(
-                            attr::AUTHENTICATION_TRANSACTION_ID,
-                            authentication_transaction_id,
-                        )
-                        .set_s(attr::TRANSACTION_MAC, transaction_mac)
-                        .set_n(attr::CHALLENGE_DEADLINE, *challenge_deadline_ms)
-                        .set_s(attr::MERCHANT_RETURN_URL, merchant_return_url)
-                        .set(attr::SEALED_PAYMENT_DATA, map(sealed_payment_data)),
-                };
-                (held_claim(SessionState::Enrolling, claim_id), patch)
+                    .set(attr::CARD, map(card)),
+            )),
+            // The request never completed: forget it, so the same reference_code can be
+            // retried (with the same or a corrected body).
+            Transition::ReleaseEnrollment { now_ms, .. } => {
+                unclaimed(base.set_n(attr::UPDATED_AT, *now_ms)).remove(attr::ENROLL_FINGERPRINT)
             }
-            Transition::ReleaseEnrollment { claim_id, now_ms } => (
-                held_claim(SessionState::Enrolling, claim_id),
-                // The request never completed: forget it, so the same reference_code
-                // can be retried (with the same or a corrected body).
-                base.set_n(attr::UPDATED_AT, *now_ms)
-                    .remove(attr::CLAIM_ID)
-                    .remove(attr::LEASE_UNTIL)
-                    .remove(attr::ENROLL_FINGERPRINT),
-            ),
             Transition::ClaimValidation {
-                transaction_mac,
-                client_id,
                 claim_id,
                 now_ms,
                 lease_until_ms,
-            } => {
-                let mut all = vec![
-                    Guard::s(attr::TRANSACTION_MAC, transaction_mac),
-                    Guard::Gt(attr::CHALLENGE_DEADLINE, *now_ms),
-                    Guard::Or(vec![
-                        SessionState::ChallengePending.guard(),
-                        lapsed_claim(SessionState::Validating, *now_ms),
-                    ]),
-                ];
-                if let Some(client_id) = client_id {
-                    all.push(Guard::s(attr::CLIENT_ID, client_id));
-                }
-                (
-                    Guard::And(all),
-                    base.set_s(attr::CLAIM_ID, claim_id)
-                        .set_n(attr::LEASE_UNTIL, *lease_until_ms)
-                        .set_n(attr::UPDATED_AT, *now_ms),
-                )
-            }
+                ..
+            } => base
+                .set_s(attr::CLAIM_ID, claim_id)
+                .set_n(attr::LEASE_UNTIL, *lease_until_ms)
+                .set_n(attr::UPDATED_AT, *now_ms),
             Transition::CompleteValidation {
-                claim_id,
                 result,
                 response,
                 now_ms,
                 expires_at,
                 ..
-            } => (
-                held_claim(SessionState::Validating, claim_id),
-                base.set(attr::RESULT, map(result))
-                    .set(attr::VALIDATE_RESPONSE, map(response))
-                    .set_n(attr::UPDATED_AT, *now_ms)
-                    .set_n(attr::EXPIRES_AT, *expires_at)
-                    .remove(attr::CLAIM_ID)
-                    .remove(attr::LEASE_UNTIL)
-                    // Terminal: the card data has served its purpose.
-                    .remove(attr::SEALED_PAYMENT_DATA),
-            ),
-            Transition::ReleaseValidation { claim_id, now_ms } => (
-                held_claim(SessionState::Validating, claim_id),
-                base.set_n(attr::UPDATED_AT, *now_ms)
-                    .remove(attr::CLAIM_ID)
-                    .remove(attr::LEASE_UNTIL),
-            ),
-            Transition::Expire { now_ms, expires_at } => (
-                Guard::And(vec![
-                    Guard::Le(attr::CHALLENGE_DEADLINE, *now_ms),
-                    Guard::Or(vec![
-                        SessionState::ChallengePending.guard(),
-                        lapsed_claim(SessionState::Validating, *now_ms),
-                    ]),
-                ]),
-                base.set_n(attr::UPDATED_AT, *now_ms)
-                    .set_n(attr::EXPIRES_AT, *expires_at)
-                    .remove(attr::CLAIM_ID)
-                    .remove(attr::LEASE_UNTIL)
-                    .remove(attr::SEALED_PAYMENT_DATA),
-            ),
-        };
-        Mutation { guard, patch }
+            } => terminal(base, *now_ms, *expires_at)
+                .set(attr::RESULT, map(result))
+                .set(attr::VALIDATE_RESPONSE, map(response)),
+            Transition::ReleaseValidation { now_ms, .. } => {
+                unclaimed(base.set_n(attr::UPDATED_AT, *now_ms))
+            }
+            Transition::Expire { now_ms, expires_at } => terminal(base, *now_ms, *expires_at),
+        }
+    }
+}
+
+impl EnrollmentOutcome {
+    /// What check enroll's outcome adds to the session.
+    fn patch(&self, patch: Patch) -> Patch {
+        match self {
+            EnrollmentOutcome::Final { result, .. } => patch.set(attr::RESULT, map(result)),
+            EnrollmentOutcome::Challenge {
+                authentication_transaction_id,
+                transaction_mac,
+                challenge_deadline_ms,
+                merchant_return_url,
+                sealed_payment_data,
+            } => patch
+                .set_s(
+                    attr::AUTHENTICATION_TRANSACTION_ID,
+                    authentication_transaction_id,
+                )
+                .set_s(attr::TRANSACTION_MAC, transaction_mac)
+                .set_n(attr::CHALLENGE_DEADLINE, *challenge_deadline_ms)
+                .set_s(attr::MERCHANT_RETURN_URL, merchant_return_url)
+                .set(attr::SEALED_PAYMENT_DATA, map(sealed_payment_data)),
+        }
     }
 }
 
@@ -364,14 +388,14 @@ mod tests {
 
     fn item(state: SessionState, extra: &[(&str, AttributeValue)]) -> Item {
         let mut item = Item::from([
-            (KEY.to_owned(), s("AUTH#r")),
-            (attr::STATE.to_owned(), s(state.as_str())),
-            (attr::CLIENT_ID.to_owned(), s("m1")),
-            (attr::CLAIM_ID.to_owned(), s("c1")),
-            (attr::LEASE_UNTIL.to_owned(), n(100)),
-            (attr::ENROLL_FINGERPRINT.to_owned(), s("fp")),
-            (attr::TRANSACTION_MAC.to_owned(), s("mac")),
-            (attr::CHALLENGE_DEADLINE.to_owned(), n(1_000)),
+            (KEY.to_owned(), string_value("AUTH#r")),
+            (attr::STATE.to_owned(), string_value(state.as_str())),
+            (attr::CLIENT_ID.to_owned(), string_value("m1")),
+            (attr::CLAIM_ID.to_owned(), string_value("c1")),
+            (attr::LEASE_UNTIL.to_owned(), number_value(100)),
+            (attr::ENROLL_FINGERPRINT.to_owned(), string_value("fp")),
+            (attr::TRANSACTION_MAC.to_owned(), string_value("mac")),
+            (attr::CHALLENGE_DEADLINE.to_owned(), number_value(1_000)),
         ]);
         for (k, v) in extra {
             item.insert((*k).to_owned(), v.clone());
@@ -437,7 +461,10 @@ mod tests {
 
     #[test]
     fn a_live_claim_or_another_request_or_another_client_blocks_a_claim() {
-        let live = item(SessionState::Enrolling, &[(attr::LEASE_UNTIL, n(10_000))]);
+        let live = item(
+            SessionState::Enrolling,
+            &[(attr::LEASE_UNTIL, number_value(10_000))],
+        );
         let claim = |fingerprint: &str, client: &str| Transition::ClaimEnrollment {
             reference_code: "r".into(),
             client_id: client.into(),

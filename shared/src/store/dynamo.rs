@@ -18,7 +18,7 @@ use super::{AttributeValue, Guard, Item, ItemStore, KEY, Mutation, StoreError, W
 
 /// The TTL attribute (epoch seconds). DynamoDB deletes expired items lazily — up to days
 /// late — so it only cleans up; expiry decisions are made in code.
-pub const TTL_ATTRIBUTE: &str = "expires_at";
+const TTL_ATTRIBUTE: &str = "expires_at";
 
 pub struct DynamoStore {
     client: Client,
@@ -39,6 +39,29 @@ pub async fn client_from_env() -> Client {
         .load()
         .await;
     Client::new(&config)
+}
+
+/// A client for a DynamoDB-compatible endpoint on loopback (moto, a local stack): such
+/// servers accept any credentials, so placeholders stand in when the environment has none.
+pub fn client_for_endpoint(endpoint: &str) -> Client {
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let credentials = aws_sdk_dynamodb::config::Credentials::new(
+        var("AWS_ACCESS_KEY_ID", "local"),
+        var("AWS_SECRET_ACCESS_KEY", "local"),
+        std::env::var("AWS_SESSION_TOKEN").ok(),
+        None,
+        "endpoint-override",
+    );
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new(var(
+            "AWS_REGION",
+            "us-east-1",
+        )))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .build();
+    Client::from_conf(config)
 }
 
 impl DynamoStore {
@@ -85,9 +108,9 @@ impl Expression {
                 format!("attribute_not_exists({name})")
             }
             Guard::Eq(attr, value) => cmp(attr, "=", value.clone()),
-            Guard::Lt(attr, value) => cmp(attr, "<", super::n(*value)),
-            Guard::Gt(attr, value) => cmp(attr, ">", super::n(*value)),
-            Guard::Le(attr, value) => cmp(attr, "<=", super::n(*value)),
+            Guard::Lt(attr, value) => cmp(attr, "<", super::number_value(*value)),
+            Guard::Gt(attr, value) => cmp(attr, ">", super::number_value(*value)),
+            Guard::Le(attr, value) => cmp(attr, "<=", super::number_value(*value)),
             Guard::And(all) => self.join(all, " AND "),
             Guard::Or(any) => self.join(any, " OR "),
         }
@@ -231,18 +254,21 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Patch, s};
+    use crate::store::{Patch, string_value};
 
     #[test]
     fn guards_and_patches_render_to_one_update_item() {
         let mutation = Mutation {
             guard: Guard::Or(vec![
                 Guard::Absent,
-                Guard::And(vec![Guard::s("state", "A"), Guard::Lt("lease_until", 5)]),
+                Guard::And(vec![
+                    Guard::equals("state", "A"),
+                    Guard::Lt("lease_until", 5),
+                ]),
             ]),
             patch: Patch::default()
                 .set_s("state", "B")
-                .set_if_absent("created_at", s("now"))
+                .set_if_absent("created_at", string_value("now"))
                 .remove("lease_until"),
         };
         let mut expr = Expression::default();

@@ -40,7 +40,8 @@ pub enum Guard {
 }
 
 impl Guard {
-    pub fn s(attr: &'static str, value: impl Into<String>) -> Self {
+    /// The string attribute equals `value`.
+    pub fn equals(attr: &'static str, value: impl Into<String>) -> Self {
         Guard::Eq(attr, AttributeValue::S(value.into()))
     }
 }
@@ -111,11 +112,13 @@ pub trait ItemStore: Send + Sync {
 
 pub type SharedStore = Arc<dyn ItemStore>;
 
-pub fn s(value: impl Into<String>) -> AttributeValue {
+/// A string attribute value.
+pub fn string_value(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-pub fn n(value: i64) -> AttributeValue {
+/// A number attribute value.
+pub fn number_value(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 

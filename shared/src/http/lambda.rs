@@ -12,7 +12,7 @@ use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 
 /// The request path without the API Gateway stage prefix.
-pub fn gateway_path<B>(request: &http::Request<B>) -> String {
+fn gateway_path<B>(request: &http::Request<B>) -> String {
     let raw = request.raw_http_path();
     let raw = if raw.is_empty() {
         request.uri().path()

@@ -8,18 +8,21 @@ use bytes::Bytes;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::ApiError;
 use crate::config::ClientKeys;
 use crate::crypto::constant_time_eq;
+use crate::error::{ApiError, ErrorCode};
 
 /// Largest request body accepted (API Gateway allows more; no 3DS request needs it).
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub async fn read_body(body: axum::body::Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
+        .map_err(|_| {
+            ApiError::with_message(
+                ErrorCode::PayloadTooLarge,
+                format!("the request body must not be larger than {MAX_BODY_BYTES} bytes"),
+            )
         })
 }
 
@@ -29,23 +32,28 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid("body", "a JSON request body is required"));
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson {
-            line: e.line(),
-            column: e.column(),
-        })?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::with_message(
+            ErrorCode::MalformedJson,
+            format!(
+                "the request body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
     if !value.is_object() {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     }
-    typed(value)
+    from_value(value)
 }
 
 /// Reads an already parsed JSON value as `T`, naming the field of a type error.
-pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let (field, message) = describe(&path, &e.inner().to_string());
-        ApiError::InvalidField { field, message }
+        ApiError::invalid(field, message)
     })
 }
 
@@ -111,14 +119,14 @@ impl Caller {
     /// Checks the key against every configured key in constant time per key (and
     /// without stopping at the first match, so timing does not reveal its position).
     pub fn authenticate(keys: &ClientKeys, presented: Option<&str>) -> Result<Self, ApiError> {
-        let presented = presented.ok_or(ApiError::Unauthorized)?;
+        let presented = presented.ok_or(ApiError::of(ErrorCode::Unauthorized))?;
         let mut matched = None;
         for (client_id, key) in &keys.0 {
             if constant_time_eq(key.expose(), presented) && matched.is_none() {
                 matched = Some(client_id.clone());
             }
         }
-        let client_id = matched.ok_or(ApiError::Unauthorized)?;
+        let client_id = matched.ok_or(ApiError::of(ErrorCode::Unauthorized))?;
         tracing::Span::current().record("client_id", client_id.as_str());
         Ok(Self { client_id })
     }
@@ -159,9 +167,16 @@ mod tests {
     }
 
     fn field_error(json: &str) -> (String, String) {
-        match parse_json::<Body>(json.as_bytes()).unwrap_err() {
-            ApiError::InvalidField { field, message } => (field, message),
-            other => panic!("{other:?}"),
+        let error = parse_json::<Body>(json.as_bytes()).unwrap_err();
+        match (error.field(), error.error_code()) {
+            (Some(field), ErrorCode::InvalidParameter) => {
+                let message = error.public_message();
+                let rule = message
+                    .strip_prefix(&format!("{field}: "))
+                    .unwrap_or(&message);
+                (field.to_owned(), rule.to_owned())
+            }
+            _ => panic!("{error:?}"),
         }
     }
 
@@ -187,18 +202,13 @@ mod tests {
 
     #[test]
     fn syntax_errors_and_empty_bodies_are_reported_without_content() {
-        assert!(matches!(
-            parse_json::<Body>(b"{\"card\": 4111111111111111"),
-            Err(ApiError::MalformedJson { line: 1, .. })
-        ));
-        assert!(matches!(
-            parse_json::<Body>(b"  "),
-            Err(ApiError::InvalidField { .. })
-        ));
-        assert!(matches!(
-            parse_json::<Body>(b"[1]"),
-            Err(ApiError::InvalidField { .. })
-        ));
+        let code = |body: &[u8]| parse_json::<Body>(body).unwrap_err().error_code();
+        let truncated = parse_json::<Body>(b"{\"card\": 4111111111111111").unwrap_err();
+        assert_eq!(truncated.error_code(), ErrorCode::MalformedJson);
+        assert!(truncated.public_message().contains("line 1"));
+        assert!(!truncated.public_message().contains("4111"));
+        assert_eq!(code(b"  "), ErrorCode::InvalidParameter);
+        assert_eq!(code(b"[1]"), ErrorCode::InvalidParameter);
     }
 
     #[test]

@@ -18,10 +18,15 @@ pub fn escape(text: &str) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#1f2933}h1{font-size:1.25rem}";
 
-pub fn message_page(title: &str, message: &str) -> String {
+/// A page in our style: `title` (escaped here) above `body`, HTML the caller built with
+/// every value escaped.
+pub fn shell(title: &str, body: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{t}</title><style>{STYLE}</style></head><body><h1>{t}</h1><p>{m}</p></body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{t}</title><style>{STYLE}</style></head><body><h1>{t}</h1>{body}</body></html>",
         t = escape(title),
-        m = escape(message),
     )
+}
+
+pub(crate) fn message_page(title: &str, message: &str) -> String {
+    shell(title, &format!("<p>{}</p>", escape(message)))
 }

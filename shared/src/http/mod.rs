@@ -1,31 +1,47 @@
-//! What every function's HTTP surface shares: errors and their envelopes, extraction,
-//! request spans, and the Lambda adapter.
+//! The HTTP edge every function shares: extraction (bounded JSON bodies, the caller's
+//! key), the envelopes errors are rendered in, pages for the browser, route tables,
+//! request spans, and the Lambda adapter. Nothing here knows a flow.
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use tracing::Instrument;
 use url::Url;
 
-mod error;
+mod envelope;
 mod extract;
 pub mod lambda;
+pub mod pages;
+pub mod routes;
 
-pub use error::{
-    ApiError, browser_page, card_issuance_envelope, payer_auth_envelope, redact_untrusted,
-};
-pub use extract::{Caller, HasClientKeys, JsonBody, MAX_BODY_BYTES, parse_json, read_body, typed};
+pub use envelope::{browser_page, card_issuance_envelope, payer_auth_envelope};
+pub use extract::{Caller, HasClientKeys, JsonBody, from_value, parse_json, read_body};
+pub use routes::Route;
+
+use crate::error::{ApiError, ErrorCode};
 
 pub async fn route_not_found() -> ApiError {
-    ApiError::RouteNotFound
+    ApiError::of(ErrorCode::RouteNotFound)
 }
 
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+    ApiError::of(ErrorCode::MethodNotAllowed)
+}
+
+/// A response replayed from the store carries this header.
+const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// A stored answer, sent again, marked as a replay.
+pub fn replayed(body: serde_json::Value) -> Response {
+    let mut response = axum::Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(REPLAYED_HEADER, http::HeaderValue::from_static("true"));
+    response
 }
 
 /// Wraps each request in a span carrying the request id (Lambda's, when running in
@@ -86,4 +102,11 @@ pub fn public_base_url_from_context(parts: &http::request::Parts) -> Option<Url>
         base.set_path(&stage);
     }
     Some(base)
+}
+
+/// The first value of `name` in a query string.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }

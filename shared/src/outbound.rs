@@ -29,7 +29,7 @@ impl fmt::Display for Upstream {
 
 /// When a failed attempt may be repeated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryPolicy {
+pub(crate) enum RetryPolicy {
     /// Safe to repeat even if the upstream processed it (reads, and writes whose repeat
     /// is detected and reconciled): retried on timeouts, dropped connections, 5xx and 429.
     Idempotent,
@@ -40,11 +40,10 @@ pub enum RetryPolicy {
 
 /// A final HTTP answer (2xx or not) from the upstream.
 #[derive(Debug)]
-pub struct UpstreamResponse {
+pub(crate) struct UpstreamResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
-    pub attempts: u32,
 }
 
 impl UpstreamResponse {
@@ -76,13 +75,13 @@ impl UpstreamError {
 
 /// A client-side ceiling on request rate, so bursts (bulk enrollment) stay under an
 /// upstream's documented limit instead of discovering it through 429s.
-pub struct RequestRateLimit(DefaultDirectRateLimiter);
+pub(crate) struct RequestRateLimit(DefaultDirectRateLimiter);
 
 impl RequestRateLimit {
     /// At most `per_10s` requests in any 10-second window: the bucket holds a tenth of
     /// the budget and refills at a tenth per second, so burst + 10 s of refill ≤ 1.1×,
     /// and `per_10s` is configured with that headroom under the upstream limit.
-    pub fn per_10_seconds(per_10s: u32) -> Self {
+    pub(crate) fn per_10_seconds(per_10s: u32) -> Self {
         let per_second = NonZeroU32::new((per_10s / 11).max(1)).expect("non-zero");
         Self(RateLimiter::direct(
             Quota::per_second(per_second).allow_burst(per_second),
@@ -95,7 +94,7 @@ impl RequestRateLimit {
 }
 
 /// One outbound call's description.
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     pub upstream: Upstream,
     /// Short operation name for logs (`enroll`, `validate`, ...).
     pub operation: &'static str,
@@ -131,14 +130,10 @@ impl HttpClient {
         Self { client, settings }
     }
 
-    pub fn settings(&self) -> &HttpSettings {
-        &self.settings
-    }
-
     /// Sends the request built by `build`, retrying per `call.policy` within the
     /// configured attempts and [`HttpSettings::call_budget`]. Returns the final HTTP answer
     /// whatever its status, or the transport failure of the last attempt.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         call: Call<'_>,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
@@ -178,7 +173,6 @@ impl HttpClient {
                         status,
                         headers,
                         body,
-                        attempts: attempt,
                     });
                 }
                 (Attempt::Failed { error, .. }, None) => {
@@ -276,6 +270,14 @@ impl HttpClient {
             .min(cap);
         Duration::from_millis(fastrand::u64(0..=exp.as_millis() as u64))
     }
+}
+
+/// `base` (which may carry a path prefix) joined with an absolute `path`.
+pub(crate) fn join_url(base: &url::Url, path: &str) -> url::Url {
+    let mut url = base.clone();
+    let base_path = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&format!("{base_path}{path}"));
+    url
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date.

@@ -1,0 +1,129 @@
+//! `GET|POST {return_url}`: the browser's return from the challenge. Validates once, then
+//! sends the browser to the merchant, signed; while nothing is decided, a page that tries
+//! the same return again.
+
+use ::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{Html, IntoResponse, Response};
+use gateway::crypto::constant_time_eq;
+use gateway::domain::{ReferenceCode, TransactionId};
+use gateway::error::{ApiError, ErrorCode};
+use gateway::http::{self, pages};
+use gateway::telemetry::note_reference;
+use serde_json::Value;
+
+use crate::State as AppState;
+use crate::redirect::no_store;
+use crate::validation::{Presenter, Validation};
+
+pub(crate) async fn browser_return(
+    State(app): State<AppState>,
+    Path((reference, binding)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let reference = ReferenceCode::parse("reference_code", &reference)?;
+    note_reference(reference.as_str());
+    let expected = app.merchant.keys.return_url_binding(reference.as_str());
+    if !constant_time_eq(&binding, &expected) {
+        tracing::warn!("a return URL with a wrong binding token was used");
+        return Err(ErrorCode::ReturnUrlNotValid.into());
+    }
+    let (parts, body) = request.into_parts();
+    let body = http::read_body(body).await?;
+    let fields = return_fields(&parts.headers, query.as_deref(), &body)?;
+    let outcome = app
+        .validate_once(&reference, &fields.transaction_id, Presenter::Browser)
+        .await;
+    match outcome {
+        Ok(
+            Validation::Decided { session, .. }
+            | Validation::AlreadyDecided(session)
+            | Validation::Expired(session),
+        ) => app.redirect_to_merchant(&session),
+        Ok(Validation::StillValidating) => Ok(retry_page(
+            StatusCode::ACCEPTED,
+            "Still checking your payment",
+            "Your bank's answer is being confirmed. This page will check again in a moment.",
+            &fields,
+        )),
+        Err(error @ (ApiError::Upstream(_) | ApiError::Store(_))) => {
+            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+            tracing::warn!(
+                status = status.as_u16(),
+                code = error.code(),
+                "validation deferred: nothing was decided"
+            );
+            Ok(retry_page(
+                status,
+                "Your payment result is pending",
+                "We could not confirm the result with your bank yet. Nothing was charged or declined; this page will try again in a moment.",
+                &fields,
+            ))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The fields the ACS / Cardinal page posts: `TransactionId` (required) and `MD`.
+struct ReturnFields {
+    transaction_id: TransactionId,
+    md: Option<String>,
+}
+
+/// Reads the return's fields from a form post, JSON, or the query string (GET, or a POST
+/// whose fields came in the query).
+fn return_fields(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<ReturnFields, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let mut pairs: Vec<(String, String)> = if content_type.starts_with("application/json") {
+        let value: Value = http::parse_json(body)?;
+        value
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+            .collect()
+    } else {
+        url::form_urlencoded::parse(body).into_owned().collect()
+    };
+    pairs.extend(url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned());
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let transaction_id =
+        field("TransactionId").ok_or_else(|| ApiError::invalid("TransactionId", "is required"))?;
+    Ok(ReturnFields {
+        transaction_id: TransactionId::parse("TransactionId", &transaction_id)?,
+        md: field("MD").filter(|md| md.len() <= 1024),
+    })
+}
+
+/// A page for the browser with a retry of the same return, posted again (as the ACS did)
+/// after a few seconds.
+fn retry_page(status: StatusCode, title: &str, message: &str, fields: &ReturnFields) -> Response {
+    let md = fields.md.as_deref().unwrap_or("null");
+    let body = format!(
+        "<p>{m}</p>\
+         <form id=\"retry\" method=\"post\"><input type=\"hidden\" name=\"TransactionId\" value=\"{tid}\">\
+         <input type=\"hidden\" name=\"MD\" value=\"{md}\"><button>Check again</button></form>\
+         <script>setTimeout(function(){{document.getElementById('retry').submit()}},4000)</script>",
+        m = pages::escape(message),
+        tid = pages::escape(fields.transaction_id.as_str()),
+        md = pages::escape(md),
+    );
+    let mut response = (status, Html(pages::shell(title, &body))).into_response();
+    no_store(response.headers_mut());
+    response
+}

@@ -1,0 +1,89 @@
+//! The callback function: the `return_url` the browser comes back to after the challenge
+//! (the ACS / Cardinal page form-posts `TransactionId` and `MD` to it), and the drop-in
+//! `POST /v1/risk/authentication/validate` for merchants whose front end completes the
+//! challenge without it. Both run the same one-shot validation ([`validation`]).
+//!
+//! [`build`] is the one composition root: the Lambda main, the local stack and the tests
+//! all call it. [`routes`] is the one route table.
+
+use std::sync::Arc;
+
+use axum::{Router, middleware};
+use gateway::clock::SharedClock;
+use gateway::config::{ClientKeys, ConfigError, Env};
+use gateway::crypto::MacKey;
+use gateway::http::{self, HasClientKeys, Route};
+use gateway::merchant::{CALLBACK_ROUTE, MerchantConfig, MerchantContext};
+use gateway::store::SharedStore;
+use gateway::upstream::payer_auth::VALIDATE_PATH;
+
+mod browser;
+mod redirect;
+mod validate;
+mod validation;
+
+/// Settings of the callback function.
+#[derive(Debug, Clone)]
+pub struct CallbackConfig {
+    pub merchant: MerchantConfig,
+    /// The key that signs the redirect to the merchant; the merchant holds a copy.
+    pub redirect_signing_key: MacKey,
+}
+
+impl CallbackConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            merchant: MerchantConfig::from_env(env)?,
+            redirect_signing_key: env.mac_key("REDIRECT_SIGNING_KEY")?,
+        })
+    }
+}
+
+/// What the callback handlers hold, built once per cold start.
+struct CallbackApp {
+    merchant: MerchantContext,
+    redirect_key: MacKey,
+}
+
+impl HasClientKeys for CallbackApp {
+    fn client_keys(&self) -> &ClientKeys {
+        &self.merchant.clients
+    }
+}
+
+type State = Arc<CallbackApp>;
+
+/// The function's route table.
+fn route_list() -> Vec<Route<State>> {
+    vec![
+        Route::get(CALLBACK_ROUTE, browser::browser_return),
+        Route::post(CALLBACK_ROUTE, browser::browser_return),
+        Route::post(VALIDATE_PATH, validate::merchant_validate),
+    ]
+}
+
+/// `(method, path)` of every route this function serves.
+pub fn routes() -> Vec<http::routes::RouteKey> {
+    http::routes::table(&route_list())
+}
+
+/// The callback function's router: the browser's return renders errors as pages, the
+/// merchant's validate in the payer-authentication API's envelope.
+pub fn build(config: &CallbackConfig, store: SharedStore, clock: SharedClock) -> Router {
+    let app = CallbackApp {
+        merchant: MerchantContext::new(&config.merchant, store, clock),
+        redirect_key: config.redirect_signing_key.clone(),
+    };
+    let (browser, api): (Vec<_>, Vec<_>) = route_list()
+        .into_iter()
+        .partition(|route| route.path == CALLBACK_ROUTE);
+    let browser =
+        http::routes::assemble(browser).layer(middleware::map_response(http::browser_page));
+    http::routes::assemble(api)
+        .merge(browser)
+        .fallback(http::route_not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .with_state(Arc::new(app))
+        .layer(middleware::map_response(http::payer_auth_envelope))
+        .layer(middleware::from_fn(http::request_span))
+}

@@ -1,0 +1,74 @@
+//! The browser's last hop: a 303 to the merchant's stored return URL with the outcome,
+//! signed (`gateway::redirect`).
+
+use axum::response::{IntoResponse, Response};
+use gateway::error::{ApiError, ErrorCode};
+use gateway::redirect::sign_redirect;
+use gateway::session::{AuthenticationSession, SessionState};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use crate::CallbackApp;
+
+impl CallbackApp {
+    /// The URL is checked against the allowed origins again (configuration may have
+    /// changed since it was stored): no open redirect.
+    pub(crate) fn redirect_to_merchant(
+        &self,
+        session: &AuthenticationSession,
+    ) -> Result<Response, ApiError> {
+        let stored = session.merchant_return_url.as_deref().ok_or_else(|| {
+            ApiError::Internal("a challenged session has no merchant return URL".into())
+        })?;
+        let target = self
+            .merchant
+            .return_urls
+            .check(stored)
+            .map_err(|_| ApiError::of(ErrorCode::ReturnUrlNotAllowed))?;
+        let status = match session.state {
+            SessionState::Authenticated => "authenticated",
+            SessionState::Failed => "failed",
+            _ => "expired",
+        };
+        let mut params = vec![
+            ("reference_code", session.reference_code.clone()),
+            ("status", status.to_owned()),
+        ];
+        if let Some(result) = &session.result {
+            let network = session.card.as_ref().and_then(|c| c.network.as_deref());
+            if let Some(eci) = result.eci.clone().or_else(|| result.eci_raw.clone()) {
+                params.push(("eci", eci));
+            }
+            params.push((
+                "liability_shift",
+                result.liability_shift(network).to_string(),
+            ));
+        }
+        // Signed with the decision time: every redirect for a decided session is the
+        // same URL, however many browsers or retries arrive.
+        let url = sign_redirect(
+            &target,
+            &params,
+            session.updated_at / 1000,
+            &self.redirect_key,
+        );
+        tracing::info!(status, "browser sent back to the merchant");
+        let mut response = StatusCode::SEE_OTHER.into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::LOCATION,
+            HeaderValue::from_str(url.as_str())
+                .map_err(|_| ApiError::Internal("unencodable redirect".into()))?,
+        );
+        no_store(headers);
+        Ok(response)
+    }
+}
+
+pub(crate) fn no_store(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Our return URL carries the binding token: not for the next site's Referer.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}

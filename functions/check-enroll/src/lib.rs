@@ -1,0 +1,107 @@
+//! The check-enroll function (merchant side): drop-in setup and check enroll of the
+//! payer-authentication API, with the authentication session kept in the store, and the
+//! status of a stored authentication.
+//!
+//! [`build`] is the one composition root: the Lambda main, the local stack and the tests
+//! all call it. [`routes`] is the one route table.
+
+use std::sync::Arc;
+
+use axum::http::request::Parts;
+use axum::{Router, middleware};
+use gateway::clock::SharedClock;
+use gateway::config::{ClientKeys, ConfigError, Env, public_base_url};
+use gateway::domain::ReferenceCode;
+use gateway::error::ApiError;
+use gateway::http::{self, HasClientKeys, Route};
+use gateway::merchant::{MerchantConfig, MerchantContext, callback_url};
+use gateway::store::SharedStore;
+use gateway::upstream::payer_auth::{ENROLL_PATH, SETUP_PATH};
+use url::Url;
+
+mod enroll;
+mod setup;
+mod status;
+
+/// Settings of the check-enroll function.
+#[derive(Debug, Clone)]
+pub struct CheckEnrollConfig {
+    pub merchant: MerchantConfig,
+    /// Our public base URL for return URLs; derived from the request when unset.
+    pub public_base_url: Option<Url>,
+}
+
+impl CheckEnrollConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            merchant: MerchantConfig::from_env(env)?,
+            public_base_url: public_base_url(env)?,
+        })
+    }
+}
+
+/// What the check-enroll handlers hold, built once per cold start.
+struct CheckEnrollApp {
+    merchant: MerchantContext,
+    public_base_url: Option<Url>,
+}
+
+impl HasClientKeys for CheckEnrollApp {
+    fn client_keys(&self) -> &ClientKeys {
+        &self.merchant.clients
+    }
+}
+
+impl CheckEnrollApp {
+    /// Where the browser comes back after the challenge: our callback route, bound to
+    /// this session.
+    fn return_url_for(&self, parts: &Parts, reference: &ReferenceCode) -> Result<Url, ApiError> {
+        let base = self
+            .public_base_url
+            .clone()
+            .or_else(|| http::public_base_url_from_context(parts))
+            .ok_or_else(|| {
+                ApiError::Internal(
+                    "PUBLIC_BASE_URL is not set and the request did not come through API Gateway"
+                        .into(),
+                )
+            })?;
+        Ok(callback_url(
+            &base,
+            reference.as_str(),
+            &self.merchant.keys.return_url_binding(reference.as_str()),
+        ))
+    }
+}
+
+type State = Arc<CheckEnrollApp>;
+
+const STATUS: &str = "/v1/risk/authentication/{reference_code}";
+
+/// The function's route table.
+fn route_list() -> Vec<Route<State>> {
+    vec![
+        Route::post(SETUP_PATH, setup::setup),
+        Route::post(ENROLL_PATH, enroll::check_enroll),
+        Route::get(STATUS, status::status),
+    ]
+}
+
+/// `(method, path)` of every route this function serves.
+pub fn routes() -> Vec<http::routes::RouteKey> {
+    http::routes::table(&route_list())
+}
+
+/// The check-enroll function's router, in the payer-authentication API's error envelope.
+pub fn build(config: &CheckEnrollConfig, store: SharedStore, clock: SharedClock) -> Router {
+    let app = CheckEnrollApp {
+        merchant: MerchantContext::new(&config.merchant, store, clock),
+        public_base_url: config.public_base_url.clone(),
+    };
+    http::routes::assemble(route_list())
+        .fallback(http::route_not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .with_state(Arc::new(app))
+        .layer(middleware::map_response(http::payer_auth_envelope))
+        .layer(middleware::from_fn(http::request_span))
+}

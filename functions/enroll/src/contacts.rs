@@ -1,0 +1,127 @@
+//! Cardholder 3DS contacts (the OTP email and mobile, the security question): create,
+//! update, query.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use chrono::NaiveDate;
+use gateway::domain::field as f;
+use gateway::domain::{BudgetId, CardholderId, Check, FieldError};
+use gateway::error::ApiError;
+use gateway::http::{Caller, JsonBody, query_param};
+use gateway::upstream::card_issuance::redact_security_answers;
+use gateway::upstream::card_issuance::wire::{
+    CALL_PREFIXES, CardholderQuery, Contact, CreateCardholderRequest, UpdateCardholderRequest,
+};
+use serde_json::Value;
+
+use crate::State as AppState;
+
+/// `POST cardholders/v2/create`.
+pub(crate) async fn create_cardholder(
+    State(app): State<AppState>,
+    _caller: Caller,
+    JsonBody(request): JsonBody<CreateCardholderRequest>,
+) -> Result<Json<Value>, ApiError> {
+    BudgetId::parse("budget_id", &request.budget_id)?;
+    f::text("first_name", &request.first_name, 64)?;
+    f::text("last_name", &request.last_name, 64)?;
+    check_contact(&request.contact(), app.today())?;
+    let mut envelope = app.card_issuance.create_cardholder(&request).await?;
+    redact_security_answers(&mut envelope);
+    tracing::info!("cardholder 3DS contact created");
+    Ok(Json(envelope))
+}
+
+/// `POST cardholders/v2/update`: replaces the contact (name and budget stay).
+pub(crate) async fn update_cardholder(
+    State(app): State<AppState>,
+    _caller: Caller,
+    JsonBody(request): JsonBody<UpdateCardholderRequest>,
+) -> Result<Json<Value>, ApiError> {
+    CardholderId::parse("cardholder_id", &request.cardholder_id)?;
+    check_contact(&request.contact(), app.today())?;
+    let mut envelope = app.card_issuance.update_cardholder(&request).await?;
+    redact_security_answers(&mut envelope);
+    tracing::info!("cardholder 3DS contact updated");
+    Ok(Json(envelope))
+}
+
+/// `GET cardholders/v2/detail?budget_id=&cardholder_id=&page_no=&page_size=`.
+pub(crate) async fn query_cardholders(
+    State(app): State<AppState>,
+    _caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let query = parse_query(query.as_deref())?;
+    let mut envelope = app.card_issuance.query_cardholders(&query).await?;
+    redact_security_answers(&mut envelope);
+    Ok(Json(envelope))
+}
+
+fn check_contact(contact: &Contact<'_>, today: NaiveDate) -> Check {
+    f::one_of("call_prefix", contact.call_prefix, CALL_PREFIXES)?;
+    f::digits("mobile", contact.mobile, 4, 15)?;
+    f::email("email", contact.email)?;
+    f::date_of_birth("date_of_birth", contact.date_of_birth, today)?;
+    f::text("state", contact.state, 64)?;
+    f::text("city", contact.city, 64)?;
+    f::text("address_line", contact.address_line, 128)?;
+    f::text("post_code", contact.post_code, 16)?;
+    f::country("country_code", contact.country_code)?;
+    f::digits("security_index", contact.security_index, 1, 2)?;
+    f::text("security_answer", contact.security_answer, 64)?;
+    Ok(())
+}
+
+/// The drop-in query string: at least one filter, bounded pages.
+fn parse_query(query: Option<&str>) -> Check<CardholderQuery> {
+    let get = |name: &str| {
+        query_param(query, name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let number = |name: &str, default: u32, max: u32| -> Check<u32> {
+        match get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    FieldError::new(name, format!("must be an integer from 1 to {max}"))
+                }),
+        }
+    };
+    let budget_id = get("budget_id")
+        .map(|b| BudgetId::parse("budget_id", &b))
+        .transpose()?;
+    let cardholder_id = get("cardholder_id")
+        .map(|c| CardholderId::parse("cardholder_id", &c))
+        .transpose()?;
+    if budget_id.is_none() && cardholder_id.is_none() {
+        return Err(FieldError::new(
+            "budget_id",
+            "budget_id or cardholder_id is required",
+        ));
+    }
+    Ok(CardholderQuery {
+        page_no: number("page_no", 1, 100_000)?,
+        page_size: number("page_size", 20, 100)?,
+        budget_id: budget_id.map(|b| b.to_string()),
+        cardholder_id: cardholder_id.map(|c| c.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cardholder_queries_need_a_filter_and_bounded_pages() {
+        assert!(parse_query(None).is_err());
+        let q = parse_query(Some("budget_id=ci202008281528472924")).unwrap();
+        assert_eq!((q.page_no, q.page_size), (1, 20));
+        let err = parse_query(Some("cardholder_id=1&page_size=500")).unwrap_err();
+        assert_eq!(err.field, "page_size");
+    }
+}

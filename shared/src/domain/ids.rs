@@ -1,0 +1,129 @@
+//! Identifiers that cross the code, validated once where they enter and passed on typed.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::field::{self, Check, FieldError};
+
+macro_rules! identifier {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+identifier! {
+    /// The merchant's reference of one authentication: it keys the session and appears
+    /// in our callback URL, so its characters are URL-path safe.
+    ReferenceCode
+}
+
+impl ReferenceCode {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(field: &str, raw: &str) -> Check<Self> {
+        let value = field::text(field, raw, Self::MAX_LEN)?;
+        if !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        {
+            return Err(FieldError::new(
+                field,
+                "must contain only letters, digits, '-', '_', '.' and ':'",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+identifier! {
+    /// The upstream's authentication transaction id (Cardinal's `TransactionId`).
+    TransactionId
+}
+
+impl TransactionId {
+    pub fn parse(field: &str, raw: &str) -> Check<Self> {
+        let value = field::text(field, raw, 64)?;
+        if !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(FieldError::new(field, "is not a transaction id"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+identifier! {
+    /// A card of the card-issuance API (`card59202507231957437131`).
+    CardId
+}
+
+identifier! {
+    /// A cardholder 3DS contact of the card-issuance API (`471041678120300545`).
+    CardholderId
+}
+
+identifier! {
+    /// A budget (account) of the card-issuance API (`ci202008281528472924`).
+    BudgetId
+}
+
+macro_rules! parse_identifier {
+    ($($name:ident),*) => {
+        $(impl $name {
+            pub fn parse(field: &str, raw: &str) -> Check<Self> {
+                field::identifier(field, raw, 64).map(|v| Self(v.to_owned()))
+            }
+        })*
+    };
+}
+
+parse_identifier!(CardId, CardholderId, BudgetId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_trimmed_and_checked_once() {
+        assert_eq!(
+            ReferenceCode::parse("r", " PASS-1 ").unwrap().as_str(),
+            "PASS-1"
+        );
+        assert!(ReferenceCode::parse("r", "a/b").is_err());
+        assert!(ReferenceCode::parse("r", &"x".repeat(65)).is_err());
+        assert_eq!(
+            TransactionId::parse("t", "DKjne4MBXRSsa1fryRE0")
+                .unwrap()
+                .as_str(),
+            "DKjne4MBXRSsa1fryRE0"
+        );
+        assert!(TransactionId::parse("t", "a b").is_err());
+        assert!(CardId::parse("card_id", "card 1").is_err());
+        assert_eq!(
+            CardId::parse("card_id", "card59202507231957437131")
+                .unwrap()
+                .to_string(),
+            "card59202507231957437131"
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! The outcome of an authentication, as the merchant needs it for authorization.
+
+use serde::{Deserialize, Serialize};
+
+/// The 3DS outcome fields a merchant needs for authorization.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticationResult {
+    /// Upstream `transaction_info.status` (`Authentication_successful`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eci: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eci_raw: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cavv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pares_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub veres_enrolled: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commerce_indicator: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_transaction_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specification_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_pares_status_reason: Option<String>,
+}
+
+impl AuthenticationResult {
+    /// Liability shift per the check-enroll documentation's ECI table: Visa/Amex (and the
+    /// other non-Mastercard schemes) 05 or 06; Mastercard 01 or 02, read from `eci_raw`
+    /// (Mastercard returns only `eci_raw`).
+    pub fn liability_shift(&self, network: Option<&str>) -> bool {
+        let is_mastercard = network.is_some_and(|n| n.eq_ignore_ascii_case("MASTERCARD"));
+        if is_mastercard {
+            matches!(self.eci_raw.as_deref(), Some("01" | "02"))
+        } else {
+            let eci = self.eci.as_deref().or(self.eci_raw.as_deref());
+            matches!(eci, Some("05" | "06"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(eci: Option<&str>, eci_raw: Option<&str>) -> AuthenticationResult {
+        AuthenticationResult {
+            eci: eci.map(str::to_owned),
+            eci_raw: eci_raw.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn liability_shift_follows_the_eci_table() {
+        assert!(result(Some("05"), Some("05")).liability_shift(Some("VISA")));
+        assert!(result(Some("06"), Some("06")).liability_shift(Some("AMEX")));
+        assert!(!result(Some("07"), Some("07")).liability_shift(Some("VISA")));
+        assert!(result(None, Some("02")).liability_shift(Some("MASTERCARD")));
+        assert!(result(None, Some("01")).liability_shift(Some("MASTERCARD")));
+        assert!(!result(None, Some("00")).liability_shift(Some("MASTERCARD")));
+        // A Mastercard "05" is not a Visa 05.
+        assert!(!result(Some("05"), Some("05")).liability_shift(Some("MASTERCARD")));
+        assert!(!result(None, None).liability_shift(Some("VISA")));
+    }
+}

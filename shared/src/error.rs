@@ -1,0 +1,597 @@
+//! The one error type of every route: a closed set of codes, each with its HTTP status and
+//! a default message, decided here and nowhere else.
+//!
+//! Lower layers have their own errors (`FieldError`, `StoreError`, `UpstreamError`, each
+//! upstream's refusal); they become an [`ApiError`] through the `From` impls below. The
+//! HTTP edge renders an `ApiError` in the envelope of the caller's API.
+//! Messages are ours and never carry a request value, so they are safe to log and return.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use crate::domain::FieldError;
+use crate::outbound::UpstreamError;
+use crate::session::sealing::SealError;
+use crate::store::StoreError;
+use crate::upstream::card_issuance::{CardIssuanceError, RefusalKind};
+use crate::upstream::payer_auth::PayerAuthError;
+
+/// Every code the gateway itself answers with. The README's status table lists each one;
+/// a test keeps the two in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidParameter,
+    MalformedJson,
+    PayloadTooLarge,
+    RouteNotFound,
+    MethodNotAllowed,
+    Unauthorized,
+    FeatureNotEnabled,
+    ReturnUrlNotValid,
+    ReturnUrlNotAllowed,
+    CardNotFound,
+    CardholderNotFound,
+    CardNotEnrolled,
+    BudgetNotFound,
+    SessionNotFound,
+    NotFound,
+    CardAlreadyEnrolled,
+    ReferenceCodeInUse,
+    RequestInProgress,
+    NoChallengePending,
+    AuthenticationExpired,
+    SessionSuperseded,
+    TooManyRequests,
+    UpstreamUnauthorized,
+    UpstreamRejected,
+    UpstreamUnavailable,
+    UpstreamTimeout,
+    StoreUnavailable,
+    StoreTimeout,
+    InternalError,
+}
+
+impl ErrorCode {
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::InvalidParameter,
+        ErrorCode::MalformedJson,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::RouteNotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Unauthorized,
+        ErrorCode::FeatureNotEnabled,
+        ErrorCode::ReturnUrlNotValid,
+        ErrorCode::ReturnUrlNotAllowed,
+        ErrorCode::CardNotFound,
+        ErrorCode::CardholderNotFound,
+        ErrorCode::CardNotEnrolled,
+        ErrorCode::BudgetNotFound,
+        ErrorCode::SessionNotFound,
+        ErrorCode::NotFound,
+        ErrorCode::CardAlreadyEnrolled,
+        ErrorCode::ReferenceCodeInUse,
+        ErrorCode::RequestInProgress,
+        ErrorCode::NoChallengePending,
+        ErrorCode::AuthenticationExpired,
+        ErrorCode::SessionSuperseded,
+        ErrorCode::TooManyRequests,
+        ErrorCode::UpstreamUnauthorized,
+        ErrorCode::UpstreamRejected,
+        ErrorCode::UpstreamUnavailable,
+        ErrorCode::UpstreamTimeout,
+        ErrorCode::StoreUnavailable,
+        ErrorCode::StoreTimeout,
+        ErrorCode::InternalError,
+    ];
+
+    /// The code as callers see it, UPPER_SNAKE like the upstreams' own.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidParameter => "INVALID_PARAMETER",
+            ErrorCode::MalformedJson => "MALFORMED_JSON",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::RouteNotFound => "ROUTE_NOT_FOUND",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::FeatureNotEnabled => "FEATURE_NOT_ENABLED",
+            ErrorCode::ReturnUrlNotValid => "RETURN_URL_NOT_VALID",
+            ErrorCode::ReturnUrlNotAllowed => "RETURN_URL_NOT_ALLOWED",
+            ErrorCode::CardNotFound => "CARD_NOT_FOUND",
+            ErrorCode::CardholderNotFound => "CARDHOLDER_NOT_FOUND",
+            ErrorCode::CardNotEnrolled => "CARD_NOT_ENROLLED",
+            ErrorCode::BudgetNotFound => "BUDGET_NOT_FOUND",
+            ErrorCode::SessionNotFound => "SESSION_NOT_FOUND",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::CardAlreadyEnrolled => "CARD_ALREADY_ENROLLED",
+            ErrorCode::ReferenceCodeInUse => "REFERENCE_CODE_IN_USE",
+            ErrorCode::RequestInProgress => "REQUEST_IN_PROGRESS",
+            ErrorCode::NoChallengePending => "NO_CHALLENGE_PENDING",
+            ErrorCode::AuthenticationExpired => "AUTHENTICATION_EXPIRED",
+            ErrorCode::SessionSuperseded => "SESSION_SUPERSEDED",
+            ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
+            ErrorCode::UpstreamUnauthorized => "UPSTREAM_UNAUTHORIZED",
+            ErrorCode::UpstreamRejected => "UPSTREAM_REJECTED",
+            ErrorCode::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+            ErrorCode::UpstreamTimeout => "UPSTREAM_TIMEOUT",
+            ErrorCode::StoreUnavailable => "STORE_UNAVAILABLE",
+            ErrorCode::StoreTimeout => "STORE_TIMEOUT",
+            ErrorCode::InternalError => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The code of an upstream's answer, when it is one of ours.
+    pub fn from_upstream(code: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code)
+    }
+
+    /// The HTTP status of the code: the one place statuses are decided.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidParameter | ErrorCode::MalformedJson => 400,
+            ErrorCode::Unauthorized | ErrorCode::UpstreamUnauthorized => 401,
+            ErrorCode::FeatureNotEnabled
+            | ErrorCode::ReturnUrlNotValid
+            | ErrorCode::ReturnUrlNotAllowed => 403,
+            ErrorCode::RouteNotFound
+            | ErrorCode::CardNotFound
+            | ErrorCode::CardholderNotFound
+            | ErrorCode::CardNotEnrolled
+            | ErrorCode::BudgetNotFound
+            | ErrorCode::SessionNotFound
+            | ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::CardAlreadyEnrolled
+            | ErrorCode::ReferenceCodeInUse
+            | ErrorCode::RequestInProgress
+            | ErrorCode::NoChallengePending
+            | ErrorCode::AuthenticationExpired
+            | ErrorCode::SessionSuperseded => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::TooManyRequests => 429,
+            ErrorCode::InternalError => 500,
+            ErrorCode::UpstreamRejected
+            | ErrorCode::UpstreamUnavailable
+            | ErrorCode::StoreUnavailable => 502,
+            ErrorCode::UpstreamTimeout | ErrorCode::StoreTimeout => 504,
+        }
+    }
+
+    /// What the caller is told when nothing more specific applies.
+    pub fn default_message(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidParameter => "a request field is not valid",
+            ErrorCode::MalformedJson => "the request body is not valid JSON",
+            ErrorCode::PayloadTooLarge => "the request body is too large",
+            ErrorCode::RouteNotFound => "no such route",
+            ErrorCode::MethodNotAllowed => "this route does not accept that method",
+            ErrorCode::Unauthorized => "missing or invalid x-api-key",
+            ErrorCode::FeatureNotEnabled => "3DS is not enabled for this card-issuance account",
+            ErrorCode::ReturnUrlNotValid => "this return link does not belong to a payment of ours",
+            ErrorCode::ReturnUrlNotAllowed => "the merchant's return address is no longer allowed",
+            ErrorCode::CardNotFound => "the card does not exist",
+            ErrorCode::CardholderNotFound => "the cardholder does not exist",
+            ErrorCode::CardNotEnrolled => "the card is not enrolled for 3DS",
+            ErrorCode::BudgetNotFound => "the budget does not exist",
+            ErrorCode::SessionNotFound => "no authentication with this reference_code",
+            ErrorCode::NotFound => "the card or cardholder does not exist",
+            ErrorCode::CardAlreadyEnrolled => "the card is already enrolled for 3DS",
+            ErrorCode::ReferenceCodeInUse => {
+                "this reference_code was already used with a different request"
+            }
+            ErrorCode::RequestInProgress => {
+                "a request with this reference_code is being processed; retry shortly"
+            }
+            ErrorCode::NoChallengePending => "this authentication has no challenge to validate",
+            ErrorCode::AuthenticationExpired => "the challenge deadline passed before validation",
+            ErrorCode::SessionSuperseded => {
+                "the session changed while the upstream call was in flight; retry the request"
+            }
+            ErrorCode::TooManyRequests => "the upstream rate limit was reached; retry later",
+            ErrorCode::UpstreamUnauthorized => "the upstream rejected the gateway's credentials",
+            ErrorCode::UpstreamRejected => "the upstream rejected the request",
+            ErrorCode::UpstreamUnavailable => {
+                "the upstream is unavailable; nothing was decided, retry the request"
+            }
+            ErrorCode::UpstreamTimeout => {
+                "the upstream did not answer in time; nothing was decided, retry the request"
+            }
+            ErrorCode::StoreUnavailable => "the session store is unavailable; retry the request",
+            ErrorCode::StoreTimeout => {
+                "the session store did not answer in time; retry the request"
+            }
+            ErrorCode::InternalError => "internal error",
+        }
+    }
+}
+
+/// A code as an upstream's refusal carried it: one of ours, or the upstream's own
+/// (kept only if it looks like a code: UPPER_SNAKE, at most 64 characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusalCode {
+    Ours(ErrorCode),
+    Upstream(String),
+}
+
+impl RefusalCode {
+    /// The upstream's code if it is a well-formed one, else `fallback`.
+    pub fn from_upstream(code: Option<&str>, fallback: ErrorCode) -> Self {
+        let well_formed = |c: &&str| {
+            !c.is_empty()
+                && c.len() <= 64
+                && c.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        };
+        match code.filter(well_formed) {
+            None => RefusalCode::Ours(fallback),
+            Some(code) => ErrorCode::from_upstream(code)
+                .map(RefusalCode::Ours)
+                .unwrap_or_else(|| RefusalCode::Upstream(code.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            RefusalCode::Ours(code) => code.as_str(),
+            RefusalCode::Upstream(code) => code,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// A refusal of ours, with the status of its code.
+    #[error("{message}")]
+    Refused {
+        code: ErrorCode,
+        field: Option<String>,
+        message: Cow<'static, str>,
+    },
+    /// The upstream refused the request (4xx): passed on with its status.
+    #[error("{message}")]
+    UpstreamRefused {
+        status: u16,
+        code: RefusalCode,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An invariant did not hold; the detail goes to our logs only.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        ApiError::Refused {
+            code: ErrorCode::InvalidParameter,
+            message: Cow::Owned(error.to_string()),
+            field: Some(error.field),
+        }
+    }
+}
+
+impl From<SealError> for ApiError {
+    fn from(error: SealError) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        ApiError::of(code)
+    }
+}
+
+impl From<PayerAuthError> for ApiError {
+    fn from(error: PayerAuthError) -> Self {
+        let refusal = match error {
+            PayerAuthError::Transport(e) => return ApiError::Upstream(e),
+            PayerAuthError::Refused(refusal) => refusal,
+        };
+        // Their 401/403 is about our credentials, not the caller's key.
+        let ours = matches!(refusal.status, 401 | 403);
+        let code = if ours {
+            RefusalCode::Ours(ErrorCode::UpstreamUnauthorized)
+        } else {
+            RefusalCode::from_upstream(refusal.reason.as_deref(), ErrorCode::UpstreamRejected)
+        };
+        ApiError::UpstreamRefused {
+            status: refusal.status,
+            code,
+            message: untrusted_message(
+                refusal.message,
+                "the payer-authentication API refused the request",
+            ),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<CardIssuanceError> for ApiError {
+    fn from(error: CardIssuanceError) -> Self {
+        match error {
+            CardIssuanceError::Transport(e) => ApiError::Upstream(e),
+            CardIssuanceError::Refused(refusal) => {
+                let (fallback, default_message) = match refusal.kind {
+                    RefusalKind::InvalidParameter => (
+                        ErrorCode::InvalidParameter,
+                        "the card-issuance API rejected a parameter",
+                    ),
+                    RefusalKind::Unauthorized => (
+                        ErrorCode::UpstreamUnauthorized,
+                        "the card-issuance API rejected the gateway's credentials",
+                    ),
+                    RefusalKind::FeatureNotEnabled => (
+                        ErrorCode::FeatureNotEnabled,
+                        ErrorCode::FeatureNotEnabled.default_message(),
+                    ),
+                    RefusalKind::NotFound => {
+                        (ErrorCode::NotFound, ErrorCode::NotFound.default_message())
+                    }
+                    RefusalKind::AlreadyEnrolled => (
+                        ErrorCode::CardAlreadyEnrolled,
+                        ErrorCode::CardAlreadyEnrolled.default_message(),
+                    ),
+                    RefusalKind::RateLimited => (
+                        ErrorCode::TooManyRequests,
+                        "the card-issuance API rate limit was reached; retry later",
+                    ),
+                    RefusalKind::Other => (
+                        ErrorCode::UpstreamRejected,
+                        "the card-issuance API rejected the request",
+                    ),
+                };
+                // Their 401 is about our credentials, not the caller's key: never let it
+                // read like our own UNAUTHORIZED.
+                let code = if refusal.kind == RefusalKind::Unauthorized {
+                    RefusalCode::Ours(fallback)
+                } else {
+                    RefusalCode::from_upstream(refusal.code.as_deref(), fallback)
+                };
+                ApiError::UpstreamRefused {
+                    status: refusal.status,
+                    code,
+                    message: untrusted_message(refusal.message, default_message),
+                    retry_after: refusal.retry_after_secs.map(Duration::from_secs),
+                }
+            }
+            CardIssuanceError::NotSuccess { code, message } => ApiError::UpstreamRefused {
+                status: 502,
+                code: RefusalCode::from_upstream(Some(&code), ErrorCode::UpstreamRejected),
+                message: untrusted_message(message, "the card-issuance API did not report success"),
+                retry_after: None,
+            },
+        }
+    }
+}
+
+/// An upstream's message, redacted and bounded; ours when it has none.
+fn untrusted_message(message: Option<String>, default: &str) -> String {
+    message
+        .map(|m| redact_untrusted(&m))
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+impl ApiError {
+    /// A refusal with the code's default message.
+    pub fn of(code: ErrorCode) -> Self {
+        ApiError::Refused {
+            code,
+            field: None,
+            message: Cow::Borrowed(code.default_message()),
+        }
+    }
+
+    /// A refusal with a message of our own.
+    pub fn with_message(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::Refused {
+            code,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError::new(field, message).into()
+    }
+
+    /// The code family, for matching on what went wrong.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            ApiError::Refused { code, .. } => *code,
+            ApiError::UpstreamRefused { code, .. } => match code {
+                RefusalCode::Ours(code) => *code,
+                RefusalCode::Upstream(_) => ErrorCode::UpstreamRejected,
+            },
+            ApiError::Upstream(e) if e.is_timeout() => ErrorCode::UpstreamTimeout,
+            ApiError::Upstream(_) => ErrorCode::UpstreamUnavailable,
+            ApiError::Store(StoreError::Timeout) => ErrorCode::StoreTimeout,
+            ApiError::Store(StoreError::Unavailable(_)) => ErrorCode::StoreUnavailable,
+            ApiError::Store(StoreError::Corrupt(_)) | ApiError::Internal(_) => {
+                ErrorCode::InternalError
+            }
+        }
+    }
+
+    /// The HTTP status: the code's, except an upstream refusal keeps the upstream's 4xx.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::UpstreamRefused { status, .. } if (400..500).contains(status) => *status,
+            ApiError::UpstreamRefused { .. } => 502,
+            other => other.error_code().status(),
+        }
+    }
+
+    /// The code as the caller sees it (an upstream's own code is passed on).
+    pub fn code(&self) -> &str {
+        match self {
+            ApiError::UpstreamRefused { code, .. } => code.as_str(),
+            other => other.error_code().as_str(),
+        }
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::Refused { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What the caller is told. Internal details (store errors) stay in our logs.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Refused { message, .. } => message.to_string(),
+            ApiError::UpstreamRefused { message, .. } => message.clone(),
+            ApiError::Upstream(e) => format!("{e}; nothing was decided, retry the request"),
+            other => other.error_code().default_message().to_owned(),
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::UpstreamRefused { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Logs the refusal once, at the level its status deserves.
+    pub fn log(&self) {
+        let status = self.status();
+        if status >= 500 {
+            tracing::error!(status, code = self.code(), error = %self, "request failed");
+        } else {
+            tracing::warn!(status, code = self.code(), field = self.field(), detail = %self, "request refused");
+        }
+    }
+}
+
+/// Masks digit runs that could be card numbers in text we did not write (upstream
+/// messages), and bounds its length.
+pub(crate) fn redact_untrusted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(300));
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        let count = digits.chars().filter(char::is_ascii_digit).count();
+        if count >= 8 {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars().take(300) {
+        let in_run = c.is_ascii_digit() || (!digits.is_empty() && (c == ' ' || c == '-'));
+        if in_run {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            if !c.is_control() {
+                out.push(c);
+            }
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound::Upstream;
+
+    #[test]
+    fn statuses_map_in_one_place() {
+        let timeout = ApiError::Upstream(UpstreamError::Timeout {
+            upstream: Upstream::PayerAuth,
+        });
+        assert_eq!(timeout.status(), 504);
+        let five = ApiError::Upstream(UpstreamError::ServerError {
+            upstream: Upstream::PayerAuth,
+            status: 500,
+        });
+        assert_eq!(five.status(), 502);
+        let refused = |status| ApiError::UpstreamRefused {
+            status,
+            code: RefusalCode::Upstream("X".into()),
+            message: "m".into(),
+            retry_after: None,
+        };
+        assert_eq!(refused(409).status(), 409);
+        assert_eq!(refused(302).status(), 502);
+        assert_eq!(
+            ApiError::Store(StoreError::Unavailable("x".into())).status(),
+            502
+        );
+    }
+
+    #[test]
+    fn every_code_has_a_distinct_name_and_an_error_status() {
+        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        for code in ErrorCode::ALL {
+            assert!(code.status() >= 400, "{code:?}");
+            assert_eq!(ErrorCode::from_upstream(code.as_str()), Some(*code));
+        }
+    }
+
+    #[test]
+    fn upstream_codes_are_kept_only_when_they_look_like_codes() {
+        assert_eq!(
+            RefusalCode::from_upstream(Some("CARD_NOT_FOUND"), ErrorCode::NotFound),
+            RefusalCode::Ours(ErrorCode::CardNotFound)
+        );
+        assert_eq!(
+            RefusalCode::from_upstream(Some("CARD_NOT_ACTIVE"), ErrorCode::InvalidParameter),
+            RefusalCode::Upstream("CARD_NOT_ACTIVE".into())
+        );
+        assert_eq!(
+            RefusalCode::from_upstream(Some("not a code"), ErrorCode::NotFound),
+            RefusalCode::Ours(ErrorCode::NotFound)
+        );
+    }
+
+    #[test]
+    fn card_issuance_refusals_become_the_documented_codes() {
+        use crate::upstream::card_issuance::Refusal;
+        let refused = |status, code: Option<&str>| {
+            ApiError::from(CardIssuanceError::Refused(Refusal {
+                status,
+                kind: RefusalKind::from_status(status),
+                code: code.map(str::to_owned),
+                message: None,
+                retry_after_secs: None,
+            }))
+        };
+        assert_eq!(refused(409, None).code(), "CARD_ALREADY_ENROLLED");
+        assert_eq!(
+            refused(404, Some("CARD_NOT_FOUND")).code(),
+            "CARD_NOT_FOUND"
+        );
+        assert_eq!(refused(403, None).code(), "FEATURE_NOT_ENABLED");
+        assert_eq!(
+            refused(401, Some("UNAUTHORIZED")).code(),
+            "UPSTREAM_UNAUTHORIZED"
+        );
+        assert_eq!(refused(404, Some("not a code")).code(), "NOT_FOUND");
+        assert_eq!(refused(409, None).status(), 409);
+    }
+
+    #[test]
+    fn untrusted_text_loses_card_like_digit_runs() {
+        assert_eq!(
+            redact_untrusted("card 4000 0000 0000 2503 declined, code 42"),
+            "card [redacted]declined, code 42"
+        );
+        assert_eq!(
+            redact_untrusted("bad\u{7}4111111111111111"),
+            "bad[redacted]"
+        );
+        assert!(redact_untrusted(&"x".repeat(1_000)).len() <= 300);
+    }
+}

@@ -1,0 +1,104 @@
+//! How an [`ApiError`] becomes a response: `into_response` sets the status (and
+//! `Retry-After`) and carries the error inside the response; the layer a function's
+//! `build` puts on its router renders the body in the envelope its callers already parse
+//! and logs the refusal once.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::response::{Html, IntoResponse, Response};
+use http::{HeaderValue, StatusCode};
+use serde_json::json;
+
+use super::pages;
+use crate::error::ApiError;
+
+/// The error travels to the envelope layer inside the response.
+#[derive(Clone)]
+struct PendingError(Arc<ApiError>);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = status.into_response();
+        if let Some(wait) = self.retry_after() {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs().max(1)),
+            );
+        }
+        response
+            .extensions_mut()
+            .insert(PendingError(Arc::new(self)));
+        response
+    }
+}
+
+fn take_error(response: &mut Response) -> Option<Arc<ApiError>> {
+    response
+        .extensions_mut()
+        .remove::<PendingError>()
+        .map(|p| p.0)
+}
+
+fn with_body(mut response: Response, body: Response) -> Response {
+    let (parts, body) = body.into_parts();
+    *response.body_mut() = body;
+    for (name, value) in parts.headers {
+        if let Some(name) = name {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// Card-issuance (issuer) envelope: `{"code", "message", "field"?}`.
+pub async fn card_issuance_envelope(mut response: Response) -> Response {
+    let Some(error) = take_error(&mut response) else {
+        return response;
+    };
+    error.log();
+    let mut body = json!({ "code": error.code(), "message": error.public_message() });
+    if let Some(field) = error.field() {
+        body["field"] = json!(field);
+    }
+    with_body(response, Json(body).into_response())
+}
+
+/// Payer-authentication (merchant) envelope: `{"status": "fail"|"error", "message",
+/// "error": {"reason", "message", "field"?}}` — `status`/`message` as the upstream
+/// sends them, the `error` object shaped like the upstream's pending-scenario one.
+pub async fn payer_auth_envelope(mut response: Response) -> Response {
+    let Some(error) = take_error(&mut response) else {
+        return response;
+    };
+    error.log();
+    let status = if error.status() >= 500 {
+        "error"
+    } else {
+        "fail"
+    };
+    let message = error.public_message();
+    let mut detail = json!({ "reason": error.code(), "message": message });
+    if let Some(field) = error.field() {
+        detail["field"] = json!(field);
+    }
+    let body = json!({ "status": status, "message": message, "error": detail });
+    with_body(response, Json(body).into_response())
+}
+
+/// Browser pages (the 3DS return URL): a plain HTML page, no scripts, no echo of input.
+pub async fn browser_page(mut response: Response) -> Response {
+    let Some(error) = take_error(&mut response) else {
+        return response;
+    };
+    error.log();
+    let title = if error.status() >= 500 {
+        "We could not finish checking your payment"
+    } else {
+        "This payment link is not valid"
+    };
+    let page = pages::message_page(title, &error.public_message());
+    with_body(response, Html(page).into_response())
+}

@@ -1,0 +1,245 @@
+//! The payer-authentication requests the merchant-side functions accept, checked field by
+//! field once where they enter and turned into typed requests: the reference code, the
+//! card number and the transaction id are parsed here and passed on, never re-read.
+
+use chrono::NaiveDate;
+use url::Url;
+
+use crate::domain::field as f;
+use crate::domain::{
+    CardNumber, CardSummary, Check, Expiry, FieldError, ReferenceCode, TransactionId,
+};
+use crate::redirect::ReturnUrlPolicy;
+use crate::upstream::payer_auth::wire::{
+    BillTo, Card, CheckEnrollRequest, DeviceInfo, OrderInfo, PaymentData, SetupRequest,
+    TransactionInfo, ValidateRequest,
+};
+
+/// Device channels the 3DS 2 specification defines.
+const DEVICE_CHANNELS: &[&str] = &["Browser", "SDK", "3RI"];
+
+/// A setup request whose every field checked out.
+#[derive(Debug, Clone)]
+pub struct ValidSetup {
+    pub reference: ReferenceCode,
+    pub card: CardNumber,
+    pub request: SetupRequest,
+}
+
+impl ValidSetup {
+    pub fn parse(request: SetupRequest, today: NaiveDate) -> Check<Self> {
+        let reference = transaction_info(&request.transaction_info, "setup")?;
+        let card = card(&request.card, today)?;
+        Ok(Self {
+            reference,
+            card,
+            request,
+        })
+    }
+}
+
+/// A check-enroll request whose every field checked out, with the merchant's return URL
+/// (one we may redirect to).
+#[derive(Debug, Clone)]
+pub struct ValidCheckEnroll {
+    pub reference: ReferenceCode,
+    pub card: CardNumber,
+    pub merchant_return_url: Url,
+    pub request: CheckEnrollRequest,
+}
+
+impl ValidCheckEnroll {
+    /// Checks every field the check-enroll documentation marks required.
+    pub fn parse(
+        request: CheckEnrollRequest,
+        today: NaiveDate,
+        return_urls: &ReturnUrlPolicy,
+    ) -> Check<Self> {
+        let reference = transaction_info(&request.transaction_info, "check_enroll")?;
+        let card = card(&request.card, today)?;
+        order_info(&request.order_info)?;
+        bill_to(&request.bill_to)?;
+        phone("buyer_info.mobile_phone", &request.buyer_info.mobile_phone)?;
+        device_info(&request.device_info)?;
+        let auth = &request.authentication;
+        f::text("authentication.reference_id", &auth.reference_id, 64)?;
+        f::one_of(
+            "authentication.device_channel",
+            &auth.device_channel,
+            DEVICE_CHANNELS,
+        )?;
+        f::text("authentication.mode", &auth.mode, 8)?;
+        f::text("authentication.token", &auth.token, 512)?;
+        let return_url = f::text("authentication.return_url", &auth.return_url, 2048)?;
+        let merchant_return_url = return_urls
+            .check(return_url)
+            .map_err(|reason| FieldError::new("authentication.return_url", reason))?;
+        Ok(Self {
+            reference,
+            card,
+            merchant_return_url,
+            request,
+        })
+    }
+
+    /// What validate will need after the challenge; sealed at rest.
+    pub fn payment_data(&self) -> PaymentData {
+        PaymentData {
+            card: self.request.card.clone(),
+            order_info: self.request.order_info.clone(),
+            bill_to: self.request.bill_to.clone(),
+        }
+    }
+
+    /// What may be kept of the card in clear.
+    pub fn card_summary(&self) -> CardSummary {
+        self.card.summary()
+    }
+}
+
+/// A merchant's validate request whose every field checked out.
+#[derive(Debug, Clone)]
+pub struct ValidValidate {
+    pub reference: ReferenceCode,
+    pub transaction_id: TransactionId,
+    pub payment: PaymentData,
+}
+
+impl ValidValidate {
+    pub fn parse(request: ValidateRequest, today: NaiveDate) -> Check<Self> {
+        let reference = transaction_info(&request.transaction_info, "validate_result")?;
+        card(&request.card, today)?;
+        order_info(&request.order_info)?;
+        bill_to(&request.bill_to)?;
+        let transaction_id = TransactionId::parse(
+            "authentication.transaction_id",
+            &request.authentication.transaction_id,
+        )?;
+        Ok(Self {
+            reference,
+            transaction_id,
+            payment: PaymentData {
+                card: request.card,
+                order_info: request.order_info,
+                bill_to: request.bill_to,
+            },
+        })
+    }
+}
+
+fn transaction_info(info: &TransactionInfo, expected_type: &str) -> Check<ReferenceCode> {
+    let kind = f::text("transaction_info.type", &info.kind, 32)?;
+    if kind != expected_type {
+        return Err(FieldError::new(
+            "transaction_info.type",
+            format!("must be \"{expected_type}\""),
+        ));
+    }
+    ReferenceCode::parse("transaction_info.reference_code", &info.reference_code)
+}
+
+fn card(card: &Card, today: NaiveDate) -> Check<CardNumber> {
+    let number = CardNumber::parse("card.number", &card.number)?;
+    Expiry::parse("card.expiration_date", &card.expiration_date, today)?;
+    Ok(number)
+}
+
+fn order_info(order: &OrderInfo) -> Check {
+    f::amount(
+        "order_info.amount_details.total_amount",
+        &order.amount_details.total_amount,
+    )?;
+    f::currency(
+        "order_info.amount_details.currency",
+        &order.amount_details.currency,
+    )
+}
+
+fn bill_to(bill_to: &BillTo) -> Check {
+    f::text("bill_to.first_name", &bill_to.first_name, 60)?;
+    f::text("bill_to.last_name", &bill_to.last_name, 60)?;
+    f::country("bill_to.country", &bill_to.country)?;
+    f::text("bill_to.address_1", &bill_to.address_1, 60)?;
+    f::optional_text("bill_to.address_2", bill_to.address_2.as_deref(), 60)?;
+    f::text("bill_to.city", &bill_to.city, 50)?;
+    f::text("bill_to.state", &bill_to.state, 20)?;
+    phone("bill_to.phone_number", &bill_to.phone_number)?;
+    f::email("bill_to.email", &bill_to.email)?;
+    f::text("bill_to.postal_code", &bill_to.postal_code, 10)?;
+    Ok(())
+}
+
+fn phone(field: &str, value: &str) -> Check {
+    let value = f::text(field, value, 20)?;
+    let digits = value.strip_prefix('+').unwrap_or(value);
+    if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FieldError::new(
+            field,
+            "must be a phone number of 6 to 20 digits",
+        ));
+    }
+    Ok(())
+}
+
+fn device_info(device: &DeviceInfo) -> Check {
+    let required = |field: &str, value: Option<bool>| {
+        value
+            .map(|_| ())
+            .ok_or_else(|| FieldError::new(field, "is required (true or false)"))
+    };
+    f::ip_address("device_info.ip_address", &device.ip_address)?;
+    f::digits(
+        "device_info.http_browser_color_depth",
+        &device.http_browser_color_depth,
+        1,
+        3,
+    )?;
+    required(
+        "device_info.http_browser_java_enabled",
+        device.http_browser_java_enabled,
+    )?;
+    required(
+        "device_info.http_browser_js_enabled",
+        device.http_browser_js_enabled,
+    )?;
+    f::digits(
+        "device_info.http_browser_screen_height",
+        &device.http_browser_screen_height,
+        1,
+        6,
+    )?;
+    f::digits(
+        "device_info.http_browser_screen_width",
+        &device.http_browser_screen_width,
+        1,
+        6,
+    )?;
+    time_offset(&device.http_browser_time_offset)?;
+    f::text("device_info.user_agent", &device.user_agent, 2048)?;
+    required("device_info.cookies_accepted", device.cookies_accepted)?;
+    f::text(
+        "device_info.http_browser_language",
+        &device.http_browser_language,
+        16,
+    )?;
+    f::text(
+        "device_info.http_accept_content",
+        &device.http_accept_content,
+        256,
+    )?;
+    Ok(())
+}
+
+fn time_offset(value: &str) -> Check {
+    const FIELD: &str = "device_info.http_browser_time_offset";
+    let offset = f::text(FIELD, value, 6)?;
+    if offset
+        .strip_prefix('-')
+        .unwrap_or(offset)
+        .parse::<u16>()
+        .is_err()
+    {
+        return Err(FieldError::new(FIELD, "must be a whole number of minutes"));
+    }
+    Ok(())
+}

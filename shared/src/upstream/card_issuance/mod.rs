@@ -1,0 +1,226 @@
+//! Ahrvo card-issuance 3DS API (issuer side): the client for its six endpoints. Wire
+//! types in [`wire`], reading the answers in [`answer`].
+//!
+//! Every call carries `Authorization: Bearer` and `x-api-key`, states its retry policy,
+//! and passes the client-side rate limit that keeps bursts under the upstream's 1000
+//! requests per 10 s.
+
+use serde::Serialize;
+use serde_json::Value;
+use url::Url;
+
+use crate::config::{CardIssuanceSettings, Secret};
+use crate::domain::{CardId, CardholderId};
+use crate::outbound::{Call, HttpClient, RequestRateLimit, RetryPolicy, Upstream, join_url};
+
+pub mod answer;
+pub mod wire;
+
+pub use answer::{CardIssuanceError, Refusal, RefusalKind, redact_security_answers};
+
+pub const PATH_PREFIX: &str = "/card/issuance/api/issuing";
+
+/// What a successful enroll looked like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrolled {
+    /// The upstream envelope to return to our caller.
+    pub envelope: Value,
+    /// The upstream said 409 and its enrollment detail showed the card already linked to
+    /// this very cardholder — typically our own earlier attempt that timed out.
+    pub reconciled: bool,
+}
+
+pub struct CardIssuanceClient {
+    http: HttpClient,
+    base: Url,
+    api_key: Secret,
+    access_token: Secret,
+    rate_limit: RequestRateLimit,
+}
+
+impl CardIssuanceClient {
+    pub fn new(http: HttpClient, settings: &CardIssuanceSettings) -> Self {
+        Self {
+            http,
+            base: settings.base_url.clone(),
+            api_key: settings.api_key.clone(),
+            access_token: settings.access_token.clone(),
+            rate_limit: RequestRateLimit::per_10_seconds(settings.max_requests_per_10s),
+        }
+    }
+
+    async fn send(
+        &self,
+        operation: &'static str,
+        policy: RetryPolicy,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<Value, CardIssuanceError> {
+        let call = Call {
+            upstream: Upstream::CardIssuance,
+            operation,
+            policy,
+            rate_limit: Some(&self.rate_limit),
+        };
+        let response = self
+            .http
+            .send(call, |client| {
+                build(client)
+                    .header(http::header::ACCEPT, "application/json")
+                    .bearer_auth(self.access_token.expose())
+                    .header("x-api-key", self.api_key.expose())
+            })
+            .await?;
+        answer::read_envelope(&response)
+    }
+
+    async fn post<T: Serialize>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        policy: RetryPolicy,
+        body: &T,
+    ) -> Result<Value, CardIssuanceError> {
+        let url = join_url(&self.base, &format!("{PATH_PREFIX}/{path}"));
+        self.send(operation, policy, |c| c.post(url.clone()).json(body))
+            .await
+    }
+
+    async fn get<Q: Serialize>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        query: &Q,
+    ) -> Result<Value, CardIssuanceError> {
+        let url = join_url(&self.base, &format!("{PATH_PREFIX}/{path}"));
+        self.send(operation, RetryPolicy::Idempotent, |c| {
+            c.get(url.clone()).query(query)
+        })
+        .await
+    }
+
+    /// `POST cardholders/v2/create`. Not repeated once it may have landed: a second
+    /// create would make a second cardholder.
+    pub async fn create_cardholder(
+        &self,
+        request: &wire::CreateCardholderRequest,
+    ) -> Result<Value, CardIssuanceError> {
+        self.post(
+            "create_cardholder",
+            "cardholders/v2/create",
+            RetryPolicy::NotIfProcessed,
+            request,
+        )
+        .await
+    }
+
+    /// `POST cardholders/v2/update` (sets the contact: repeating it is harmless).
+    pub async fn update_cardholder(
+        &self,
+        request: &wire::UpdateCardholderRequest,
+    ) -> Result<Value, CardIssuanceError> {
+        self.post(
+            "update_cardholder",
+            "cardholders/v2/update",
+            RetryPolicy::Idempotent,
+            request,
+        )
+        .await
+    }
+
+    /// `GET cardholders/v2/detail`.
+    pub async fn query_cardholders(
+        &self,
+        query: &wire::CardholderQuery,
+    ) -> Result<Value, CardIssuanceError> {
+        self.get("query_cardholders", "cardholders/v2/detail", query)
+            .await
+    }
+
+    /// `GET 3ds/v2/detail?card_id=`.
+    pub async fn enrollment_detail(&self, card_id: &CardId) -> Result<Value, CardIssuanceError> {
+        self.get(
+            "enrollment_detail",
+            "3ds/v2/detail",
+            &[("card_id", card_id.as_str())],
+        )
+        .await
+    }
+
+    /// `POST 3ds/v2/update`: re-points an enrolled card (repeating it is harmless).
+    pub async fn update_enrollment(
+        &self,
+        card_id: &CardId,
+        cardholder_id: &CardholderId,
+    ) -> Result<Value, CardIssuanceError> {
+        self.post(
+            "update_enrollment",
+            "3ds/v2/update",
+            RetryPolicy::Idempotent,
+            &enrollment_body(card_id, cardholder_id),
+        )
+        .await
+    }
+
+    /// `POST 3ds/v2/enroll`, made idempotent: retried like a read (a repeat that lands
+    /// twice is answered 409), and a 409 is reconciled through the enrollment detail —
+    /// linked to this same cardholder means enrolled (our earlier attempt, or the
+    /// caller's retry after a timeout), another cardholder stays a conflict.
+    pub async fn enroll(
+        &self,
+        card_id: &CardId,
+        cardholder_id: &CardholderId,
+    ) -> Result<Enrolled, CardIssuanceError> {
+        let body = enrollment_body(card_id, cardholder_id);
+        match self
+            .post("enroll", "3ds/v2/enroll", RetryPolicy::Idempotent, &body)
+            .await
+        {
+            Ok(envelope) => Ok(Enrolled {
+                envelope,
+                reconciled: false,
+            }),
+            Err(CardIssuanceError::Refused(conflict))
+                if conflict.kind == RefusalKind::AlreadyEnrolled =>
+            {
+                self.reconcile_conflict(card_id, cardholder_id, conflict)
+                    .await
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn reconcile_conflict(
+        &self,
+        card_id: &CardId,
+        cardholder_id: &CardholderId,
+        conflict: Refusal,
+    ) -> Result<Enrolled, CardIssuanceError> {
+        let detail = self.enrollment_detail(card_id).await?;
+        let linked_to = detail
+            .pointer("/data/cardholder_id")
+            .and_then(Value::as_str);
+        if linked_to != Some(cardholder_id.as_str()) {
+            return Err(CardIssuanceError::Refused(Refusal {
+                message: Some(
+                    "the card is already enrolled for 3DS with another cardholder; update the enrollment instead".into(),
+                ),
+                ..conflict
+            }));
+        }
+        tracing::info!("enroll answered 409 for the same cardholder: reconciled as enrolled");
+        Ok(Enrolled {
+            envelope: serde_json::json!({
+                "code": "SUCCESS",
+                "data": { "isSuccess": true, "reconciled": true }
+            }),
+            reconciled: true,
+        })
+    }
+}
+
+fn enrollment_body(card_id: &CardId, cardholder_id: &CardholderId) -> wire::CardEnrollmentRequest {
+    wire::CardEnrollmentRequest {
+        card_id: card_id.to_string(),
+        cardholder_id: cardholder_id.to_string(),
+    }
+}

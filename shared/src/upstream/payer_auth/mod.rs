@@ -1,0 +1,100 @@
+//! Firstoken Risk Payer Authentication (merchant side, wrapping Cybersource/Cardinal):
+//! the client for setup, check enroll and validate. Wire types in [`wire`], reading the
+//! answers in [`answer`].
+//!
+//! Each call states its retry policy: setup creates nothing and is retried like a read;
+//! check enroll and validate must not run twice.
+
+use serde::Serialize;
+use url::Url;
+
+use crate::config::{PayerAuthSettings, Secret};
+use crate::outbound::{Call, HttpClient, RetryPolicy, Upstream, join_url};
+
+pub mod answer;
+pub mod wire;
+
+pub use answer::{EnrollmentDecision, PayerAuthAnswer, PayerAuthError, Refusal};
+
+pub const SETUP_PATH: &str = "/v1/risk/authentication/setup";
+pub const ENROLL_PATH: &str = "/v1/risk/authentication/enroll";
+pub const VALIDATE_PATH: &str = "/v1/risk/authentication/validate";
+
+pub struct PayerAuthClient {
+    http: HttpClient,
+    base: Url,
+    api_key: Secret,
+}
+
+impl PayerAuthClient {
+    pub fn new(http: HttpClient, settings: &PayerAuthSettings) -> Self {
+        Self {
+            http,
+            base: settings.base_url.clone(),
+            api_key: settings.api_key.clone(),
+        }
+    }
+
+    async fn post<B: Serialize + ?Sized>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        policy: RetryPolicy,
+        body: &B,
+    ) -> Result<PayerAuthAnswer, PayerAuthError> {
+        let url = join_url(&self.base, path);
+        let call = Call {
+            upstream: Upstream::PayerAuth,
+            operation,
+            policy,
+            rate_limit: None,
+        };
+        let response = self
+            .http
+            .send(call, |client| {
+                client
+                    .post(url.clone())
+                    .header("x-api-key", self.api_key.expose())
+                    .json(body)
+            })
+            .await?;
+        answer::read_envelope(&response)
+    }
+
+    /// Setup creates nothing that a repeat would duplicate: retried like a read.
+    pub async fn setup<B: Serialize + ?Sized>(
+        &self,
+        body: &B,
+    ) -> Result<PayerAuthAnswer, PayerAuthError> {
+        self.post("setup", SETUP_PATH, RetryPolicy::Idempotent, body)
+            .await
+    }
+
+    /// Check enroll starts an authentication: never repeated once it may have landed.
+    pub async fn check_enroll<B: Serialize + ?Sized>(
+        &self,
+        body: &B,
+    ) -> Result<PayerAuthAnswer, PayerAuthError> {
+        self.post(
+            "check_enroll",
+            ENROLL_PATH,
+            RetryPolicy::NotIfProcessed,
+            body,
+        )
+        .await
+    }
+
+    /// Validate is called once per session: never repeated once it may have landed.
+    pub async fn validate(
+        &self,
+        request: &wire::ValidateRequest,
+    ) -> Result<PayerAuthAnswer, PayerAuthError> {
+        self.post(
+            "validate",
+            VALIDATE_PATH,
+            RetryPolicy::NotIfProcessed,
+            request,
+        )
+        .await
+    }
+}

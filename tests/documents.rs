@@ -1,0 +1,102 @@
+//! The code and the documents a deployer or an integrator reads must agree: every route a
+//! function serves is an event of that function in `template.yaml` (and nothing more), and
+//! the README's status table lists every error code with its status.
+
+use std::collections::BTreeSet;
+
+use gateway::error::ErrorCode;
+use yaml_rust2::{Yaml, YamlLoader};
+
+const TEMPLATE: &str = include_str!("../template.yaml");
+const README: &str = include_str!("../README.md");
+
+/// `(METHOD, path)` of the `Api` events of the function built from `binary`.
+fn template_routes(binary: &str) -> BTreeSet<(String, String)> {
+    let docs = YamlLoader::load_from_str(TEMPLATE).expect("template.yaml parses");
+    let resources = docs[0]["Resources"]
+        .as_hash()
+        .expect("template.yaml has Resources");
+    let function = resources
+        .values()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .unwrap_or_else(|| panic!("no function builds {binary}"));
+    let events = function["Properties"]["Events"]
+        .as_hash()
+        .expect("the function has events");
+    events
+        .values()
+        .filter(|e| e["Type"].as_str() == Some("Api"))
+        .map(|e| {
+            let properties = &e["Properties"];
+            let text = |y: &Yaml| y.as_str().expect("a string").to_owned();
+            (
+                text(&properties["Method"]).to_ascii_uppercase(),
+                text(&properties["Path"]),
+            )
+        })
+        .collect()
+}
+
+fn code_routes(routes: Vec<gateway::http::routes::RouteKey>) -> BTreeSet<(String, String)> {
+    routes
+        .into_iter()
+        .map(|(method, path)| (method.to_string(), path.to_owned()))
+        .collect()
+}
+
+#[test]
+fn each_functions_route_table_is_what_the_template_routes_to_it() {
+    for (binary, routes) in [
+        ("enroll", enroll::routes()),
+        ("check-enroll", check_enroll::routes()),
+        ("callback", callback::routes()),
+    ] {
+        assert_eq!(
+            code_routes(routes),
+            template_routes(binary),
+            "{binary}: the route table (left) and template.yaml's events (right) differ"
+        );
+    }
+}
+
+/// The rows of the README's "Status codes" table: `(code, status)`.
+fn readme_status_table() -> Vec<(String, u16)> {
+    let table = README
+        .split("### Status codes")
+        .nth(1)
+        .expect("the README has a Status codes section");
+    table
+        .lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let code = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((code.to_owned(), cells.get(2)?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_lists_every_error_code_with_its_status() {
+    let rows = readme_status_table();
+    for code in ErrorCode::ALL {
+        let listed: Vec<u16> = rows
+            .iter()
+            .filter(|(name, _)| name == code.as_str())
+            .map(|(_, status)| *status)
+            .collect();
+        assert_eq!(
+            listed,
+            vec![code.status()],
+            "{}: the README's status table must list it once, with its status",
+            code.as_str()
+        );
+    }
+    for (name, _) in &rows {
+        assert!(
+            ErrorCode::from_upstream(name).is_some(),
+            "the README lists {name}, which the gateway never answers"
+        );
+    }
+}

@@ -1,4 +1,5 @@
-//! Workspace integration tests (run by `scripts/test.sh`, which starts `moto_server`).
+//! Workspace integration tests: `cargo test` runs them on the in-memory store; the test
+//! command (`scripts/test.sh`) runs them again against DynamoDB (`moto_server`).
 
 mod callback;
 mod documents;

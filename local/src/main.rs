@@ -181,9 +181,14 @@ impl Dispatch {
         let mut paths = matchit::Router::new();
         let mut routers = Vec::new();
         for (index, (routes, router)) in functions.into_iter().enumerate() {
-            for (_, path) in routes {
-                // A path two methods share is inserted once.
-                let _ = paths.insert(path, index);
+            // A path two methods of one function share is inserted once; a path of two
+            // functions is a conflict, as it would be in API Gateway.
+            let unique: std::collections::BTreeSet<&str> =
+                routes.iter().map(|(_, path)| *path).collect();
+            for path in unique {
+                paths
+                    .insert(path, index)
+                    .unwrap_or_else(|e| panic!("{path} is routed twice: {e}"));
             }
             routers.push(router);
         }

@@ -91,13 +91,6 @@ impl Sandbox {
         })
     }
 
-    /// On a free loopback port, with the default credentials.
-    pub async fn start_local() -> Self {
-        Self::start(SandboxConfig::default(), ([127, 0, 0, 1], 0).into())
-            .await
-            .expect("bind a loopback port")
-    }
-
     pub fn calls(&self) -> Vec<RecordedCall> {
         self.state.calls.lock().unwrap().clone()
     }

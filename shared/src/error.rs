@@ -16,191 +16,84 @@ use crate::store::StoreError;
 use crate::upstream::card_issuance::{CardIssuanceError, RefusalKind};
 use crate::upstream::payer_auth::PayerAuthError;
 
-/// Every code the gateway itself answers with. The README's status table lists each one;
-/// a test keeps the two in step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    InvalidParameter,
-    MalformedJson,
-    PayloadTooLarge,
-    RouteNotFound,
-    MethodNotAllowed,
-    Unauthorized,
-    FeatureNotEnabled,
-    ReturnUrlNotValid,
-    ReturnUrlNotAllowed,
-    CardNotFound,
-    CardholderNotFound,
-    CardNotEnrolled,
-    BudgetNotFound,
-    SessionNotFound,
-    NotFound,
-    CardAlreadyEnrolled,
-    ReferenceCodeInUse,
-    RequestInProgress,
-    NoChallengePending,
-    AuthenticationExpired,
-    SessionSuperseded,
-    TooManyRequests,
-    UpstreamUnauthorized,
-    UpstreamRejected,
-    UpstreamUnavailable,
-    UpstreamTimeout,
-    StoreUnavailable,
-    StoreTimeout,
-    InternalError,
+/// Declares the codes once: each variant with its name, status and default message. The
+/// enum, [`ErrorCode::ALL`] and the three lookups come from this one table, so a code
+/// cannot be added without its status (nor left out of `ALL`, which the README test reads).
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $code:ident = ($name:literal, $status:literal, $message:literal),)*) => {
+        /// Every code the gateway itself answers with. The README's status table lists
+        /// each one; a test keeps the two in step.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $code,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$code,)*];
+
+            /// The code as callers see it, UPPER_SNAKE like the upstreams' own.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$code => $name,)*
+                }
+            }
+
+            /// The HTTP status of the code: the one place statuses are decided.
+            pub fn status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$code => $status,)*
+                }
+            }
+
+            /// What the caller is told when nothing more specific applies.
+            pub fn default_message(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$code => $message,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InvalidParameter = ("INVALID_PARAMETER", 400, "a request field is not valid"),
+    MalformedJson = ("MALFORMED_JSON", 400, "the request body is not valid JSON"),
+    Unauthorized = ("UNAUTHORIZED", 401, "missing or invalid x-api-key"),
+    /// The upstream refused the gateway's credentials (not the caller's).
+    UpstreamUnauthorized = ("UPSTREAM_UNAUTHORIZED", 401, "the upstream rejected the gateway's credentials"),
+    FeatureNotEnabled = ("FEATURE_NOT_ENABLED", 403, "3DS is not enabled for this card-issuance account"),
+    ReturnUrlNotValid = ("RETURN_URL_NOT_VALID", 403, "this return link does not belong to a payment of ours"),
+    ReturnUrlNotAllowed = ("RETURN_URL_NOT_ALLOWED", 403, "the merchant's return address is no longer allowed"),
+    RouteNotFound = ("ROUTE_NOT_FOUND", 404, "no such route"),
+    CardNotFound = ("CARD_NOT_FOUND", 404, "the card does not exist"),
+    CardholderNotFound = ("CARDHOLDER_NOT_FOUND", 404, "the cardholder does not exist"),
+    CardNotEnrolled = ("CARD_NOT_ENROLLED", 404, "the card is not enrolled for 3DS"),
+    BudgetNotFound = ("BUDGET_NOT_FOUND", 404, "the budget does not exist"),
+    /// The upstream's 404 without a code of its own.
+    NotFound = ("NOT_FOUND", 404, "the card or cardholder does not exist"),
+    SessionNotFound = ("SESSION_NOT_FOUND", 404, "no authentication with this reference_code"),
+    MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405, "this route does not accept that method"),
+    CardAlreadyEnrolled = ("CARD_ALREADY_ENROLLED", 409, "the card is already enrolled for 3DS"),
+    ReferenceCodeInUse = ("REFERENCE_CODE_IN_USE", 409, "this reference_code was already used with a different request"),
+    RequestInProgress = ("REQUEST_IN_PROGRESS", 409, "a request with this reference_code is being processed; retry shortly"),
+    NoChallengePending = ("NO_CHALLENGE_PENDING", 409, "this authentication has no challenge to validate"),
+    AuthenticationExpired = ("AUTHENTICATION_EXPIRED", 409, "the challenge deadline passed before validation"),
+    SessionSuperseded = ("SESSION_SUPERSEDED", 409, "the session changed while the upstream call was in flight; retry the request"),
+    PayloadTooLarge = ("PAYLOAD_TOO_LARGE", 413, "the request body is too large"),
+    TooManyRequests = ("TOO_MANY_REQUESTS", 429, "the upstream rate limit was reached; retry later"),
+    InternalError = ("INTERNAL_ERROR", 500, "internal error"),
+    /// The upstream refused the request or did not report success.
+    UpstreamRejected = ("UPSTREAM_REJECTED", 502, "the upstream rejected the request"),
+    UpstreamUnavailable = ("UPSTREAM_UNAVAILABLE", 502, "the upstream is unavailable; nothing was decided, retry the request"),
+    StoreUnavailable = ("STORE_UNAVAILABLE", 502, "the session store is unavailable; retry the request"),
+    UpstreamTimeout = ("UPSTREAM_TIMEOUT", 504, "the upstream did not answer in time; nothing was decided, retry the request"),
+    StoreTimeout = ("STORE_TIMEOUT", 504, "the session store did not answer in time; retry the request"),
 }
 
 impl ErrorCode {
-    pub const ALL: &'static [ErrorCode] = &[
-        ErrorCode::InvalidParameter,
-        ErrorCode::MalformedJson,
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::RouteNotFound,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::Unauthorized,
-        ErrorCode::FeatureNotEnabled,
-        ErrorCode::ReturnUrlNotValid,
-        ErrorCode::ReturnUrlNotAllowed,
-        ErrorCode::CardNotFound,
-        ErrorCode::CardholderNotFound,
-        ErrorCode::CardNotEnrolled,
-        ErrorCode::BudgetNotFound,
-        ErrorCode::SessionNotFound,
-        ErrorCode::NotFound,
-        ErrorCode::CardAlreadyEnrolled,
-        ErrorCode::ReferenceCodeInUse,
-        ErrorCode::RequestInProgress,
-        ErrorCode::NoChallengePending,
-        ErrorCode::AuthenticationExpired,
-        ErrorCode::SessionSuperseded,
-        ErrorCode::TooManyRequests,
-        ErrorCode::UpstreamUnauthorized,
-        ErrorCode::UpstreamRejected,
-        ErrorCode::UpstreamUnavailable,
-        ErrorCode::UpstreamTimeout,
-        ErrorCode::StoreUnavailable,
-        ErrorCode::StoreTimeout,
-        ErrorCode::InternalError,
-    ];
-
-    /// The code as callers see it, UPPER_SNAKE like the upstreams' own.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidParameter => "INVALID_PARAMETER",
-            ErrorCode::MalformedJson => "MALFORMED_JSON",
-            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            ErrorCode::RouteNotFound => "ROUTE_NOT_FOUND",
-            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            ErrorCode::Unauthorized => "UNAUTHORIZED",
-            ErrorCode::FeatureNotEnabled => "FEATURE_NOT_ENABLED",
-            ErrorCode::ReturnUrlNotValid => "RETURN_URL_NOT_VALID",
-            ErrorCode::ReturnUrlNotAllowed => "RETURN_URL_NOT_ALLOWED",
-            ErrorCode::CardNotFound => "CARD_NOT_FOUND",
-            ErrorCode::CardholderNotFound => "CARDHOLDER_NOT_FOUND",
-            ErrorCode::CardNotEnrolled => "CARD_NOT_ENROLLED",
-            ErrorCode::BudgetNotFound => "BUDGET_NOT_FOUND",
-            ErrorCode::SessionNotFound => "SESSION_NOT_FOUND",
-            ErrorCode::NotFound => "NOT_FOUND",
-            ErrorCode::CardAlreadyEnrolled => "CARD_ALREADY_ENROLLED",
-            ErrorCode::ReferenceCodeInUse => "REFERENCE_CODE_IN_USE",
-            ErrorCode::RequestInProgress => "REQUEST_IN_PROGRESS",
-            ErrorCode::NoChallengePending => "NO_CHALLENGE_PENDING",
-            ErrorCode::AuthenticationExpired => "AUTHENTICATION_EXPIRED",
-            ErrorCode::SessionSuperseded => "SESSION_SUPERSEDED",
-            ErrorCode::TooManyRequests => "TOO_MANY_REQUESTS",
-            ErrorCode::UpstreamUnauthorized => "UPSTREAM_UNAUTHORIZED",
-            ErrorCode::UpstreamRejected => "UPSTREAM_REJECTED",
-            ErrorCode::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
-            ErrorCode::UpstreamTimeout => "UPSTREAM_TIMEOUT",
-            ErrorCode::StoreUnavailable => "STORE_UNAVAILABLE",
-            ErrorCode::StoreTimeout => "STORE_TIMEOUT",
-            ErrorCode::InternalError => "INTERNAL_ERROR",
-        }
-    }
-
     /// The code of an upstream's answer, when it is one of ours.
     pub fn from_upstream(code: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code)
-    }
-
-    /// The HTTP status of the code: the one place statuses are decided.
-    pub fn status(self) -> u16 {
-        match self {
-            ErrorCode::InvalidParameter | ErrorCode::MalformedJson => 400,
-            ErrorCode::Unauthorized | ErrorCode::UpstreamUnauthorized => 401,
-            ErrorCode::FeatureNotEnabled
-            | ErrorCode::ReturnUrlNotValid
-            | ErrorCode::ReturnUrlNotAllowed => 403,
-            ErrorCode::RouteNotFound
-            | ErrorCode::CardNotFound
-            | ErrorCode::CardholderNotFound
-            | ErrorCode::CardNotEnrolled
-            | ErrorCode::BudgetNotFound
-            | ErrorCode::SessionNotFound
-            | ErrorCode::NotFound => 404,
-            ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::CardAlreadyEnrolled
-            | ErrorCode::ReferenceCodeInUse
-            | ErrorCode::RequestInProgress
-            | ErrorCode::NoChallengePending
-            | ErrorCode::AuthenticationExpired
-            | ErrorCode::SessionSuperseded => 409,
-            ErrorCode::PayloadTooLarge => 413,
-            ErrorCode::TooManyRequests => 429,
-            ErrorCode::InternalError => 500,
-            ErrorCode::UpstreamRejected
-            | ErrorCode::UpstreamUnavailable
-            | ErrorCode::StoreUnavailable => 502,
-            ErrorCode::UpstreamTimeout | ErrorCode::StoreTimeout => 504,
-        }
-    }
-
-    /// What the caller is told when nothing more specific applies.
-    pub fn default_message(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidParameter => "a request field is not valid",
-            ErrorCode::MalformedJson => "the request body is not valid JSON",
-            ErrorCode::PayloadTooLarge => "the request body is too large",
-            ErrorCode::RouteNotFound => "no such route",
-            ErrorCode::MethodNotAllowed => "this route does not accept that method",
-            ErrorCode::Unauthorized => "missing or invalid x-api-key",
-            ErrorCode::FeatureNotEnabled => "3DS is not enabled for this card-issuance account",
-            ErrorCode::ReturnUrlNotValid => "this return link does not belong to a payment of ours",
-            ErrorCode::ReturnUrlNotAllowed => "the merchant's return address is no longer allowed",
-            ErrorCode::CardNotFound => "the card does not exist",
-            ErrorCode::CardholderNotFound => "the cardholder does not exist",
-            ErrorCode::CardNotEnrolled => "the card is not enrolled for 3DS",
-            ErrorCode::BudgetNotFound => "the budget does not exist",
-            ErrorCode::SessionNotFound => "no authentication with this reference_code",
-            ErrorCode::NotFound => "the card or cardholder does not exist",
-            ErrorCode::CardAlreadyEnrolled => "the card is already enrolled for 3DS",
-            ErrorCode::ReferenceCodeInUse => {
-                "this reference_code was already used with a different request"
-            }
-            ErrorCode::RequestInProgress => {
-                "a request with this reference_code is being processed; retry shortly"
-            }
-            ErrorCode::NoChallengePending => "this authentication has no challenge to validate",
-            ErrorCode::AuthenticationExpired => "the challenge deadline passed before validation",
-            ErrorCode::SessionSuperseded => {
-                "the session changed while the upstream call was in flight; retry the request"
-            }
-            ErrorCode::TooManyRequests => "the upstream rate limit was reached; retry later",
-            ErrorCode::UpstreamUnauthorized => "the upstream rejected the gateway's credentials",
-            ErrorCode::UpstreamRejected => "the upstream rejected the request",
-            ErrorCode::UpstreamUnavailable => {
-                "the upstream is unavailable; nothing was decided, retry the request"
-            }
-            ErrorCode::UpstreamTimeout => {
-                "the upstream did not answer in time; nothing was decided, retry the request"
-            }
-            ErrorCode::StoreUnavailable => "the session store is unavailable; retry the request",
-            ErrorCode::StoreTimeout => {
-                "the session store did not answer in time; retry the request"
-            }
-            ErrorCode::InternalError => "internal error",
-        }
     }
 }
 

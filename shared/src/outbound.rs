@@ -46,9 +46,37 @@ pub(crate) struct UpstreamResponse {
     pub body: Bytes,
 }
 
+/// An upstream's final answer, read the way every upstream here is: a refusal (4xx, with
+/// whatever JSON body it has) or an answer (2xx with a JSON object). A 5xx, and anything
+/// else, is a failure: nothing was decided.
+pub(crate) enum JsonAnswer {
+    Refused {
+        status: u16,
+        body: Option<serde_json::Value>,
+    },
+    Answered {
+        body: serde_json::Value,
+    },
+}
+
 impl UpstreamResponse {
     pub fn retry_after(&self) -> Option<Duration> {
         retry_after(&self.headers)
+    }
+
+    pub(crate) fn json(&self, upstream: Upstream) -> Result<JsonAnswer, UpstreamError> {
+        let status = self.status.as_u16();
+        if self.status.is_server_error() {
+            return Err(UpstreamError::ServerError { upstream, status });
+        }
+        let body: Option<serde_json::Value> = serde_json::from_slice(&self.body).ok();
+        if self.status.is_client_error() {
+            return Ok(JsonAnswer::Refused { status, body });
+        }
+        match body.filter(serde_json::Value::is_object) {
+            Some(body) if self.status.is_success() => Ok(JsonAnswer::Answered { body }),
+            _ => Err(UpstreamError::Malformed { upstream, status }),
+        }
     }
 }
 

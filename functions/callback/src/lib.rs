@@ -15,7 +15,6 @@ use gateway::crypto::MacKey;
 use gateway::http::{self, HasClientKeys, Route};
 use gateway::merchant::{CALLBACK_ROUTE, MerchantConfig, MerchantContext};
 use gateway::store::SharedStore;
-use gateway::upstream::payer_auth::VALIDATE_PATH;
 
 mod browser;
 mod redirect;
@@ -53,12 +52,14 @@ impl HasClientKeys for CallbackApp {
 
 type State = Arc<CallbackApp>;
 
+const VALIDATE: &str = "/v1/risk/authentication/validate";
+
 /// The function's route table.
 fn route_list() -> Vec<Route<State>> {
     vec![
         Route::get(CALLBACK_ROUTE, browser::browser_return),
         Route::post(CALLBACK_ROUTE, browser::browser_return),
-        Route::post(VALIDATE_PATH, validate::merchant_validate),
+        Route::post(VALIDATE, validate::merchant_validate),
     ]
 }
 

@@ -11,10 +11,10 @@
 //! expired challenge, or an unknown session apart — with no extra read. An upstream fault
 //! puts the session back to CHALLENGE_PENDING: a later callback or validate completes it.
 
-use gateway::crypto::constant_time_eq;
 use gateway::domain::{ReferenceCode, TransactionId};
 use gateway::error::{ApiError, ErrorCode};
-use gateway::session::claim::{ClaimRequest, Held, NextStep, Verdict};
+use gateway::session::claim::{Held, NextStep};
+use gateway::session::claims::{ValidationClaim, ValidationRefusal};
 use gateway::session::{self, AuthenticationSession, Recorded, SessionState, Transition};
 use gateway::upstream::payer_auth::PayerAuthAnswer;
 use gateway::upstream::payer_auth::wire::{PaymentData, ValidateRequest};
@@ -64,16 +64,6 @@ pub(crate) enum Validation {
     StillValidating,
 }
 
-/// Why a validation claim is refused for good.
-enum Refusal {
-    /// No such session (or, for a merchant, not theirs).
-    NotFound,
-    /// The session has no challenge to validate.
-    NoChallenge,
-    /// The transaction id is not this session's.
-    Forged,
-}
-
 pub(crate) fn not_found() -> ApiError {
     ApiError::with_message(
         ErrorCode::SessionNotFound,
@@ -81,59 +71,15 @@ pub(crate) fn not_found() -> ApiError {
     )
 }
 
-impl Refusal {
-    fn into_error(self, presenter: &Presenter<'_>) -> ApiError {
-        match self {
-            Refusal::NotFound => not_found(),
-            Refusal::NoChallenge => ErrorCode::NoChallengePending.into(),
-            Refusal::Forged => ApiError::invalid(
-                presenter.transaction_id_field(),
-                "does not match this authentication",
-            ),
-        }
-    }
-}
-
-/// The validation claim: by the transaction id's digest, for anyone holding the return
-/// URL (`client_id: None`) or for the merchant that owns the session.
-struct ValidationClaim<'a> {
-    transaction_mac: String,
-    client_id: Option<&'a str>,
-}
-
-impl ClaimRequest for ValidationClaim<'_> {
-    type Refusal = Refusal;
-
-    fn claim(&self, claim_id: &str, now_ms: i64, lease_until_ms: i64) -> Transition {
-        Transition::ClaimValidation {
-            transaction_mac: self.transaction_mac.clone(),
-            client_id: self.client_id.map(str::to_owned),
-            claim_id: claim_id.to_owned(),
-            now_ms,
-            lease_until_ms,
-        }
-    }
-
-    fn inspect(&self, session: &AuthenticationSession, now_ms: i64) -> Verdict<Refusal> {
-        if self.client_id.is_some_and(|c| c != session.client_id) {
-            return Verdict::Refuse(Refusal::NotFound);
-        }
-        let Some(stored_mac) = session.transaction_mac.as_deref() else {
-            return Verdict::Refuse(Refusal::NoChallenge);
-        };
-        if !constant_time_eq(stored_mac, &self.transaction_mac) {
-            tracing::warn!("a transaction id that does not belong to this session was presented");
-            return Verdict::Refuse(Refusal::Forged);
-        }
-        match session.effective_state(now_ms) {
-            SessionState::Authenticated | SessionState::Failed => Verdict::Replay,
-            SessionState::Expired => Verdict::Expire,
-            SessionState::Validating => Verdict::Wait,
-            SessionState::ChallengePending => Verdict::Retry,
-            SessionState::SetupCompleted | SessionState::Enrolling => {
-                Verdict::Refuse(Refusal::NoChallenge)
-            }
-        }
+/// A refusal as the presenter is told it.
+fn refused(refusal: ValidationRefusal, presenter: &Presenter<'_>) -> ApiError {
+    match refusal {
+        ValidationRefusal::NotFound => not_found(),
+        ValidationRefusal::NoChallenge => ErrorCode::NoChallengePending.into(),
+        ValidationRefusal::Forged => ApiError::invalid(
+            presenter.transaction_id_field(),
+            "does not match this authentication",
+        ),
     }
 }
 
@@ -156,7 +102,7 @@ impl CallbackApp {
             NextStep::Proceed(held) => self.validate_claimed(held, transaction_id, presenter).await,
             NextStep::Replay(session) => Ok(Validation::AlreadyDecided(session)),
             NextStep::Expired(session) => Ok(Validation::Expired(session)),
-            NextStep::Refused(refusal) => Err(refusal.into_error(&presenter)),
+            NextStep::Refused(refusal) => Err(refused(refusal, &presenter)),
             NextStep::NotFound => Err(not_found()),
             NextStep::InProgress => Ok(Validation::StillValidating),
         }

@@ -8,12 +8,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use gateway::config::SessionSettings;
-use gateway::domain::ReferenceCode;
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::{self, Caller, JsonBody};
 use gateway::merchant::requests::ValidCheckEnroll;
-use gateway::session::claim::{ClaimRequest, Held, NextStep, Verdict};
+use gateway::session::claim::{Held, NextStep};
+use gateway::session::claims::{EnrollmentClaim, EnrollmentRefusal};
 use gateway::session::{
     self, AuthenticationSession, EnrollmentOutcome, Recorded, SessionKeys, SessionState, Transition,
 };
@@ -42,28 +41,9 @@ pub(crate) async fn check_enroll(
     )?;
     note_reference(request.reference.as_str());
     let our_return_url = app.return_url_for(&parts, &request.reference)?;
-    let claim = EnrollmentClaim {
-        reference: &request.reference,
-        client_id: &caller.client_id,
-        fingerprint: merchant
-            .keys
-            .fingerprint("check_enroll", &caller.client_id, &body),
-        settings: &merchant.settings,
-    };
-    let held = match merchant
-        .sessions
-        .claim(request.reference.as_str(), &claim, &merchant.settings)
-        .await?
-    {
-        NextStep::Proceed(held) => held,
-        NextStep::Replay(session) => return replay(&merchant.keys, &session),
-        NextStep::Refused(code) => return Err(code.into()),
-        NextStep::InProgress => return Err(ErrorCode::RequestInProgress.into()),
-        NextStep::Expired(_) | NextStep::NotFound => {
-            return Err(ApiError::Internal(
-                "an enrollment claim cannot expire".into(),
-            ));
-        }
+    let held = match take_claim(&app, &request, &caller.client_id, &body).await? {
+        Claimed::Held(held) => held,
+        Claimed::Answered(replay) => return Ok(replay),
     };
     // The upstream (and the ACS behind it) sends the browser back to us, not to the
     // merchant: we validate first, then redirect the browser to the merchant, signed.
@@ -82,57 +62,50 @@ pub(crate) async fn check_enroll(
         }
     };
     let complete = completion(&app, &held, &request, &answer, decision);
-    let state = complete.target();
     match merchant.sessions.complete(&held, &complete).await? {
         Recorded::Done(_) => {
-            tracing::info!(state = state.as_str(), "check enroll recorded");
+            tracing::info!(state = complete.target().as_str(), "check enroll recorded");
             Ok(Json(answer.body).into_response())
         }
         Recorded::Refused(_) => Err(ErrorCode::SessionSuperseded.into()),
     }
 }
 
-/// The enrollment claim: by reference code, for one caller and one request body.
-struct EnrollmentClaim<'a> {
-    reference: &'a ReferenceCode,
-    client_id: &'a str,
-    fingerprint: String,
-    settings: &'a SessionSettings,
+/// Where the claim left this request.
+enum Claimed {
+    /// Ours: make the upstream call.
+    Held(Held),
+    /// Answered from the store (a replay, or the duplicate we waited for).
+    Answered(Response),
 }
 
-impl ClaimRequest for EnrollmentClaim<'_> {
-    type Refusal = ErrorCode;
-
-    fn claim(&self, claim_id: &str, now_ms: i64, lease_until_ms: i64) -> Transition {
-        Transition::ClaimEnrollment {
-            reference_code: self.reference.to_string(),
-            client_id: self.client_id.to_owned(),
-            fingerprint: self.fingerprint.clone(),
-            claim_id: claim_id.to_owned(),
-            now_ms,
-            lease_until_ms,
-            expires_at: self.settings.record_expiry(now_ms),
+async fn take_claim(
+    app: &AppState,
+    request: &ValidCheckEnroll,
+    client_id: &str,
+    body: &Value,
+) -> Result<Claimed, ApiError> {
+    let merchant = &app.merchant;
+    let claim = EnrollmentClaim {
+        reference_code: request.reference.as_str(),
+        client_id,
+        fingerprint: merchant.keys.fingerprint("check_enroll", client_id, body),
+        settings: &merchant.settings,
+    };
+    match merchant
+        .sessions
+        .claim(request.reference.as_str(), &claim, &merchant.settings)
+        .await?
+    {
+        NextStep::Proceed(held) => Ok(Claimed::Held(held)),
+        NextStep::Replay(session) => replay(&merchant.keys, &session).map(Claimed::Answered),
+        NextStep::Refused(EnrollmentRefusal::ReferenceInUse) => {
+            Err(ErrorCode::ReferenceCodeInUse.into())
         }
-    }
-
-    fn inspect(&self, session: &AuthenticationSession, now_ms: i64) -> Verdict<ErrorCode> {
-        if session.client_id != self.client_id {
-            return Verdict::Refuse(ErrorCode::ReferenceCodeInUse);
-        }
-        // Set up, or released by a duplicate whose upstream call failed: ours to claim.
-        if session.state == SessionState::SetupCompleted {
-            return Verdict::Retry;
-        }
-        if session.enroll_fingerprint.as_deref() != Some(self.fingerprint.as_str()) {
-            return Verdict::Refuse(ErrorCode::ReferenceCodeInUse);
-        }
-        if session.is_claimed_at(now_ms) {
-            return Verdict::Wait;
-        }
-        if session.enroll_response.is_some() {
-            return Verdict::Replay;
-        }
-        Verdict::Retry
+        NextStep::InProgress => Err(ErrorCode::RequestInProgress.into()),
+        NextStep::Expired(_) | NextStep::NotFound => Err(ApiError::Internal(
+            "an enrollment claim can neither miss its session nor expire it".into(),
+        )),
     }
 }
 

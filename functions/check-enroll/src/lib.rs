@@ -16,7 +16,6 @@ use gateway::error::ApiError;
 use gateway::http::{self, HasClientKeys, Route};
 use gateway::merchant::{MerchantConfig, MerchantContext, callback_url};
 use gateway::store::SharedStore;
-use gateway::upstream::payer_auth::{ENROLL_PATH, SETUP_PATH};
 use url::Url;
 
 mod enroll;
@@ -76,13 +75,15 @@ impl CheckEnrollApp {
 
 type State = Arc<CheckEnrollApp>;
 
+const SETUP: &str = "/v1/risk/authentication/setup";
+const CHECK_ENROLL: &str = "/v1/risk/authentication/enroll";
 const STATUS: &str = "/v1/risk/authentication/{reference_code}";
 
 /// The function's route table.
 fn route_list() -> Vec<Route<State>> {
     vec![
-        Route::post(SETUP_PATH, setup::setup),
-        Route::post(ENROLL_PATH, enroll::check_enroll),
+        Route::post(SETUP, setup::setup),
+        Route::post(CHECK_ENROLL, enroll::check_enroll),
         Route::get(STATUS, status::status),
     ]
 }

@@ -85,6 +85,7 @@ struct AuthenticationView<'a> {
     commerce_indicator: Option<&'a str>,
     authentication_transaction_id: Option<&'a str>,
     specification_version: Option<&'a str>,
+    signed_pares_status_reason: Option<&'a str>,
     liability_shift: bool,
 }
 
@@ -121,6 +122,7 @@ impl<'a> StatusView<'a> {
                 commerce_indicator: r.commerce_indicator.as_deref(),
                 authentication_transaction_id: r.authentication_transaction_id.as_deref(),
                 specification_version: r.specification_version.as_deref(),
+                signed_pares_status_reason: r.signed_pares_status_reason.as_deref(),
                 liability_shift: r.liability_shift(network),
             }),
         }

@@ -141,7 +141,8 @@ impl Sessions {
                     }
                     tracing::info!("another request holds the claim: waiting for its outcome");
                     match self.wait_while_claimed(reference_code, patience).await? {
-                        None => return Ok(Some(NextStep::NotFound)),
+                        // Gone while we waited: claim again (the claim says what then).
+                        None => return Ok(None),
                         Some(seen) if seen.is_claimed_at(self.now_ms()) => {
                             return Ok(Some(NextStep::InProgress));
                         }
@@ -215,33 +216,17 @@ mod tests {
     use crate::clock::{Clock, OffsetClock};
     use crate::crypto::SealedData;
     use crate::domain::{AuthenticationResult, CardSummary};
+    use crate::session::claims::{
+        EnrollmentClaim, EnrollmentRefusal, ValidationClaim, ValidationRefusal,
+    };
     use crate::session::{EnrollmentOutcome, SessionState};
     use crate::store::memory::MemoryStore;
 
-    /// A test claim: validation of a pending challenge, every refusal read as a string.
-    struct Validate;
-
-    impl ClaimRequest for Validate {
-        type Refusal = &'static str;
-
-        fn claim(&self, claim_id: &str, now_ms: i64, lease_until_ms: i64) -> Transition {
-            Transition::ClaimValidation {
-                transaction_mac: "mac".into(),
-                client_id: None,
-                claim_id: claim_id.into(),
-                now_ms,
-                lease_until_ms,
-            }
-        }
-
-        fn inspect(&self, session: &AuthenticationSession, now_ms: i64) -> Verdict<&'static str> {
-            match session.effective_state(now_ms) {
-                SessionState::Authenticated | SessionState::Failed => Verdict::Replay,
-                SessionState::Expired => Verdict::Expire,
-                SessionState::Validating => Verdict::Wait,
-                SessionState::ChallengePending => Verdict::Retry,
-                _ => Verdict::Refuse("no challenge"),
-            }
+    /// The browser's validation claim of the challenge `pending` leaves.
+    fn validate() -> ValidationClaim<'static> {
+        ValidationClaim {
+            transaction_mac: "mac".into(),
+            client_id: None,
         }
     }
 
@@ -296,7 +281,10 @@ mod tests {
     }
 
     async fn proceed(sessions: &Sessions, patience_ms: u64) -> Held {
-        match sessions.claim("r", &Validate, &settings(patience_ms)).await {
+        match sessions
+            .claim("r", &validate(), &settings(patience_ms))
+            .await
+        {
             Ok(NextStep::Proceed(held)) => held,
             other => panic!("expected to hold the claim: {other:?}"),
         }
@@ -318,7 +306,10 @@ mod tests {
         let (sessions, clock) = pending().await;
         let dead = proceed(&sessions, 50).await;
         assert_eq!(
-            sessions.claim("r", &Validate, &settings(50)).await.unwrap(),
+            sessions
+                .claim("r", &validate(), &settings(50))
+                .await
+                .unwrap(),
             NextStep::InProgress,
             "a live lease holds"
         );
@@ -340,7 +331,7 @@ mod tests {
             })
         };
         let waited = sessions
-            .claim("r", &Validate, &settings(5_000))
+            .claim("r", &validate(), &settings(5_000))
             .await
             .unwrap();
         let NextStep::Replay(session) = waited else {
@@ -354,12 +345,93 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_waiter_whose_holder_dies_takes_the_claim_over_when_the_lease_lapses() {
+        let (sessions, clock) = pending().await;
+        let dead = proceed(&sessions, 50).await;
+        let lapse = {
+            let clock = clock.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                clock.advance(Duration::from_secs(26));
+            })
+        };
+        let waited = sessions
+            .claim("r", &validate(), &settings(5_000))
+            .await
+            .unwrap();
+        lapse.await.unwrap();
+        let NextStep::Proceed(taker) = waited else {
+            panic!("the waiter should take the lapsed claim: {waited:?}")
+        };
+        assert_ne!(taker.claim_id, dead.claim_id);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_id_of_another_session_is_refused_without_a_write() {
+        let (sessions, _clock) = pending().await;
+        let before = sessions.get("r").await.unwrap();
+        let forged = ValidationClaim {
+            transaction_mac: "another".into(),
+            client_id: None,
+        };
+        assert_eq!(
+            sessions.claim("r", &forged, &settings(50)).await.unwrap(),
+            NextStep::Refused(ValidationRefusal::Forged)
+        );
+        let not_theirs = ValidationClaim {
+            transaction_mac: "mac".into(),
+            client_id: Some("another-merchant"),
+        };
+        assert_eq!(
+            sessions
+                .claim("r", &not_theirs, &settings(50))
+                .await
+                .unwrap(),
+            NextStep::Refused(ValidationRefusal::NotFound)
+        );
+        assert_eq!(sessions.get("r").await.unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn a_replayed_enrollment_is_answered_and_another_body_is_refused() {
+        let (sessions, _clock) = pending().await;
+        let settings = settings(50);
+        let claim = |fingerprint: &str, client_id: &'static str| EnrollmentClaim {
+            reference_code: "r",
+            client_id,
+            fingerprint: fingerprint.into(),
+            settings: &settings,
+        };
+        assert!(matches!(
+            sessions
+                .claim("r", &claim("fp", "m"), &settings)
+                .await
+                .unwrap(),
+            NextStep::Replay(_)
+        ));
+        assert_eq!(
+            sessions
+                .claim("r", &claim("other", "m"), &settings)
+                .await
+                .unwrap(),
+            NextStep::Refused(EnrollmentRefusal::ReferenceInUse)
+        );
+        assert_eq!(
+            sessions
+                .claim("r", &claim("fp", "other-merchant"), &settings)
+                .await
+                .unwrap(),
+            NextStep::Refused(EnrollmentRefusal::ReferenceInUse)
+        );
+    }
+
+    #[tokio::test]
     async fn a_waiter_that_runs_out_of_patience_says_in_progress() {
         let (sessions, _clock) = pending().await;
         let _holder = proceed(&sessions, 50).await;
         let started = Instant::now();
         let waited = sessions
-            .claim("r", &Validate, &settings(300))
+            .claim("r", &validate(), &settings(300))
             .await
             .unwrap();
         assert_eq!(waited, NextStep::InProgress);
@@ -405,17 +477,23 @@ mod tests {
     async fn a_challenge_past_its_deadline_is_expired_once() {
         let (sessions, clock) = pending().await;
         clock.advance(Duration::from_secs(601));
-        let NextStep::Expired(first) = sessions.claim("r", &Validate, &settings(50)).await.unwrap()
+        let NextStep::Expired(first) = sessions
+            .claim("r", &validate(), &settings(50))
+            .await
+            .unwrap()
         else {
             panic!("expected the expiry")
         };
         assert_eq!(first.state, SessionState::Expired);
         assert!(first.sealed_payment_data.is_none());
-        let again = sessions.claim("r", &Validate, &settings(50)).await.unwrap();
+        let again = sessions
+            .claim("r", &validate(), &settings(50))
+            .await
+            .unwrap();
         assert!(matches!(again, NextStep::Expired(s) if s.updated_at == first.updated_at));
         assert_eq!(
             sessions
-                .claim("other", &Validate, &settings(50))
+                .claim("other", &validate(), &settings(50))
                 .await
                 .unwrap(),
             NextStep::NotFound

@@ -9,6 +9,7 @@ use crate::crypto::SealedData;
 use crate::domain::{AuthenticationResult, CardSummary};
 
 pub mod claim;
+pub mod claims;
 mod repo;
 pub mod sealing;
 pub mod state;

@@ -87,7 +87,7 @@ impl Sessions {
     /// Waits while another invocation holds a live claim on the session (a concurrent
     /// duplicate), polling with strongly consistent reads, up to `max_wait`. Returns the
     /// session as last read.
-    pub async fn wait_while_claimed(
+    pub(crate) async fn wait_while_claimed(
         &self,
         reference_code: &str,
         max_wait: Duration,

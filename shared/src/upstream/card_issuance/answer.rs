@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::outbound::{Upstream, UpstreamError, UpstreamResponse};
+use crate::outbound::{JsonAnswer, Upstream, UpstreamError, UpstreamResponse};
 
 /// The refusals the card-issuance pages document, by HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,48 +67,30 @@ pub enum CardIssuanceError {
 /// Reads the upstream envelope: 2xx + `code == "SUCCESS"` is success; everything else
 /// is an error, whatever shape its body has.
 pub(super) fn read_envelope(response: &UpstreamResponse) -> Result<Value, CardIssuanceError> {
-    let status = response.status.as_u16();
-    let body: Option<Value> = serde_json::from_slice(&response.body).ok();
-    let text = |key: &str| {
-        body.as_ref()
-            .and_then(|b| b.get(key))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    if response.status.is_server_error() {
-        return Err(UpstreamError::ServerError {
-            upstream: Upstream::CardIssuance,
-            status,
+    let text = |body: &Value, key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
+    let body = match response.json(Upstream::CardIssuance)? {
+        JsonAnswer::Refused { status, body } => {
+            let body = body.unwrap_or_default();
+            return Err(CardIssuanceError::Refused(Refusal {
+                status,
+                kind: RefusalKind::from_status(status),
+                code: text(&body, "code").or_else(|| text(&body, "error_code")),
+                message: text(&body, "message").or_else(|| text(&body, "error_msg")),
+                retry_after_secs: response.retry_after().map(|d| d.as_secs().max(1)),
+            }));
         }
-        .into());
-    }
-    if response.status.is_client_error() {
-        return Err(CardIssuanceError::Refused(Refusal {
-            status,
-            kind: RefusalKind::from_status(status),
-            code: text("code").or_else(|| text("error_code")),
-            message: text("message").or_else(|| text("error_msg")),
-            retry_after_secs: response.retry_after().map(|d| d.as_secs().max(1)),
-        }));
-    }
-    let malformed = || {
-        CardIssuanceError::Transport(UpstreamError::Malformed {
-            upstream: Upstream::CardIssuance,
-            status,
-        })
+        JsonAnswer::Answered { body } => body,
     };
-    if !response.status.is_success() {
-        return Err(malformed());
-    }
-    let message = text("message");
-    let body = body.filter(Value::is_object).ok_or_else(malformed)?;
     match body.get("code").and_then(Value::as_str) {
         Some("SUCCESS") => Ok(body),
         Some(code) => Err(CardIssuanceError::NotSuccess {
             code: code.to_owned(),
-            message,
+            message: text(&body, "message"),
         }),
-        None => Err(malformed()),
+        None => Err(CardIssuanceError::Transport(UpstreamError::Malformed {
+            upstream: Upstream::CardIssuance,
+            status: response.status.as_u16(),
+        })),
     }
 }
 

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::domain::{AuthenticationResult, CardSummary};
-use crate::outbound::{Upstream, UpstreamError, UpstreamResponse};
+use crate::outbound::{JsonAnswer, Upstream, UpstreamError, UpstreamResponse};
 
 /// The envelope's top-level `status` (the 3DS pages write it lower-case, the payments
 /// pages capitalised: both are read).
@@ -177,30 +177,18 @@ impl PayerAuthAnswer {
 pub(super) fn read_envelope(
     response: &UpstreamResponse,
 ) -> Result<PayerAuthAnswer, PayerAuthError> {
+    let body = match response.json(Upstream::PayerAuth)? {
+        JsonAnswer::Refused { status, body } => return Err(refusal(body.as_ref(), status)),
+        JsonAnswer::Answered { body } => body,
+    };
     let status = response.status.as_u16();
-    if response.status.is_server_error() {
-        return Err(UpstreamError::ServerError {
-            upstream: Upstream::PayerAuth,
-            status,
-        }
-        .into());
-    }
-    let body: Option<Value> = serde_json::from_slice(&response.body)
-        .ok()
-        .filter(Value::is_object);
-    if response.status.is_client_error() {
-        return Err(refusal(body.as_ref(), status));
-    }
-    let body = body.ok_or_else(|| malformed(status))?;
     let envelope = body
         .get("status")
         .and_then(Value::as_str)
         .and_then(EnvelopeStatus::parse);
     match envelope {
-        Some(EnvelopeStatus::Success) if response.status.is_success() => {
-            Ok(PayerAuthAnswer { body })
-        }
-        Some(EnvelopeStatus::Success) | None => Err(malformed(status).into()),
+        Some(EnvelopeStatus::Success) => Ok(PayerAuthAnswer { body }),
+        None => Err(malformed(status).into()),
         // A refusal in a 2xx envelope: read as 422, the request was not acceptable.
         Some(EnvelopeStatus::Fail) => Err(refusal(Some(&body), 422)),
         Some(EnvelopeStatus::Error) => Err(UpstreamError::ServerError {

@@ -16,9 +16,9 @@ pub mod wire;
 
 pub use answer::{EnrollmentDecision, PayerAuthAnswer, PayerAuthError, Refusal};
 
-pub const SETUP_PATH: &str = "/v1/risk/authentication/setup";
-pub const ENROLL_PATH: &str = "/v1/risk/authentication/enroll";
-pub const VALIDATE_PATH: &str = "/v1/risk/authentication/validate";
+const SETUP_PATH: &str = "/v1/risk/authentication/setup";
+const ENROLL_PATH: &str = "/v1/risk/authentication/enroll";
+const VALIDATE_PATH: &str = "/v1/risk/authentication/validate";
 
 pub struct PayerAuthClient {
     http: HttpClient,

@@ -12,18 +12,28 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const BASE = process.env.DEMO_URL ?? 'http://127.0.0.1:3000';
-// The local stack's development signing key (local/src/main.rs).
-const REDIRECT_KEY = process.env.REDIRECT_SIGNING_KEY ?? 'local-dev-redirect-signing-key-not-for-production';
+// The demo merchant's development redirect key and tenant id (local/src/tenants.rs).
+const REDIRECT_KEYS = { 'demo-shop-1': 'local-dev-redirect-key-demo-shop-0000001' };
+const TENANT = 'demo-shop';
 
 /** The README's JavaScript verifier, run on the redirect the browser really received. */
-function verifySignedRedirect(query, key) {
+function verify(query, keys, tenant, maxAgeSeconds = 600) {
   const params = [...new URLSearchParams(query)];
+  if (new Set(params.map(([k]) => k)).size !== params.length) throw new Error('repeated parameter');
   const signature = params.find(([k]) => k === 'signature')?.[1] ?? '';
-  const rest = params.filter(([k]) => k !== 'signature').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const bytes = (s) => Buffer.from(s, 'utf8');
+  const rest = params.filter(([k]) => k !== 'signature').sort(([a], [b]) => Buffer.compare(bytes(a), bytes(b)));
+  const fields = Object.fromEntries(rest);
+  const key = keys[fields.kid];
+  if (!key) throw new Error('unknown key');
   const expected = createHmac('sha256', key).update(new URLSearchParams(rest).toString()).digest('hex');
-  assert.equal(signature.length, expected.length, 'signature length');
-  assert.ok(timingSafeEqual(Buffer.from(signature), Buffer.from(expected)), 'signature matches');
-  return Object.fromEntries(rest);
+  if (signature.length !== expected.length || !timingSafeEqual(bytes(signature), bytes(expected))) {
+    throw new Error('bad signature');
+  }
+  if (fields.tenant !== tenant) throw new Error('a redirect for another merchant');
+  const age = Date.now() / 1000 - Number(fields.ts);
+  if (!(age <= maxAgeSeconds && age >= -60)) throw new Error('stale redirect');
+  return fields; // then: fields.reference_code is the order in progress
 }
 const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
 
@@ -112,7 +122,7 @@ test('challenge success: the cardholder types the code, the signed redirect veri
     assert.equal(outcome.eci, '05');
     assert.equal(outcome.liabilityShift, 'yes');
     assert.match(outcome.proof, /signature verified/);
-    const fields = verifySignedRedirect(new URL(page.url()).search, REDIRECT_KEY);
+    const fields = verify(new URL(page.url()).search, REDIRECT_KEYS, TENANT);
     assert.equal(fields.status, 'authenticated');
     assert.equal(fields.liability_shift, 'true');
     assert.match(fields.reference_code, /^demo-/);

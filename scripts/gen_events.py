@@ -16,21 +16,50 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "events"
 
-# What the proof runs the functions with (events/README.md says how to use your own).
+# What the proof runs the functions with (events/README.md says how to use your own): a
+# merchant and a card program, each with its API key, and the session keys.
+MERCHANT = "events-shop"
 API_KEY = "events-api-key-0000001"
+ISSUER = "events-bank"
+ISSUER_API_KEY = "events-issuer-key-00001"
+REDIRECT_KID = "events-shop-1"
+REDIRECT_KEY = "events-redirect-signing-key-0123456789"
+SESSION_MAC_KID = "events-mac"
 SESSION_MAC_KEY = "events-session-mac-key-0123456789abcdef"
 DOMAIN = "abcdef1234.execute-api.eu-west-1.amazonaws.com"
 STAGE = "v1"
 EXPIRY = "01/2030"
 
 
+ISSUING = "/card/issuance/api/issuing"
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+REGISTRY = {"tenants": [
+    {"id": MERCHANT, "roles": ["merchant"], "api_key_sha256": [sha256(API_KEY)],
+     "merchant": {"return_origins": ["https://shop.example"],
+                  "redirect_keys": [{"kid": REDIRECT_KID, "secret": REDIRECT_KEY}]}},
+    {"id": ISSUER, "roles": ["issuer"], "api_key_sha256": [sha256(ISSUER_API_KEY)],
+     "issuer": {"budget_ids": ["ci202008281528472924", "ci202210231533401801"]}},
+]}
+SESSION_KEYS = {
+    "data_encryption_keys": [{"kid": "events", "key": "ZXZlbnRzLXByb29mLWRhdGEta2V5LTMyLWJ5dGVzISE="}],
+    "session_mac_keys": [{"kid": SESSION_MAC_KID, "key": SESSION_MAC_KEY}],
+}
+
+
 def binding(reference_code: str) -> str:
-    """The return-URL binding token, as gateway::session::keys computes it."""
+    """The return-URL binding token, as gateway::session::sealing computes it: `kid.` and
+    the URL-safe HMAC of the purpose and the length-prefixed tenant and reference code."""
     mac = hmac.new(SESSION_MAC_KEY.encode(), digestmod=hashlib.sha256)
     mac.update(b"return-url-binding")
-    mac.update(struct.pack(">Q", len(reference_code)))
-    mac.update(reference_code.encode())
-    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+    for part in (MERCHANT, reference_code):
+        mac.update(struct.pack(">Q", len(part)))
+        mac.update(part.encode())
+    return SESSION_MAC_KID + "." + base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
 
 def transaction_id(reference_code: str) -> str:
@@ -49,7 +78,9 @@ def rest(method, path, body=None, headers=None, api_key=True, base64_body=False,
     if body is not None and "content-type" not in headers:
         headers["content-type"] = "application/json"
     if api_key:
-        headers["x-api-key"] = API_KEY
+        # The issuer routes take the card program's key, the others the merchant's.
+        headers["x-api-key"] = api_key if isinstance(api_key, str) else (
+            ISSUER_API_KEY if path.startswith(ISSUING) else API_KEY)
     headers.setdefault("host", DOMAIN)
     if isinstance(body, (dict, list)):
         body = json.dumps(body)
@@ -85,7 +116,7 @@ def rest(method, path, body=None, headers=None, api_key=True, base64_body=False,
 
 
 def http_api(method, path, body):
-    headers = {"content-type": "application/json", "x-api-key": API_KEY, "host": DOMAIN}
+    headers = {"content-type": "application/json", "x-api-key": ISSUER_API_KEY, "host": DOMAIN}
     return {
         "version": "2.0",
         "routeKey": "$default",
@@ -110,7 +141,6 @@ def http_api(method, path, body):
     }
 
 
-ISSUING = "/card/issuance/api/issuing"
 AUTH = "/v1/risk/authentication"
 CARD = "card59202507231957437131"
 EMMA = "471041678120300545"
@@ -153,11 +183,12 @@ def validate_body(ref, card, tid):
 
 
 def return_path(ref, token=None):
-    return f"{AUTH}/callback/{ref}/{token or binding(ref)}"
+    return f"{AUTH}/callback/{MERCHANT}/{ref}/{token or binding(ref)}"
 
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
-RETURN_RESOURCE = f"{AUTH}/callback/{{reference_code}}/{{binding}}"
+RETURN_RESOURCE = f"{AUTH}/callback/{{tenant}}/{{reference_code}}/{{binding}}"
+REDIRECTED = f"https://shop.example/checkout/return?order=42&reference_code=evt-challenge&tenant={MERCHANT}&status=authenticated"
 
 # (file, function, event, expectation, extra) in the order the proof runs them.
 steps = [
@@ -198,6 +229,8 @@ steps = [
      {"status": 400, "json": {"/code": "MALFORMED_JSON"}}, {}),
     ("enroll/invalid-unknown-route.json", "enroll", rest("POST", f"{ISSUING}/3ds/v2/unenroll", {"card_id": CARD}),
      {"status": 404, "json": {"/code": "ROUTE_NOT_FOUND"}}, {}),
+    ("enroll/invalid-merchant-key.json", "enroll", rest("POST", f"{ISSUING}/3ds/v2/enroll", {"card_id": CARD, "cardholder_id": EMMA}, api_key=API_KEY),
+     {"status": 403, "json": {"/code": "ROLE_NOT_ALLOWED"}}, {}),
     # --- check-enroll function (merchant side)
     ("check-enroll/setup.json", "check-enroll", rest("POST", f"{AUTH}/setup", setup_body("evt-frictionless", "4000000000002701")),
      {"status": 200, "json": {"/data/transaction_info/status": "Completed"}}, {}),
@@ -228,12 +261,12 @@ steps = [
     ("callback/return-form-post.json", "callback", rest(
         "POST", return_path("evt-challenge"), f"TransactionId={transaction_id('evt-challenge')}&MD=null",
         headers=FORM, api_key=False, base64_body=True, resource=RETURN_RESOURCE),
-     {"status": 303, "location_prefix": "https://shop.example/checkout/return?order=42&reference_code=evt-challenge&status=authenticated"},
+     {"status": 303, "location_prefix": REDIRECTED},
      {"before": {"complete_challenge": "evt-challenge", "otp": "1234"}}),
     ("callback/return-replay-get.json", "callback", rest(
         "GET", return_path("evt-challenge"), api_key=False, resource=RETURN_RESOURCE,
         query={"TransactionId": transaction_id("evt-challenge"), "MD": "null"}),
-     {"status": 303, "location_prefix": "https://shop.example/checkout/return?order=42&reference_code=evt-challenge&status=authenticated"}, {}),
+     {"status": 303, "location_prefix": REDIRECTED}, {}),
     ("callback/invalid-return-binding.json", "callback", rest(
         "POST", return_path("evt-challenge", "not-the-binding-token"), f"TransactionId={transaction_id('evt-challenge')}&MD=null",
         headers=FORM, api_key=False, resource=RETURN_RESOURCE),
@@ -265,8 +298,12 @@ for file, function, event, expect, extra in steps:
                      "expect": expect, **extra})
 
 (OUT / "manifest.json").write_text(json.dumps({
-    "api_key": API_KEY,
-    "session_mac_key": SESSION_MAC_KEY,
+    "secrets": {
+        "tenants": REGISTRY,
+        "session_keys": SESSION_KEYS,
+        "card_issuance": {"api_key": "sandbox-ahrvo-api-key", "access_token": "sandbox-ahrvo-access-token"},
+        "payer_auth": {"api_key": "sandbox-firstoken-api-key"},
+    },
     "steps": manifest,
 }, indent=2) + "\n")
 print(f"wrote {len(manifest)} events to {OUT}")

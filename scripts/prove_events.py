@@ -2,9 +2,10 @@
 emulator (`cargo lambda watch` + `cargo lambda invoke`): the Docker-free proof that
 `sam local invoke <Function> -e events/<file>.json` works.
 
-Runs the three functions (built by cargo, debug) with DynamoDB on the moto_server the test
-command started (GATEWAY_TEST_DYNAMODB_ENDPOINT) and the upstream sandbox in its
-deterministic-ids mode, then invokes the events in events/manifest.json order and checks
+Runs the three functions (built by cargo, debug) with DynamoDB and Secrets Manager on the
+moto_server the test command started (GATEWAY_TEST_DYNAMODB_ENDPOINT) — the secrets the
+manifest names are created there first — and the upstream sandbox in its deterministic-ids
+mode, then invokes the events in events/manifest.json order and checks
 each response (status, JSON fields, redirect target, page text).
 
 Usage (the test command runs it): .venv/bin/python scripts/prove_events.py
@@ -83,6 +84,12 @@ def main():
     dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                           KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                           AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    secretsmanager = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1",
+                                  aws_access_key_id="test", aws_secret_access_key="test")
+    secret_ids = {}
+    for name, value in manifest["secrets"].items():
+        secret_ids[name] = f"{table}/{name}"
+        secretsmanager.create_secret(Name=secret_ids[name], SecretString=json.dumps(value))
 
     processes = []
     try:
@@ -97,16 +104,13 @@ def main():
         env_file = ROOT / "target" / "events.env"
         env_file.write_text("\n".join(f'{k}="{v}"' for k, v in {
             "STORE_BACKEND": "dynamodb", "TABLE_NAME": table,
-            "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-            "AHRVO_BASE_URL": sandbox, "AHRVO_API_KEY": "sandbox-ahrvo-api-key",
-            "AHRVO_ACCESS_TOKEN": "sandbox-ahrvo-access-token",
-            "FIRSTOKEN_BASE_URL": sandbox, "FIRSTOKEN_API_KEY": "sandbox-firstoken-api-key",
-            "CLIENT_API_KEYS": f"events:{manifest['api_key']}",
-            "DATA_ENCRYPTION_KEYS": "events:ZXZlbnRzLXByb29mLWRhdGEta2V5LTMyLWJ5dGVzISE=",
-            "SESSION_MAC_KEY": manifest["session_mac_key"],
-            "REDIRECT_SIGNING_KEY": "events-redirect-signing-key-0123456789",
-            "ALLOWED_RETURN_ORIGINS": "https://shop.example",
+            "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+            "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+            "AHRVO_BASE_URL": sandbox, "FIRSTOKEN_BASE_URL": sandbox,
+            "TENANT_REGISTRY_SECRET_ID": secret_ids["tenants"],
+            "SESSION_KEYS_SECRET_ID": secret_ids["session_keys"],
+            "CARD_ISSUANCE_SECRET_ID": secret_ids["card_issuance"],
+            "PAYER_AUTH_SECRET_ID": secret_ids["payer_auth"],
             # The functions' log level; cargo-lambda's own processes keep theirs.
             "RUST_LOG": os.environ.get("RUST_LOG", "info"),
         }.items()) + "\n")

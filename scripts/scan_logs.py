@@ -22,14 +22,19 @@ ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "target" / "test-logs"
 
 # The secrets of the configurations the suite runs with (tests/support, scripts/
-# prove_events.py, local/src/main.rs) and of the sandbox.
+# gen_events.py, local/src/tenants.rs) and of the sandbox: tenant API keys, redirect keys,
+# session keys, upstream credentials.
 SECRETS = [
-    "test-issuer-key-0001", "test-merchant-key-01", "other-merchant-key-1",
-    "events-api-key-0000001", "local-test-key-000001",
+    "test-issuer-key-0001", "test-merchant-key-01", "other-merchant-key-1", "other-issuer-key-01",
+    "shop-a-second-api-key-01",
+    "events-api-key-0000001", "events-issuer-key-00001",
+    "local-issuer-key-0000001", "local-merchant-key-000001", "local-merchant-key-000002",
     "sandbox-ahrvo-api-key", "sandbox-ahrvo-access-token", "sandbox-firstoken-api-key",
     "session-mac-key-for-tests-0123456789abcdef", "merchant-redirect-signing-key-0123456789",
+    "other-merchant-redirect-key-0123456789", "the-new-redirect-key-of-shop-a-0123456",
     "events-session-mac-key-0123456789abcdef", "events-redirect-signing-key-0123456789",
-    "local-dev-session-mac-key-not-for-production", "local-dev-redirect-signing-key-not-for-production",
+    "local-dev-session-mac-key-not-for-production", "local-dev-redirect-key-demo-shop-0000001",
+    "local-dev-redirect-key-demo-shop-b-00001",
     "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=", "ZXZlbnRzLXByb29mLWRhdGEta2V5LTMyLWJ5dGVzISE=",
     "bG9jYWwtZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24=",
 ]

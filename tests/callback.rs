@@ -9,27 +9,36 @@ use gateway_tests::*;
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
 
-use crate::merchant::{ENROLL, assert_no_clear_card_data, prepared_enroll, session_item};
+use crate::merchant::{
+    ENROLL, assert_no_clear_card_data, prepared_enroll, prepared_enroll_as, session_item,
+};
 
 const VALIDATE: &str = "/v1/risk/authentication/validate";
 
 /// A challenge the gateway started: what the merchant page gets from check enroll.
-struct Challenge {
-    reference: String,
-    enroll_body: Value,
-    stepup_url: String,
-    access_token: String,
-    transaction_id: String,
+pub struct Challenge {
+    pub reference: String,
+    pub enroll_body: Value,
+    pub stepup_url: String,
+    pub access_token: String,
+    pub transaction_id: String,
 }
 
 async fn challenged(h: &Harness, reference: &str, card: &str) -> Challenge {
-    let merchant = h.merchant();
-    let enroll_body = prepared_enroll(h, &merchant, reference, card).await;
-    let answer = send(
-        &merchant,
-        post_json(ENROLL, Some(MERCHANT_KEY), &enroll_body),
-    )
-    .await;
+    challenged_as(h, MERCHANT_KEY, MERCHANT_ORIGIN, reference, card).await
+}
+
+/// A challenge the merchant holding `key` started, returning to `origin`.
+pub async fn challenged_as(
+    h: &Harness,
+    key: &str,
+    origin: &str,
+    reference: &str,
+    card: &str,
+) -> Challenge {
+    let merchant = h.merchant().await;
+    let enroll_body = prepared_enroll_as(&merchant, key, origin, reference, card).await;
+    let answer = send(&merchant, post_json(ENROLL, Some(key), &enroll_body)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let info = answer.json()["data"]["consumer_auth_info"].clone();
     assert_eq!(
@@ -50,14 +59,14 @@ async fn challenged(h: &Harness, reference: &str, card: &str) -> Challenge {
 
 /// What the ACS page auto-posts to the return URL.
 #[derive(Debug, Clone)]
-struct AcsReturn {
-    path: String,
-    transaction_id: String,
-    md: String,
+pub struct AcsReturn {
+    pub path: String,
+    pub transaction_id: String,
+    pub md: String,
 }
 
 impl AcsReturn {
-    fn form(&self) -> String {
+    pub fn form(&self) -> String {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("TransactionId", &self.transaction_id)
             .append_pair("MD", &self.md)
@@ -81,7 +90,7 @@ fn html_attr(html: &str, before: &str) -> String {
 
 /// The cardholder at the sandbox ACS: the merchant page posts the step-up JWT (and MD)
 /// into the iframe; the cardholder types `otp` (or cancels); the page auto-posts back.
-async fn at_the_acs(challenge: &Challenge, action: &str, otp: &str) -> AcsReturn {
+pub async fn at_the_acs(challenge: &Challenge, action: &str, otp: &str) -> AcsReturn {
     let client = reqwest::Client::new();
     let page = client
         .post(&challenge.stepup_url)
@@ -121,7 +130,7 @@ async fn at_the_acs(challenge: &Challenge, action: &str, otp: &str) -> AcsReturn
     }
 }
 
-fn form_post(path: &str, form: String) -> Request<Body> {
+pub fn form_post(path: &str, form: String) -> Request<Body> {
     Request::post(path)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::from(form))
@@ -142,17 +151,17 @@ fn verified_redirect(answer: &Answer) -> (String, gateway::redirect::VerifiedRed
         .query()
         .unwrap()
         .to_owned();
-    let key = gateway::crypto::MacKey::new(REDIRECT_KEY.as_bytes());
+    let keys = merchant_redirect_keys();
     let now = chrono::Utc::now().timestamp() + 3600;
     let verified =
-        verify_redirect(&query, &key, now, Duration::from_secs(7200)).expect("a valid signature");
+        verify_redirect(&query, &keys, now, Duration::from_secs(7200)).expect("a valid signature");
     (location, verified)
 }
 
 #[tokio::test]
 async fn challenge_success_per_network_validates_once_and_redirects_signed() {
     let h = Harness::new().await;
-    let callback = h.callback();
+    let callback = h.callback().await;
     // card, eci in the redirect, liability shift
     for (i, (card, eci)) in [
         ("4000000000002503", "05"),
@@ -208,7 +217,7 @@ async fn challenge_success_per_network_validates_once_and_redirects_signed() {
     }
     assert_eq!(h.sandbox.calls_to("authentication/validate").len(), 3);
     let view = send(
-        &h.merchant(),
+        &h.merchant().await,
         get("/v1/risk/authentication/stepup-ok-1", Some(MERCHANT_KEY)),
     )
     .await
@@ -225,7 +234,7 @@ async fn challenge_success_per_network_validates_once_and_redirects_signed() {
 #[tokio::test]
 async fn challenge_failure_unavailable_and_cancel_redirect_with_their_outcome() {
     let h = Harness::new().await;
-    let callback = h.callback();
+    let callback = h.callback().await;
     // card, what the cardholder does, status, eci, liability shift
     let cases = [
         (
@@ -291,7 +300,7 @@ async fn challenge_failure_unavailable_and_cancel_redirect_with_their_outcome() 
 #[tokio::test]
 async fn a_replay_after_completion_redirects_with_the_stored_outcome_and_calls_nothing() {
     let h = Harness::new().await;
-    let callback = h.callback();
+    let callback = h.callback().await;
     let challenge = challenged(&h, "replay-cb", "4000000000002503").await;
     let acs = at_the_acs(&challenge, "submit", "1234").await;
     let first = send(&callback, form_post(&acs.path, acs.form())).await;
@@ -309,7 +318,7 @@ async fn a_replay_after_completion_redirects_with_the_stored_outcome_and_calls_n
 #[tokio::test]
 async fn twenty_concurrent_callbacks_validate_once_and_all_end_at_the_same_redirect() {
     let h = Harness::new().await;
-    let callback = h.callback();
+    let callback = h.callback().await;
     let challenge = challenged(&h, "race-cb", "4000000000002503").await;
     let acs = at_the_acs(&challenge, "submit", "1234").await;
     // A slow validate, so that the duplicates arrive while it is in flight.
@@ -335,7 +344,7 @@ async fn twenty_concurrent_callbacks_validate_once_and_all_end_at_the_same_redir
 #[tokio::test]
 async fn after_the_deadline_the_callback_expires_the_session_without_calling_validate() {
     let h = Harness::new().await;
-    let callback = h.callback();
+    let callback = h.callback().await;
     let challenge = challenged(&h, "late-cb", "4000000000002503").await;
     let acs = at_the_acs(&challenge, "submit", "1234").await;
     h.clock.advance(Duration::from_secs(601));
@@ -352,7 +361,7 @@ async fn after_the_deadline_the_callback_expires_the_session_without_calling_val
 #[tokio::test]
 async fn a_forged_transaction_id_a_tampered_binding_or_an_unknown_session_is_refused_unvalidated() {
     let h = Harness::new().await;
-    let callback = h.callback();
+    let callback = h.callback().await;
     let challenge = challenged(&h, "forged-cb", "4000000000002503").await;
     let acs = at_the_acs(&challenge, "submit", "1234").await;
     let before = session_item(&h, "forged-cb").await;
@@ -415,10 +424,9 @@ async fn a_forged_transaction_id_a_tampered_binding_or_an_unknown_session_is_ref
         "nothing written"
     );
 
-    let config = h.callback_config();
     let unknown = format!(
-        "/v1/risk/authentication/callback/never-seen/{}",
-        config.merchant.keys.return_url_binding("never-seen")
+        "/v1/risk/authentication/callback/{MERCHANT}/never-seen/{}",
+        h.binding("never-seen")
     );
     let answer = send(&callback, form_post(&unknown, acs.form())).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
@@ -433,7 +441,7 @@ async fn a_forged_transaction_id_a_tampered_binding_or_an_unknown_session_is_ref
 #[tokio::test]
 async fn get_json_and_base64_api_gateway_returns_are_accepted() {
     let h = Harness::new().await;
-    let callback = h.callback();
+    let callback = h.callback().await;
 
     let challenge = challenged(&h, "get-cb", "4000000000002503").await;
     let acs = at_the_acs(&challenge, "submit", "1234").await;
@@ -485,7 +493,7 @@ async fn a_validate_fault_leaves_the_challenge_pending_and_a_later_callback_comp
         (Fault::MalformedBody, StatusCode::BAD_GATEWAY),
     ] {
         let h = Harness::new().await;
-        let callback = h.callback();
+        let callback = h.callback().await;
         let challenge = challenged(&h, "flaky-cb", "4000000000002503").await;
         let acs = at_the_acs(&challenge, "submit", "1234").await;
         h.sandbox
@@ -528,22 +536,23 @@ async fn a_validate_fault_leaves_the_challenge_pending_and_a_later_callback_comp
 #[tokio::test]
 async fn a_claim_left_by_a_dead_invocation_is_taken_over_after_its_lease() {
     let h = Harness::new().await;
-    let callback = h.callback();
+    let callback = h.callback().await;
     let challenge = challenged(&h, "dead-cb", "4000000000002503").await;
     let acs = at_the_acs(&challenge, "submit", "1234").await;
     // An invocation claims the session and dies before validating.
-    let config = h.callback_config();
     let sessions = gateway::session::Sessions::new(h.store.clone(), h.clock());
     let now = h.clock.now_ms();
     let claim = gateway::session::Transition::ClaimValidation {
-        transaction_mac: config.merchant.keys.transaction_mac(&acs.transaction_id),
-        client_id: None,
+        transaction_mac: h.session_keys().transaction_macs(&acs.transaction_id)[0].clone(),
         claim_id: "died".into(),
         now_ms: now,
         lease_until_ms: now + 25_000,
     };
     assert!(matches!(
-        sessions.apply("dead-cb", &claim).await.unwrap(),
+        sessions
+            .apply(&session_ref(MERCHANT, "dead-cb"), &claim)
+            .await
+            .unwrap(),
         gateway::session::Recorded::Done(_)
     ));
 
@@ -564,19 +573,16 @@ async fn a_return_url_no_longer_allowed_is_never_redirected_to() {
     let h = Harness::new().await;
     let challenge = challenged(&h, "origin-cb", "4000000000002503").await;
     let acs = at_the_acs(&challenge, "submit", "1234").await;
-    let mut env = h.env.clone();
-    env.insert(
-        "ALLOWED_RETURN_ORIGINS".into(),
-        "https://other-shop.example".into(),
-    );
-    let config = callback::CallbackConfig::from_env(&gateway::config::Env::from_map(env)).unwrap();
-    let callback = h.callback_with(&config);
+    let mut registry = test_registry();
+    registry["tenants"][2]["merchant"]["return_origins"] = json!(["https://other-shop.example"]);
+    h.set_registry(&registry);
+    let callback = h.callback().await;
     let answer = send(&callback, form_post(&acs.path, acs.form())).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert!(answer.header("location").is_none());
 }
 
-fn validate_body(challenge: &Challenge, transaction_id: &str) -> Value {
+pub fn validate_body(challenge: &Challenge, transaction_id: &str) -> Value {
     validate_body_for(&challenge.reference, &challenge.enroll_body, transaction_id)
 }
 
@@ -594,7 +600,7 @@ fn validate_body_for(reference: &str, enroll: &Value, transaction_id: &str) -> V
 #[tokio::test]
 async fn merchant_driven_validate_is_one_shot_too() {
     let h = Harness::new().await;
-    let callback = h.callback();
+    let callback = h.callback().await;
     let challenge = challenged(&h, "api-validate", "4000000000002503").await;
     at_the_acs(&challenge, "submit", "1234").await; // completed in the browser, no return hit
     let body = validate_body(&challenge, &challenge.transaction_id);
@@ -621,11 +627,8 @@ async fn merchant_driven_validate_is_one_shot_too() {
     // The browser's return after the merchant validated: the stored outcome, no call.
     let acs = AcsReturn {
         path: format!(
-            "/v1/risk/authentication/callback/api-validate/{}",
-            h.callback_config()
-                .merchant
-                .keys
-                .return_url_binding("api-validate")
+            "/v1/risk/authentication/callback/{MERCHANT}/api-validate/{}",
+            h.binding("api-validate")
         ),
         transaction_id: challenge.transaction_id.clone(),
         md: "null".into(),
@@ -641,7 +644,7 @@ async fn merchant_driven_validate_is_one_shot_too() {
 #[tokio::test]
 async fn merchant_validate_refusals() {
     let h = Harness::new().await;
-    let callback = h.callback();
+    let callback = h.callback().await;
     let challenge = challenged(&h, "api-refusals", "4000000000002503").await;
     at_the_acs(&challenge, "submit", "1234").await;
 
@@ -689,7 +692,7 @@ async fn merchant_validate_refusals() {
     assert!(h.sandbox.calls_to("authentication/validate").is_empty());
 
     // A frictionless session has nothing to validate.
-    let merchant = h.merchant();
+    let merchant = h.merchant().await;
     let body = prepared_enroll(&h, &merchant, "api-frictionless", "4000000000002701").await;
     assert_eq!(
         send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body))

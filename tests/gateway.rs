@@ -7,3 +7,4 @@ mod issuer;
 mod merchant;
 mod sandbox_cards;
 mod store_contract;
+mod tenants;

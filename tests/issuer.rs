@@ -38,7 +38,7 @@ async fn enrollment_item(h: &Harness, card: &str) -> Option<gateway::store::Item
 async fn enroll_success_links_the_card_upstream_and_records_the_status() {
     let h = Harness::new().await;
     let answer = send(
-        &h.issuer(),
+        &h.issuer().await,
         post_json(
             ENROLL,
             Some(ISSUER_KEY),
@@ -78,10 +78,7 @@ async fn enroll_success_links_the_card_upstream_and_records_the_status() {
         Some(CARDHOLDER_ID)
     );
     assert_eq!(string_attr(&item, "status").as_deref(), Some("ENROLLED"));
-    assert_eq!(
-        string_attr(&item, "client_id").as_deref(),
-        Some("issuer-test")
-    );
+    assert_eq!(string_attr(&item, "tenant_id").as_deref(), Some(ISSUER));
     assert!(gateway::store::number(&item, "enrolled_at").is_some());
     assert!(gateway::store::number(&item, "updated_at").is_some());
 }
@@ -91,7 +88,7 @@ async fn a_card_enrolled_with_another_cardholder_is_a_conflict_and_nothing_is_wr
     let h = Harness::new().await;
     h.sandbox.link_card(ACTIVE_CARD_ID, SECOND_CARDHOLDER_ID);
     let answer = send(
-        &h.issuer(),
+        &h.issuer().await,
         post_json(
             ENROLL,
             Some(ISSUER_KEY),
@@ -129,7 +126,7 @@ async fn an_enroll_that_timed_out_and_is_retried_into_a_409_is_reconciled_as_enr
         .times(1),
     );
     let answer = send(
-        &h.issuer(),
+        &h.issuer().await,
         post_json(
             ENROLL,
             Some(ISSUER_KEY),
@@ -165,7 +162,7 @@ async fn a_caller_retrying_after_our_504_gets_enrolled_not_a_conflict() {
         )
         .times(3),
     );
-    let issuer = h.issuer();
+    let issuer = h.issuer().await;
     let first = send(
         &issuer,
         post_json(
@@ -198,7 +195,7 @@ async fn a_caller_retrying_after_our_504_gets_enrolled_not_a_conflict() {
 #[tokio::test]
 async fn each_documented_enroll_error_reaches_the_caller_with_its_status_and_code() {
     let h = Harness::new().await;
-    let issuer = h.issuer();
+    let issuer = h.issuer().await;
     let cases = [
         (
             enroll_body("card00000000000000000000", CARDHOLDER_ID),
@@ -235,13 +232,13 @@ async fn each_documented_enroll_error_reaches_the_caller_with_its_status_and_cod
 
 #[tokio::test]
 async fn an_account_without_3ds_gets_403_and_bad_upstream_credentials_401() {
-    let h = Harness::with_env(&[(
-        "AHRVO_API_KEY",
+    let h = Harness::new().await;
+    h.set_card_issuance_credentials(
         sandbox::state::ISSUANCE_API_KEY_WITHOUT_3DS,
-    )])
-    .await;
+        sandbox::state::ISSUANCE_ACCESS_TOKEN,
+    );
     let answer = send(
-        &h.issuer(),
+        &h.issuer().await,
         post_json(
             ENROLL,
             Some(ISSUER_KEY),
@@ -252,9 +249,10 @@ async fn an_account_without_3ds_gets_403_and_bad_upstream_credentials_401() {
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert_eq!(answer.json()["code"], "FEATURE_NOT_ENABLED");
 
-    let h = Harness::with_env(&[("AHRVO_ACCESS_TOKEN", "expired-token")]).await;
+    let h = Harness::new().await;
+    h.set_card_issuance_credentials(sandbox::state::ISSUANCE_API_KEY, "expired-token");
     let answer = send(
-        &h.issuer(),
+        &h.issuer().await,
         post_json(
             ENROLL,
             Some(ISSUER_KEY),
@@ -274,12 +272,14 @@ async fn an_account_without_3ds_gets_403_and_bad_upstream_credentials_401() {
 
 #[tokio::test]
 async fn over_the_upstream_rate_limit_the_caller_gets_429_with_retry_after() {
+    // Two enrolls of a cardholder created outside the gateway: a contact lookup (its
+    // budget, once) and two enrolls.
     let config = SandboxConfig {
-        issuance_requests_per_10s: 2,
+        issuance_requests_per_10s: 3,
         ..SandboxConfig::default()
     };
     let h = Harness::with(default_backend(), config, &[]).await;
-    let issuer = h.issuer();
+    let issuer = h.issuer().await;
     for i in 0..2 {
         let answer = send(
             &issuer,
@@ -342,7 +342,7 @@ async fn a_short_429_or_503_is_retried_honouring_retry_after() {
         .times(1),
     );
     let answer = send(
-        &h.issuer(),
+        &h.issuer().await,
         post_json(
             ENROLL,
             Some(ISSUER_KEY),
@@ -384,12 +384,13 @@ async fn upstream_faults_become_502_or_504_and_record_nothing() {
     ];
     for (fault, status, code) in cases {
         let h = Harness::new().await;
+        h.sandbox.link_card(ACTIVE_CARD_ID, SECOND_CARDHOLDER_ID);
         h.sandbox.inject(FaultRule::on(
             "/card/issuance/api/issuing/3ds/v2/update",
             fault.clone(),
         ));
         let answer = send(
-            &h.issuer(),
+            &h.issuer().await,
             post_json(
                 UPDATE,
                 Some(ISSUER_KEY),
@@ -424,7 +425,7 @@ async fn creating_a_cardholder_is_not_repeated_once_it_may_have_landed() {
         },
     ));
     let answer = send(
-        &h.issuer(),
+        &h.issuer().await,
         post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &contact()),
     )
     .await;
@@ -439,7 +440,7 @@ async fn creating_a_cardholder_is_not_repeated_once_it_may_have_landed() {
 #[tokio::test]
 async fn update_enrollment_repoints_the_card_and_the_record() {
     let h = Harness::new().await;
-    let issuer = h.issuer();
+    let issuer = h.issuer().await;
     let enrolled = send(
         &issuer,
         post_json(
@@ -495,7 +496,7 @@ async fn enrollment_detail_passes_through_without_the_security_answer() {
     let h = Harness::new().await;
     h.sandbox.link_card(ACTIVE_CARD_ID, CARDHOLDER_ID);
     let answer = send(
-        &h.issuer(),
+        &h.issuer().await,
         get(
             &format!("{DETAIL}?card_id={ACTIVE_CARD_ID}"),
             Some(ISSUER_KEY),
@@ -519,7 +520,7 @@ async fn enrollment_detail_passes_through_without_the_security_answer() {
     );
 
     let missing = send(
-        &h.issuer(),
+        &h.issuer().await,
         get(
             &format!("{DETAIL}?card_id={}", seeded_card_id(9)),
             Some(ISSUER_KEY),
@@ -533,7 +534,7 @@ async fn enrollment_detail_passes_through_without_the_security_answer() {
 #[tokio::test]
 async fn cardholder_contacts_are_created_updated_and_queried() {
     let h = Harness::new().await;
-    let issuer = h.issuer();
+    let issuer = h.issuer().await;
     let created = send(
         &issuer,
         post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &contact()),
@@ -630,7 +631,7 @@ mod bad_input {
     ) {
         let h = Harness::new().await;
         let what = format!("{} {}", request.method(), request.uri());
-        let answer = send(&h.issuer(), request).await;
+        let answer = send(&h.issuer().await, request).await;
         assert_eq!(answer.status, status, "{what}: {}", answer.text());
         let body = answer.json();
         assert_eq!(body["code"], code, "{what}: {body}");
@@ -730,7 +731,11 @@ async fn bulk_enrollment_reports_each_item_and_one_failure_does_not_fail_the_res
         enroll_body("card00000000000000000000", CARDHOLDER_ID),
         enroll_body(&seeded_card_id(3), CARDHOLDER_ID),
     ]});
-    let answer = send(&h.issuer(), post_json(BATCH, Some(ISSUER_KEY), &items)).await;
+    let answer = send(
+        &h.issuer().await,
+        post_json(BATCH, Some(ISSUER_KEY), &items),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let body = answer.json();
     assert_eq!(body["code"], "SUCCESS");
@@ -768,7 +773,7 @@ async fn a_full_batch_of_100_runs_with_bounded_concurrency() {
         .map(|i| enroll_body(&seeded_card_id(i), CARDHOLDER_ID))
         .collect();
     let answer = send(
-        &h.issuer(),
+        &h.issuer().await,
         post_json(BATCH, Some(ISSUER_KEY), &json!({"items": items})),
     )
     .await;
@@ -785,7 +790,7 @@ async fn a_full_batch_of_100_runs_with_bounded_concurrency() {
 #[tokio::test]
 async fn api_gateway_events_route_with_and_without_a_stage_prefix() {
     let h = Harness::new().await;
-    let issuer = h.issuer();
+    let issuer = h.issuer().await;
     let body = enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID).to_string();
     let headers = [
         ("content-type", "application/json"),

@@ -16,8 +16,14 @@ pub fn setup_body(reference: &str, card: &str) -> Value {
     })
 }
 
-/// The seed's check-enroll request, for `card`, after a setup that gave `reference_id`.
+/// The documentation's check-enroll request, for `card`, after a setup that gave
+/// `reference_id`, returning to merchant `shop-a`.
 pub fn enroll_body(reference: &str, card: &str, reference_id: &str) -> Value {
+    enroll_body_for(MERCHANT_ORIGIN, reference, card, reference_id)
+}
+
+/// The same request, returning to `origin`.
+pub fn enroll_body_for(origin: &str, reference: &str, card: &str, reference_id: &str) -> Value {
     json!({
         "transaction_info": {"type": "check_enroll", "reference_code": reference},
         "card": {"number": card, "expiration_date": EXPIRY},
@@ -40,7 +46,7 @@ pub fn enroll_body(reference: &str, card: &str, reference_id: &str) -> Value {
         },
         "authentication": {
             "reference_id": reference_id,
-            "return_url": format!("{MERCHANT_ORIGIN}/checkout/return?order=42"),
+            "return_url": format!("{origin}/checkout/return?order=42"),
             "device_channel": "Browser",
             "mode": "S",
             "token": "AxixbwSTl1LdGx33S/NFAU9+ZWgkZAKH0MmkmXoxkcwdAJgAOBao"
@@ -55,9 +61,21 @@ pub async fn prepared_enroll(
     reference: &str,
     card: &str,
 ) -> Value {
+    let _ = h;
+    prepared_enroll_as(merchant, MERCHANT_KEY, MERCHANT_ORIGIN, reference, card).await
+}
+
+/// Setup as the merchant holding `key`; the check-enroll body returns to `origin`.
+pub async fn prepared_enroll_as(
+    merchant: &axum::Router,
+    key: &str,
+    origin: &str,
+    reference: &str,
+    card: &str,
+) -> Value {
     let answer = send(
         merchant,
-        post_json(SETUP, Some(MERCHANT_KEY), &setup_body(reference, card)),
+        post_json(SETUP, Some(key), &setup_body(reference, card)),
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK, "setup: {}", answer.text());
@@ -65,12 +83,11 @@ pub async fn prepared_enroll(
         .as_str()
         .unwrap()
         .to_owned();
-    let _ = h;
-    enroll_body(reference, card, &reference_id)
+    enroll_body_for(origin, reference, card, &reference_id)
 }
 
 pub async fn session_item(h: &Harness, reference: &str) -> gateway::store::Item {
-    h.item(&gateway::session::key(reference))
+    h.item(&gateway::session::key(MERCHANT, reference))
         .await
         .expect("session item")
 }
@@ -94,7 +111,7 @@ fn state_of(item: &gateway::store::Item) -> String {
     string_attr(item, "state").unwrap()
 }
 
-async fn status(merchant: &axum::Router, reference: &str, key: &str) -> Answer {
+pub async fn status(merchant: &axum::Router, reference: &str, key: &str) -> Answer {
     send(
         merchant,
         get(&format!("/v1/risk/authentication/{reference}"), Some(key)),
@@ -124,7 +141,7 @@ async fn frictionless(expected: Frictionless) {
         liability_shift: shift,
     } = expected;
     let h = Harness::new().await;
-    let merchant = h.merchant();
+    let merchant = h.merchant().await;
     let reference = "frictionless-1";
     let body = prepared_enroll(&h, &merchant, reference, card).await;
     let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
@@ -208,7 +225,7 @@ mod frictionless_outcomes_are_recorded_with_their_eci_and_liability_shift {
 #[tokio::test]
 async fn a_challenge_keeps_the_session_with_our_bound_return_url_and_sealed_data() {
     let h = Harness::new().await;
-    let merchant = h.merchant();
+    let merchant = h.merchant().await;
     let card = "4000000000002503";
     let body = prepared_enroll(&h, &merchant, "challenge-1", card).await;
     let before = h.clock.now_ms();
@@ -235,7 +252,7 @@ async fn a_challenge_keeps_the_session_with_our_bound_return_url_and_sealed_data
     let ours = sent["authentication"]["return_url"].as_str().unwrap();
     assert!(
         ours.starts_with(&format!(
-            "{PUBLIC_BASE_URL}/v1/risk/authentication/callback/challenge-1/"
+            "{PUBLIC_BASE_URL}/v1/risk/authentication/callback/{MERCHANT}/challenge-1/"
         )),
         "{ours}"
     );
@@ -285,7 +302,7 @@ async fn a_challenge_keeps_the_session_with_our_bound_return_url_and_sealed_data
 #[tokio::test]
 async fn a_replay_is_answered_from_the_store_and_a_different_request_is_a_conflict() {
     let h = Harness::new().await;
-    let merchant = h.merchant();
+    let merchant = h.merchant().await;
     let body = prepared_enroll(&h, &merchant, "replay-1", "4000000000002503").await;
     let first = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
     assert_eq!(first.status, StatusCode::OK);
@@ -318,16 +335,15 @@ async fn a_replay_is_answered_from_the_store_and_a_different_request_is_a_confli
             .contains("different request")
     );
 
+    // Another merchant's request never reaches this session: its reference codes are its
+    // own, and this return URL is not on its origins.
     let other = send(
         &merchant,
         post_json(ENROLL, Some(OTHER_MERCHANT_KEY), &body),
     )
     .await;
-    assert_eq!(
-        other.status,
-        StatusCode::CONFLICT,
-        "another merchant cannot use or read this session"
-    );
+    assert_eq!(other.status, StatusCode::BAD_REQUEST, "{}", other.text());
+    assert_eq!(other.json()["error"]["field"], "authentication.return_url");
     assert_eq!(
         status(&merchant, "replay-1", OTHER_MERCHANT_KEY)
             .await
@@ -344,7 +360,7 @@ async fn a_replay_is_answered_from_the_store_and_a_different_request_is_a_confli
 #[tokio::test]
 async fn concurrent_duplicates_call_the_upstream_once_and_all_get_its_answer() {
     let h = Harness::new().await;
-    let merchant = h.merchant();
+    let merchant = h.merchant().await;
     let body = prepared_enroll(&h, &merchant, "race-enroll", "4000000000002701").await;
     h.sandbox
         .inject(FaultRule::on(ENROLL, Fault::Latency { ms: 150 }));
@@ -370,7 +386,7 @@ async fn concurrent_duplicates_call_the_upstream_once_and_all_get_its_answer() {
 #[tokio::test]
 async fn setup_is_recorded_once_and_replays_its_answer() {
     let h = Harness::new().await;
-    let merchant = h.merchant();
+    let merchant = h.merchant().await;
     let body = setup_body("setup-1", "4000000000002701");
     let first = send(&merchant, post_json(SETUP, Some(MERCHANT_KEY), &body)).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text());
@@ -386,10 +402,7 @@ async fn setup_is_recorded_once_and_replays_its_answer() {
 
     let item = session_item(&h, "setup-1").await;
     assert_eq!(state_of(&item), "SETUP_COMPLETED");
-    assert_eq!(
-        string_attr(&item, "client_id").as_deref(),
-        Some("merchant-test")
-    );
+    assert_eq!(string_attr(&item, "tenant_id").as_deref(), Some(MERCHANT));
     assert!(
         gateway::store::number(&item, "expires_at").unwrap()
             > h.clock.now_ms() / 1000 + 6 * 24 * 3600
@@ -455,7 +468,7 @@ async fn upstream_faults_never_fail_the_session_and_the_same_request_completes_o
     ];
     for (fault, status, reason, calls) in cases {
         let h = Harness::new().await;
-        let merchant = h.merchant();
+        let merchant = h.merchant().await;
         let body = prepared_enroll(&h, &merchant, "fault-1", "4000000000002925").await;
         h.sandbox.inject(FaultRule::on(ENROLL, fault.clone()));
         let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
@@ -489,7 +502,7 @@ async fn upstream_faults_never_fail_the_session_and_the_same_request_completes_o
 #[tokio::test]
 async fn an_upstream_refusal_is_not_a_decline_either() {
     let h = Harness::new().await;
-    let merchant = h.merchant();
+    let merchant = h.merchant().await;
     // The upstream refuses an unknown device-data reference (setup skipped).
     let body = enroll_body(
         "refused-1",
@@ -499,11 +512,10 @@ async fn an_upstream_refusal_is_not_a_decline_either() {
     let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
     assert_eq!(answer.json()["error"]["reason"], "UPSTREAM_REJECTED");
-    assert!(
-        answer.json()["message"]
-            .as_str()
-            .unwrap()
-            .contains("reference_id")
+    assert_eq!(
+        answer.json()["message"],
+        "the payer-authentication API refused the request",
+        "our own words: the upstream's free text is never passed on"
     );
     let item = session_item(&h, "refused-1").await;
     assert_eq!(
@@ -516,7 +528,7 @@ async fn an_upstream_refusal_is_not_a_decline_either() {
 #[tokio::test]
 async fn a_token_expression_is_accepted_in_place_of_card_data() {
     let h = Harness::new().await;
-    let merchant = h.merchant();
+    let merchant = h.merchant().await;
     let token = "{{tok_8f2a : detokenize}}";
     let mut body = prepared_enroll(&h, &merchant, "token-1", "4000000000002701").await;
     body["card"] = json!({"number": token, "expiration_date": token});
@@ -569,7 +581,9 @@ mod bad_input {
             "bad input reached the upstream"
         );
         assert!(
-            h.item(&gateway::session::key("bad-1")).await.is_none(),
+            h.item(&gateway::session::key(MERCHANT, "bad-1"))
+                .await
+                .is_none(),
             "bad input was written"
         );
     }
@@ -577,7 +591,11 @@ mod bad_input {
     /// Check enroll with `body` is refused, naming `field`.
     async fn refused(body: Value, field: &str) {
         let h = Harness::new().await;
-        let answer = send(&h.merchant(), post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+        let answer = send(
+            &h.merchant().await,
+            post_json(ENROLL, Some(MERCHANT_KEY), &body),
+        )
+        .await;
         assert_eq!(
             answer.status,
             StatusCode::BAD_REQUEST,
@@ -649,7 +667,7 @@ mod bad_input {
         let h = Harness::new().await;
         let oversize = format!("{{\"pad\":\"{}\"}}", "x".repeat(65 * 1024));
         let answer = send(
-            &h.merchant(),
+            &h.merchant().await,
             post_raw(ENROLL, Some(MERCHANT_KEY), oversize),
         )
         .await;
@@ -661,7 +679,7 @@ mod bad_input {
     async fn truncated_json() {
         let h = Harness::new().await;
         let answer = send(
-            &h.merchant(),
+            &h.merchant().await,
             post_raw(ENROLL, Some(MERCHANT_KEY), "{\"card\":"),
         )
         .await;
@@ -673,7 +691,7 @@ mod bad_input {
     #[tokio::test]
     async fn no_api_key() {
         let h = Harness::new().await;
-        let answer = send(&h.merchant(), post_json(ENROLL, None, &good())).await;
+        let answer = send(&h.merchant().await, post_json(ENROLL, None, &good())).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
         nothing_happened(&h).await;
     }
@@ -681,7 +699,7 @@ mod bad_input {
     #[tokio::test]
     async fn setup_with_a_one_digit_expiry_month() {
         let h = Harness::new().await;
-        let answer = send(&h.merchant(), post_json(SETUP, Some(MERCHANT_KEY), &json!({"transaction_info": {"type": "setup", "reference_code": "s"}, "card": {"number": "4000000000002701", "expiration_date": "1/30"}}))).await;
+        let answer = send(&h.merchant().await, post_json(SETUP, Some(MERCHANT_KEY), &json!({"transaction_info": {"type": "setup", "reference_code": "s"}, "card": {"number": "4000000000002701", "expiration_date": "1/30"}}))).await;
         assert_eq!(answer.json()["error"]["field"], "card.expiration_date");
         nothing_happened(&h).await;
     }
@@ -689,7 +707,7 @@ mod bad_input {
     #[tokio::test]
     async fn status_of_a_reference_with_a_space() {
         let h = Harness::new().await;
-        let answer = status(&h.merchant(), "no%20such", MERCHANT_KEY).await;
+        let answer = status(&h.merchant().await, "no%20such", MERCHANT_KEY).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST);
         nothing_happened(&h).await;
     }
@@ -698,7 +716,7 @@ mod bad_input {
 #[tokio::test]
 async fn a_pending_challenge_past_its_deadline_reads_as_expired_and_loses_its_card_data() {
     let h = Harness::with_env(&[("CHALLENGE_DEADLINE_SECS", "60")]).await;
-    let merchant = h.merchant();
+    let merchant = h.merchant().await;
     let body = prepared_enroll(&h, &merchant, "expiry-1", "4000000000002503").await;
     assert_eq!(
         send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body))
@@ -722,7 +740,7 @@ async fn a_pending_challenge_past_its_deadline_reads_as_expired_and_loses_its_ca
 #[tokio::test]
 async fn through_api_gateway_our_return_url_comes_from_the_request_context() {
     let h = Harness::with_env(&[("PUBLIC_BASE_URL", "")]).await;
-    let merchant = h.merchant();
+    let merchant = h.merchant().await;
     let setup = setup_body("apigw-1", "4000000000002503").to_string();
     let headers = [
         ("content-type", "application/json"),
@@ -747,7 +765,7 @@ async fn through_api_gateway_our_return_url_comes_from_the_request_context() {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let sent = &h.sandbox.calls_to("authentication/enroll")[0].body;
     assert!(sent["authentication"]["return_url"].as_str().unwrap().starts_with(
-        "https://1234567890.execute-api.eu-west-1.amazonaws.com/v1/v1/risk/authentication/callback/apigw-1/"
+        "https://1234567890.execute-api.eu-west-1.amazonaws.com/v1/v1/risk/authentication/callback/shop-a/apigw-1/"
     ));
     let view = send_event(
         &merchant,

@@ -147,7 +147,7 @@ async fn comparisons_on_missing_attributes_are_false_and_patches_behave_alike() 
 fn claim(reference: &str, claim_id: &str, now_ms: i64) -> Transition {
     Transition::ClaimEnrollment {
         reference_code: reference.into(),
-        client_id: "merchant-test".into(),
+        tenant_id: "shop-a".into(),
         fingerprint: "fp-1".into(),
         claim_id: claim_id.into(),
         now_ms,
@@ -166,7 +166,10 @@ async fn twenty_concurrent_claims_have_exactly_one_winner() {
                 let sessions = sessions.clone();
                 tokio::spawn(async move {
                     sessions
-                        .apply("race-1", &claim("race-1", &format!("claim-{i}"), now))
+                        .apply(
+                            &session_ref("shop-a", "race-1"),
+                            &claim("race-1", &format!("claim-{i}"), now),
+                        )
                         .await
                         .unwrap()
                 })
@@ -200,7 +203,7 @@ async fn a_retried_write_that_already_landed_is_recognised_as_ours() {
         let transition = claim("retry-1", "c1", now);
         assert!(matches!(
             sessions
-                .apply_as("retry-1", &transition, "m-1")
+                .apply_as(&session_ref("shop-a", "retry-1"), &transition, "m-1")
                 .await
                 .unwrap(),
             Recorded::Done(_)
@@ -210,7 +213,7 @@ async fn a_retried_write_that_already_landed_is_recognised_as_ours() {
         assert!(
             matches!(
                 sessions
-                    .apply_as("retry-1", &transition, "m-1")
+                    .apply_as(&session_ref("shop-a", "retry-1"), &transition, "m-1")
                     .await
                     .unwrap(),
                 Recorded::Done(_)
@@ -221,7 +224,11 @@ async fn a_retried_write_that_already_landed_is_recognised_as_ours() {
         assert!(
             matches!(
                 sessions
-                    .apply_as("retry-1", &claim("retry-1", "c2", now), "m-2")
+                    .apply_as(
+                        &session_ref("shop-a", "retry-1"),
+                        &claim("retry-1", "c2", now),
+                        "m-2"
+                    )
                     .await
                     .unwrap(),
                 Recorded::Refused(Some(_))
@@ -237,7 +244,10 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
         let sessions = Sessions::new(h.store.clone(), h.clock());
         let now = h.clock.now_ms();
         let Recorded::Done(_) = sessions
-            .apply("walk-1", &claim("walk-1", "c1", now))
+            .apply(
+                &session_ref("shop-a", "walk-1"),
+                &claim("walk-1", "c1", now),
+            )
             .await
             .unwrap()
         else {
@@ -266,12 +276,19 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
         };
         assert!(
             matches!(
-                sessions.apply("walk-1", &wrong_claim).await.unwrap(),
+                sessions
+                    .apply(&session_ref("shop-a", "walk-1"), &wrong_claim)
+                    .await
+                    .unwrap(),
                 Recorded::Refused(_)
             ),
             "{backend:?}"
         );
-        let Recorded::Done(session) = sessions.apply("walk-1", &pending).await.unwrap() else {
+        let Recorded::Done(session) = sessions
+            .apply(&session_ref("shop-a", "walk-1"), &pending)
+            .await
+            .unwrap()
+        else {
             panic!("{backend:?}")
         };
         assert_eq!(session.state, SessionState::ChallengePending);
@@ -280,12 +297,14 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
 
         let claim_validation = Transition::ClaimValidation {
             transaction_mac: "mac".into(),
-            client_id: None,
             claim_id: "v1".into(),
             now_ms: now,
             lease_until_ms: now + 25_000,
         };
-        let Recorded::Done(session) = sessions.apply("walk-1", &claim_validation).await.unwrap()
+        let Recorded::Done(session) = sessions
+            .apply(&session_ref("shop-a", "walk-1"), &claim_validation)
+            .await
+            .unwrap()
         else {
             panic!("{backend:?}")
         };
@@ -301,7 +320,11 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
             now_ms: now,
             expires_at: now / 1000 + 7200,
         };
-        let Recorded::Done(session) = sessions.apply("walk-1", &done).await.unwrap() else {
+        let Recorded::Done(session) = sessions
+            .apply(&session_ref("shop-a", "walk-1"), &done)
+            .await
+            .unwrap()
+        else {
             panic!("{backend:?}")
         };
         assert_eq!(session.state, SessionState::Authenticated);
@@ -312,7 +335,10 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
         assert_eq!(session.result.unwrap().eci.as_deref(), Some("05"));
         assert!(
             matches!(
-                sessions.apply("walk-1", &claim_validation).await.unwrap(),
+                sessions
+                    .apply(&session_ref("shop-a", "walk-1"), &claim_validation)
+                    .await
+                    .unwrap(),
                 Recorded::Refused(Some(_))
             ),
             "{backend:?}: terminal is final"

@@ -11,7 +11,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use gateway::crypto::MacKey;
 use gateway::http::pages::escape;
 use gateway::redirect::verify_redirect;
 use serde::Deserialize;
@@ -22,8 +21,9 @@ const REDIRECT_MAX_AGE: Duration = Duration::from_secs(600);
 
 pub struct Demo {
     pub gateway: String,
-    pub api_key: String,
-    pub redirect_key: MacKey,
+    /// The merchant the checkout plays; none when a registry file was given without
+    /// `--demo-merchant-key`.
+    pub merchant: Option<crate::tenants::DemoMerchant>,
     pub http: reqwest::Client,
 }
 
@@ -64,10 +64,17 @@ async fn checkout_script() -> Response {
 
 impl Demo {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Response {
+        let Some(merchant) = &self.merchant else {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"message": "the demo checkout needs --demo-merchant-key with --tenants"})),
+            )
+                .into_response();
+        };
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.gateway))
-            .header("x-api-key", &self.api_key);
+            .header("x-api-key", &merchant.api_key);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -228,37 +235,17 @@ fn result_page(http_status: StatusCode, outcome: &Outcome) -> Response {
 /// checkout comes here itself, and the result is read from the gateway's status API.
 async fn result(State(demo): State<Arc<Demo>>, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let param = |name: &str| gateway::http::query_param(Some(&query), name);
     if param("signature").is_some() {
-        let now = chrono::Utc::now().timestamp();
-        return match verify_redirect(&query, &demo.redirect_key, now, REDIRECT_MAX_AGE) {
-            Ok(verified) => result_page(
-                StatusCode::OK,
-                &Outcome {
-                    status: verified.get("status").unwrap_or("unknown").into(),
-                    eci: verified.get("eci").unwrap_or("—").into(),
-                    liability_shift: match verified.get("liability_shift") {
-                        Some("true") => "yes".into(),
-                        _ => "no".into(),
-                    },
-                    proof: "signed redirect from the gateway, signature verified".into(),
-                },
-            ),
-            Err(error) => result_page(
+        return match verified(&demo, &query) {
+            Ok(outcome) => result_page(StatusCode::OK, &outcome),
+            Err(reason) => result_page(
                 StatusCode::BAD_REQUEST,
                 &Outcome {
                     status: "unknown".into(),
                     eci: "—".into(),
                     liability_shift: "—".into(),
-                    proof: format!("signature rejected: {error}"),
+                    proof: format!("signature rejected: {reason}"),
                 },
             ),
         };
@@ -266,7 +253,33 @@ async fn result(State(demo): State<Arc<Demo>>, RawQuery(query): RawQuery) -> Res
     let Some(reference) = param("reference_code") else {
         return Redirect::to("/demo/").into_response();
     };
-    let path = format!("/v1/risk/authentication/{}", urlencoding(&reference));
+    read_status(&demo, &reference).await
+}
+
+/// What a merchant checks on its return page: the signature (by the key its `kid` names),
+/// that the redirect is for this merchant (`tenant`), and that it is recent.
+fn verified(demo: &Demo, query: &str) -> Result<Outcome, String> {
+    let merchant = demo.merchant.as_ref().ok_or("no demo merchant")?;
+    let now = chrono::Utc::now().timestamp();
+    let verified = verify_redirect(query, &merchant.redirect_keys, now, REDIRECT_MAX_AGE)
+        .map_err(|e| e.to_string())?;
+    if verified.get("tenant") != Some(merchant.tenant.as_str()) {
+        return Err("the redirect is for another merchant".into());
+    }
+    Ok(Outcome {
+        status: verified.get("status").unwrap_or("unknown").into(),
+        eci: verified.get("eci").unwrap_or("—").into(),
+        liability_shift: match verified.get("liability_shift") {
+            Some("true") => "yes".into(),
+            _ => "no".into(),
+        },
+        proof: "signed redirect from the gateway, signature verified".into(),
+    })
+}
+
+/// A frictionless outcome, read from the gateway's status API.
+async fn read_status(demo: &Demo, reference: &str) -> Response {
+    let path = format!("/v1/risk/authentication/{}", urlencoding(reference));
     let response = demo.call(reqwest::Method::GET, &path, None).await;
     let ok = response.status().is_success();
     let view: Value = match axum::body::to_bytes(response.into_body(), 1 << 20).await {

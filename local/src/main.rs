@@ -7,6 +7,7 @@
 //! functions read (see the README's configuration table).
 
 mod demo;
+mod tenants;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,13 +20,11 @@ use check_enroll::CheckEnrollConfig;
 use enroll::EnrollConfig;
 use gateway::config::Env;
 use gateway::http::routes::RouteKey;
+use gateway::platform::Platform;
 use gateway::store::SharedStore;
 use gateway::store::dynamo::{DynamoStore, ensure_table};
 use gateway::store::memory::MemoryStore;
 use sandbox::{Sandbox, SandboxConfig};
-
-/// The API key printed for local use. Local only: deployed keys come from parameters.
-const LOCAL_API_KEY: &str = "local-test-key-000001";
 
 struct Options {
     host: [u8; 4],
@@ -33,13 +32,19 @@ struct Options {
     sandbox_port: u16,
     dynamodb_endpoint: Option<String>,
     table: String,
+    tenants: Option<String>,
+    demo_merchant_key: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: gateway-local [--port 3000] [--sandbox-port 3100] [--dynamodb-endpoint URL] [--table NAME]\n\
+         \x20                    [--tenants FILE [--demo-merchant-key KEY]]\n\
          Runs the 3DS gateway, the upstream sandbox and an in-memory store on 127.0.0.1.\n\
-         --dynamodb-endpoint (or GATEWAY_DYNAMODB_ENDPOINT) uses a DynamoDB-compatible server instead."
+         --dynamodb-endpoint (or GATEWAY_DYNAMODB_ENDPOINT) uses a DynamoDB-compatible server instead.\n\
+         --tenants FILE reads the tenant registry from FILE (re-read after SECRETS_TTL_SECS); without\n\
+         it a demo card program and two demo merchants are registered and their keys printed.\n\
+         --demo-merchant-key KEY: the API key of the FILE's merchant the demo checkout plays."
     );
     std::process::exit(2)
 }
@@ -53,6 +58,8 @@ fn options() -> Options {
             .ok()
             .filter(|v| !v.is_empty()),
         table: "gateway-local".into(),
+        tenants: None,
+        demo_merchant_key: std::env::var("DEMO_MERCHANT_KEY").ok(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -62,6 +69,8 @@ fn options() -> Options {
             "--sandbox-port" => options.sandbox_port = value().parse().unwrap_or_else(|_| usage()),
             "--dynamodb-endpoint" => options.dynamodb_endpoint = Some(value()),
             "--table" => options.table = value(),
+            "--tenants" => options.tenants = Some(value()),
+            "--demo-merchant-key" => options.demo_merchant_key = Some(value()),
             _ => usage(),
         }
     }
@@ -73,26 +82,12 @@ fn local_env(gateway: &str, sandbox: &Sandbox) -> Env {
     let defaults = [
         ("STORE_BACKEND", "memory"),
         ("AHRVO_BASE_URL", sandbox.base_url.as_str()),
-        ("AHRVO_API_KEY", sandbox::state::ISSUANCE_API_KEY),
-        ("AHRVO_ACCESS_TOKEN", sandbox::state::ISSUANCE_ACCESS_TOKEN),
         ("FIRSTOKEN_BASE_URL", sandbox.base_url.as_str()),
-        ("FIRSTOKEN_API_KEY", sandbox::state::PAYER_AUTH_API_KEY),
-        ("CLIENT_API_KEYS", "local:local-test-key-000001"),
-        // Development-only keys: never reuse them anywhere else.
-        (
-            "DATA_ENCRYPTION_KEYS",
-            "local-dev:bG9jYWwtZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24=",
-        ),
-        (
-            "SESSION_MAC_KEY",
-            "local-dev-session-mac-key-not-for-production",
-        ),
-        (
-            "REDIRECT_SIGNING_KEY",
-            "local-dev-redirect-signing-key-not-for-production",
-        ),
-        ("ALLOWED_RETURN_ORIGINS", gateway),
-        ("ALLOW_INSECURE_LOOPBACK_RETURN_URLS", "true"),
+        ("TENANT_REGISTRY_SECRET_ID", tenants::TENANTS),
+        ("CARD_ISSUANCE_SECRET_ID", tenants::CARD_ISSUANCE),
+        ("PAYER_AUTH_SECRET_ID", tenants::PAYER_AUTH),
+        ("SESSION_KEYS_SECRET_ID", tenants::SESSION_KEYS),
+        ("ALLOW_INSECURE_LOOPBACK_URLS", "true"),
         ("PUBLIC_BASE_URL", gateway),
     ];
     let mut values: HashMap<String, String> = defaults
@@ -117,6 +112,7 @@ fn is_setting(key: &str) -> bool {
         "CLAIM_",
         "SETTLE_",
         "ENROLL_",
+        "SECRETS_",
         "TABLE_NAME",
     ]
     .iter()
@@ -136,35 +132,41 @@ async fn store(options: &Options) -> SharedStore {
 
 /// API Gateway's job, locally: send each request to the function whose route table has
 /// its path; plus the demo merchant's pages and backend.
-fn gateway(env: &Env, store: SharedStore, gateway_url: &str) -> Router {
-    let clock = gateway::clock::system();
-    let enroll_config = EnrollConfig::from_env(env).unwrap_or_else(|e| fail(&e));
-    let check_enroll_config = CheckEnrollConfig::from_env(env).unwrap_or_else(|e| fail(&e));
-    let callback_config = CallbackConfig::from_env(env).unwrap_or_else(|e| fail(&e));
-    let demo = demo::Demo {
-        gateway: gateway_url.to_owned(),
-        api_key: check_enroll_config.merchant.clients.0[0]
-            .1
-            .expose()
-            .to_owned(),
-        redirect_key: callback_config.redirect_signing_key.clone(),
-        http: reqwest::Client::new(),
-    };
+async fn gateway(
+    env: &Env,
+    platform: &Platform,
+    demo: Option<tenants::DemoMerchant>,
+    gateway_url: &str,
+) -> Result<Router, String> {
+    let enroll_config = EnrollConfig::from_env(env).map_err(|e| e.to_string())?;
+    let check_enroll_config = CheckEnrollConfig::from_env(env).map_err(|e| e.to_string())?;
+    let callback_config = CallbackConfig::from_env(env).map_err(|e| e.to_string())?;
     let functions = Dispatch::new(vec![
         (
             enroll::routes(),
-            enroll::build(&enroll_config, store.clone(), clock.clone()),
+            enroll::build(&enroll_config, platform)
+                .await
+                .map_err(|e| e.to_string())?,
         ),
         (
             check_enroll::routes(),
-            check_enroll::build(&check_enroll_config, store.clone(), clock.clone()),
+            check_enroll::build(&check_enroll_config, platform)
+                .await
+                .map_err(|e| e.to_string())?,
         ),
         (
             callback::routes(),
-            callback::build(&callback_config, store, clock),
+            callback::build(&callback_config, platform)
+                .await
+                .map_err(|e| e.to_string())?,
         ),
     ]);
-    demo::routes(Arc::new(demo)).fallback_service(functions)
+    let demo = demo::Demo {
+        gateway: gateway_url.to_owned(),
+        merchant: demo,
+        http: reqwest::Client::new(),
+    };
+    Ok(demo::routes(Arc::new(demo)).fallback_service(functions))
 }
 
 /// Routes each request, untouched, to the function whose route table matches its path —
@@ -229,6 +231,41 @@ impl tower::Service<axum::extract::Request> for Dispatch {
     }
 }
 
+/// What the local stack prints at start, on stderr (stdout carries only JSON log lines).
+fn banner(options: &Options, gateway_url: &str, sandbox_url: &str, keys: &[tenants::PrintedKey]) {
+    let store_line = match &options.dynamodb_endpoint {
+        Some(endpoint) => format!("DynamoDB at {endpoint}, table {}", options.table),
+        None => "in memory (pass --dynamodb-endpoint URL for a DynamoDB-compatible server)".into(),
+    };
+    let tenants_line = match &options.tenants {
+        Some(file) => format!("from {file} (re-read after SECRETS_TTL_SECS)"),
+        None => "demo tenants (pass --tenants FILE for your own registry)".into(),
+    };
+    let mut keys_text = String::new();
+    for key in keys {
+        keys_text.push_str(&format!(
+            "  x-api-key {}   tenant {} ({})\n",
+            key.api_key, key.tenant, key.roles
+        ));
+    }
+    let issuer_key = keys
+        .first()
+        .map(|k| k.api_key.as_str())
+        .unwrap_or("<an issuer key>");
+    eprintln!(
+        "\n3DS gateway running locally\n  \
+         demo      {gateway_url}/demo/   (a checkout: frictionless and challenge flows in the browser)\n  \
+         gateway   {gateway_url}\n  \
+         sandbox   {sandbox_url}\n  \
+         store     {store_line}\n  \
+         tenants   {tenants_line}\n\
+         {keys_text}\n\
+         Try:\n  curl -s -X POST {gateway_url}/card/issuance/api/issuing/3ds/v2/enroll \\\n    \
+         -H 'x-api-key: {issuer_key}' -H 'content-type: application/json' \\\n    \
+         -d '{{\"card_id\":\"card59202507231957437131\",\"cardholder_id\":\"471041678120300545\"}}'\n",
+    );
+}
+
 fn fail(error: &dyn std::fmt::Display) -> ! {
     eprintln!("configuration error: {error}");
     std::process::exit(1)
@@ -254,26 +291,21 @@ async fn main() {
         .unwrap_or_else(|e| fail(&format!("cannot listen on port {}: {e}", options.port)));
     let gateway_url = format!("http://{}", listener.local_addr().expect("bound"));
     let env = local_env(&gateway_url, &sandbox);
-    let store = store(&options).await;
-    let app = gateway(&env, store, &gateway_url);
-
-    let store_line = match &options.dynamodb_endpoint {
-        Some(endpoint) => format!("DynamoDB at {endpoint}, table {}", options.table),
-        None => "in memory (pass --dynamodb-endpoint URL for a DynamoDB-compatible server)".into(),
+    let local = tenants::local_tenants(
+        options.tenants.as_deref(),
+        options.demo_merchant_key.as_deref(),
+        &gateway_url,
+    )
+    .unwrap_or_else(|e| fail(&e));
+    let platform = Platform {
+        store: store(&options).await,
+        clock: gateway::clock::system(),
+        secrets: local.secrets.clone(),
     };
-    // The banner goes to stderr: stdout carries only JSON log lines.
-    eprintln!(
-        "\n3DS gateway running locally\n  \
-         demo      {gateway_url}/demo/   (a checkout: frictionless and challenge flows in the browser)\n  \
-         gateway   {gateway_url}\n  \
-         sandbox   {sandbox}\n  \
-         store     {store_line}\n  \
-         x-api-key {LOCAL_API_KEY}\n\n\
-         Try:\n  curl -s -X POST {gateway_url}/card/issuance/api/issuing/3ds/v2/enroll \\\n    \
-         -H 'x-api-key: {LOCAL_API_KEY}' -H 'content-type: application/json' \\\n    \
-         -d '{{\"card_id\":\"card59202507231957437131\",\"cardholder_id\":\"471041678120300545\"}}'\n",
-        sandbox = sandbox.base_url,
-    );
+    let app = gateway(&env, &platform, local.demo, &gateway_url)
+        .await
+        .unwrap_or_else(|e| fail(&e));
+    banner(&options, &gateway_url, &sandbox.base_url, &local.printed);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

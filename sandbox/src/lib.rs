@@ -103,6 +103,11 @@ impl Sandbox {
             .collect()
     }
 
+    /// Forgets the calls recorded so far.
+    pub fn clear_calls(&self) {
+        self.state.calls.lock().unwrap().clear();
+    }
+
     pub fn inject(&self, rule: FaultRule) {
         self.state.faults.lock().unwrap().push(rule);
     }

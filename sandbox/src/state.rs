@@ -91,12 +91,15 @@ pub struct IssuanceWorld {
 
 pub const BUDGET_ID: &str = "ci202008281528472924";
 pub const SECOND_BUDGET_ID: &str = "ci202210231533401801";
+/// A third budget, for a second card program: its cardholder is Olivia Brown.
+pub const THIRD_BUDGET_ID: &str = "ci202301011200000001";
 /// The card of the seed's example, active.
 pub const ACTIVE_CARD_ID: &str = "card59202507231957437131";
 pub const INACTIVE_CARD_ID: &str = "card29990101000000000001";
 /// The cardholder of the seed's example (Emma Johnson).
 pub const CARDHOLDER_ID: &str = "471041678120300545";
 pub const SECOND_CARDHOLDER_ID: &str = "471041678120300546";
+pub const THIRD_BUDGET_CARDHOLDER_ID: &str = "471041678120300547";
 
 /// The ids of the 200 further seeded active cards (for bulk enrollment).
 pub fn seeded_card_id(i: usize) -> String {
@@ -106,7 +109,11 @@ pub fn seeded_card_id(i: usize) -> String {
 impl IssuanceWorld {
     pub fn seeded() -> Self {
         let mut world = Self {
-            budgets: vec![BUDGET_ID.into(), SECOND_BUDGET_ID.into()],
+            budgets: vec![
+                BUDGET_ID.into(),
+                SECOND_BUDGET_ID.into(),
+                THIRD_BUDGET_ID.into(),
+            ],
             next_cardholder_id: 471_041_678_120_400_000,
             ..Default::default()
         };
@@ -148,8 +155,21 @@ impl IssuanceWorld {
             security_answer: "Oak".into(),
             ..emma.clone()
         };
+        let olivia = Cardholder {
+            cardholder_id: THIRD_BUDGET_CARDHOLDER_ID.into(),
+            budget_id: THIRD_BUDGET_ID.into(),
+            first_name: "Olivia".into(),
+            last_name: "Brown".into(),
+            email: "olivia.brown@example.com".into(),
+            mobile: "4155550100".into(),
+            security_answer: "Elm".into(),
+            ..emma.clone()
+        };
         world.cardholders.insert(emma.cardholder_id.clone(), emma);
         world.cardholders.insert(liam.cardholder_id.clone(), liam);
+        world
+            .cardholders
+            .insert(olivia.cardholder_id.clone(), olivia);
         world
     }
 }

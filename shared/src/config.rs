@@ -9,11 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use base64::Engine as _;
 use url::Url;
-
-use crate::crypto::{KeyRing, MacKey};
-use crate::redirect::ReturnUrlPolicy;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -80,10 +76,6 @@ impl Env {
         self.optional(name).ok_or(ConfigError::Missing(name))
     }
 
-    pub fn secret(&self, name: &'static str) -> Result<Secret, ConfigError> {
-        self.required(name).map(Secret)
-    }
-
     pub(crate) fn parsed<T: FromStr>(
         &self,
         name: &'static str,
@@ -140,35 +132,6 @@ impl Env {
             return Err(invalid(name, "must be greater than zero"));
         }
         Ok(Duration::from_secs(s))
-    }
-
-    /// `NAME=kid2:<base64 32 bytes>,kid1:<base64 32 bytes>`: AES-256 keys by id; the
-    /// first encrypts, all decrypt, so a key is rotated by prepending a new one.
-    pub(crate) fn key_ring(&self, name: &'static str) -> Result<KeyRing, ConfigError> {
-        let raw = self.required(name)?;
-        let mut keys = Vec::new();
-        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (kid, b64) = entry
-                .split_once(':')
-                .ok_or_else(|| invalid(name, "each entry must be key-id:base64-key"))?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|_| invalid(name, "keys must be standard base64"))?;
-            let key: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| invalid(name, "keys must be exactly 32 bytes (AES-256)"))?;
-            keys.push((kid.trim().to_owned(), key));
-        }
-        KeyRing::new(keys).map_err(|reason| invalid(name, reason))
-    }
-
-    /// An HMAC key of at least 32 characters.
-    pub fn mac_key(&self, name: &'static str) -> Result<MacKey, ConfigError> {
-        let raw = self.required(name)?;
-        if raw.len() < 32 {
-            return Err(invalid(name, "must be at least 32 characters"));
-        }
-        Ok(MacKey::new(raw.as_bytes()))
     }
 
     fn base_url(&self, name: &'static str) -> Result<Url, ConfigError> {
@@ -238,8 +201,6 @@ impl StoreSettings {
 #[derive(Debug, Clone)]
 pub struct CardIssuanceSettings {
     pub base_url: Url,
-    pub api_key: Secret,
-    pub access_token: Secret,
     /// The upstream allows 1000 requests per 10 s; we stay under a lower ceiling.
     pub max_requests_per_10s: u32,
 }
@@ -248,8 +209,6 @@ impl CardIssuanceSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             base_url: env.base_url("AHRVO_BASE_URL")?,
-            api_key: env.secret("AHRVO_API_KEY")?,
-            access_token: env.secret("AHRVO_ACCESS_TOKEN")?,
             max_requests_per_10s: env.ranged("AHRVO_MAX_REQUESTS_PER_10S", 900, 10..=1000)?,
         })
     }
@@ -258,49 +217,35 @@ impl CardIssuanceSettings {
 #[derive(Debug, Clone)]
 pub struct PayerAuthSettings {
     pub base_url: Url,
-    pub api_key: Secret,
 }
 
 impl PayerAuthSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             base_url: env.base_url("FIRSTOKEN_BASE_URL")?,
-            api_key: env.secret("FIRSTOKEN_API_KEY")?,
         })
     }
 }
 
-/// The callers allowed to use the gateway, each with its own `x-api-key`.
+/// Which secrets a function reads, by id, and how long a read value is used before it
+/// is read again. The values themselves never pass through the environment.
 #[derive(Debug, Clone)]
-pub struct ClientKeys(pub Vec<(String, Secret)>);
+pub struct SecretSettings {
+    /// The tenant registry (`TENANT_REGISTRY_SECRET_ID`): every function.
+    pub tenant_registry: String,
+    /// How long a read secret is used before it is read again (`SECRETS_TTL_SECS`).
+    pub ttl: Duration,
+    /// Local runs: plain http loopback return origins and webhook endpoints.
+    pub allow_loopback_http: bool,
+}
 
-impl ClientKeys {
-    /// `CLIENT_API_KEYS=merchant-a:key1,issuer-b:key2`.
+impl SecretSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        const NAME: &str = "CLIENT_API_KEYS";
-        let raw = env.required(NAME)?;
-        let mut keys = Vec::new();
-        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (client, key) = entry
-                .split_once(':')
-                .ok_or_else(|| invalid(NAME, "each entry must be client-id:key"))?;
-            let (client, key) = (client.trim(), key.trim());
-            if client.is_empty()
-                || !client
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                return Err(invalid(NAME, "client ids must be [A-Za-z0-9-_.]+"));
-            }
-            if key.len() < 16 {
-                return Err(invalid(NAME, "each key must be at least 16 characters"));
-            }
-            keys.push((client.to_owned(), Secret(key.to_owned())));
-        }
-        if keys.is_empty() {
-            return Err(ConfigError::Missing(NAME));
-        }
-        Ok(Self(keys))
+        Ok(Self {
+            tenant_registry: env.required("TENANT_REGISTRY_SECRET_ID")?,
+            ttl: Duration::from_secs(env.ranged("SECRETS_TTL_SECS", 300, 1..=86_400)?),
+            allow_loopback_http: env.bool("ALLOW_INSECURE_LOOPBACK_URLS", false)?,
+        })
     }
 }
 
@@ -339,14 +284,6 @@ impl SessionSettings {
         }
         Ok(settings)
     }
-}
-
-pub(crate) fn return_url_policy(env: &Env) -> Result<ReturnUrlPolicy, ConfigError> {
-    const NAME: &str = "ALLOWED_RETURN_ORIGINS";
-    let allow_loopback = env.bool("ALLOW_INSECURE_LOOPBACK_RETURN_URLS", false)?;
-    let raw = env.required(NAME)?;
-    ReturnUrlPolicy::new(raw.split(',').map(str::trim), allow_loopback)
-        .map_err(|reason| invalid(NAME, reason))
 }
 
 /// Our own public base URL (scheme, host, optional stage). Optional: when unset it is
@@ -392,43 +329,37 @@ mod tests {
         )
     }
 
-    const KEY32: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
-
     #[test]
     fn a_missing_variable_is_named() {
-        let err = CardIssuanceSettings::from_env(&env(&[
-            ("AHRVO_BASE_URL", "https://gateway.ahrvo.network"),
-            ("AHRVO_API_KEY", "k"),
-        ]))
-        .unwrap_err();
-        assert_eq!(err, ConfigError::Missing("AHRVO_ACCESS_TOKEN"));
+        let err = SecretSettings::from_env(&env(&[])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("TENANT_REGISTRY_SECRET_ID"));
         assert_eq!(
             err.to_string(),
-            "missing required environment variable AHRVO_ACCESS_TOKEN"
+            "missing required environment variable TENANT_REGISTRY_SECRET_ID"
         );
     }
 
     #[test]
     fn an_invalid_value_is_named_but_not_echoed() {
-        let err = ClientKeys::from_env(&env(&[("CLIENT_API_KEYS", "issuer-a:short-secret")]))
+        let err = CardIssuanceSettings::from_env(&env(&[("AHRVO_BASE_URL", "secret-host")]))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("CLIENT_API_KEYS"), "{err}");
-        assert!(!err.contains("short-secret"), "{err}");
+        assert!(err.contains("AHRVO_BASE_URL"), "{err}");
+        assert!(!err.contains("secret-host"), "{err}");
     }
 
     #[test]
     fn defaults_apply_and_secrets_do_not_debug_print() {
         let vars = env(&[
             ("AHRVO_BASE_URL", "https://gateway.ahrvo.network"),
-            ("AHRVO_API_KEY", "k"),
-            ("AHRVO_ACCESS_TOKEN", "t"),
-            ("CLIENT_API_KEYS", "issuer-a:0123456789abcdef"),
+            ("TENANT_REGISTRY_SECRET_ID", "gateway/tenants"),
         ]);
         assert_eq!(HttpSettings::from_env(&vars).unwrap().max_attempts, 3);
         let settings = CardIssuanceSettings::from_env(&vars).unwrap();
         assert_eq!(settings.max_requests_per_10s, 900);
-        let debug = format!("{settings:?} {:?}", ClientKeys::from_env(&vars).unwrap());
+        let secrets = SecretSettings::from_env(&vars).unwrap();
+        assert_eq!(secrets.ttl, Duration::from_secs(300));
+        let debug = format!("{:?}", Secret::new("0123456789abcdef"));
         assert!(!debug.contains("0123456789abcdef"), "{debug}");
     }
 
@@ -456,21 +387,5 @@ mod tests {
         assert!(check(&vars("25")).is_ok());
         // The defaults hold together.
         assert!(check(&env(&[])).is_ok());
-    }
-
-    #[test]
-    fn key_ring_rejects_short_keys_and_accepts_rotation_lists() {
-        let Err(err) =
-            env(&[("DATA_ENCRYPTION_KEYS", "k2:c2hvcnQ=")]).key_ring("DATA_ENCRYPTION_KEYS")
-        else {
-            panic!("a short key must be refused")
-        };
-        let err = err.to_string();
-        assert!(err.contains("DATA_ENCRYPTION_KEYS") && err.contains("32 bytes"));
-        let rotation = format!("k2:{KEY32},k1:{KEY32}");
-        let keys = env(&[("DATA_ENCRYPTION_KEYS", rotation.as_str())])
-            .key_ring("DATA_ENCRYPTION_KEYS")
-            .unwrap();
-        assert_eq!(keys.key_ids(), vec!["k2", "k1"]);
     }
 }

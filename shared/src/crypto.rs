@@ -49,6 +49,12 @@ impl MacKey {
         URL_SAFE_NO_PAD.encode(self.mac(purpose, parts))
     }
 
+    /// A 32-byte key derived from this one for `purpose` (HMAC as a PRF: the input is a
+    /// high-entropy random secret, so no stretching is needed).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        self.mac(purpose, &[])
+    }
+
     /// HMAC-SHA256 over a plain message (no purpose label, no framing), hex encoded: the
     /// form a merchant can recompute with any HMAC library.
     pub fn sign_message_hex(&self, message: &[u8]) -> String {
@@ -57,6 +63,101 @@ impl MacKey {
         mac.update(message);
         hex::encode(mac.finalize().into_bytes())
     }
+}
+
+/// HMAC keys by id, for values that must survive a key rotation: the first key makes new
+/// values, every key checks the values it made. Each value names its key (`kid:hex`,
+/// `kid.token`), so checking one needs one HMAC, not one per key.
+#[derive(Clone)]
+pub struct MacKeys {
+    keys: Vec<(String, MacKey)>,
+}
+
+impl std::fmt::Debug for MacKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("MacKeys").field(&self.key_ids()).finish()
+    }
+}
+
+impl MacKeys {
+    pub fn new(keys: Vec<(String, MacKey)>) -> Result<Self, String> {
+        if keys.is_empty() {
+            return Err("at least one key is required".into());
+        }
+        for (i, (kid, _)) in keys.iter().enumerate() {
+            if !is_key_id(kid) {
+                return Err("key ids must be 1 to 64 of [A-Za-z0-9._-]".into());
+            }
+            if keys[..i].iter().any(|(earlier, _)| earlier == kid) {
+                return Err(format!("key id {kid} appears twice"));
+            }
+        }
+        Ok(Self { keys })
+    }
+
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|(kid, _)| kid.as_str()).collect()
+    }
+
+    /// The key that makes new values, and its id.
+    pub fn primary(&self) -> (&str, &MacKey) {
+        let (kid, key) = &self.keys[0];
+        (kid, key)
+    }
+
+    /// The key with this id, if it is still held.
+    pub fn key(&self, kid: &str) -> Option<&MacKey> {
+        self.keys.iter().find(|(k, _)| k == kid).map(|(_, key)| key)
+    }
+
+    /// `kid:hex` under the first key.
+    pub fn digest(&self, purpose: &str, parts: &[&[u8]]) -> String {
+        let (kid, key) = &self.keys[0];
+        format!("{kid}:{}", key.digest_hex(purpose, parts))
+    }
+
+    /// `kid:hex` under each key, the first key's first: what a value made before a
+    /// rotation may be.
+    pub fn digests(&self, purpose: &str, parts: &[&[u8]]) -> Vec<String> {
+        self.keys
+            .iter()
+            .map(|(kid, key)| format!("{kid}:{}", key.digest_hex(purpose, parts)))
+            .collect()
+    }
+
+    /// Whether `stored` (`kid:hex`) is the digest of `parts` under the key it names.
+    pub fn verify(&self, stored: &str, purpose: &str, parts: &[&[u8]]) -> bool {
+        let Some((kid, _)) = stored.split_once(':') else {
+            return false;
+        };
+        self.key(kid).is_some_and(|key| {
+            constant_time_eq(stored, &format!("{kid}:{}", key.digest_hex(purpose, parts)))
+        })
+    }
+
+    /// `kid.token` (URL-safe) under the first key.
+    pub fn token(&self, purpose: &str, parts: &[&[u8]]) -> String {
+        let (kid, key) = &self.keys[0];
+        format!("{kid}.{}", key.token(purpose, parts))
+    }
+
+    /// Whether `presented` (`kid.token`) is the token of `parts` under the key it names.
+    pub fn verify_token(&self, presented: &str, purpose: &str, parts: &[&[u8]]) -> bool {
+        let Some((kid, _)) = presented.split_once('.') else {
+            return false;
+        };
+        self.key(kid).is_some_and(|key| {
+            constant_time_eq(presented, &format!("{kid}.{}", key.token(purpose, parts)))
+        })
+    }
+}
+
+/// A key id: 1 to 64 of `[A-Za-z0-9._-]` (no `:`, which separates it from a digest).
+pub fn is_key_id(kid: &str) -> bool {
+    (1..=64).contains(&kid.len())
+        && kid
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 /// Compares two secrets (tokens, digests, keys) in time independent of where they differ.
@@ -109,8 +210,8 @@ impl KeyRing {
         }
         let mut ring = Vec::with_capacity(keys.len());
         for (id, key) in keys {
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return Err("key ids must be [A-Za-z0-9-]+".into());
+            if !is_key_id(&id) {
+                return Err("key ids must be 1 to 64 of [A-Za-z0-9._-]".into());
             }
             if ring.iter().any(|(existing, _)| *existing == id) {
                 return Err(format!("key id {id} appears twice"));
@@ -235,6 +336,27 @@ mod tests {
         assert!(constant_time_eq("abc", "abc"));
         assert!(!constant_time_eq("abc", "abd"));
         assert!(!constant_time_eq("abc", "ab"));
+    }
+
+    #[test]
+    fn values_made_before_a_rotation_still_verify_until_their_key_is_removed() {
+        let old = MacKeys::new(vec![("m1".into(), MacKey::new(b"one"))]).unwrap();
+        let digest = old.digest("p", &[b"x"]);
+        let token = old.token("p", &[b"x"]);
+        assert!(digest.starts_with("m1:") && token.starts_with("m1."));
+        let rotated = MacKeys::new(vec![
+            ("m2".into(), MacKey::new(b"two")),
+            ("m1".into(), MacKey::new(b"one")),
+        ])
+        .unwrap();
+        assert!(rotated.verify(&digest, "p", &[b"x"]));
+        assert!(rotated.verify_token(&token, "p", &[b"x"]));
+        assert!(!rotated.verify(&digest, "p", &[b"y"]));
+        assert!(rotated.digest("p", &[b"x"]).starts_with("m2:"));
+        assert_eq!(rotated.digests("p", &[b"x"])[1], digest);
+        let retired = MacKeys::new(vec![("m2".into(), MacKey::new(b"two"))]).unwrap();
+        assert!(!retired.verify(&digest, "p", &[b"x"]));
+        assert!(!retired.verify_token(&token, "p", &[b"x"]));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::domain::FieldError;
 use crate::outbound::UpstreamError;
+use crate::secrets::SecretError;
 use crate::session::sealing::SealError;
 use crate::store::StoreError;
 use crate::upstream::card_issuance::{CardIssuanceError, RefusalKind};
@@ -61,6 +62,8 @@ error_codes! {
     Unauthorized = ("UNAUTHORIZED", 401, "missing or invalid x-api-key"),
     /// The upstream refused the gateway's credentials (not the caller's).
     UpstreamUnauthorized = ("UPSTREAM_UNAUTHORIZED", 401, "the upstream rejected the gateway's credentials"),
+    /// The caller's tenant does not have the role the route needs.
+    RoleNotAllowed = ("ROLE_NOT_ALLOWED", 403, "this API key's tenant does not have the role this route needs"),
     FeatureNotEnabled = ("FEATURE_NOT_ENABLED", 403, "3DS is not enabled for this card-issuance account"),
     ReturnUrlNotValid = ("RETURN_URL_NOT_VALID", 403, "this return link does not belong to a payment of ours"),
     ReturnUrlNotAllowed = ("RETURN_URL_NOT_ALLOWED", 403, "the merchant's return address is no longer allowed"),
@@ -128,6 +131,16 @@ impl RefusalCode {
             RefusalCode::Upstream(code) => code,
         }
     }
+
+    /// Our message for the refusal: the upstream's own text is never passed on (it may
+    /// quote what the caller sent), only its code. `specific` says what the upstream did
+    /// when its code is the `fallback` or one of its own; a code of ours says it itself.
+    fn message(&self, fallback: ErrorCode, specific: &str) -> String {
+        match self {
+            RefusalCode::Ours(code) if *code != fallback => code.default_message().to_owned(),
+            _ => specific.to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -166,6 +179,12 @@ impl From<FieldError> for ApiError {
     }
 }
 
+impl From<SecretError> for ApiError {
+    fn from(error: SecretError) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}
+
 impl From<SealError> for ApiError {
     fn from(error: SealError) -> Self {
         ApiError::Internal(error.to_string())
@@ -185,19 +204,18 @@ impl From<PayerAuthError> for ApiError {
             PayerAuthError::Refused(refusal) => refusal,
         };
         // Their 401/403 is about our credentials, not the caller's key.
-        let ours = matches!(refusal.status, 401 | 403);
-        let code = if ours {
+        let code = if matches!(refusal.status, 401 | 403) {
             RefusalCode::Ours(ErrorCode::UpstreamUnauthorized)
         } else {
             RefusalCode::from_upstream(refusal.reason.as_deref(), ErrorCode::UpstreamRejected)
         };
         ApiError::UpstreamRefused {
             status: refusal.status,
-            code,
-            message: untrusted_message(
-                refusal.message,
+            message: code.message(
+                ErrorCode::UpstreamRejected,
                 "the payer-authentication API refused the request",
             ),
+            code,
             retry_after: None,
         }
     }
@@ -207,6 +225,9 @@ impl From<CardIssuanceError> for ApiError {
     fn from(error: CardIssuanceError) -> Self {
         match error {
             CardIssuanceError::Transport(e) => ApiError::Upstream(e),
+            CardIssuanceError::AlreadyEnrolled { conflict, .. } => {
+                CardIssuanceError::Refused(conflict).into()
+            }
             CardIssuanceError::Refused(refusal) => {
                 let (fallback, default_message) = match refusal.kind {
                     RefusalKind::InvalidParameter => (
@@ -226,7 +247,7 @@ impl From<CardIssuanceError> for ApiError {
                     }
                     RefusalKind::AlreadyEnrolled => (
                         ErrorCode::CardAlreadyEnrolled,
-                        ErrorCode::CardAlreadyEnrolled.default_message(),
+                        "the card is already enrolled for 3DS with another cardholder; update the enrollment instead",
                     ),
                     RefusalKind::RateLimited => (
                         ErrorCode::TooManyRequests,
@@ -244,29 +265,28 @@ impl From<CardIssuanceError> for ApiError {
                 } else {
                     RefusalCode::from_upstream(refusal.code.as_deref(), fallback)
                 };
+                let message = code.message(fallback, default_message);
                 ApiError::UpstreamRefused {
                     status: refusal.status,
                     code,
-                    message: untrusted_message(refusal.message, default_message),
+                    message,
                     retry_after: refusal.retry_after_secs.map(Duration::from_secs),
                 }
             }
-            CardIssuanceError::NotSuccess { code, message } => ApiError::UpstreamRefused {
-                status: 502,
-                code: RefusalCode::from_upstream(Some(&code), ErrorCode::UpstreamRejected),
-                message: untrusted_message(message, "the card-issuance API did not report success"),
-                retry_after: None,
-            },
+            CardIssuanceError::NotSuccess { code } => {
+                let code = RefusalCode::from_upstream(Some(&code), ErrorCode::UpstreamRejected);
+                ApiError::UpstreamRefused {
+                    status: 502,
+                    message: code.message(
+                        ErrorCode::UpstreamRejected,
+                        "the card-issuance API did not report success",
+                    ),
+                    code,
+                    retry_after: None,
+                }
+            }
         }
     }
-}
-
-/// An upstream's message, redacted and bounded; ours when it has none.
-fn untrusted_message(message: Option<String>, default: &str) -> String {
-    message
-        .map(|m| redact_untrusted(&m))
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| default.to_owned())
 }
 
 impl ApiError {
@@ -362,35 +382,6 @@ impl ApiError {
     }
 }
 
-/// Masks digit runs that could be card numbers in text we did not write (upstream
-/// messages), and bounds its length.
-pub(crate) fn redact_untrusted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(300));
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        let count = digits.chars().filter(char::is_ascii_digit).count();
-        if count >= 8 {
-            out.push_str("[redacted]");
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    for c in text.chars().take(300) {
-        let in_run = c.is_ascii_digit() || (!digits.is_empty() && (c == ' ' || c == '-'));
-        if in_run {
-            digits.push(c);
-        } else {
-            flush(&mut digits, &mut out);
-            if !c.is_control() {
-                out.push(c);
-            }
-        }
-    }
-    flush(&mut digits, &mut out);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,7 +448,6 @@ mod tests {
                 status,
                 kind: RefusalKind::from_status(status),
                 code: code.map(str::to_owned),
-                message: None,
                 retry_after_secs: None,
             }))
         };
@@ -476,15 +466,18 @@ mod tests {
     }
 
     #[test]
-    fn untrusted_text_loses_card_like_digit_runs() {
+    fn an_upstreams_own_text_never_reaches_the_caller() {
+        use crate::upstream::card_issuance::Refusal;
+        let refused = ApiError::from(CardIssuanceError::Refused(Refusal {
+            status: 400,
+            kind: RefusalKind::InvalidParameter,
+            code: Some("CARD_NOT_ACTIVE".into()),
+            retry_after_secs: None,
+        }));
+        assert_eq!(refused.code(), "CARD_NOT_ACTIVE");
         assert_eq!(
-            redact_untrusted("card 4000 0000 0000 2503 declined, code 42"),
-            "card [redacted]declined, code 42"
+            refused.public_message(),
+            "the card-issuance API rejected a parameter"
         );
-        assert_eq!(
-            redact_untrusted("bad\u{7}4111111111111111"),
-            "bad[redacted]"
-        );
-        assert!(redact_untrusted(&"x".repeat(1_000)).len() <= 300);
     }
 }

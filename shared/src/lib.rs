@@ -9,6 +9,8 @@
 //! * state: [`store`] (conditional writes, DynamoDB and in memory), [`session`] (the
 //!   authentication session, its state machine and the claim protocol), [`enrollment`];
 //! * the merchant side's shared context and request checks: [`merchant`];
+//! * tenants and their secrets: [`tenants`] (the registry), [`secrets`] (Secrets Manager
+//!   or local files, cached with a TTL);
 //! * plumbing: [`config`], [`crypto`], [`clock`], [`redirect`], [`telemetry`].
 
 pub mod clock;
@@ -20,8 +22,11 @@ pub mod error;
 pub mod http;
 pub mod merchant;
 pub mod outbound;
+pub mod platform;
 pub mod redirect;
+pub mod secrets;
 pub mod session;
 pub mod store;
 pub mod telemetry;
+pub mod tenants;
 pub mod upstream;

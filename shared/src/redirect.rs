@@ -7,23 +7,30 @@
 //! 3. join them as `name=value` pairs with `&`, names and values form-urlencoded as the
 //!    WHATWG URL standard (and JavaScript's `URLSearchParams`) does: `*-._` and
 //!    alphanumerics kept, space as `+`, every other byte of the UTF-8 percent-encoded;
-//! 4. `signature` = lower-case hex HMAC-SHA256 of that string under the shared key.
+//! 4. `signature` = lower-case hex HMAC-SHA256 of that string under the merchant's
+//!    redirect key named by `kid`.
 //!
-//! `ts` (unix seconds) is signed too, so a merchant can refuse stale redirects.
+//! `ts` (unix seconds), `tenant` (the merchant's tenant id) and `kid` are signed too, so a
+//! merchant can refuse stale redirects and redirects meant for another tenant, and can
+//! rotate its key (every key in its list verifies).
 
 use std::time::Duration;
 
 use url::Url;
 
-use crate::crypto::{MacKey, constant_time_eq};
+use crate::crypto::{MacKeys, constant_time_eq};
 
 /// Query parameters the gateway adds; a merchant `return_url` may not carry them itself.
 const RESERVED_PARAMS: &[&str] = &[
     "reference_code",
+    "tenant",
     "status",
+    "reason",
     "eci",
     "liability_shift",
+    "flow",
     "ts",
+    "kid",
     "signature",
 ];
 
@@ -91,16 +98,92 @@ impl ReturnUrlPolicy {
         if !self.origins.contains(&url.origin()) {
             return Err("its origin is not in the gateway's allowed return origins".into());
         }
-        if let Some((name, _)) = url
-            .query_pairs()
-            .find(|(name, _)| RESERVED_PARAMS.contains(&name.as_ref()))
-        {
+        check_query(&url)?;
+        Ok(url)
+    }
+}
+
+/// The merchant's own query parameters must survive signing and verification unchanged:
+/// none of ours, no name twice (verifiers take one value per name), and only UTF-8 after
+/// percent-decoding (anything else would be rewritten on the way).
+fn check_query(url: &Url) -> Result<(), String> {
+    let mut seen: Vec<String> = Vec::new();
+    for pair in url
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |raw: &str| {
+            percent_encoding::percent_decode_str(&raw.replace('+', " "))
+                .decode_utf8()
+                .map(|text| text.into_owned())
+        };
+        let (Ok(name), Ok(_)) = (decode(name), decode(value)) else {
+            return Err("its query must be UTF-8 once percent-decoded".into());
+        };
+        if RESERVED_PARAMS.contains(&name.as_str()) {
             return Err(format!(
                 "must not carry the reserved query parameter {name}"
             ));
         }
-        Ok(url)
+        if seen.contains(&name) {
+            return Err(format!("must not carry the query parameter {name} twice"));
+        }
+        seen.push(name);
     }
+    Ok(())
+}
+
+/// Whether an address is one a gateway must never send to from a deployment: loopback,
+/// private, link-local (cloud metadata), unspecified, or otherwise not globally routed.
+pub fn is_internal_address(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.octets()[0] == 0
+                || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
+        }
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_internal_address(std::net::IpAddr::V4(v4)))
+        }
+    }
+}
+
+/// An endpoint the gateway sends to (a webhook): https on a public host, no credentials,
+/// no fragment; in local runs also plain http to loopback.
+pub fn check_endpoint(url: &Url, allow_loopback_http: bool) -> Result<(), String> {
+    ReturnUrlPolicy::check_scheme(url, allow_loopback_http)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials".into());
+    }
+    if url.fragment().is_some() {
+        return Err("must not carry a fragment".into());
+    }
+    let internal = match url.host() {
+        None => return Err("must name a host".into()),
+        Some(url::Host::Domain(domain)) => {
+            domain.eq_ignore_ascii_case("localhost") || domain.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => is_internal_address(ip.into()),
+        Some(url::Host::Ipv6(ip)) => is_internal_address(ip.into()),
+    };
+    if internal && !(allow_loopback_http && is_loopback(url)) {
+        return Err("must be a public address (not loopback, private or link-local)".into());
+    }
+    Ok(())
 }
 
 fn canonical_query(pairs: &[(String, String)]) -> String {
@@ -113,12 +196,15 @@ fn canonical_query(pairs: &[(String, String)]) -> String {
     out.finish()
 }
 
-/// Appends `params` and `ts` to the merchant URL and signs the whole query.
-pub fn sign_redirect(base: &Url, params: &[(&str, String)], now_unix: i64, key: &MacKey) -> Url {
+/// Appends `params`, `ts` and `kid` to the merchant URL and signs the whole query with the
+/// first of `keys`.
+pub fn sign_redirect(base: &Url, params: &[(&str, String)], now_unix: i64, keys: &MacKeys) -> Url {
+    let (kid, key) = keys.primary();
     let mut url = base.clone();
     let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     pairs.extend(params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     pairs.push(("ts".into(), now_unix.to_string()));
+    pairs.push(("kid".into(), kid.to_owned()));
     let signature = key.sign_message_hex(canonical_query(&pairs).as_bytes());
     pairs.push(("signature".into(), signature));
     url.query_pairs_mut().clear().extend_pairs(&pairs);
@@ -131,6 +217,8 @@ pub enum SignatureError {
     Missing,
     #[error("a query parameter appears more than once")]
     DuplicateParameter,
+    #[error("the redirect names no key, or a key this merchant does not hold")]
+    UnknownKey,
     #[error("the signature does not match")]
     Mismatch,
     #[error("the redirect carries no valid ts")]
@@ -155,10 +243,12 @@ impl VerifiedRedirect {
 }
 
 /// What a merchant runs on its return page: checks the signature over the query string
-/// (with or without the leading `?`) and that `ts` is within `max_age` of `now_unix`.
+/// (with or without the leading `?`) with the key its `kid` names, and that `ts` is within
+/// `max_age` of `now_unix`. The merchant then checks `tenant` is its own id and
+/// `reference_code` is the order in progress.
 pub fn verify_redirect(
     query: &str,
-    key: &MacKey,
+    keys: &MacKeys,
     now_unix: i64,
     max_age: Duration,
 ) -> Result<VerifiedRedirect, SignatureError> {
@@ -177,6 +267,11 @@ pub fn verify_redirect(
         }
     }
     let signature = signature.ok_or(SignatureError::Missing)?;
+    let key = params
+        .iter()
+        .find(|(k, _)| k == "kid")
+        .and_then(|(_, kid)| keys.key(kid))
+        .ok_or(SignatureError::UnknownKey)?;
     let expected = key.sign_message_hex(canonical_query(&params).as_bytes());
     if !constant_time_eq(&expected, &signature.to_ascii_lowercase()) {
         return Err(SignatureError::Mismatch);
@@ -197,6 +292,7 @@ pub fn verify_redirect(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::MacKey;
 
     fn policy() -> ReturnUrlPolicy {
         ReturnUrlPolicy::new(["https://shop.example", "http://127.0.0.1:3000"], true).unwrap()
@@ -217,6 +313,9 @@ mod tests {
             "https://user:pw@shop.example/",
             "https://shop.example/return#x",
             "https://shop.example/return?status=ok",
+            "https://shop.example/return?tenant=shop-b",
+            "https://shop.example/return?sku=b&sku=a",
+            "https://shop.example/return?note=%FF",
         ] {
             assert!(p.check(bad).is_err(), "{bad} should be refused");
         }
@@ -229,9 +328,13 @@ mod tests {
         assert!(ReturnUrlPolicy::new(["https://shop.example/path"], false).is_err());
     }
 
+    fn keys(kid: &str, secret: &[u8]) -> MacKeys {
+        MacKeys::new(vec![(kid.into(), MacKey::new(secret))]).unwrap()
+    }
+
     #[test]
     fn a_signed_redirect_verifies_and_any_change_breaks_it() {
-        let key = MacKey::new(b"a-merchant-shared-key-of-32-bytes!!");
+        let key = keys("k1", b"a-merchant-shared-key-of-32-bytes!!");
         let base = Url::parse("https://shop.example/return?order=7").unwrap();
         let url = sign_redirect(
             &base,
@@ -255,7 +358,7 @@ mod tests {
         assert_eq!(
             verify_redirect(
                 query,
-                &MacKey::new(b"other"),
+                &keys("k1", b"other"),
                 1_010,
                 Duration::from_secs(300)
             ),
@@ -288,11 +391,46 @@ mod tests {
         // A merchant re-implements this in any language: sorted, form-urlencoded pairs.
         let key = MacKey::new(b"k");
         let base = Url::parse("https://shop.example/r").unwrap();
-        let url = sign_redirect(&base, &[("status", "a b".into())], 5, &key);
-        let expected = key.sign_message_hex(b"status=a+b&ts=5");
+        let url = sign_redirect(&base, &[("status", "a b".into())], 5, &keys("k1", b"k"));
+        let expected = key.sign_message_hex(b"kid=k1&status=a+b&ts=5");
         assert_eq!(
             url.as_str(),
-            format!("https://shop.example/r?status=a+b&ts=5&signature={expected}")
+            format!("https://shop.example/r?status=a+b&ts=5&kid=k1&signature={expected}")
+        );
+    }
+
+    #[test]
+    fn after_a_rotation_the_old_key_still_verifies_until_it_is_removed() {
+        let base = Url::parse("https://shop.example/r").unwrap();
+        let old = keys("k1", b"the-first-redirect-key-of-32-bytes!!");
+        let signed_before = sign_redirect(&base, &[("status", "failed".into())], 5, &old);
+        let rotated = MacKeys::new(vec![
+            (
+                "k2".into(),
+                MacKey::new(b"the-second-redirect-key-of-32-bytes!"),
+            ),
+            (
+                "k1".into(),
+                MacKey::new(b"the-first-redirect-key-of-32-bytes!!"),
+            ),
+        ])
+        .unwrap();
+        let signed_after = sign_redirect(&base, &[("status", "failed".into())], 5, &rotated);
+        assert!(signed_after.query().unwrap().contains("kid=k2"));
+        for url in [&signed_before, &signed_after] {
+            assert!(
+                verify_redirect(url.query().unwrap(), &rotated, 6, Duration::from_secs(60)).is_ok()
+            );
+        }
+        let retired = keys("k2", b"the-second-redirect-key-of-32-bytes!");
+        assert_eq!(
+            verify_redirect(
+                signed_before.query().unwrap(),
+                &retired,
+                6,
+                Duration::from_secs(60)
+            ),
+            Err(SignatureError::UnknownKey)
         );
     }
 }

@@ -11,9 +11,13 @@ use axum::Router;
 use axum::body::Body;
 use gateway::clock::{OffsetClock, SharedClock};
 use gateway::config::Env;
+use gateway::crypto::{MacKey, MacKeys};
+use gateway::platform::Platform;
+use gateway::secrets::LocalSecrets;
 use gateway::store::dynamo::{DynamoStore, ensure_table};
 use gateway::store::memory::MemoryStore;
 use gateway::store::{Item, SharedStore};
+use gateway::tenants::api_key_digest;
 use http::{Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt as _;
@@ -21,12 +25,67 @@ use tower::ServiceExt as _;
 pub use gateway::clock::Clock;
 pub use sandbox::{Fault, FaultRule, Sandbox, SandboxConfig};
 
+/// The tenants every test has: two card programs and two merchants.
+pub const ISSUER: &str = "bank-x";
 pub const ISSUER_KEY: &str = "test-issuer-key-0001";
+pub const OTHER_ISSUER: &str = "bank-y";
+pub const OTHER_ISSUER_KEY: &str = "other-issuer-key-01";
+pub const MERCHANT: &str = "shop-a";
 pub const MERCHANT_KEY: &str = "test-merchant-key-01";
+pub const OTHER_MERCHANT: &str = "shop-b";
 pub const OTHER_MERCHANT_KEY: &str = "other-merchant-key-1";
+/// Merchant `shop-a`'s redirect key, and its id.
 pub const REDIRECT_KEY: &str = "merchant-redirect-signing-key-0123456789";
+pub const REDIRECT_KID: &str = "shop-a-1";
+pub const OTHER_REDIRECT_KEY: &str = "other-merchant-redirect-key-0123456789";
 pub const PUBLIC_BASE_URL: &str = "https://gateway.test";
 pub const MERCHANT_ORIGIN: &str = "https://shop.example";
+pub const OTHER_MERCHANT_ORIGIN: &str = "https://shop-b.example";
+
+/// Secret ids the harness's functions are configured with.
+pub const TENANTS_SECRET: &str = "test/tenants";
+pub const CARD_ISSUANCE_SECRET: &str = "test/card-issuance";
+pub const PAYER_AUTH_SECRET: &str = "test/payer-auth";
+pub const SESSION_KEYS_SECRET: &str = "test/session-keys";
+
+/// The tenant registry of the tests (the format of the design brief).
+pub fn test_registry() -> Value {
+    serde_json::json!({"tenants": [
+        {
+            "id": ISSUER, "roles": ["issuer"], "api_key_sha256": [api_key_digest(ISSUER_KEY)],
+            "issuer": {"budget_ids": [sandbox::state::BUDGET_ID, sandbox::state::SECOND_BUDGET_ID]}
+        },
+        {
+            "id": OTHER_ISSUER, "roles": ["issuer"],
+            "api_key_sha256": [api_key_digest(OTHER_ISSUER_KEY)],
+            "issuer": {"budget_ids": [sandbox::state::THIRD_BUDGET_ID]}
+        },
+        {
+            "id": MERCHANT, "roles": ["merchant"], "api_key_sha256": [api_key_digest(MERCHANT_KEY)],
+            "merchant": {
+                "return_origins": [MERCHANT_ORIGIN],
+                "redirect_keys": [{"kid": REDIRECT_KID, "secret": REDIRECT_KEY}]
+            }
+        },
+        {
+            "id": OTHER_MERCHANT, "roles": ["merchant"],
+            "api_key_sha256": [api_key_digest(OTHER_MERCHANT_KEY)],
+            "merchant": {
+                "return_origins": [OTHER_MERCHANT_ORIGIN],
+                "redirect_keys": [{"kid": "shop-b-1", "secret": OTHER_REDIRECT_KEY}]
+            }
+        }
+    ]})
+}
+
+/// Merchant `shop-a`'s redirect keys, as it holds them to verify.
+pub fn merchant_redirect_keys() -> MacKeys {
+    MacKeys::new(vec![(
+        REDIRECT_KID.into(),
+        MacKey::new(REDIRECT_KEY.as_bytes()),
+    )])
+    .unwrap()
+}
 
 /// Which store a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,12 +133,22 @@ pub fn default_backend() -> Backend {
 /// A 32-byte key, base64.
 const DATA_KEY: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
 
+/// The session keys of the tests.
+pub fn test_session_keys() -> Value {
+    serde_json::json!({
+        "data_encryption_keys": [{"kid": "k1", "key": DATA_KEY}],
+        "session_mac_keys": [{"kid": "m1", "key": "session-mac-key-for-tests-0123456789abcdef"}]
+    })
+}
+
 pub struct Harness {
     pub sandbox: Sandbox,
     pub store: SharedStore,
     pub backend: Backend,
     pub clock: Arc<OffsetClock>,
     pub env: HashMap<String, String>,
+    /// The secrets the functions read: tests rotate them by setting new values.
+    pub secrets: Arc<LocalSecrets>,
 }
 
 impl Harness {
@@ -114,24 +183,32 @@ impl Harness {
             }
             Backend::Memory => Arc::new(MemoryStore::new()),
         };
+        let secrets = Arc::new(LocalSecrets::new());
+        secrets.set(TENANTS_SECRET, test_registry().to_string());
+        secrets.set(SESSION_KEYS_SECRET, test_session_keys().to_string());
+        secrets.set(
+            CARD_ISSUANCE_SECRET,
+            serde_json::json!({
+                "api_key": sandbox::state::ISSUANCE_API_KEY,
+                "access_token": sandbox::state::ISSUANCE_ACCESS_TOKEN
+            })
+            .to_string(),
+        );
+        secrets.set(
+            PAYER_AUTH_SECRET,
+            serde_json::json!({"api_key": sandbox::state::PAYER_AUTH_API_KEY}).to_string(),
+        );
         let mut env: HashMap<String, String> = [
             ("TABLE_NAME", table.as_str()),
             ("AHRVO_BASE_URL", sandbox.base_url.as_str()),
-            ("AHRVO_API_KEY", sandbox::state::ISSUANCE_API_KEY),
-            ("AHRVO_ACCESS_TOKEN", sandbox::state::ISSUANCE_ACCESS_TOKEN),
             ("FIRSTOKEN_BASE_URL", sandbox.base_url.as_str()),
-            ("FIRSTOKEN_API_KEY", sandbox::state::PAYER_AUTH_API_KEY),
-            (
-                "CLIENT_API_KEYS",
-                "issuer-test:test-issuer-key-0001,merchant-test:test-merchant-key-01,other-merchant:other-merchant-key-1",
-            ),
+            ("TENANT_REGISTRY_SECRET_ID", TENANTS_SECRET),
+            ("CARD_ISSUANCE_SECRET_ID", CARD_ISSUANCE_SECRET),
+            ("PAYER_AUTH_SECRET_ID", PAYER_AUTH_SECRET),
+            ("SESSION_KEYS_SECRET_ID", SESSION_KEYS_SECRET),
             ("UPSTREAM_TIMEOUT_MS", "400"),
             ("UPSTREAM_CONNECT_TIMEOUT_MS", "300"),
             ("UPSTREAM_RETRY_BASE_DELAY_MS", "5"),
-            ("DATA_ENCRYPTION_KEYS", &format!("k1:{DATA_KEY}")),
-            ("SESSION_MAC_KEY", "session-mac-key-for-tests-0123456789abcdef"),
-            ("REDIRECT_SIGNING_KEY", REDIRECT_KEY),
-            ("ALLOWED_RETURN_ORIGINS", MERCHANT_ORIGIN),
             ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
             ("SETTLE_WAIT_MS", "5000"),
         ]
@@ -147,6 +224,16 @@ impl Harness {
             backend,
             clock: Arc::new(OffsetClock::default()),
             env,
+            secrets,
+        }
+    }
+
+    /// What the functions are built on: the test store, the test clock, the test secrets.
+    pub fn platform(&self) -> Platform {
+        Platform {
+            store: self.store.clone(),
+            clock: self.clock(),
+            secrets: self.secrets.clone(),
         }
     }
 
@@ -159,9 +246,9 @@ impl Harness {
     }
 
     /// The enroll function's router, built by the `build` its main calls.
-    pub fn issuer(&self) -> Router {
+    pub async fn issuer(&self) -> Router {
         let config = enroll::EnrollConfig::from_env(&self.config_env()).unwrap();
-        enroll::build(&config, self.store.clone(), self.clock())
+        enroll::build(&config, &self.platform()).await.unwrap()
     }
 
     pub fn check_enroll_config(&self) -> check_enroll::CheckEnrollConfig {
@@ -169,12 +256,10 @@ impl Harness {
     }
 
     /// The check-enroll function's router, built by the `build` its main calls.
-    pub fn merchant(&self) -> Router {
-        check_enroll::build(
-            &self.check_enroll_config(),
-            self.store.clone(),
-            self.clock(),
-        )
+    pub async fn merchant(&self) -> Router {
+        check_enroll::build(&self.check_enroll_config(), &self.platform())
+            .await
+            .unwrap()
     }
 
     pub fn callback_config(&self) -> callback::CallbackConfig {
@@ -182,13 +267,34 @@ impl Harness {
     }
 
     /// The callback function's router, built by the `build` its main calls.
-    pub fn callback(&self) -> Router {
-        self.callback_with(&self.callback_config())
+    pub async fn callback(&self) -> Router {
+        callback::build(&self.callback_config(), &self.platform())
+            .await
+            .unwrap()
     }
 
-    /// The callback function's router with another configuration.
-    pub fn callback_with(&self, config: &callback::CallbackConfig) -> Router {
-        callback::build(config, self.store.clone(), self.clock())
+    /// The session keys the functions use.
+    pub fn session_keys(&self) -> gateway::session::SessionKeys {
+        use gateway::secrets::SecretDocument as _;
+        gateway::session::SessionKeys::parse(&test_session_keys().to_string(), &()).unwrap()
+    }
+
+    /// Merchant `shop-a`'s return-URL binding of `reference`.
+    pub fn binding(&self, reference: &str) -> String {
+        self.session_keys().return_url_binding(MERCHANT, reference)
+    }
+
+    /// Replaces the tenant registry (a rotation: read again after the secrets' TTL).
+    pub fn set_registry(&self, registry: &Value) {
+        self.secrets.set(TENANTS_SECRET, registry.to_string());
+    }
+
+    /// Replaces the gateway's card-issuance credentials.
+    pub fn set_card_issuance_credentials(&self, api_key: &str, access_token: &str) {
+        self.secrets.set(
+            CARD_ISSUANCE_SECRET,
+            serde_json::json!({"api_key": api_key, "access_token": access_token}).to_string(),
+        );
     }
 
     pub async fn item(&self, key: &str) -> Option<Item> {
@@ -251,6 +357,14 @@ pub fn get(path: &str, api_key: Option<&str>) -> Request<Body> {
         builder = builder.header("x-api-key", key);
     }
     builder.body(Body::empty()).unwrap()
+}
+
+/// A tenant's session of a reference code.
+pub fn session_ref(tenant: &str, reference: &str) -> gateway::session::SessionRef {
+    gateway::session::SessionRef::new(
+        gateway::domain::TenantId::parse("tenant", tenant).unwrap(),
+        gateway::domain::ReferenceCode::parse("reference", reference).unwrap(),
+    )
 }
 
 pub fn string_attr(item: &Item, name: &str) -> Option<String> {

@@ -5,42 +5,56 @@
 use ::http::{HeaderMap, StatusCode, header};
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{Html, IntoResponse, Response};
-use gateway::crypto::constant_time_eq;
-use gateway::domain::{ReferenceCode, TransactionId};
+use gateway::domain::{ReferenceCode, TenantId, TransactionId};
 use gateway::error::{ApiError, ErrorCode};
-use gateway::http::{self, pages};
+use gateway::http::{self, HasTenants, pages};
+use gateway::session::SessionRef;
 use gateway::telemetry::note_reference;
 use serde_json::Value;
 
 use crate::State as AppState;
 use crate::redirect::no_store;
-use crate::validation::{Presenter, Validation};
+use crate::validation::{Attempt, Presenter, Validation};
 
 pub(crate) async fn browser_return(
     State(app): State<AppState>,
-    Path((reference, binding)): Path<(String, String)>,
+    Path((tenant, reference, binding)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let reference = ReferenceCode::parse("reference_code", &reference)?;
     note_reference(reference.as_str());
-    let expected = app.merchant.keys.return_url_binding(reference.as_str());
-    if !constant_time_eq(&binding, &expected) {
+    let keys = app.merchant.keys().await?;
+    if !keys.binding_matches(&binding, &tenant, reference.as_str()) {
         tracing::warn!("a return URL with a wrong binding token was used");
         return Err(ErrorCode::ReturnUrlNotValid.into());
     }
+    // The binding proves we made this URL, so the tenant id in it is ours too.
+    let tenant = TenantId::parse("tenant", &tenant)?;
+    let registry = app.merchant.tenants().get().await?;
+    let Some(merchant) = registry.tenant(&tenant).filter(|t| t.merchant.is_some()) else {
+        tracing::warn!(%tenant, "the tenant of a return URL is no longer a merchant");
+        return Err(ErrorCode::ReturnUrlNotAllowed.into());
+    };
+    let profile = merchant.merchant.as_ref().expect("filtered above");
     let (parts, body) = request.into_parts();
     let body = http::read_body(body).await?;
     let fields = return_fields(&parts.headers, query.as_deref(), &body)?;
+    let session = SessionRef::new(tenant, reference);
     let outcome = app
-        .validate_once(&reference, &fields.transaction_id, Presenter::Browser)
+        .validate_once(Attempt {
+            session: &session,
+            transaction_id: &fields.transaction_id,
+            presenter: Presenter::Browser,
+            merchant: profile,
+        })
         .await;
     match outcome {
         Ok(
             Validation::Decided { session, .. }
             | Validation::AlreadyDecided(session)
             | Validation::Expired(session),
-        ) => app.redirect_to_merchant(&session),
+        ) => app.redirect_to_merchant(&session, &merchant),
         Ok(Validation::StillValidating) => Ok(retry_page(
             StatusCode::ACCEPTED,
             "Still checking your payment",

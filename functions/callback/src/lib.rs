@@ -9,12 +9,12 @@
 use std::sync::Arc;
 
 use axum::{Router, middleware};
-use gateway::clock::SharedClock;
-use gateway::config::{ClientKeys, ConfigError, Env};
-use gateway::crypto::MacKey;
-use gateway::http::{self, HasClientKeys, Route};
+use gateway::config::{ConfigError, Env};
+use gateway::http::{self, HasTenants, Route};
 use gateway::merchant::{CALLBACK_ROUTE, MerchantConfig, MerchantContext};
-use gateway::store::SharedStore;
+use gateway::platform::Platform;
+use gateway::secrets::{Cached, SecretError};
+use gateway::tenants::Registry;
 
 mod browser;
 mod redirect;
@@ -25,28 +25,25 @@ mod validation;
 #[derive(Debug, Clone)]
 pub struct CallbackConfig {
     pub merchant: MerchantConfig,
-    /// The key that signs the redirect to the merchant; the merchant holds a copy.
-    pub redirect_signing_key: MacKey,
 }
 
 impl CallbackConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             merchant: MerchantConfig::from_env(env)?,
-            redirect_signing_key: env.mac_key("REDIRECT_SIGNING_KEY")?,
         })
     }
 }
 
-/// What the callback handlers hold, built once per cold start.
+/// What the callback handlers hold, built once per cold start. Each merchant's redirect
+/// keys come from the tenant registry.
 struct CallbackApp {
     merchant: MerchantContext,
-    redirect_key: MacKey,
 }
 
-impl HasClientKeys for CallbackApp {
-    fn client_keys(&self) -> &ClientKeys {
-        &self.merchant.clients
+impl HasTenants for CallbackApp {
+    fn tenants(&self) -> &Cached<Registry> {
+        self.merchant.tenants()
     }
 }
 
@@ -69,22 +66,23 @@ pub fn routes() -> Vec<http::routes::RouteKey> {
 }
 
 /// The callback function's router: the browser's return renders errors as pages, the
-/// merchant's validate in the payer-authentication API's envelope.
-pub fn build(config: &CallbackConfig, store: SharedStore, clock: SharedClock) -> Router {
+/// merchant's validate in the payer-authentication API's envelope. Its secrets are read
+/// first: a missing or malformed one fails the cold start.
+pub async fn build(config: &CallbackConfig, platform: &Platform) -> Result<Router, SecretError> {
     let app = CallbackApp {
-        merchant: MerchantContext::new(&config.merchant, store, clock),
-        redirect_key: config.redirect_signing_key.clone(),
+        merchant: MerchantContext::new(&config.merchant, platform),
     };
+    app.merchant.load_secrets().await?;
     let (browser, api): (Vec<_>, Vec<_>) = route_list()
         .into_iter()
         .partition(|route| route.path == CALLBACK_ROUTE);
     let browser =
         http::routes::assemble(browser).layer(middleware::map_response(http::browser_page));
-    http::routes::assemble(api)
+    Ok(http::routes::assemble(api)
         .merge(browser)
         .fallback(http::route_not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
         .with_state(Arc::new(app))
         .layer(middleware::map_response(http::payer_auth_envelope))
-        .layer(middleware::from_fn(http::request_span))
+        .layer(middleware::from_fn(http::request_span)))
 }

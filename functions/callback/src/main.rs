@@ -2,6 +2,7 @@
 //! merchant-driven validate. Validates exactly once, then sends the browser on, signed.
 
 use gateway::config::Env;
+use gateway::platform::Platform;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -9,7 +10,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = callback::CallbackConfig::from_env(&Env::process()).inspect_err(|error| {
         tracing::error!(%error, "invalid configuration");
     })?;
-    let store = gateway::store::from_settings(&config.merchant.store).await;
-    let router = callback::build(&config, store, gateway::clock::system());
+    let platform = Platform::from_env(&config.merchant.store).await;
+    let router = callback::build(&config, &platform)
+        .await
+        .inspect_err(|error| tracing::error!(%error, "a secret could not be read"))?;
     gateway::http::lambda::run(router).await
 }

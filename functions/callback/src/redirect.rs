@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::redirect::sign_redirect;
 use gateway::session::{AuthenticationSession, SessionState};
+use gateway::tenants::Tenant;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::CallbackApp;
@@ -15,12 +16,16 @@ impl CallbackApp {
     pub(crate) fn redirect_to_merchant(
         &self,
         session: &AuthenticationSession,
+        tenant: &Tenant,
     ) -> Result<Response, ApiError> {
+        let merchant = tenant
+            .merchant
+            .as_ref()
+            .ok_or(ApiError::of(ErrorCode::ReturnUrlNotAllowed))?;
         let stored = session.merchant_return_url.as_deref().ok_or_else(|| {
             ApiError::Internal("a challenged session has no merchant return URL".into())
         })?;
-        let target = self
-            .merchant
+        let target = merchant
             .return_urls
             .check(stored)
             .map_err(|_| ApiError::of(ErrorCode::ReturnUrlNotAllowed))?;
@@ -31,6 +36,7 @@ impl CallbackApp {
         };
         let mut params = vec![
             ("reference_code", session.reference_code.clone()),
+            ("tenant", tenant.id.to_string()),
             ("status", status.to_owned()),
         ];
         if let Some(result) = &session.result {
@@ -49,7 +55,7 @@ impl CallbackApp {
             &target,
             &params,
             session.updated_at / 1000,
-            &self.redirect_key,
+            &merchant.redirect_keys,
         );
         tracing::info!(status, "browser sent back to the merchant");
         let mut response = StatusCode::SEE_OTHER.into_response();

@@ -6,39 +6,43 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use gateway::error::{ApiError, ErrorCode};
-use gateway::http::{self, Caller, JsonBody};
+use gateway::http::{self, JsonBody, MerchantCaller};
 use gateway::merchant::requests::ValidValidate;
-use gateway::session;
+use gateway::session::SessionRef;
 use gateway::telemetry::note_reference;
 use serde_json::Value;
 
 use crate::State as AppState;
-use crate::validation::{Presenter, Validation};
+use crate::validation::{Attempt, Presenter, Validation};
 
 pub(crate) async fn merchant_validate(
     State(app): State<AppState>,
-    caller: Caller,
+    caller: MerchantCaller,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let request = ValidValidate::parse(http::from_value(body)?, app.merchant.today())?;
     note_reference(request.reference.as_str());
-    let presenter = Presenter::Merchant {
-        client_id: &caller.client_id,
-        payment: Box::new(request.payment),
-    };
+    let session = SessionRef::new(caller.id().clone(), request.reference);
     let outcome = app
-        .validate_once(&request.reference, &request.transaction_id, presenter)
+        .validate_once(Attempt {
+            session: &session,
+            transaction_id: &request.transaction_id,
+            presenter: Presenter::Merchant {
+                payment: Box::new(request.payment),
+            },
+            merchant: caller.merchant(),
+        })
         .await?;
     match outcome {
         Validation::Decided { answer, .. } => Ok(Json(answer.body).into_response()),
-        Validation::AlreadyDecided(session) => {
-            let sealed = session
+        Validation::AlreadyDecided(stored) => {
+            let sealed = stored
                 .validate_response
                 .as_ref()
                 .ok_or(ApiError::of(ErrorCode::NoChallengePending))?;
-            let record_key = session::key(request.reference.as_str());
-            Ok(http::replayed(app.merchant.keys.open(
-                &record_key,
+            let keys = app.merchant.keys().await?;
+            Ok(http::replayed(keys.open(
+                &session.key(),
                 "validate_response",
                 sealed,
             )?))

@@ -11,11 +11,14 @@
 //! expired challenge, or an unknown session apart — with no extra read. An upstream fault
 //! puts the session back to CHALLENGE_PENDING: a later callback or validate completes it.
 
-use gateway::domain::{ReferenceCode, TransactionId};
+use gateway::domain::TransactionId;
 use gateway::error::{ApiError, ErrorCode};
 use gateway::session::claim::{Held, NextStep};
-use gateway::session::claims::{ValidationClaim, ValidationRefusal};
-use gateway::session::{self, AuthenticationSession, Recorded, SessionState, Transition};
+use gateway::session::claims::{KeyedValue, ValidationClaim, ValidationRefusal};
+use gateway::session::{
+    AuthenticationSession, Recorded, SessionKeys, SessionRef, SessionState, Transition,
+};
+use gateway::tenants::MerchantProfile;
 use gateway::upstream::payer_auth::PayerAuthAnswer;
 use gateway::upstream::payer_auth::wire::{PaymentData, ValidateRequest};
 
@@ -24,22 +27,12 @@ use crate::CallbackApp;
 /// Who presents the transaction id: the browser, through the session's return URL (the
 /// card data is the session's own, sealed at check enroll), or the merchant that owns the
 /// session, with its validate request's card data.
-pub(crate) enum Presenter<'a> {
+pub(crate) enum Presenter {
     Browser,
-    Merchant {
-        client_id: &'a str,
-        payment: Box<PaymentData>,
-    },
+    Merchant { payment: Box<PaymentData> },
 }
 
-impl Presenter<'_> {
-    fn client_id(&self) -> Option<&str> {
-        match self {
-            Presenter::Browser => None,
-            Presenter::Merchant { client_id, .. } => Some(client_id),
-        }
-    }
-
+impl Presenter {
     /// Where the presenter's request carries the transaction id.
     fn transaction_id_field(&self) -> &'static str {
         match self {
@@ -72,7 +65,7 @@ pub(crate) fn not_found() -> ApiError {
 }
 
 /// A refusal as the presenter is told it.
-fn refused(refusal: ValidationRefusal, presenter: &Presenter<'_>) -> ApiError {
+fn refused(refusal: ValidationRefusal, presenter: &Presenter) -> ApiError {
     match refusal {
         ValidationRefusal::NotFound => not_found(),
         ValidationRefusal::NoChallenge => ErrorCode::NoChallengePending.into(),
@@ -83,26 +76,33 @@ fn refused(refusal: ValidationRefusal, presenter: &Presenter<'_>) -> ApiError {
     }
 }
 
+/// One validation's inputs: which session, the transaction id presented, by whom, and
+/// the merchant's settings (its payer-authentication key).
+pub(crate) struct Attempt<'a> {
+    pub session: &'a SessionRef,
+    pub transaction_id: &'a TransactionId,
+    pub presenter: Presenter,
+    pub merchant: &'a MerchantProfile,
+}
+
 impl CallbackApp {
-    pub(crate) async fn validate_once(
-        &self,
-        reference: &ReferenceCode,
-        transaction_id: &TransactionId,
-        presenter: Presenter<'_>,
-    ) -> Result<Validation, ApiError> {
+    pub(crate) async fn validate_once(&self, attempt: Attempt<'_>) -> Result<Validation, ApiError> {
+        let merchant = &self.merchant;
+        let keys = merchant.keys().await?;
         let claim = ValidationClaim {
-            transaction_mac: self.merchant.keys.transaction_mac(transaction_id.as_str()),
-            client_id: presenter.client_id(),
+            transaction_mac: KeyedValue::new(
+                keys.transaction_macs(attempt.transaction_id.as_str()),
+            ),
         };
-        let sessions = &self.merchant.sessions;
-        match sessions
-            .claim(reference.as_str(), &claim, &self.merchant.settings)
+        match merchant
+            .sessions
+            .claim(attempt.session, &claim, &merchant.settings)
             .await?
         {
-            NextStep::Proceed(held) => self.validate_claimed(held, transaction_id, presenter).await,
+            NextStep::Proceed(held) => self.validate_claimed(held, &keys, attempt).await,
             NextStep::Replay(session) => Ok(Validation::AlreadyDecided(session)),
             NextStep::Expired(session) => Ok(Validation::Expired(session)),
-            NextStep::Refused(refusal) => Err(refused(refusal, &presenter)),
+            NextStep::Refused(refusal) => Err(refused(refusal, &attempt.presenter)),
             NextStep::NotFound => Err(not_found()),
             NextStep::InProgress => Ok(Validation::StillValidating),
         }
@@ -111,11 +111,11 @@ impl CallbackApp {
     async fn validate_claimed(
         &self,
         held: Held,
-        transaction_id: &TransactionId,
-        presenter: Presenter<'_>,
+        keys: &SessionKeys,
+        attempt: Attempt<'_>,
     ) -> Result<Validation, ApiError> {
         let merchant = &self.merchant;
-        let (answer, succeeded) = match self.ask_upstream(&held, transaction_id, presenter).await {
+        let (answer, succeeded) = match self.ask_upstream(&held, keys, attempt).await {
             Ok(decided) => decided,
             Err(error) => {
                 // Nothing was decided: the session goes back to CHALLENGE_PENDING.
@@ -133,14 +133,11 @@ impl CallbackApp {
         } else {
             SessionState::Failed
         };
-        let record_key = session::key(&held.reference_code);
         let complete = Transition::CompleteValidation {
             claim_id: held.claim_id.clone(),
             state,
             result: answer.result(),
-            response: merchant
-                .keys
-                .seal(&record_key, "validate_response", &answer.body),
+            response: keys.seal(&held.session_ref.key(), "validate_response", &answer.body),
             now_ms: now,
             expires_at: merchant.settings.record_expiry(now),
         };
@@ -161,23 +158,29 @@ impl CallbackApp {
     async fn ask_upstream(
         &self,
         held: &Held,
-        transaction_id: &TransactionId,
-        presenter: Presenter<'_>,
+        keys: &SessionKeys,
+        attempt: Attempt<'_>,
     ) -> Result<(PayerAuthAnswer, bool), ApiError> {
-        let data = match presenter {
-            Presenter::Merchant { payment, .. } => *payment,
+        let data = match attempt.presenter {
+            Presenter::Merchant { payment } => *payment,
             Presenter::Browser => {
                 let sealed = held.session.sealed_payment_data.as_ref().ok_or_else(|| {
                     ApiError::Internal("a pending session has no sealed payment data".into())
                 })?;
-                let record_key = session::key(&held.reference_code);
-                self.merchant
-                    .keys
-                    .open(&record_key, "payment_data", sealed)?
+                keys.open(&held.session_ref.key(), "payment_data", sealed)?
             }
         };
-        let request = ValidateRequest::new(&held.reference_code, data, transaction_id.as_str());
-        let answer = self.merchant.payer_auth.validate(&request).await?;
+        let request = ValidateRequest::new(
+            held.session_ref.reference.as_str(),
+            data,
+            attempt.transaction_id.as_str(),
+        );
+        let api_key = self.merchant.payer_auth_key(attempt.merchant).await?;
+        let answer = self
+            .merchant
+            .payer_auth
+            .validate(&api_key, &request)
+            .await?;
         let succeeded = answer.validation_succeeded()?;
         Ok((answer, succeeded))
     }

@@ -8,13 +8,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use gateway::config::Secret;
 use gateway::error::{ApiError, ErrorCode};
-use gateway::http::{self, Caller, JsonBody};
+use gateway::http::{self, JsonBody, MerchantCaller};
 use gateway::merchant::requests::ValidCheckEnroll;
 use gateway::session::claim::{Held, NextStep};
-use gateway::session::claims::{EnrollmentClaim, EnrollmentRefusal};
+use gateway::session::claims::{EnrollmentClaim, EnrollmentRefusal, KeyedValue};
 use gateway::session::{
-    self, AuthenticationSession, EnrollmentOutcome, Recorded, SessionKeys, SessionState, Transition,
+    AuthenticationSession, EnrollmentOutcome, Recorded, SessionKeys, SessionRef, SessionState,
+    Transition,
 };
 use gateway::telemetry::note_reference;
 use gateway::upstream::payer_auth::{EnrollmentDecision, PayerAuthAnswer};
@@ -29,7 +31,7 @@ const PENDING_RECORD_MARGIN_SECS: i64 = 24 * 3600;
 
 pub(crate) async fn check_enroll(
     State(app): State<AppState>,
-    caller: Caller,
+    caller: MerchantCaller,
     parts: Parts,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
@@ -37,11 +39,14 @@ pub(crate) async fn check_enroll(
     let request = ValidCheckEnroll::parse(
         http::from_value(body.clone())?,
         merchant.today(),
-        &merchant.return_urls,
+        &caller.merchant().return_urls,
     )?;
     note_reference(request.reference.as_str());
-    let our_return_url = app.return_url_for(&parts, &request.reference)?;
-    let held = match take_claim(&app, &request, &caller.client_id, &body).await? {
+    let session = SessionRef::new(caller.id().clone(), request.reference.clone());
+    let keys = merchant.keys().await?;
+    let our_return_url = app.return_url_for(&parts, &session, &keys)?;
+    let api_key = merchant.payer_auth_key(caller.merchant()).await?;
+    let held = match take_claim(&app, &session, &keys, &body).await? {
         Claimed::Held(held) => held,
         Claimed::Answered(replay) => return Ok(replay),
     };
@@ -49,7 +54,7 @@ pub(crate) async fn check_enroll(
     // merchant: we validate first, then redirect the browser to the merchant, signed.
     let mut upstream_body = body;
     upstream_body["authentication"]["return_url"] = Value::String(our_return_url.to_string());
-    let (answer, decision) = match ask_upstream(&app, &upstream_body).await {
+    let (answer, decision) = match ask_upstream(&app, &api_key, &upstream_body).await {
         Ok(decided) => decided,
         Err(error) => {
             // Not a decline: nothing was decided. Free the session for a retry.
@@ -61,7 +66,7 @@ pub(crate) async fn check_enroll(
             return Err(error);
         }
     };
-    let complete = completion(&app, &held, &request, &answer, decision);
+    let complete = completion(&app, &keys, &held, &request, &answer, decision);
     match merchant.sessions.complete(&held, &complete).await? {
         Recorded::Done(_) => {
             tracing::info!(state = complete.target().as_str(), "check enroll recorded");
@@ -81,24 +86,25 @@ enum Claimed {
 
 async fn take_claim(
     app: &AppState,
-    request: &ValidCheckEnroll,
-    client_id: &str,
+    session: &SessionRef,
+    keys: &SessionKeys,
     body: &Value,
 ) -> Result<Claimed, ApiError> {
     let merchant = &app.merchant;
+    let tenant = session.tenant.as_str();
     let claim = EnrollmentClaim {
-        reference_code: request.reference.as_str(),
-        client_id,
-        fingerprint: merchant.keys.fingerprint("check_enroll", client_id, body),
+        reference_code: session.reference.as_str(),
+        tenant_id: tenant,
+        fingerprint: KeyedValue::new(keys.fingerprints("check_enroll", tenant, body)),
         settings: &merchant.settings,
     };
     match merchant
         .sessions
-        .claim(request.reference.as_str(), &claim, &merchant.settings)
+        .claim(session, &claim, &merchant.settings)
         .await?
     {
         NextStep::Proceed(held) => Ok(Claimed::Held(held)),
-        NextStep::Replay(session) => replay(&merchant.keys, &session).map(Claimed::Answered),
+        NextStep::Replay(stored) => replay(keys, session, &stored).map(Claimed::Answered),
         NextStep::Refused(EnrollmentRefusal::ReferenceInUse) => {
             Err(ErrorCode::ReferenceCodeInUse.into())
         }
@@ -110,15 +116,18 @@ async fn take_claim(
 }
 
 /// The stored answer of a check enroll already made with this request.
-fn replay(keys: &SessionKeys, session: &AuthenticationSession) -> Result<Response, ApiError> {
-    let sealed = session
+fn replay(
+    keys: &SessionKeys,
+    session: &SessionRef,
+    stored: &AuthenticationSession,
+) -> Result<Response, ApiError> {
+    let sealed = stored
         .enroll_response
         .as_ref()
         .ok_or_else(|| ApiError::Internal("a decided enrollment has no answer".into()))?;
     tracing::info!("check enroll replayed from the store");
-    let record_key = session::key(&session.reference_code);
     Ok(http::replayed(keys.open(
-        &record_key,
+        &session.key(),
         "enroll_response",
         sealed,
     )?))
@@ -126,9 +135,10 @@ fn replay(keys: &SessionKeys, session: &AuthenticationSession) -> Result<Respons
 
 async fn ask_upstream(
     app: &AppState,
+    api_key: &Secret,
     body: &Value,
 ) -> Result<(PayerAuthAnswer, EnrollmentDecision), ApiError> {
-    let answer = app.merchant.payer_auth.check_enroll(body).await?;
+    let answer = app.merchant.payer_auth.check_enroll(api_key, body).await?;
     let decision = answer.enrollment_decision()?;
     Ok((answer, decision))
 }
@@ -137,13 +147,14 @@ async fn ask_upstream(
 /// for a challenge, what validate needs later (sealed) and the deadline.
 fn completion(
     app: &AppState,
+    keys: &SessionKeys,
     held: &Held,
     request: &ValidCheckEnroll,
     answer: &PayerAuthAnswer,
     decision: EnrollmentDecision,
 ) -> Transition {
     let merchant = &app.merchant;
-    let record_key = session::key(request.reference.as_str());
+    let record_key = held.session_ref.key();
     let now = merchant.now_ms();
     let (outcome, expires_at) = match decision {
         EnrollmentDecision::Authenticated(result) => (
@@ -166,13 +177,12 @@ fn completion(
             let deadline = now + merchant.settings.challenge_deadline.as_millis() as i64;
             (
                 EnrollmentOutcome::Challenge {
-                    transaction_mac: merchant
-                        .keys
-                        .transaction_mac(&authentication_transaction_id),
+                    transaction_mac: keys.transaction_macs(&authentication_transaction_id)[0]
+                        .clone(),
                     authentication_transaction_id,
                     challenge_deadline_ms: deadline,
                     merchant_return_url: request.merchant_return_url.to_string(),
-                    sealed_payment_data: merchant.keys.seal(
+                    sealed_payment_data: keys.seal(
                         &record_key,
                         "payment_data",
                         &request.payment_data(),
@@ -186,9 +196,7 @@ fn completion(
         claim_id: held.claim_id.clone(),
         outcome,
         card: request.card_summary().merged_with(answer.card_summary()),
-        response: merchant
-            .keys
-            .seal(&record_key, "enroll_response", &answer.body),
+        response: keys.seal(&record_key, "enroll_response", &answer.body),
         now_ms: now,
         expires_at,
     }

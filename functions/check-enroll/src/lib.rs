@@ -9,13 +9,14 @@ use std::sync::Arc;
 
 use axum::http::request::Parts;
 use axum::{Router, middleware};
-use gateway::clock::SharedClock;
-use gateway::config::{ClientKeys, ConfigError, Env, public_base_url};
-use gateway::domain::ReferenceCode;
+use gateway::config::{ConfigError, Env, public_base_url};
 use gateway::error::ApiError;
-use gateway::http::{self, HasClientKeys, Route};
+use gateway::http::{self, HasTenants, Route};
 use gateway::merchant::{MerchantConfig, MerchantContext, callback_url};
-use gateway::store::SharedStore;
+use gateway::platform::Platform;
+use gateway::secrets::{Cached, SecretError};
+use gateway::session::{SessionKeys, SessionRef};
+use gateway::tenants::Registry;
 use url::Url;
 
 mod enroll;
@@ -45,16 +46,21 @@ struct CheckEnrollApp {
     public_base_url: Option<Url>,
 }
 
-impl HasClientKeys for CheckEnrollApp {
-    fn client_keys(&self) -> &ClientKeys {
-        &self.merchant.clients
+impl HasTenants for CheckEnrollApp {
+    fn tenants(&self) -> &Cached<Registry> {
+        self.merchant.tenants()
     }
 }
 
 impl CheckEnrollApp {
     /// Where the browser comes back after the challenge: our callback route, bound to
     /// this session.
-    fn return_url_for(&self, parts: &Parts, reference: &ReferenceCode) -> Result<Url, ApiError> {
+    fn return_url_for(
+        &self,
+        parts: &Parts,
+        session: &SessionRef,
+        keys: &SessionKeys,
+    ) -> Result<Url, ApiError> {
         let base = self
             .public_base_url
             .clone()
@@ -65,11 +71,8 @@ impl CheckEnrollApp {
                         .into(),
                 )
             })?;
-        Ok(callback_url(
-            &base,
-            reference.as_str(),
-            &self.merchant.keys.return_url_binding(reference.as_str()),
-        ))
+        let binding = keys.return_url_binding(session.tenant.as_str(), session.reference.as_str());
+        Ok(callback_url(&base, session, &binding))
     }
 }
 
@@ -94,15 +97,17 @@ pub fn routes() -> Vec<http::routes::RouteKey> {
 }
 
 /// The check-enroll function's router, in the payer-authentication API's error envelope.
-pub fn build(config: &CheckEnrollConfig, store: SharedStore, clock: SharedClock) -> Router {
+/// Its secrets are read first: a missing or malformed one fails the cold start.
+pub async fn build(config: &CheckEnrollConfig, platform: &Platform) -> Result<Router, SecretError> {
     let app = CheckEnrollApp {
-        merchant: MerchantContext::new(&config.merchant, store, clock),
+        merchant: MerchantContext::new(&config.merchant, platform),
         public_base_url: config.public_base_url.clone(),
     };
-    http::routes::assemble(route_list())
+    app.merchant.load_secrets().await?;
+    Ok(http::routes::assemble(route_list())
         .fallback(http::route_not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
         .with_state(Arc::new(app))
         .layer(middleware::map_response(http::payer_auth_envelope))
-        .layer(middleware::from_fn(http::request_span))
+        .layer(middleware::from_fn(http::request_span)))
 }

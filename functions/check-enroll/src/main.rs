@@ -2,6 +2,7 @@
 //! check enroll, and the status of a stored authentication.
 
 use gateway::config::Env;
+use gateway::platform::Platform;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -10,7 +11,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         check_enroll::CheckEnrollConfig::from_env(&Env::process()).inspect_err(|error| {
             tracing::error!(%error, "invalid configuration");
         })?;
-    let store = gateway::store::from_settings(&config.merchant.store).await;
-    let router = check_enroll::build(&config, store, gateway::clock::system());
+    let platform = Platform::from_env(&config.merchant.store).await;
+    let router = check_enroll::build(&config, &platform)
+        .await
+        .inspect_err(|error| tracing::error!(%error, "a secret could not be read"))?;
     gateway::http::lambda::run(router).await
 }

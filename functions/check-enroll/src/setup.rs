@@ -6,10 +6,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use gateway::crypto::constant_time_eq;
 use gateway::error::{ApiError, ErrorCode};
-use gateway::http::{self, Caller, JsonBody};
+use gateway::http::{self, JsonBody, MerchantCaller};
 use gateway::merchant::requests::ValidSetup;
-use gateway::session::{self, Recorded, Transition};
+use gateway::session::{Recorded, SessionRef, Transition};
 use gateway::telemetry::note_reference;
 use serde_json::Value;
 
@@ -17,43 +18,44 @@ use crate::State as AppState;
 
 pub(crate) async fn setup(
     State(app): State<AppState>,
-    caller: Caller,
+    caller: MerchantCaller,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let merchant = &app.merchant;
     let request = ValidSetup::parse(http::from_value(body.clone())?, merchant.today())?;
-    let reference = request.reference.as_str();
-    note_reference(reference);
-    let fingerprint = merchant.keys.fingerprint("setup", &caller.client_id, &body);
-    let answer = merchant.payer_auth.setup(&body).await?;
-    let record_key = session::key(reference);
+    note_reference(request.reference.as_str());
+    let session = SessionRef::new(caller.id().clone(), request.reference);
+    let keys = merchant.keys().await?;
+    let fingerprints = keys.fingerprints("setup", session.tenant.as_str(), &body);
+    let api_key = merchant.payer_auth_key(caller.merchant()).await?;
+    let answer = merchant.payer_auth.setup(&api_key, &body).await?;
     let now = merchant.now_ms();
     let record = Transition::RecordSetup {
-        reference_code: reference.to_owned(),
-        client_id: caller.client_id.clone(),
-        fingerprint: fingerprint.clone(),
-        response: merchant
-            .keys
-            .seal(&record_key, "setup_response", &answer.body),
+        reference_code: session.reference.to_string(),
+        tenant_id: session.tenant.to_string(),
+        fingerprint: fingerprints[0].clone(),
+        response: keys.seal(&session.key(), "setup_response", &answer.body),
         now_ms: now,
         expires_at: merchant.settings.record_expiry(now),
     };
-    match merchant.sessions.apply(reference, &record).await? {
+    match merchant.sessions.apply(&session, &record).await? {
         Recorded::Done(_) => {
             tracing::info!("payer authentication set up");
             Ok(Json(answer.body).into_response())
         }
         Recorded::Refused(Some(current))
-            if current.client_id == caller.client_id
-                && current.setup_fingerprint.as_deref() == Some(fingerprint.as_str()) =>
+            if current
+                .setup_fingerprint
+                .as_deref()
+                .is_some_and(|stored| fingerprints.iter().any(|f| constant_time_eq(f, stored))) =>
         {
             let sealed = current
                 .setup_response
                 .as_ref()
                 .ok_or_else(|| ApiError::Internal("a recorded setup has no response".into()))?;
             tracing::info!("setup replayed from the store");
-            Ok(http::replayed(merchant.keys.open(
-                &record_key,
+            Ok(http::replayed(keys.open(
+                &session.key(),
                 "setup_response",
                 sealed,
             )?))

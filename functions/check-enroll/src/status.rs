@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use gateway::clock::rfc3339;
 use gateway::domain::{CardSummary, ReferenceCode};
 use gateway::error::{ApiError, ErrorCode};
-use gateway::http::Caller;
-use gateway::session::{AuthenticationSession, SessionState, Transition};
+use gateway::http::MerchantCaller;
+use gateway::session::{AuthenticationSession, SessionRef, SessionState, Transition};
 use gateway::telemetry::note_reference;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -16,17 +16,17 @@ use crate::State as AppState;
 
 pub(crate) async fn status(
     State(app): State<AppState>,
-    caller: Caller,
+    caller: MerchantCaller,
     Path(reference): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let merchant = &app.merchant;
     let reference = ReferenceCode::parse("reference_code", &reference)?;
     note_reference(reference.as_str());
+    let session_ref = SessionRef::new(caller.id().clone(), reference);
     let session = merchant
         .sessions
-        .get(reference.as_str())
+        .get(&session_ref)
         .await?
-        .filter(|s| s.client_id == caller.client_id)
         .ok_or(ApiError::of(ErrorCode::SessionNotFound))?;
     let now = merchant.now_ms();
     let state = session.effective_state(now);
@@ -36,7 +36,7 @@ pub(crate) async fn status(
             now_ms: now,
             expires_at: merchant.settings.record_expiry(now),
         };
-        if let Err(error) = merchant.sessions.apply(reference.as_str(), &expire).await {
+        if let Err(error) = merchant.sessions.apply(&session_ref, &expire).await {
             tracing::warn!(%error, "could not record the expiry");
         }
     }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use futures_util::StreamExt as _;
 use gateway::error::ApiError;
-use gateway::http::{Caller, JsonBody};
+use gateway::http::{IssuerCaller, JsonBody};
 use gateway::upstream::card_issuance::wire::CardEnrollmentRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -63,7 +63,7 @@ impl BatchItemResult {
 /// one failing item never fails the rest.
 pub(crate) async fn enroll_batch(
     State(app): State<AppState>,
-    caller: Caller,
+    caller: IssuerCaller,
     JsonBody(request): JsonBody<BatchRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let links = parse_items(&request.items)?;

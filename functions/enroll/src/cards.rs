@@ -1,15 +1,18 @@
-//! Card enrollment: enroll, re-point to another cardholder, read the enrollment detail.
+//! Card enrollment: enroll, re-point to another cardholder, read the enrollment detail —
+//! each only for the caller's own cards and cardholders.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use gateway::domain::{CardId, CardholderId, Check};
-use gateway::error::ApiError;
-use gateway::http::{Caller, JsonBody};
+use gateway::enrollment::Recorded;
+use gateway::error::{ApiError, ErrorCode};
+use gateway::http::{IssuerCaller, JsonBody, query_param};
 use gateway::telemetry::note_card;
-use gateway::upstream::card_issuance::redact_security_answers;
 use gateway::upstream::card_issuance::wire::CardEnrollmentRequest;
+use gateway::upstream::card_issuance::{CardIssuanceError, redact_security_answers};
 use serde_json::Value;
 
+use crate::ownership::{CardOwner, not_found};
 use crate::{EnrollApp, State as AppState};
 
 /// A card and the cardholder it is (to be) linked to, checked.
@@ -32,30 +35,55 @@ impl CardLink {
 }
 
 impl EnrollApp {
-    /// Enrolls upstream, then records the status. A store failure after the upstream
-    /// said yes is reported (502/504) so the caller retries; the retry's 409 is then
-    /// reconciled as enrolled and recorded.
+    /// Enrolls upstream, then records the status (and the caller's ownership). A store
+    /// failure after the upstream said yes is reported (502/504) so the caller retries;
+    /// the retry's 409 is then reconciled as enrolled and recorded.
     pub(crate) async fn enroll_card(
         &self,
         link: &CardLink,
-        caller: &Caller,
+        caller: &IssuerCaller,
     ) -> Result<Value, ApiError> {
-        let enrolled = self
-            .card_issuance
-            .enroll(&link.card_id, &link.cardholder_id)
+        let credentials = self.credentials_for(caller).await?;
+        let upstream = self.card_issuance.with(&credentials);
+        self.own_cardholder(caller, &upstream, &link.cardholder_id)
             .await?;
-        self.enrollments
-            .record_confirmed(&link.card_id, &link.cardholder_id, &caller.client_id)
-            .await?;
+        if let Some(record) = self.enrollments.card(&link.card_id).await?
+            && record.tenant_id != caller.id().as_str()
+        {
+            return Err(not_found(ErrorCode::CardNotFound));
+        }
+        let enrolled = match upstream.enroll(&link.card_id, &link.cardholder_id).await {
+            Ok(enrolled) => enrolled,
+            // Linked to a cardholder of another card program: not the caller's card.
+            Err(CardIssuanceError::AlreadyEnrolled {
+                linked_budget: Some(budget),
+                ..
+            }) if !caller.issuer().owns_budget(&budget) => {
+                return Err(not_found(ErrorCode::CardNotFound));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        self.record(link, caller).await?;
         tracing::info!(reconciled = enrolled.reconciled, "card enrolled for 3DS");
         Ok(enrolled.envelope)
+    }
+
+    async fn record(&self, link: &CardLink, caller: &IssuerCaller) -> Result<(), ApiError> {
+        match self
+            .enrollments
+            .record_confirmed(&link.card_id, &link.cardholder_id, caller.id())
+            .await?
+        {
+            Recorded::OtherTenant => Err(not_found(ErrorCode::CardNotFound)),
+            Recorded::Written | Recorded::Newer => Ok(()),
+        }
     }
 }
 
 /// `POST 3ds/v2/enroll`.
 pub(crate) async fn enroll(
     State(app): State<AppState>,
-    caller: Caller,
+    caller: IssuerCaller,
     JsonBody(request): JsonBody<CardEnrollmentRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let link = CardLink::parse(&request, "")?;
@@ -63,35 +91,53 @@ pub(crate) async fn enroll(
     app.enroll_card(&link, &caller).await.map(Json)
 }
 
-/// `POST 3ds/v2/update`: re-points an enrolled card to another cardholder.
+/// `POST 3ds/v2/update`: re-points one of the caller's enrolled cards to another of its
+/// cardholders.
 pub(crate) async fn update_enrollment(
     State(app): State<AppState>,
-    caller: Caller,
+    caller: IssuerCaller,
     JsonBody(request): JsonBody<CardEnrollmentRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let link = CardLink::parse(&request, "")?;
     note_card(link.card_id.as_str());
-    let envelope = app
-        .card_issuance
+    let credentials = app.credentials_for(&caller).await?;
+    let upstream = app.card_issuance.with(&credentials);
+    if let CardOwner::Unclaimed(not_enrolled) =
+        app.card_owner(&caller, &upstream, &link.card_id).await?
+    {
+        return Err(not_enrolled);
+    }
+    app.own_cardholder(&caller, &upstream, &link.cardholder_id)
+        .await?;
+    let envelope = upstream
         .update_enrollment(&link.card_id, &link.cardholder_id)
         .await?;
-    app.enrollments
-        .record_confirmed(&link.card_id, &link.cardholder_id, &caller.client_id)
-        .await?;
+    app.record(&link, &caller).await?;
     tracing::info!("3DS enrollment re-pointed to another cardholder");
     Ok(Json(envelope))
 }
 
-/// `GET 3ds/v2/detail?card_id=`: the card's 3DS contact, without the security answer.
+/// `GET 3ds/v2/detail?card_id=`: the contact of one of the caller's cards, without the
+/// security answer.
 pub(crate) async fn enrollment_detail(
     State(app): State<AppState>,
-    _caller: Caller,
+    caller: IssuerCaller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let card_id = gateway::http::query_param(query.as_deref(), "card_id").unwrap_or_default();
+    let card_id = query_param(query.as_deref(), "card_id").unwrap_or_default();
     let card_id = CardId::parse("card_id", &card_id)?;
     note_card(card_id.as_str());
-    let mut envelope = app.card_issuance.enrollment_detail(&card_id).await?;
+    let credentials = app.credentials_for(&caller).await?;
+    let upstream = app.card_issuance.with(&credentials);
+    let mut envelope = match app.card_owner(&caller, &upstream, &card_id).await? {
+        CardOwner::Unclaimed(not_enrolled) => return Err(not_enrolled),
+        CardOwner::Caller(Some(detail)) => detail,
+        CardOwner::Caller(None) => upstream.enrollment_detail(&card_id).await?,
+    };
+    // Re-pointed outside the gateway to another program's cardholder: not theirs now.
+    if !app.detail_is_callers(&caller, &envelope) {
+        return Err(not_found(ErrorCode::CardNotFound));
+    }
     redact_security_answers(&mut envelope);
     Ok(Json(envelope))
 }

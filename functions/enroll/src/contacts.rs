@@ -6,8 +6,8 @@ use axum::extract::{RawQuery, State};
 use chrono::NaiveDate;
 use gateway::domain::field as f;
 use gateway::domain::{BudgetId, CardholderId, Check, FieldError};
-use gateway::error::ApiError;
-use gateway::http::{Caller, JsonBody, query_param};
+use gateway::error::{ApiError, ErrorCode};
+use gateway::http::{IssuerCaller, JsonBody, query_param};
 use gateway::upstream::card_issuance::redact_security_answers;
 use gateway::upstream::card_issuance::wire::{
     CALL_PREFIXES, CardholderQuery, Contact, CreateCardholderRequest, UpdateCardholderRequest,
@@ -15,47 +15,101 @@ use gateway::upstream::card_issuance::wire::{
 use serde_json::Value;
 
 use crate::State as AppState;
+use crate::ownership::not_found;
 
-/// `POST cardholders/v2/create`.
+/// `POST cardholders/v2/create`: a contact in one of the caller's budgets, recorded as
+/// theirs.
 pub(crate) async fn create_cardholder(
     State(app): State<AppState>,
-    _caller: Caller,
+    caller: IssuerCaller,
     JsonBody(request): JsonBody<CreateCardholderRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    BudgetId::parse("budget_id", &request.budget_id)?;
+    let budget = BudgetId::parse("budget_id", &request.budget_id)?;
     f::text("first_name", &request.first_name, 64)?;
     f::text("last_name", &request.last_name, 64)?;
     check_contact(&request.contact(), app.today())?;
-    let mut envelope = app.card_issuance.create_cardholder(&request).await?;
+    if !caller.issuer().owns_budget(budget.as_str()) {
+        return Err(not_found(ErrorCode::BudgetNotFound));
+    }
+    let credentials = app.credentials_for(&caller).await?;
+    let mut envelope = app
+        .card_issuance
+        .with(&credentials)
+        .create_cardholder(&request)
+        .await?;
+    let created = envelope
+        .pointer("/data/cardholder_id")
+        .and_then(Value::as_str)
+        .and_then(|id| CardholderId::parse("cardholder_id", id).ok());
+    match created {
+        Some(cardholder) => {
+            app.enrollments
+                .record_cardholder(&cardholder, &budget, caller.id())
+                .await?;
+        }
+        None => tracing::warn!("a created contact came back without its cardholder_id"),
+    }
     redact_security_answers(&mut envelope);
     tracing::info!("cardholder 3DS contact created");
     Ok(Json(envelope))
 }
 
-/// `POST cardholders/v2/update`: replaces the contact (name and budget stay).
+/// `POST cardholders/v2/update`: replaces one of the caller's contacts (name and budget
+/// stay).
 pub(crate) async fn update_cardholder(
     State(app): State<AppState>,
-    _caller: Caller,
+    caller: IssuerCaller,
     JsonBody(request): JsonBody<UpdateCardholderRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    CardholderId::parse("cardholder_id", &request.cardholder_id)?;
+    let cardholder = CardholderId::parse("cardholder_id", &request.cardholder_id)?;
     check_contact(&request.contact(), app.today())?;
-    let mut envelope = app.card_issuance.update_cardholder(&request).await?;
+    let credentials = app.credentials_for(&caller).await?;
+    let upstream = app.card_issuance.with(&credentials);
+    app.own_cardholder(&caller, &upstream, &cardholder).await?;
+    let mut envelope = upstream.update_cardholder(&request).await?;
     redact_security_answers(&mut envelope);
     tracing::info!("cardholder 3DS contact updated");
     Ok(Json(envelope))
 }
 
-/// `GET cardholders/v2/detail?budget_id=&cardholder_id=&page_no=&page_size=`.
+/// `GET cardholders/v2/detail?budget_id=&cardholder_id=&page_no=&page_size=`: the
+/// caller's own contacts only.
 pub(crate) async fn query_cardholders(
     State(app): State<AppState>,
-    _caller: Caller,
+    caller: IssuerCaller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let query = parse_query(query.as_deref())?;
-    let mut envelope = app.card_issuance.query_cardholders(&query).await?;
+    if let Some(budget) = &query.budget_id
+        && !caller.issuer().owns_budget(budget)
+    {
+        return Err(not_found(ErrorCode::BudgetNotFound));
+    }
+    let credentials = app.credentials_for(&caller).await?;
+    let upstream = app.card_issuance.with(&credentials);
+    if let Some(cardholder) = &query.cardholder_id {
+        let cardholder = CardholderId::parse("cardholder_id", cardholder)?;
+        app.own_cardholder(&caller, &upstream, &cardholder).await?;
+    }
+    let mut envelope = upstream.query_cardholders(&query).await?;
+    keep_own_contacts(&mut envelope, &caller);
     redact_security_answers(&mut envelope);
     Ok(Json(envelope))
+}
+
+/// Drops from a contact list any contact outside the caller's budgets (the upstream
+/// filters by what was asked; this holds even if it did not).
+fn keep_own_contacts(envelope: &mut Value, caller: &IssuerCaller) {
+    if let Some(list) = envelope
+        .pointer_mut("/data/list")
+        .and_then(Value::as_array_mut)
+    {
+        list.retain(|contact| {
+            contact["budget_id"]
+                .as_str()
+                .is_some_and(|budget| caller.issuer().owns_budget(budget))
+        });
+    }
 }
 
 fn check_contact(contact: &Contact<'_>, today: NaiveDate) -> Check {

@@ -9,17 +9,21 @@ use std::sync::Arc;
 use axum::{Router, middleware};
 use gateway::clock::SharedClock;
 use gateway::config::{
-    CardIssuanceSettings, ClientKeys, ConfigError, Env, HttpSettings, StoreSettings,
+    CardIssuanceSettings, ConfigError, Env, HttpSettings, SecretSettings, StoreSettings,
 };
 use gateway::enrollment::Enrollments;
-use gateway::http::{self, HasClientKeys, Route};
+use gateway::error::ApiError;
+use gateway::http::{self, HasTenants, IssuerCaller, Route};
 use gateway::outbound::HttpClient;
-use gateway::store::SharedStore;
-use gateway::upstream::card_issuance::{CardIssuanceClient, PATH_PREFIX};
+use gateway::platform::Platform;
+use gateway::secrets::{Cached, SecretError};
+use gateway::tenants::{Registry, RegistryPolicy};
+use gateway::upstream::card_issuance::{CardIssuanceClient, CardIssuanceCredentials, PATH_PREFIX};
 
 mod batch;
 mod cards;
 mod contacts;
+mod ownership;
 
 /// Settings of the enroll function.
 #[derive(Debug, Clone)]
@@ -27,7 +31,9 @@ pub struct EnrollConfig {
     pub http: HttpSettings,
     pub store: StoreSettings,
     pub card_issuance: CardIssuanceSettings,
-    pub clients: ClientKeys,
+    pub secrets: SecretSettings,
+    /// The gateway's card-issuance credentials (`CARD_ISSUANCE_SECRET_ID`).
+    pub card_issuance_secret: String,
     pub batch_concurrency: usize,
 }
 
@@ -37,7 +43,8 @@ impl EnrollConfig {
             http: HttpSettings::from_env(env)?,
             store: StoreSettings::from_env(env)?,
             card_issuance: CardIssuanceSettings::from_env(env)?,
-            clients: ClientKeys::from_env(env)?,
+            secrets: SecretSettings::from_env(env)?,
+            card_issuance_secret: env.required("CARD_ISSUANCE_SECRET_ID")?,
             batch_concurrency: env.ranged("ENROLL_BATCH_CONCURRENCY", 8, 1..=32)?,
         })
     }
@@ -45,22 +52,38 @@ impl EnrollConfig {
 
 /// What the enroll function's handlers hold, built once per cold start.
 struct EnrollApp {
-    clients: ClientKeys,
     card_issuance: CardIssuanceClient,
     enrollments: Enrollments,
     batch_concurrency: usize,
     clock: SharedClock,
+    tenants: Cached<Registry>,
+    credentials: Cached<CardIssuanceCredentials>,
 }
 
-impl HasClientKeys for EnrollApp {
-    fn client_keys(&self) -> &ClientKeys {
-        &self.clients
+impl HasTenants for EnrollApp {
+    fn tenants(&self) -> &Cached<Registry> {
+        &self.tenants
     }
 }
 
 impl EnrollApp {
     fn today(&self) -> chrono::NaiveDate {
         gateway::clock::utc_date(self.clock.now_ms())
+    }
+
+    /// The card-issuance credentials a card program's calls are made with: its own, or
+    /// the gateway's.
+    async fn credentials_for(
+        &self,
+        caller: &IssuerCaller,
+    ) -> Result<Arc<CardIssuanceCredentials>, ApiError> {
+        if let Some((api_key, access_token)) = &caller.issuer().card_issuance {
+            return Ok(Arc::new(CardIssuanceCredentials {
+                api_key: api_key.clone(),
+                access_token: access_token.clone(),
+            }));
+        }
+        Ok(self.credentials.get().await?)
     }
 }
 
@@ -93,22 +116,41 @@ pub fn routes() -> Vec<http::routes::RouteKey> {
 }
 
 /// The enroll function's router: its routes, in the card-issuance API's error envelope.
-pub fn build(config: &EnrollConfig, store: SharedStore, clock: SharedClock) -> Router {
+/// Its secrets are read first: a missing or malformed one fails the cold start.
+pub async fn build(config: &EnrollConfig, platform: &Platform) -> Result<Router, SecretError> {
     debug_assert!(route_list().iter().all(|r| r.path.starts_with(PATH_PREFIX)));
+    let secrets = &config.secrets;
     let app = EnrollApp {
-        clients: config.clients.clone(),
         card_issuance: CardIssuanceClient::new(
             HttpClient::new(config.http.clone()),
             &config.card_issuance,
         ),
-        enrollments: Enrollments::new(store, clock.clone()),
+        enrollments: Enrollments::new(platform.store.clone(), platform.clock.clone()),
         batch_concurrency: config.batch_concurrency,
-        clock,
+        clock: platform.clock.clone(),
+        tenants: Cached::new(
+            platform.secrets.clone(),
+            secrets.tenant_registry.clone(),
+            secrets.ttl,
+            platform.clock.clone(),
+            RegistryPolicy {
+                allow_loopback_http: secrets.allow_loopback_http,
+            },
+        ),
+        credentials: Cached::new(
+            platform.secrets.clone(),
+            config.card_issuance_secret.clone(),
+            secrets.ttl,
+            platform.clock.clone(),
+            (),
+        ),
     };
-    http::routes::assemble(route_list())
+    app.tenants.load().await?;
+    app.credentials.load().await?;
+    Ok(http::routes::assemble(route_list())
         .fallback(http::route_not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
         .with_state(Arc::new(app))
         .layer(middleware::map_response(http::card_issuance_envelope))
-        .layer(middleware::from_fn(http::request_span))
+        .layer(middleware::from_fn(http::request_span)))
 }

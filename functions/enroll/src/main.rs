@@ -1,6 +1,7 @@
 //! Lambda: the issuer-side 3DS enrollment routes (card-issuance API, drop-in).
 
 use gateway::config::Env;
+use gateway::platform::Platform;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -8,7 +9,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = enroll::EnrollConfig::from_env(&Env::process()).inspect_err(|error| {
         tracing::error!(%error, "invalid configuration");
     })?;
-    let store = gateway::store::from_settings(&config.store).await;
-    let router = enroll::build(&config, store, gateway::clock::system());
+    let platform = Platform::from_env(&config.store).await;
+    let router = enroll::build(&config, &platform)
+        .await
+        .inspect_err(|error| tracing::error!(%error, "a secret could not be read"))?;
     gateway::http::lambda::run(router).await
 }

@@ -58,6 +58,30 @@ impl ReferenceCode {
 }
 
 identifier! {
+    /// A tenant of the gateway (a merchant, a card program, or both): lower-case letters,
+    /// digits and `-`, starting with a letter or digit. It appears in our callback URLs
+    /// and in every key the tenant's records are stored under.
+    TenantId
+}
+
+impl TenantId {
+    pub fn parse(field: &str, raw: &str) -> Check<Self> {
+        let valid = (1..=63).contains(&raw.len())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !raw.starts_with('-');
+        if !valid {
+            return Err(FieldError::new(
+                field,
+                "must be 1 to 63 of a-z, 0-9 and '-', not starting with '-'",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+identifier! {
     /// The upstream's authentication transaction id (Cardinal's `TransactionId`).
     TransactionId
 }

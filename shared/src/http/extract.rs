@@ -1,5 +1,5 @@
 //! Request extraction: bounded bodies, JSON that fails with the field's name (never its
-//! value), and the caller's `x-api-key`.
+//! value), and the calling tenant (its `x-api-key`, its role).
 
 use std::sync::Arc;
 
@@ -8,9 +8,10 @@ use bytes::Bytes;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::config::ClientKeys;
-use crate::crypto::constant_time_eq;
+use crate::domain::TenantId;
 use crate::error::{ApiError, ErrorCode};
+use crate::secrets::Cached;
+use crate::tenants::{IssuerProfile, MerchantProfile, Registry, Role, Tenant};
 
 /// Largest request body accepted (API Gateway allows more; no 3DS request needs it).
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -104,37 +105,77 @@ where
     }
 }
 
-/// Access to the configured caller keys, for the [`Caller`] extractor.
-pub trait HasClientKeys {
-    fn client_keys(&self) -> &ClientKeys;
+/// Access to the tenant registry, for the caller extractors.
+pub trait HasTenants {
+    fn tenants(&self) -> &Cached<Registry>;
 }
 
-/// The authenticated caller: whose `x-api-key` matched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub client_id: String,
-}
+/// Who is calling: the tenant whose `x-api-key` this is, in the role the route needs.
+/// `MerchantCaller` on the merchant routes, `IssuerCaller` on the issuer routes: a key of
+/// a tenant without that role is refused (403) before anything else happens.
+#[derive(Debug, Clone)]
+pub struct Caller<const ROLE: u8>(pub Arc<Tenant>);
 
-impl Caller {
-    /// Checks the key against every configured key in constant time per key (and
-    /// without stopping at the first match, so timing does not reveal its position).
-    pub fn authenticate(keys: &ClientKeys, presented: Option<&str>) -> Result<Self, ApiError> {
-        let presented = presented.ok_or(ApiError::of(ErrorCode::Unauthorized))?;
-        let mut matched = None;
-        for (client_id, key) in &keys.0 {
-            if constant_time_eq(key.expose(), presented) && matched.is_none() {
-                matched = Some(client_id.clone());
-            }
+pub type MerchantCaller = Caller<MERCHANT>;
+pub type IssuerCaller = Caller<ISSUER>;
+
+const MERCHANT: u8 = 0;
+const ISSUER: u8 = 1;
+
+impl<const ROLE: u8> Caller<ROLE> {
+    fn role() -> Role {
+        match ROLE {
+            MERCHANT => Role::Merchant,
+            _ => Role::Issuer,
         }
-        let client_id = matched.ok_or(ApiError::of(ErrorCode::Unauthorized))?;
-        tracing::Span::current().record("client_id", client_id.as_str());
-        Ok(Self { client_id })
+    }
+
+    pub fn tenant(&self) -> &Tenant {
+        &self.0
+    }
+
+    pub fn id(&self) -> &TenantId {
+        &self.0.id
+    }
+
+    /// Finds the key's tenant and checks its role.
+    pub fn authenticate(registry: &Registry, presented: Option<&str>) -> Result<Self, ApiError> {
+        let tenant = presented
+            .and_then(|key| registry.authenticate(key))
+            .ok_or(ApiError::of(ErrorCode::Unauthorized))?;
+        tracing::Span::current().record("tenant", tenant.id.as_str());
+        if !tenant.has_role(Self::role()) {
+            tracing::warn!(
+                needed = Self::role().as_str(),
+                "a tenant called a route of another role"
+            );
+            return Err(ErrorCode::RoleNotAllowed.into());
+        }
+        Ok(Self(tenant))
     }
 }
 
-impl<T> FromRequestParts<Arc<T>> for Caller
+impl Caller<MERCHANT> {
+    pub fn merchant(&self) -> &MerchantProfile {
+        self.0
+            .merchant
+            .as_ref()
+            .expect("the registry gives every merchant tenant its merchant settings")
+    }
+}
+
+impl Caller<ISSUER> {
+    pub fn issuer(&self) -> &IssuerProfile {
+        self.0
+            .issuer
+            .as_ref()
+            .expect("the registry gives every issuer tenant its issuer settings")
+    }
+}
+
+impl<T, const ROLE: u8> FromRequestParts<Arc<T>> for Caller<ROLE>
 where
-    T: HasClientKeys + Send + Sync,
+    T: HasTenants + Send + Sync,
 {
     type Rejection = ApiError;
 
@@ -142,15 +183,15 @@ where
         parts: &mut Parts,
         state: &Arc<T>,
     ) -> Result<Self, Self::Rejection> {
+        let registry = state.tenants().get().await?;
         let presented = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok());
-        Caller::authenticate(state.client_keys(), presented)
+        Self::authenticate(&registry, presented)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
 
     #[derive(serde::Deserialize, Debug)]
     #[allow(dead_code)]
@@ -212,18 +253,21 @@ mod tests {
     }
 
     #[test]
-    fn callers_are_matched_by_key() {
-        let keys = ClientKeys(vec![
-            ("a".into(), Secret::new("key-a-0123456789")),
-            ("b".into(), Secret::new("key-b-0123456789")),
-        ]);
-        assert_eq!(
-            Caller::authenticate(&keys, Some("key-b-0123456789"))
-                .unwrap()
-                .client_id,
-            "b"
-        );
-        assert!(Caller::authenticate(&keys, Some("key-b-012345678")).is_err());
-        assert!(Caller::authenticate(&keys, None).is_err());
+    fn a_key_finds_its_tenant_and_a_tenant_of_another_role_is_refused() {
+        use crate::tenants::{RegistryDocument, RegistryPolicy, api_key_digest};
+        let document: RegistryDocument = serde_json::from_value(serde_json::json!({"tenants": [{
+            "id": "bank-x", "roles": ["issuer"], "api_key_sha256": [api_key_digest("key-x")],
+            "issuer": {"budget_ids": ["ci202008281528472924"]}
+        }]}))
+        .unwrap();
+        let registry = Registry::check(document, &RegistryPolicy::default()).unwrap();
+        let issuer = IssuerCaller::authenticate(&registry, Some("key-x")).unwrap();
+        assert_eq!(issuer.id().as_str(), "bank-x");
+        let refused = MerchantCaller::authenticate(&registry, Some("key-x")).unwrap_err();
+        assert_eq!(refused.error_code(), ErrorCode::RoleNotAllowed);
+        for unknown in [Some("key-y"), None] {
+            let refused = IssuerCaller::authenticate(&registry, unknown).unwrap_err();
+            assert_eq!(refused.error_code(), ErrorCode::Unauthorized);
+        }
     }
 }

@@ -19,7 +19,9 @@ pub mod pages;
 pub mod routes;
 
 pub use envelope::{browser_page, card_issuance_envelope, payer_auth_envelope};
-pub use extract::{Caller, HasClientKeys, JsonBody, from_value, parse_json, read_body};
+pub use extract::{
+    Caller, HasTenants, IssuerCaller, JsonBody, MerchantCaller, from_value, parse_json, read_body,
+};
 pub use routes::Route;
 
 use crate::error::{ApiError, ErrorCode};
@@ -45,7 +47,7 @@ pub fn replayed(body: serde_json::Value) -> Response {
 }
 
 /// Wraps each request in a span carrying the request id (Lambda's, when running in
-/// Lambda) and the fields handlers fill in later (`client_id`, `reference_code`,
+/// Lambda) and the fields handlers fill in later (`tenant`, `reference_code`,
 /// `card_id`), so every log line of the request can be found by any of them.
 pub async fn request_span(request: Request, next: Next) -> Response {
     let request_id = request
@@ -70,7 +72,7 @@ pub async fn request_span(request: Request, next: Next) -> Response {
         request_id = %request_id,
         method = %request.method(),
         route = %route,
-        client_id = tracing::field::Empty,
+        tenant = tracing::field::Empty,
         reference_code = tracing::field::Empty,
         card_id = tracing::field::Empty,
     );

@@ -2,27 +2,31 @@
 //! configuration and context, the checks of the payer-authentication requests they
 //! accept, and the callback URL one of them hands out and the other serves.
 
+use std::sync::Arc;
+
 use url::Url;
 
-use crate::clock::SharedClock;
 use crate::config::{
-    ClientKeys, ConfigError, Env, HttpSettings, PayerAuthSettings, SessionSettings, StoreSettings,
-    check_lease, return_url_policy,
+    ConfigError, Env, HttpSettings, PayerAuthSettings, Secret, SecretSettings, SessionSettings,
+    StoreSettings, check_lease,
 };
-use crate::http::HasClientKeys;
+use crate::error::ApiError;
+use crate::http::HasTenants;
 use crate::outbound::HttpClient;
-use crate::redirect::ReturnUrlPolicy;
-use crate::session::{SessionKeys, Sessions};
-use crate::store::SharedStore;
-use crate::upstream::payer_auth::PayerAuthClient;
+use crate::platform::Platform;
+use crate::secrets::{Cached, SecretError};
+use crate::session::{SessionKeys, SessionRef, Sessions};
+use crate::tenants::{MerchantProfile, Registry, RegistryPolicy};
+use crate::upstream::payer_auth::{PayerAuthClient, PayerAuthCredentials};
 
 pub mod requests;
 
-/// The return URL route: the session's reference code and its binding token.
-pub const CALLBACK_ROUTE: &str = "/v1/risk/authentication/callback/{reference_code}/{binding}";
+/// The return URL route: the tenant, the session's reference code and its binding token.
+pub const CALLBACK_ROUTE: &str =
+    "/v1/risk/authentication/callback/{tenant}/{reference_code}/{binding}";
 
-/// `{base}/v1/risk/authentication/callback/{reference_code}/{binding}`.
-pub fn callback_url(base: &Url, reference_code: &str, binding: &str) -> Url {
+/// `{base}/v1/risk/authentication/callback/{tenant}/{reference_code}/{binding}`.
+pub fn callback_url(base: &Url, session: &SessionRef, binding: &str) -> Url {
     let mut url = base.clone();
     url.set_query(None);
     url.set_fragment(None);
@@ -34,7 +38,8 @@ pub fn callback_url(base: &Url, reference_code: &str, binding: &str) -> Url {
             "risk",
             "authentication",
             "callback",
-            reference_code,
+            session.tenant.as_str(),
+            session.reference.as_str(),
             binding,
         ]);
     url
@@ -46,10 +51,12 @@ pub struct MerchantConfig {
     pub http: HttpSettings,
     pub store: StoreSettings,
     pub payer_auth: PayerAuthSettings,
-    pub clients: ClientKeys,
     pub session: SessionSettings,
-    pub keys: SessionKeys,
-    pub return_urls: ReturnUrlPolicy,
+    pub secrets: SecretSettings,
+    /// The gateway's payer-authentication key (`PAYER_AUTH_SECRET_ID`).
+    pub payer_auth_secret: String,
+    /// The session keys (`SESSION_KEYS_SECRET_ID`).
+    pub session_keys_secret: String,
 }
 
 impl MerchantConfig {
@@ -61,37 +68,60 @@ impl MerchantConfig {
             http,
             store: StoreSettings::from_env(env)?,
             payer_auth: PayerAuthSettings::from_env(env)?,
-            clients: ClientKeys::from_env(env)?,
             session,
-            keys: SessionKeys::from_env(env)?,
-            return_urls: return_url_policy(env)?,
+            secrets: SecretSettings::from_env(env)?,
+            payer_auth_secret: env.required("PAYER_AUTH_SECRET_ID")?,
+            session_keys_secret: env.required("SESSION_KEYS_SECRET_ID")?,
         })
     }
 }
 
 /// What both merchant-side functions hold, built once per cold start.
 pub struct MerchantContext {
-    pub clients: ClientKeys,
     pub payer_auth: PayerAuthClient,
     pub sessions: Sessions,
-    pub keys: SessionKeys,
-    pub return_urls: ReturnUrlPolicy,
     pub settings: SessionSettings,
+    tenants: Cached<Registry>,
+    session_keys: Cached<SessionKeys>,
+    payer_auth_credentials: Cached<PayerAuthCredentials>,
 }
 
 impl MerchantContext {
-    pub fn new(config: &MerchantConfig, store: SharedStore, clock: SharedClock) -> Self {
+    pub fn new(config: &MerchantConfig, platform: &Platform) -> Self {
+        let cached = |id: &str| (platform.secrets.clone(), id.to_owned(), config.secrets.ttl);
+        let (source, id, ttl) = cached(&config.secrets.tenant_registry);
+        let tenants = Cached::new(
+            source,
+            id,
+            ttl,
+            platform.clock.clone(),
+            RegistryPolicy {
+                allow_loopback_http: config.secrets.allow_loopback_http,
+            },
+        );
+        let (source, id, ttl) = cached(&config.session_keys_secret);
+        let session_keys = Cached::new(source, id, ttl, platform.clock.clone(), ());
+        let (source, id, ttl) = cached(&config.payer_auth_secret);
+        let payer_auth_credentials = Cached::new(source, id, ttl, platform.clock.clone(), ());
         Self {
-            clients: config.clients.clone(),
             payer_auth: PayerAuthClient::new(
                 HttpClient::new(config.http.clone()),
                 &config.payer_auth,
             ),
-            sessions: Sessions::new(store, clock),
-            keys: config.keys.clone(),
-            return_urls: config.return_urls.clone(),
+            sessions: Sessions::new(platform.store.clone(), platform.clock.clone()),
             settings: config.session.clone(),
+            tenants,
+            session_keys,
+            payer_auth_credentials,
         }
+    }
+
+    /// Reads every secret (cold start): a missing or malformed one stops the function.
+    pub async fn load_secrets(&self) -> Result<(), SecretError> {
+        self.tenants.load().await?;
+        self.session_keys.load().await?;
+        self.payer_auth_credentials.load().await?;
+        Ok(())
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -101,10 +131,24 @@ impl MerchantContext {
     pub fn today(&self) -> chrono::NaiveDate {
         crate::clock::utc_date(self.now_ms())
     }
+
+    /// The session keys as they stand (re-read after their TTL).
+    pub async fn keys(&self) -> Result<Arc<SessionKeys>, ApiError> {
+        Ok(self.session_keys.get().await?)
+    }
+
+    /// The payer-authentication key a merchant's calls are made with: its own, or the
+    /// gateway's.
+    pub async fn payer_auth_key(&self, merchant: &MerchantProfile) -> Result<Secret, ApiError> {
+        if let Some(own) = &merchant.payer_auth_api_key {
+            return Ok(own.clone());
+        }
+        Ok(self.payer_auth_credentials.get().await?.api_key.clone())
+    }
 }
 
-impl HasClientKeys for MerchantContext {
-    fn client_keys(&self) -> &ClientKeys {
-        &self.clients
+impl HasTenants for MerchantContext {
+    fn tenants(&self) -> &Cached<Registry> {
+        &self.tenants
     }
 }

@@ -16,7 +16,7 @@
 
 use std::time::Instant;
 
-use super::{AuthenticationSession, Recorded, Sessions, Transition};
+use super::{AuthenticationSession, Recorded, SessionRef, Sessions, Transition};
 use crate::config::SessionSettings;
 use crate::store::StoreError;
 
@@ -50,7 +50,7 @@ pub trait ClaimRequest {
 /// A claim we hold: the session as our claim left it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Held {
-    pub reference_code: String,
+    pub session_ref: SessionRef,
     pub claim_id: String,
     pub session: Box<AuthenticationSession>,
 }
@@ -83,7 +83,7 @@ impl Sessions {
     /// Runs the protocol until the caller can act: it holds the claim, or has its answer.
     pub async fn claim<C: ClaimRequest>(
         &self,
-        reference_code: &str,
+        session_ref: &SessionRef,
         request: &C,
         settings: &SessionSettings,
     ) -> Result<NextStep<C::Refusal>, StoreError> {
@@ -93,10 +93,10 @@ impl Sessions {
             let now = self.now_ms();
             let lease_until = now + settings.claim_lease.as_millis() as i64;
             let transition = request.claim(&claim_id, now, lease_until);
-            let current = match self.apply(reference_code, &transition).await? {
+            let current = match self.apply(session_ref, &transition).await? {
                 Recorded::Done(session) => {
                     return Ok(NextStep::Proceed(Held {
-                        reference_code: reference_code.to_owned(),
+                        session_ref: session_ref.clone(),
                         claim_id,
                         session,
                     }));
@@ -105,7 +105,7 @@ impl Sessions {
                 Recorded::Refused(Some(current)) => current,
             };
             let next = self
-                .settle(reference_code, request, current, settings, patience_ends)
+                .settle(session_ref, request, current, settings, patience_ends)
                 .await?;
             if let Some(next) = next {
                 return Ok(next);
@@ -117,7 +117,7 @@ impl Sessions {
     /// Acts on the verdicts a refused claim leads to. `None`: claim again.
     async fn settle<C: ClaimRequest>(
         &self,
-        reference_code: &str,
+        session_ref: &SessionRef,
         request: &C,
         mut current: Box<AuthenticationSession>,
         settings: &SessionSettings,
@@ -128,7 +128,7 @@ impl Sessions {
                 Verdict::Replay => return Ok(Some(NextStep::Replay(current))),
                 Verdict::Refuse(reason) => return Ok(Some(NextStep::Refused(reason))),
                 Verdict::Retry => return Ok(None),
-                Verdict::Expire => match self.expire(reference_code, current, settings).await? {
+                Verdict::Expire => match self.expire(session_ref, current, settings).await? {
                     Ok(expired) => return Ok(Some(NextStep::Expired(expired))),
                     // Someone else moved it first: read what they left.
                     Err(Some(moved)) => moved,
@@ -140,7 +140,7 @@ impl Sessions {
                         return Ok(Some(NextStep::InProgress));
                     }
                     tracing::info!("another request holds the claim: waiting for its outcome");
-                    match self.wait_while_claimed(reference_code, patience).await? {
+                    match self.wait_while_claimed(session_ref, patience).await? {
                         // Gone while we waited: claim again (the claim says what then).
                         None => return Ok(None),
                         Some(seen) if seen.is_claimed_at(self.now_ms()) => {
@@ -158,7 +158,7 @@ impl Sessions {
     /// also drops the card data). `Err` carries the session when the write was refused.
     async fn expire(
         &self,
-        reference_code: &str,
+        session_ref: &SessionRef,
         current: Box<AuthenticationSession>,
         settings: &SessionSettings,
     ) -> Result<Result<Box<AuthenticationSession>, Option<Box<AuthenticationSession>>>, StoreError>
@@ -171,7 +171,7 @@ impl Sessions {
             now_ms: now,
             expires_at: settings.record_expiry(now),
         };
-        Ok(match self.apply(reference_code, &expire).await? {
+        Ok(match self.apply(session_ref, &expire).await? {
             Recorded::Done(session) => {
                 tracing::info!("challenge expired before validation");
                 Ok(session)
@@ -187,7 +187,7 @@ impl Sessions {
         held: &Held,
         transition: &Transition,
     ) -> Result<Recorded, StoreError> {
-        let recorded = self.apply(&held.reference_code, transition).await?;
+        let recorded = self.apply(&held.session_ref, transition).await?;
         if matches!(recorded, Recorded::Refused(_)) {
             tracing::warn!("the claim was lost before its outcome could be recorded");
         }
@@ -197,7 +197,7 @@ impl Sessions {
     /// Gives a claim back after an upstream fault, so the request can be retried to
     /// completion. A failure here is logged: the lease runs out on its own.
     pub async fn release(&self, held: &Held, transition: &Transition) {
-        match self.apply(&held.reference_code, transition).await {
+        match self.apply(&held.session_ref, transition).await {
             Ok(Recorded::Done(_)) => tracing::info!("claim released: the request can be retried"),
             Ok(Recorded::Refused(_)) => tracing::warn!("claim was no longer ours to release"),
             Err(error) => {
@@ -216,18 +216,30 @@ mod tests {
     use crate::clock::{Clock, OffsetClock};
     use crate::crypto::SealedData;
     use crate::domain::{AuthenticationResult, CardSummary};
+    use crate::domain::{ReferenceCode, TenantId};
     use crate::session::claims::{
-        EnrollmentClaim, EnrollmentRefusal, ValidationClaim, ValidationRefusal,
+        EnrollmentClaim, EnrollmentRefusal, KeyedValue, ValidationClaim, ValidationRefusal,
     };
     use crate::session::{EnrollmentOutcome, SessionState};
     use crate::store::memory::MemoryStore;
 
     /// The browser's validation claim of the challenge `pending` leaves.
-    fn validate() -> ValidationClaim<'static> {
+    fn validate() -> ValidationClaim {
         ValidationClaim {
-            transaction_mac: "mac".into(),
-            client_id: None,
+            transaction_mac: KeyedValue::new(vec!["mac".into()]),
         }
+    }
+
+    fn session_of(tenant: &str) -> SessionRef {
+        SessionRef::new(
+            TenantId::parse("tenant", tenant).unwrap(),
+            ReferenceCode::parse("reference", "r").unwrap(),
+        )
+    }
+
+    /// The session `pending` makes.
+    fn r() -> SessionRef {
+        session_of("shop-a")
     }
 
     fn settings(patience_ms: u64) -> SessionSettings {
@@ -254,14 +266,14 @@ mod tests {
         let now = clock.now_ms();
         let claim = Transition::ClaimEnrollment {
             reference_code: "r".into(),
-            client_id: "m".into(),
+            tenant_id: "shop-a".into(),
             fingerprint: "fp".into(),
             claim_id: "e".into(),
             now_ms: now,
             lease_until_ms: now + 1_000,
             expires_at: 0,
         };
-        sessions.apply("r", &claim).await.unwrap();
+        sessions.apply(&r(), &claim).await.unwrap();
         let complete = Transition::CompleteEnrollment {
             claim_id: "e".into(),
             outcome: EnrollmentOutcome::Challenge {
@@ -276,13 +288,13 @@ mod tests {
             now_ms: now,
             expires_at: 0,
         };
-        sessions.apply("r", &complete).await.unwrap();
+        sessions.apply(&r(), &complete).await.unwrap();
         (sessions, clock)
     }
 
     async fn proceed(sessions: &Sessions, patience_ms: u64) -> Held {
         match sessions
-            .claim("r", &validate(), &settings(patience_ms))
+            .claim(&r(), &validate(), &settings(patience_ms))
             .await
         {
             Ok(NextStep::Proceed(held)) => held,
@@ -307,7 +319,7 @@ mod tests {
         let dead = proceed(&sessions, 50).await;
         assert_eq!(
             sessions
-                .claim("r", &validate(), &settings(50))
+                .claim(&r(), &validate(), &settings(50))
                 .await
                 .unwrap(),
             NextStep::InProgress,
@@ -331,7 +343,7 @@ mod tests {
             })
         };
         let waited = sessions
-            .claim("r", &validate(), &settings(5_000))
+            .claim(&r(), &validate(), &settings(5_000))
             .await
             .unwrap();
         let NextStep::Replay(session) = waited else {
@@ -356,7 +368,7 @@ mod tests {
             })
         };
         let waited = sessions
-            .claim("r", &validate(), &settings(5_000))
+            .claim(&r(), &validate(), &settings(5_000))
             .await
             .unwrap();
         lapse.await.unwrap();
@@ -369,60 +381,71 @@ mod tests {
     #[tokio::test]
     async fn a_transaction_id_of_another_session_is_refused_without_a_write() {
         let (sessions, _clock) = pending().await;
-        let before = sessions.get("r").await.unwrap();
+        let before = sessions.get(&r()).await.unwrap();
         let forged = ValidationClaim {
-            transaction_mac: "another".into(),
-            client_id: None,
+            transaction_mac: KeyedValue::new(vec!["another".into()]),
         };
         assert_eq!(
-            sessions.claim("r", &forged, &settings(50)).await.unwrap(),
+            sessions.claim(&r(), &forged, &settings(50)).await.unwrap(),
             NextStep::Refused(ValidationRefusal::Forged)
         );
-        let not_theirs = ValidationClaim {
-            transaction_mac: "mac".into(),
-            client_id: Some("another-merchant"),
-        };
         assert_eq!(
             sessions
-                .claim("r", &not_theirs, &settings(50))
+                .claim(&session_of("shop-b"), &validate(), &settings(50))
                 .await
                 .unwrap(),
-            NextStep::Refused(ValidationRefusal::NotFound)
+            NextStep::NotFound,
+            "another tenant's reference code is another session"
         );
-        assert_eq!(sessions.get("r").await.unwrap(), before);
+        assert_eq!(sessions.get(&r()).await.unwrap(), before);
     }
 
     #[tokio::test]
     async fn a_replayed_enrollment_is_answered_and_another_body_is_refused() {
         let (sessions, _clock) = pending().await;
         let settings = settings(50);
-        let claim = |fingerprint: &str, client_id: &'static str| EnrollmentClaim {
+        let claim = |fingerprints: &[&str]| EnrollmentClaim {
             reference_code: "r",
-            client_id,
-            fingerprint: fingerprint.into(),
+            tenant_id: "shop-a",
+            fingerprint: KeyedValue::new(fingerprints.iter().map(|f| f.to_string()).collect()),
             settings: &settings,
         };
         assert!(matches!(
             sessions
-                .claim("r", &claim("fp", "m"), &settings)
+                .claim(&r(), &claim(&["fp"]), &settings)
                 .await
                 .unwrap(),
             NextStep::Replay(_)
         ));
+        assert!(
+            matches!(
+                sessions
+                    .claim(&r(), &claim(&["fp-under-a-new-key", "fp"]), &settings)
+                    .await
+                    .unwrap(),
+                NextStep::Replay(_)
+            ),
+            "a request fingerprinted before a key rotation is still the same request"
+        );
         assert_eq!(
             sessions
-                .claim("r", &claim("other", "m"), &settings)
+                .claim(&r(), &claim(&["other"]), &settings)
                 .await
                 .unwrap(),
             NextStep::Refused(EnrollmentRefusal::ReferenceInUse)
         );
-        assert_eq!(
-            sessions
-                .claim("r", &claim("fp", "other-merchant"), &settings)
-                .await
-                .unwrap(),
-            NextStep::Refused(EnrollmentRefusal::ReferenceInUse)
-        );
+    }
+
+    #[tokio::test]
+    async fn a_challenge_recorded_before_a_key_rotation_is_claimed_with_its_old_digest() {
+        let (sessions, _clock) = pending().await;
+        let rotated = ValidationClaim {
+            transaction_mac: KeyedValue::new(vec!["mac-under-a-new-key".into(), "mac".into()]),
+        };
+        assert!(matches!(
+            sessions.claim(&r(), &rotated, &settings(50)).await.unwrap(),
+            NextStep::Proceed(_)
+        ));
     }
 
     #[tokio::test]
@@ -431,7 +454,7 @@ mod tests {
         let _holder = proceed(&sessions, 50).await;
         let started = Instant::now();
         let waited = sessions
-            .claim("r", &validate(), &settings(300))
+            .claim(&r(), &validate(), &settings(300))
             .await
             .unwrap();
         assert_eq!(waited, NextStep::InProgress);
@@ -478,7 +501,7 @@ mod tests {
         let (sessions, clock) = pending().await;
         clock.advance(Duration::from_secs(601));
         let NextStep::Expired(first) = sessions
-            .claim("r", &validate(), &settings(50))
+            .claim(&r(), &validate(), &settings(50))
             .await
             .unwrap()
         else {
@@ -487,13 +510,13 @@ mod tests {
         assert_eq!(first.state, SessionState::Expired);
         assert!(first.sealed_payment_data.is_none());
         let again = sessions
-            .claim("r", &validate(), &settings(50))
+            .claim(&r(), &validate(), &settings(50))
             .await
             .unwrap();
         assert!(matches!(again, NextStep::Expired(s) if s.updated_at == first.updated_at));
         assert_eq!(
             sessions
-                .claim("other", &validate(), &settings(50))
+                .claim(&session_of("shop-b"), &validate(), &settings(50))
                 .await
                 .unwrap(),
             NextStep::NotFound

@@ -1,25 +1,69 @@
 //! The two claims the gateway makes on a session, and how each reads a refusal: the
 //! enrollment claim (check enroll) and the validation claim (the browser's return, the
 //! merchant's validate). The protocol that runs them is [`super::claim`].
+//!
+//! Both compare a keyed digest (the request's fingerprint, the transaction id's digest)
+//! inside the claim's condition. A digest made before a session-key rotation names its
+//! key: each claim carries its digest under every key it holds, claims with the current
+//! key's, and on a refusal that shows an older key's digest, claims again with that one.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::claim::{ClaimRequest, Verdict};
 use super::{AuthenticationSession, SessionState, Transition};
 use crate::config::SessionSettings;
 use crate::crypto::constant_time_eq;
 
-/// Check enroll's claim: by reference code, for one caller and one request body (its
-/// fingerprint).
+/// A value made under each session key (the current key's first), and which of them the
+/// session holds, once a refusal has shown it.
+pub struct KeyedValue {
+    values: Vec<String>,
+    chosen: AtomicUsize,
+}
+
+impl KeyedValue {
+    pub fn new(values: Vec<String>) -> Self {
+        assert!(
+            !values.is_empty(),
+            "a keyed value is made under one key at least"
+        );
+        Self {
+            values,
+            chosen: AtomicUsize::new(0),
+        }
+    }
+
+    /// The value to claim with.
+    fn current(&self) -> &str {
+        &self.values[self.chosen.load(Ordering::Relaxed)]
+    }
+
+    /// Whether `stored` is one of the values (compared in constant time); if it is, it is
+    /// the one claimed with from now on.
+    fn matches(&self, stored: &str) -> bool {
+        let found = self
+            .values
+            .iter()
+            .position(|value| constant_time_eq(value, stored));
+        if let Some(index) = found {
+            self.chosen.store(index, Ordering::Relaxed);
+        }
+        found.is_some()
+    }
+}
+
+/// Check enroll's claim: by reference code, for one request body (its fingerprint).
 pub struct EnrollmentClaim<'a> {
     pub reference_code: &'a str,
-    pub client_id: &'a str,
-    pub fingerprint: String,
+    pub tenant_id: &'a str,
+    pub fingerprint: KeyedValue,
     pub settings: &'a SessionSettings,
 }
 
 /// Why an enrollment claim is refused for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnrollmentRefusal {
-    /// Another caller's session, or this caller's with another request body.
+    /// The reference code was used with another request body.
     ReferenceInUse,
 }
 
@@ -29,8 +73,8 @@ impl ClaimRequest for EnrollmentClaim<'_> {
     fn claim(&self, claim_id: &str, now_ms: i64, lease_until_ms: i64) -> Transition {
         Transition::ClaimEnrollment {
             reference_code: self.reference_code.to_owned(),
-            client_id: self.client_id.to_owned(),
-            fingerprint: self.fingerprint.clone(),
+            tenant_id: self.tenant_id.to_owned(),
+            fingerprint: self.fingerprint.current().to_owned(),
             claim_id: claim_id.to_owned(),
             now_ms,
             lease_until_ms,
@@ -39,14 +83,15 @@ impl ClaimRequest for EnrollmentClaim<'_> {
     }
 
     fn inspect(&self, session: &AuthenticationSession, now_ms: i64) -> Verdict<EnrollmentRefusal> {
-        if session.client_id != self.client_id {
-            return Verdict::Refuse(EnrollmentRefusal::ReferenceInUse);
-        }
         // Set up, or released by a duplicate whose upstream call failed: ours to claim.
         if session.state == SessionState::SetupCompleted {
             return Verdict::Retry;
         }
-        if session.enroll_fingerprint.as_deref() != Some(self.fingerprint.as_str()) {
+        let same_request = session
+            .enroll_fingerprint
+            .as_deref()
+            .is_some_and(|stored| self.fingerprint.matches(stored));
+        if !same_request {
             return Verdict::Refuse(EnrollmentRefusal::ReferenceInUse);
         }
         if session.is_claimed_at(now_ms) {
@@ -60,17 +105,16 @@ impl ClaimRequest for EnrollmentClaim<'_> {
     }
 }
 
-/// Validation's claim: by the transaction id's digest, for anyone holding the return URL
-/// (`client_id: None`) or for the merchant that owns the session.
-pub struct ValidationClaim<'a> {
-    pub transaction_mac: String,
-    pub client_id: Option<&'a str>,
+/// Validation's claim: by the transaction id's digest, which only the session's own
+/// challenge gives.
+pub struct ValidationClaim {
+    pub transaction_mac: KeyedValue,
 }
 
 /// Why a validation claim is refused for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValidationRefusal {
-    /// No such session (or, for a merchant, not theirs).
+    /// No such session.
     NotFound,
     /// The session has no challenge to validate.
     NoChallenge,
@@ -78,13 +122,12 @@ pub enum ValidationRefusal {
     Forged,
 }
 
-impl ClaimRequest for ValidationClaim<'_> {
+impl ClaimRequest for ValidationClaim {
     type Refusal = ValidationRefusal;
 
     fn claim(&self, claim_id: &str, now_ms: i64, lease_until_ms: i64) -> Transition {
         Transition::ClaimValidation {
-            transaction_mac: self.transaction_mac.clone(),
-            client_id: self.client_id.map(str::to_owned),
+            transaction_mac: self.transaction_mac.current().to_owned(),
             claim_id: claim_id.to_owned(),
             now_ms,
             lease_until_ms,
@@ -92,13 +135,10 @@ impl ClaimRequest for ValidationClaim<'_> {
     }
 
     fn inspect(&self, session: &AuthenticationSession, now_ms: i64) -> Verdict<ValidationRefusal> {
-        if self.client_id.is_some_and(|c| c != session.client_id) {
-            return Verdict::Refuse(ValidationRefusal::NotFound);
-        }
         let Some(stored_mac) = session.transaction_mac.as_deref() else {
             return Verdict::Refuse(ValidationRefusal::NoChallenge);
         };
-        if !constant_time_eq(stored_mac, &self.transaction_mac) {
+        if !self.transaction_mac.matches(stored_mac) {
             tracing::warn!("a transaction id that does not belong to this session was presented");
             return Verdict::Refuse(ValidationRefusal::Forged);
         }
@@ -106,7 +146,7 @@ impl ClaimRequest for ValidationClaim<'_> {
             SessionState::Authenticated | SessionState::Failed => Verdict::Replay,
             SessionState::Expired => Verdict::Expire,
             SessionState::Validating if session.is_claimed_at(now_ms) => Verdict::Wait,
-            // Its holder died: take the claim over.
+            // Pending, or its holder died: claim (again).
             SessionState::Validating | SessionState::ChallengePending => Verdict::Retry,
             SessionState::SetupCompleted | SessionState::Enrolling => {
                 Verdict::Refuse(ValidationRefusal::NoChallenge)

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::SealedData;
-use crate::domain::{AuthenticationResult, CardSummary};
+use crate::domain::{AuthenticationResult, CardSummary, ReferenceCode, TenantId};
 
 pub mod claim;
 pub mod claims;
@@ -26,7 +26,7 @@ pub const KIND: &str = "authentication_session";
 pub mod attr {
     pub const KIND: &str = "kind";
     pub const REFERENCE_CODE: &str = "reference_code";
-    pub const CLIENT_ID: &str = "client_id";
+    pub const TENANT_ID: &str = "tenant_id";
     pub const STATE: &str = "state";
     pub const CREATED_AT: &str = "created_at";
     pub const UPDATED_AT: &str = "updated_at";
@@ -48,16 +48,35 @@ pub mod attr {
     pub const VALIDATE_RESPONSE: &str = "validate_response";
 }
 
-/// The store key of a session.
-pub fn key(reference_code: &str) -> String {
-    format!("AUTH#{reference_code}")
+/// The store key of a session: the tenant's namespace, then its reference code. Two
+/// tenants may use the same reference code; neither can address the other's.
+pub fn key(tenant: &str, reference_code: &str) -> String {
+    format!("AUTH#{tenant}#{reference_code}")
+}
+
+/// Which session: a reference code of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRef {
+    pub tenant: TenantId,
+    pub reference: ReferenceCode,
+}
+
+impl SessionRef {
+    pub fn new(tenant: TenantId, reference: ReferenceCode) -> Self {
+        Self { tenant, reference }
+    }
+
+    /// The session's store key, also the context its sealed data is bound to.
+    pub fn key(&self) -> String {
+        key(self.tenant.as_str(), self.reference.as_str())
+    }
 }
 
 /// One session item, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuthenticationSession {
     pub reference_code: String,
-    pub client_id: String,
+    pub tenant_id: String,
     pub state: SessionState,
     /// Epoch milliseconds.
     pub created_at: i64,

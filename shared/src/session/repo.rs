@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{AuthenticationSession, Transition, attr, key};
+use super::{AuthenticationSession, SessionRef, Transition, attr};
 use crate::clock::SharedClock;
 use crate::store::{Item, SharedStore, StoreError, Written, string};
 
@@ -38,27 +38,23 @@ impl Sessions {
 
     pub async fn apply(
         &self,
-        reference_code: &str,
+        session: &SessionRef,
         transition: &Transition,
     ) -> Result<Recorded, StoreError> {
-        self.apply_as(
-            reference_code,
-            transition,
-            &uuid::Uuid::new_v4().to_string(),
-        )
-        .await
+        self.apply_as(session, transition, &uuid::Uuid::new_v4().to_string())
+            .await
     }
 
     /// [`Sessions::apply`] with a given mutation id: sending the same id twice is how a
     /// retried write looks to the store.
     pub async fn apply_as(
         &self,
-        reference_code: &str,
+        session: &SessionRef,
         transition: &Transition,
         mutation_id: &str,
     ) -> Result<Recorded, StoreError> {
         let mutation = transition.mutation(mutation_id);
-        match self.store.write(&key(reference_code), &mutation).await? {
+        match self.store.write(&session.key(), &mutation).await? {
             Written::Applied(item) => Ok(Recorded::Done(Box::new(decode(item)?))),
             // Our own write landed but its answer was lost and the SDK retried it: the
             // retry is refused by the state we wrote. It is still ours.
@@ -75,10 +71,10 @@ impl Sessions {
 
     pub async fn get(
         &self,
-        reference_code: &str,
+        session: &SessionRef,
     ) -> Result<Option<AuthenticationSession>, StoreError> {
         self.store
-            .read(&key(reference_code))
+            .read(&session.key())
             .await?
             .map(decode)
             .transpose()
@@ -89,13 +85,13 @@ impl Sessions {
     /// session as last read.
     pub(crate) async fn wait_while_claimed(
         &self,
-        reference_code: &str,
+        session_ref: &SessionRef,
         max_wait: Duration,
     ) -> Result<Option<AuthenticationSession>, StoreError> {
         let started = Instant::now();
         let mut delay = Duration::from_millis(50);
         loop {
-            let session = self.get(reference_code).await?;
+            let session = self.get(session_ref).await?;
             let claimed = session
                 .as_ref()
                 .is_some_and(|s| s.is_claimed_at(self.now_ms()));

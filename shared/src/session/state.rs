@@ -100,7 +100,7 @@ pub enum EnrollmentOutcome {
 pub enum Transition {
     RecordSetup {
         reference_code: String,
-        client_id: String,
+        tenant_id: String,
         fingerprint: String,
         response: SealedData,
         now_ms: i64,
@@ -108,7 +108,7 @@ pub enum Transition {
     },
     ClaimEnrollment {
         reference_code: String,
-        client_id: String,
+        tenant_id: String,
         fingerprint: String,
         claim_id: String,
         now_ms: i64,
@@ -129,8 +129,6 @@ pub enum Transition {
     },
     ClaimValidation {
         transaction_mac: String,
-        /// Set when a merchant (not the browser) validates: the session must be theirs.
-        client_id: Option<String>,
         claim_id: String,
         now_ms: i64,
         lease_until_ms: i64,
@@ -230,21 +228,15 @@ impl Transition {
             // Setup may have gone through us or straight to the upstream: a session that
             // does not exist yet is created by its first claim.
             Transition::ClaimEnrollment {
-                client_id,
                 fingerprint,
                 now_ms,
                 ..
             } => Guard::Or(vec![
                 Guard::Absent,
+                SessionState::SetupCompleted.guard(),
                 Guard::And(vec![
-                    Guard::equals(attr::CLIENT_ID, client_id),
-                    Guard::Or(vec![
-                        SessionState::SetupCompleted.guard(),
-                        Guard::And(vec![
-                            lapsed_claim(SessionState::Enrolling, *now_ms),
-                            Guard::equals(attr::ENROLL_FINGERPRINT, fingerprint),
-                        ]),
-                    ]),
+                    lapsed_claim(SessionState::Enrolling, *now_ms),
+                    Guard::equals(attr::ENROLL_FINGERPRINT, fingerprint),
                 ]),
             ]),
             Transition::CompleteEnrollment { claim_id, .. }
@@ -253,20 +245,13 @@ impl Transition {
             }
             Transition::ClaimValidation {
                 transaction_mac,
-                client_id,
                 now_ms,
                 ..
-            } => {
-                let mut all = vec![
-                    Guard::equals(attr::TRANSACTION_MAC, transaction_mac),
-                    Guard::Gt(attr::CHALLENGE_DEADLINE, *now_ms),
-                    open_challenge(*now_ms),
-                ];
-                if let Some(client_id) = client_id {
-                    all.push(Guard::equals(attr::CLIENT_ID, client_id));
-                }
-                Guard::And(all)
-            }
+            } => Guard::And(vec![
+                Guard::equals(attr::TRANSACTION_MAC, transaction_mac),
+                Guard::Gt(attr::CHALLENGE_DEADLINE, *now_ms),
+                open_challenge(*now_ms),
+            ]),
             Transition::CompleteValidation { claim_id, .. }
             | Transition::ReleaseValidation { claim_id, .. } => {
                 held_claim(SessionState::Validating, claim_id)
@@ -283,7 +268,7 @@ impl Transition {
         match self {
             Transition::RecordSetup {
                 reference_code,
-                client_id,
+                tenant_id,
                 fingerprint,
                 response,
                 now_ms,
@@ -291,7 +276,7 @@ impl Transition {
             } => base
                 .set_s(attr::KIND, super::KIND)
                 .set_s(attr::REFERENCE_CODE, reference_code)
-                .set_s(attr::CLIENT_ID, client_id)
+                .set_s(attr::TENANT_ID, tenant_id)
                 .set_s(attr::SETUP_FINGERPRINT, fingerprint)
                 .set(attr::SETUP_RESPONSE, map(response))
                 .set_n(attr::CREATED_AT, *now_ms)
@@ -299,7 +284,7 @@ impl Transition {
                 .set_n(attr::EXPIRES_AT, *expires_at),
             Transition::ClaimEnrollment {
                 reference_code,
-                client_id,
+                tenant_id,
                 fingerprint,
                 claim_id,
                 now_ms,
@@ -311,7 +296,7 @@ impl Transition {
                 .set_s(attr::ENROLL_FINGERPRINT, fingerprint)
                 .set_if_absent(attr::KIND, string_value(super::KIND))
                 .set_if_absent(attr::REFERENCE_CODE, string_value(reference_code))
-                .set_if_absent(attr::CLIENT_ID, string_value(client_id))
+                .set_if_absent(attr::TENANT_ID, string_value(tenant_id))
                 .set_if_absent(attr::CREATED_AT, number_value(*now_ms)),
             Transition::CompleteEnrollment {
                 outcome,
@@ -390,7 +375,7 @@ mod tests {
         let mut item = Item::from([
             (KEY.to_owned(), string_value("AUTH#r")),
             (attr::STATE.to_owned(), string_value(state.as_str())),
-            (attr::CLIENT_ID.to_owned(), string_value("m1")),
+            (attr::TENANT_ID.to_owned(), string_value("m1")),
             (attr::CLAIM_ID.to_owned(), string_value("c1")),
             (attr::LEASE_UNTIL.to_owned(), number_value(100)),
             (attr::ENROLL_FINGERPRINT.to_owned(), string_value("fp")),
@@ -418,7 +403,7 @@ mod tests {
         use SessionState::*;
         let claim_enrollment = Transition::ClaimEnrollment {
             reference_code: "r".into(),
-            client_id: "m1".into(),
+            tenant_id: "m1".into(),
             fingerprint: "fp".into(),
             claim_id: "c2".into(),
             now_ms: 500,
@@ -430,7 +415,6 @@ mod tests {
 
         let claim_validation = Transition::ClaimValidation {
             transaction_mac: "mac".into(),
-            client_id: None,
             claim_id: "c2".into(),
             now_ms: 500,
             lease_until_ms: 900,
@@ -460,29 +444,26 @@ mod tests {
     }
 
     #[test]
-    fn a_live_claim_or_another_request_or_another_client_blocks_a_claim() {
+    fn a_live_claim_or_another_request_blocks_a_claim() {
         let live = item(
             SessionState::Enrolling,
             &[(attr::LEASE_UNTIL, number_value(10_000))],
         );
-        let claim = |fingerprint: &str, client: &str| Transition::ClaimEnrollment {
+        let claim = |fingerprint: &str| Transition::ClaimEnrollment {
             reference_code: "r".into(),
-            client_id: client.into(),
+            tenant_id: "m1".into(),
             fingerprint: fingerprint.into(),
             claim_id: "c2".into(),
             now_ms: 500,
             lease_until_ms: 900,
             expires_at: 9,
         };
-        assert!(!holds(&claim("fp", "m1").mutation("m").guard, Some(&live)));
+        assert!(!holds(&claim("fp").mutation("m").guard, Some(&live)));
         let lapsed = item(SessionState::Enrolling, &[]);
-        assert!(holds(&claim("fp", "m1").mutation("m").guard, Some(&lapsed)));
-        assert!(!holds(
-            &claim("other", "m1").mutation("m").guard,
-            Some(&lapsed)
-        ));
+        assert!(holds(&claim("fp").mutation("m").guard, Some(&lapsed)));
+        assert!(!holds(&claim("other").mutation("m").guard, Some(&lapsed)));
         let setup = item(SessionState::SetupCompleted, &[]);
-        assert!(!holds(&claim("fp", "m2").mutation("m").guard, Some(&setup)));
+        assert!(holds(&claim("other").mutation("m").guard, Some(&setup)));
     }
 
     #[test]
@@ -490,7 +471,6 @@ mod tests {
         let pending = item(SessionState::ChallengePending, &[]);
         let claim = |mac: &str, now_ms: i64| Transition::ClaimValidation {
             transaction_mac: mac.into(),
-            client_id: None,
             claim_id: "c2".into(),
             now_ms,
             lease_until_ms: now_ms + 10,

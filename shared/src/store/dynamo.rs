@@ -3,8 +3,6 @@
 //! (`ReturnValuesOnConditionCheckFailure=ALL_OLD`), so callers never need a second read
 //! to learn why a write was refused.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
@@ -23,22 +21,6 @@ const TTL_ATTRIBUTE: &str = "expires_at";
 pub struct DynamoStore {
     client: Client,
     table: String,
-}
-
-/// Builds the DynamoDB client once per cold start: region and credentials from the
-/// Lambda environment, endpoint from `AWS_ENDPOINT_URL_DYNAMODB` when set (moto, local
-/// stacks), tight timeouts so a slow store becomes our 504 rather than a Lambda timeout.
-pub async fn client_from_env() -> Client {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(5))
-        .build();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .load()
-        .await;
-    Client::new(&config)
 }
 
 /// A client for a DynamoDB-compatible endpoint on loopback (moto, a local stack): such

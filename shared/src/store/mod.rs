@@ -137,13 +137,3 @@ pub fn string<'a>(item: &'a Item, attr: &str) -> Option<&'a str> {
         _ => None,
     }
 }
-
-/// The store a function is configured with, built once per cold start.
-pub async fn from_settings(settings: &crate::config::StoreSettings) -> SharedStore {
-    match settings {
-        crate::config::StoreSettings::DynamoDb { table_name } => Arc::new(
-            dynamo::DynamoStore::new(dynamo::client_from_env().await, table_name.clone()),
-        ),
-        crate::config::StoreSettings::Memory => Arc::new(memory::MemoryStore::new()),
-    }
-}

@@ -39,13 +39,14 @@ impl RefusalKind {
     }
 }
 
-/// An HTTP 4xx of the card-issuance API.
+/// An HTTP 4xx of the card-issuance API. Only its status and its code are kept: its free
+/// text may quote what was sent (a security answer, a card number), and is never passed
+/// on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     pub status: u16,
     pub kind: RefusalKind,
     pub code: Option<String>,
-    pub message: Option<String>,
     pub retry_after_secs: Option<u64>,
 }
 
@@ -56,12 +57,16 @@ pub enum CardIssuanceError {
     Transport(#[from] UpstreamError),
     #[error("the card-issuance API refused the request with HTTP {}", .0.status)]
     Refused(Refusal),
+    /// Enroll's 409: the card is linked to another cardholder (of this budget, when its
+    /// enrollment detail could be read).
+    #[error("the card is already enrolled for 3DS with another cardholder")]
+    AlreadyEnrolled {
+        conflict: Refusal,
+        linked_budget: Option<String>,
+    },
     /// HTTP 2xx whose `code` is not `SUCCESS`.
     #[error("the card-issuance API answered {code}")]
-    NotSuccess {
-        code: String,
-        message: Option<String>,
-    },
+    NotSuccess { code: String },
 }
 
 /// Reads the upstream envelope: 2xx + `code == "SUCCESS"` is success; everything else
@@ -75,7 +80,6 @@ pub(super) fn read_envelope(response: &UpstreamResponse) -> Result<Value, CardIs
                 status,
                 kind: RefusalKind::from_status(status),
                 code: text(&body, "code").or_else(|| text(&body, "error_code")),
-                message: text(&body, "message").or_else(|| text(&body, "error_msg")),
                 retry_after_secs: response.retry_after().map(|d| d.as_secs().max(1)),
             }));
         }
@@ -85,7 +89,6 @@ pub(super) fn read_envelope(response: &UpstreamResponse) -> Result<Value, CardIs
         Some("SUCCESS") => Ok(body),
         Some(code) => Err(CardIssuanceError::NotSuccess {
             code: code.to_owned(),
-            message: text(&body, "message"),
         }),
         None => Err(CardIssuanceError::Transport(UpstreamError::Malformed {
             upstream: Upstream::CardIssuance,

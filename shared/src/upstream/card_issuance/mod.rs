@@ -5,13 +5,14 @@
 //! and passes the client-side rate limit that keeps bursts under the upstream's 1000
 //! requests per 10 s.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
 use crate::config::{CardIssuanceSettings, Secret};
 use crate::domain::{CardId, CardholderId};
 use crate::outbound::{Call, HttpClient, RequestRateLimit, RetryPolicy, Upstream, join_url};
+use crate::secrets::SecretDocument;
 
 pub mod answer;
 pub mod wire;
@@ -30,12 +31,47 @@ pub struct Enrolled {
     pub reconciled: bool,
 }
 
+/// Card-issuance credentials: the gateway's own (the secret `CARD_ISSUANCE_SECRET_ID`,
+/// `{"api_key", "access_token"}`), or a card program's from the tenant registry.
+#[derive(Clone, Debug)]
+pub struct CardIssuanceCredentials {
+    pub api_key: Secret,
+    pub access_token: Secret,
+}
+
+impl SecretDocument for CardIssuanceCredentials {
+    type Context = ();
+
+    fn parse(text: &str, _: &()) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Document {
+            api_key: String,
+            access_token: String,
+        }
+        let document: Document = serde_json::from_str(text).map_err(|_| {
+            "not a card-issuance credentials document ({\"api_key\", \"access_token\"})".to_owned()
+        })?;
+        if document.api_key.trim().is_empty() || document.access_token.trim().is_empty() {
+            return Err("api_key and access_token must not be empty".into());
+        }
+        Ok(Self {
+            api_key: Secret::new(document.api_key),
+            access_token: Secret::new(document.access_token),
+        })
+    }
+}
+
+/// The client, with the credentials of one call's caller.
 pub struct CardIssuanceClient {
     http: HttpClient,
     base: Url,
-    api_key: Secret,
-    access_token: Secret,
     rate_limit: RequestRateLimit,
+}
+
+/// The client bound to the credentials one request is made with.
+pub struct CardIssuance<'a> {
+    client: &'a CardIssuanceClient,
+    credentials: &'a CardIssuanceCredentials,
 }
 
 impl CardIssuanceClient {
@@ -43,12 +79,20 @@ impl CardIssuanceClient {
         Self {
             http,
             base: settings.base_url.clone(),
-            api_key: settings.api_key.clone(),
-            access_token: settings.access_token.clone(),
             rate_limit: RequestRateLimit::per_10_seconds(settings.max_requests_per_10s),
         }
     }
 
+    /// The endpoints, called with `credentials`.
+    pub fn with<'a>(&'a self, credentials: &'a CardIssuanceCredentials) -> CardIssuance<'a> {
+        CardIssuance {
+            client: self,
+            credentials,
+        }
+    }
+}
+
+impl CardIssuance<'_> {
     async fn send(
         &self,
         operation: &'static str,
@@ -59,15 +103,16 @@ impl CardIssuanceClient {
             upstream: Upstream::CardIssuance,
             operation,
             policy,
-            rate_limit: Some(&self.rate_limit),
+            rate_limit: Some(&self.client.rate_limit),
         };
         let response = self
+            .client
             .http
             .send(call, |client| {
                 build(client)
                     .header(http::header::ACCEPT, "application/json")
-                    .bearer_auth(self.access_token.expose())
-                    .header("x-api-key", self.api_key.expose())
+                    .bearer_auth(self.credentials.access_token.expose())
+                    .header("x-api-key", self.credentials.api_key.expose())
             })
             .await?;
         answer::read_envelope(&response)
@@ -80,7 +125,7 @@ impl CardIssuanceClient {
         policy: RetryPolicy,
         body: &T,
     ) -> Result<Value, CardIssuanceError> {
-        let url = join_url(&self.base, &format!("{PATH_PREFIX}/{path}"));
+        let url = join_url(&self.client.base, &format!("{PATH_PREFIX}/{path}"));
         self.send(operation, policy, |c| c.post(url.clone()).json(body))
             .await
     }
@@ -91,7 +136,7 @@ impl CardIssuanceClient {
         path: &str,
         query: &Q,
     ) -> Result<Value, CardIssuanceError> {
-        let url = join_url(&self.base, &format!("{PATH_PREFIX}/{path}"));
+        let url = join_url(&self.client.base, &format!("{PATH_PREFIX}/{path}"));
         self.send(operation, RetryPolicy::Idempotent, |c| {
             c.get(url.clone()).query(query)
         })
@@ -195,17 +240,28 @@ impl CardIssuanceClient {
         cardholder_id: &CardholderId,
         conflict: Refusal,
     ) -> Result<Enrolled, CardIssuanceError> {
-        let detail = self.enrollment_detail(card_id).await?;
-        let linked_to = detail
-            .pointer("/data/cardholder_id")
-            .and_then(Value::as_str);
-        if linked_to != Some(cardholder_id.as_str()) {
-            return Err(CardIssuanceError::Refused(Refusal {
-                message: Some(
-                    "the card is already enrolled for 3DS with another cardholder; update the enrollment instead".into(),
-                ),
-                ..conflict
-            }));
+        // The 409 stands whatever the detail says; it only tells whose it is.
+        let detail = match self.enrollment_detail(card_id).await {
+            Ok(detail) => detail,
+            Err(error) => {
+                tracing::warn!(%error, "the enrollment detail after a 409 could not be read");
+                return Err(CardIssuanceError::AlreadyEnrolled {
+                    conflict,
+                    linked_budget: None,
+                });
+            }
+        };
+        let linked = |field: &str| {
+            detail
+                .pointer(&format!("/data/{field}"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        if linked("cardholder_id").as_deref() != Some(cardholder_id.as_str()) {
+            return Err(CardIssuanceError::AlreadyEnrolled {
+                conflict,
+                linked_budget: linked("budget_id"),
+            });
         }
         tracing::info!("enroll answered 409 for the same cardholder: reconciled as enrolled");
         Ok(Enrolled {

@@ -67,12 +67,12 @@ pub enum EnrollmentDecision {
 }
 
 /// The upstream refused the request itself (HTTP 4xx, or `"status": "fail"`) — not a
-/// 3DS decline, which is a successful call saying `Authentication_failed`.
+/// 3DS decline, which is a successful call saying `Authentication_failed`. Only its status
+/// and its code are kept: its free text may quote what was sent, and is never passed on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     pub status: u16,
     pub reason: Option<String>,
-    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -208,7 +208,6 @@ fn refusal(body: Option<&Value>, status: u16) -> PayerAuthError {
     PayerAuthError::Refused(Refusal {
         status,
         reason: text("/error/reason").or_else(|| text("/data/error/reason")),
-        message: text("/message"),
     })
 }
 

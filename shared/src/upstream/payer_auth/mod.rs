@@ -5,11 +5,12 @@
 //! Each call states its retry policy: setup creates nothing and is retried like a read;
 //! check enroll and validate must not run twice.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::{PayerAuthSettings, Secret};
 use crate::outbound::{Call, HttpClient, RetryPolicy, Upstream, join_url};
+use crate::secrets::SecretDocument;
 
 pub mod answer;
 pub mod wire;
@@ -20,10 +21,36 @@ const SETUP_PATH: &str = "/v1/risk/authentication/setup";
 const ENROLL_PATH: &str = "/v1/risk/authentication/enroll";
 const VALIDATE_PATH: &str = "/v1/risk/authentication/validate";
 
+/// An API key of the payer-authentication API: the gateway's own (the secret
+/// `PAYER_AUTH_SECRET_ID`, `{"api_key"}`), or a merchant's from the tenant registry.
+#[derive(Clone, Debug)]
+pub struct PayerAuthCredentials {
+    pub api_key: Secret,
+}
+
+impl SecretDocument for PayerAuthCredentials {
+    type Context = ();
+
+    fn parse(text: &str, _: &()) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Document {
+            api_key: String,
+        }
+        let document: Document = serde_json::from_str(text).map_err(|_| {
+            "not a payer-authentication credentials document ({\"api_key\"})".to_owned()
+        })?;
+        if document.api_key.trim().is_empty() {
+            return Err("api_key: must not be empty".into());
+        }
+        Ok(Self {
+            api_key: Secret::new(document.api_key),
+        })
+    }
+}
+
 pub struct PayerAuthClient {
     http: HttpClient,
     base: Url,
-    api_key: Secret,
 }
 
 impl PayerAuthClient {
@@ -31,12 +58,12 @@ impl PayerAuthClient {
         Self {
             http,
             base: settings.base_url.clone(),
-            api_key: settings.api_key.clone(),
         }
     }
 
     async fn post<B: Serialize + ?Sized>(
         &self,
+        api_key: &Secret,
         operation: &'static str,
         path: &str,
         policy: RetryPolicy,
@@ -54,7 +81,7 @@ impl PayerAuthClient {
             .send(call, |client| {
                 client
                     .post(url.clone())
-                    .header("x-api-key", self.api_key.expose())
+                    .header("x-api-key", api_key.expose())
                     .json(body)
             })
             .await?;
@@ -64,18 +91,21 @@ impl PayerAuthClient {
     /// Setup creates nothing that a repeat would duplicate: retried like a read.
     pub async fn setup<B: Serialize + ?Sized>(
         &self,
+        api_key: &Secret,
         body: &B,
     ) -> Result<PayerAuthAnswer, PayerAuthError> {
-        self.post("setup", SETUP_PATH, RetryPolicy::Idempotent, body)
+        self.post(api_key, "setup", SETUP_PATH, RetryPolicy::Idempotent, body)
             .await
     }
 
     /// Check enroll starts an authentication: never repeated once it may have landed.
     pub async fn check_enroll<B: Serialize + ?Sized>(
         &self,
+        api_key: &Secret,
         body: &B,
     ) -> Result<PayerAuthAnswer, PayerAuthError> {
         self.post(
+            api_key,
             "check_enroll",
             ENROLL_PATH,
             RetryPolicy::NotIfProcessed,
@@ -87,9 +117,11 @@ impl PayerAuthClient {
     /// Validate is called once per session: never repeated once it may have landed.
     pub async fn validate(
         &self,
+        api_key: &Secret,
         request: &wire::ValidateRequest,
     ) -> Result<PayerAuthAnswer, PayerAuthError> {
         self.post(
+            api_key,
             "validate",
             VALIDATE_PATH,
             RetryPolicy::NotIfProcessed,

@@ -1,0 +1,267 @@
+//! The registry commands: each reads the document, changes it, checks it as the functions
+//! will, writes it, and prints what was made (once) and what to do next.
+
+use gateway::tenants::{
+    IssuerEntry, KeyEntry, MerchantEntry, Registry, RegistryDocument, RegistryPolicy, Role,
+    TenantEntry, WebhookEntry, api_key_digest,
+};
+
+use crate::Command;
+use crate::keys;
+use crate::store::RegistryStore;
+
+pub async fn run(
+    command: Command,
+    store: &RegistryStore,
+    allow_loopback: bool,
+) -> Result<(), String> {
+    let mut document: RegistryDocument = match store.read().await? {
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| format!("not a tenant registry: {e}"))?
+        }
+        None => RegistryDocument::default(),
+    };
+    if let Command::List = command {
+        list(&document);
+        return Ok(());
+    }
+    let printed = change(&mut document, command)?;
+    let policy = RegistryPolicy {
+        allow_loopback_http: allow_loopback,
+    };
+    Registry::check(document.clone(), &policy)?;
+    let text = serde_json::to_string_pretty(&document).expect("the registry serializes");
+    store.write(&text).await?;
+    println!("{printed}");
+    eprintln!(
+        "written: the functions read it within their secrets' TTL (SECRETS_TTL_SECS, 300 s by default)"
+    );
+    Ok(())
+}
+
+fn tenant<'a>(document: &'a mut RegistryDocument, id: &str) -> Result<&'a mut TenantEntry, String> {
+    document
+        .tenants
+        .iter_mut()
+        .find(|t| t.id == id)
+        .ok_or_else(|| format!("no tenant {id}"))
+}
+
+fn merchant<'a>(
+    document: &'a mut RegistryDocument,
+    id: &str,
+) -> Result<&'a mut MerchantEntry, String> {
+    tenant(document, id)?
+        .merchant
+        .as_mut()
+        .ok_or_else(|| format!("tenant {id} is not a merchant"))
+}
+
+fn webhook<'a>(
+    document: &'a mut RegistryDocument,
+    id: &str,
+    role: &str,
+) -> Result<&'a mut WebhookEntry, String> {
+    let tenant = tenant(document, id)?;
+    let webhook = match role {
+        "merchant" => tenant.merchant.as_mut().and_then(|m| m.webhook.as_mut()),
+        "issuer" => tenant.issuer.as_mut().and_then(|i| i.webhook.as_mut()),
+        _ => return Err("--role is merchant or issuer".into()),
+    };
+    webhook.ok_or_else(|| format!("tenant {id} has no {role} webhook"))
+}
+
+/// Applies one command; returns what to print (new secrets: shown once, never stored).
+fn change(document: &mut RegistryDocument, command: Command) -> Result<String, String> {
+    match command {
+        Command::List | Command::RotateSessionKeys => unreachable!("handled before"),
+        Command::AddTenant {
+            id,
+            roles,
+            origins,
+            budgets,
+            webhook_url,
+        } => add_tenant(document, id, roles, origins, budgets, webhook_url),
+        Command::AddApiKey { id } => {
+            let key = keys::api_key();
+            tenant(document, &id)?
+                .api_key_sha256
+                .insert(0, api_key_digest(&key));
+            Ok(format!(
+                "new API key of {id} (shown once; stored as its SHA-256): {key}\n{}",
+                api_gateway_steps(&key)
+            ))
+        }
+        Command::RemoveApiKey { id, sha256 } => {
+            let tenant = tenant(document, &id)?;
+            let before = tenant.api_key_sha256.len();
+            tenant.api_key_sha256.retain(|d| *d != sha256);
+            if tenant.api_key_sha256.len() == before {
+                return Err(format!("tenant {id} has no API key with that digest"));
+            }
+            Ok(format!(
+                "removed an API key of {id} (also delete it in API Gateway)"
+            ))
+        }
+        Command::RotateRedirectKey { id } => {
+            let key = KeyEntry {
+                kid: keys::key_id(&id),
+                secret: keys::redirect_secret(),
+            };
+            let printed = format!(
+                "new redirect key of {id}: kid {} secret {} (shown once; it signs from now on, add it to the merchant's verifier first)",
+                key.kid, key.secret
+            );
+            merchant(document, &id)?.redirect_keys.insert(0, key);
+            Ok(printed)
+        }
+        Command::RemoveRedirectKey { id, kid } => {
+            let keys = &mut merchant(document, &id)?.redirect_keys;
+            let before = keys.len();
+            keys.retain(|k| k.kid != kid);
+            if keys.len() == before {
+                return Err(format!("{id} has no redirect key {kid}"));
+            }
+            Ok(format!("removed redirect key {kid} of {id}"))
+        }
+        Command::RotateWebhookKey { id, role } => {
+            let key = KeyEntry {
+                kid: keys::key_id("wh"),
+                secret: keys::webhook_secret(),
+            };
+            let printed = format!(
+                "new webhook key of {id}: kid {} secret {} (shown once; deliveries carry one signature per key until the old one is removed)",
+                key.kid, key.secret
+            );
+            webhook(document, &id, &role)?.keys.insert(0, key);
+            Ok(printed)
+        }
+        Command::RemoveWebhookKey { id, role, kid } => {
+            let keys = &mut webhook(document, &id, &role)?.keys;
+            let before = keys.len();
+            keys.retain(|k| k.kid != kid);
+            if keys.len() == before {
+                return Err(format!("{id} has no {role} webhook key {kid}"));
+            }
+            Ok(format!("removed webhook key {kid} of {id}"))
+        }
+    }
+}
+
+fn add_tenant(
+    document: &mut RegistryDocument,
+    id: String,
+    roles: Vec<String>,
+    origins: Vec<String>,
+    budgets: Vec<String>,
+    webhook_url: Option<String>,
+) -> Result<String, String> {
+    if document.tenants.iter().any(|t| t.id == id) {
+        return Err(format!("tenant {id} exists"));
+    }
+    let roles: Vec<Role> = roles
+        .iter()
+        .map(|r| match r.as_str() {
+            "merchant" => Ok(Role::Merchant),
+            "issuer" => Ok(Role::Issuer),
+            other => Err(format!("unknown role {other}: merchant or issuer")),
+        })
+        .collect::<Result<_, _>>()?;
+    let api_key = keys::api_key();
+    let mut printed = vec![format!(
+        "tenant {id}: API key (shown once; stored as its SHA-256): {api_key}"
+    )];
+    let webhook = webhook_url.map(|url| {
+        let key = KeyEntry {
+            kid: keys::key_id("wh"),
+            secret: keys::webhook_secret(),
+        };
+        printed.push(format!(
+            "webhook key: kid {} secret {} (shown once)",
+            key.kid, key.secret
+        ));
+        WebhookEntry {
+            url,
+            keys: vec![key],
+        }
+    });
+    let merchant = roles.contains(&Role::Merchant).then(|| {
+        let key = KeyEntry {
+            kid: keys::key_id(&id),
+            secret: keys::redirect_secret(),
+        };
+        printed.push(format!(
+            "redirect key: kid {} secret {} (shown once; the merchant verifies redirects with it)",
+            key.kid, key.secret
+        ));
+        MerchantEntry {
+            return_origins: origins,
+            redirect_keys: vec![key],
+            webhook: webhook.clone(),
+            payer_auth: None,
+        }
+    });
+    let issuer = roles.contains(&Role::Issuer).then(|| IssuerEntry {
+        budget_ids: budgets,
+        card_issuance: None,
+        webhook: if merchant.is_some() { None } else { webhook },
+    });
+    document.tenants.push(TenantEntry {
+        id,
+        roles,
+        api_key_sha256: vec![api_key_digest(&api_key)],
+        merchant,
+        issuer,
+    });
+    printed.push(api_gateway_steps(&api_key));
+    Ok(printed.join("\n"))
+}
+
+/// API Gateway checks the key too (and throttles by it): the deployment steps.
+fn api_gateway_steps(api_key: &str) -> String {
+    format!(
+        "In API Gateway (a deployed stack), register the key in the tenants' usage plan:\n  \
+         KEY_ID=$(aws apigateway create-api-key --enabled --name <tenant> --value '{api_key}' --query id --output text)\n  \
+         aws apigateway create-usage-plan-key --usage-plan-id <TenantsUsagePlanId output> --key-type API_KEY --key-id $KEY_ID"
+    )
+}
+
+/// Every tenant, without a secret.
+fn list(document: &RegistryDocument) {
+    for tenant in &document.tenants {
+        let roles: Vec<&str> = tenant.roles.iter().map(|r| r.as_str()).collect();
+        println!("{} ({})", tenant.id, roles.join(", "));
+        for digest in &tenant.api_key_sha256 {
+            println!("  api key sha256 {digest}");
+        }
+        if let Some(merchant) = &tenant.merchant {
+            println!("  return origins {}", merchant.return_origins.join(" "));
+            let kids: Vec<&str> = merchant
+                .redirect_keys
+                .iter()
+                .map(|k| k.kid.as_str())
+                .collect();
+            println!("  redirect keys {}", kids.join(" "));
+            if let Some(webhook) = &merchant.webhook {
+                print_webhook(webhook);
+            }
+            if merchant.payer_auth.is_some() {
+                println!("  own payer-authentication key");
+            }
+        }
+        if let Some(issuer) = &tenant.issuer {
+            println!("  budgets {}", issuer.budget_ids.join(" "));
+            if let Some(webhook) = &issuer.webhook {
+                print_webhook(webhook);
+            }
+            if issuer.card_issuance.is_some() {
+                println!("  own card-issuance credentials");
+            }
+        }
+    }
+}
+
+fn print_webhook(webhook: &WebhookEntry) {
+    let kids: Vec<&str> = webhook.keys.iter().map(|k| k.kid.as_str()).collect();
+    println!("  webhook {} keys {}", webhook.url, kids.join(" "));
+}

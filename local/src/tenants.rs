@@ -1,0 +1,164 @@
+//! The local stack's tenants and secrets: a tenant registry from `--tenants FILE` (read
+//! again after the secrets' TTL, so editing the file is a rotation), or built-in demo
+//! tenants — a card program and two merchants — whose keys are printed at start. The
+//! upstream credentials are the sandbox's; the session keys are development keys.
+
+use std::sync::Arc;
+
+use gateway::crypto::{MacKey, MacKeys};
+use gateway::secrets::LocalSecrets;
+use gateway::tenants::{RegistryDocument, api_key_digest};
+use serde_json::json;
+
+pub const TENANTS: &str = "local/tenants";
+pub const CARD_ISSUANCE: &str = "local/card-issuance";
+pub const PAYER_AUTH: &str = "local/payer-auth";
+pub const SESSION_KEYS: &str = "local/session-keys";
+
+/// Development-only keys: printed, never for anything but a laptop.
+pub const DEMO_ISSUER_KEY: &str = "local-issuer-key-0000001";
+pub const DEMO_MERCHANT_KEY: &str = "local-merchant-key-000001";
+pub const DEMO_OTHER_MERCHANT_KEY: &str = "local-merchant-key-000002";
+const DEMO_REDIRECT_KEY: &str = "local-dev-redirect-key-demo-shop-0000001";
+const DEMO_OTHER_REDIRECT_KEY: &str = "local-dev-redirect-key-demo-shop-b-00001";
+
+/// The merchant the demo checkout plays: its tenant id, API key and redirect keys.
+pub struct DemoMerchant {
+    pub tenant: String,
+    pub api_key: String,
+    pub redirect_keys: MacKeys,
+}
+
+/// A key to print at start.
+pub struct PrintedKey {
+    pub tenant: String,
+    pub roles: String,
+    pub api_key: String,
+}
+
+pub struct LocalTenants {
+    pub secrets: Arc<LocalSecrets>,
+    pub demo: Option<DemoMerchant>,
+    pub printed: Vec<PrintedKey>,
+}
+
+/// The secrets of a local run. `demo_merchant_key` names the demo checkout's merchant in
+/// a registry file (whose keys are stored as digests only).
+pub fn local_tenants(
+    tenants_file: Option<&str>,
+    demo_merchant_key: Option<&str>,
+    gateway_url: &str,
+) -> Result<LocalTenants, String> {
+    let secrets = Arc::new(LocalSecrets::new());
+    secrets.set(
+        CARD_ISSUANCE,
+        json!({
+            "api_key": sandbox::state::ISSUANCE_API_KEY,
+            "access_token": sandbox::state::ISSUANCE_ACCESS_TOKEN
+        })
+        .to_string(),
+    );
+    secrets.set(
+        PAYER_AUTH,
+        json!({"api_key": sandbox::state::PAYER_AUTH_API_KEY}).to_string(),
+    );
+    secrets.set(
+        SESSION_KEYS,
+        json!({
+            "data_encryption_keys": [{"kid": "local-dev", "key": "bG9jYWwtZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24="}],
+            "session_mac_keys": [{"kid": "local-dev", "key": "local-dev-session-mac-key-not-for-production"}]
+        })
+        .to_string(),
+    );
+    let Some(path) = tenants_file else {
+        secrets.set(TENANTS, demo_registry(gateway_url).to_string());
+        return Ok(LocalTenants {
+            secrets,
+            demo: Some(DemoMerchant {
+                tenant: "demo-shop".into(),
+                api_key: DEMO_MERCHANT_KEY.into(),
+                redirect_keys: keys("demo-shop-1", DEMO_REDIRECT_KEY),
+            }),
+            printed: vec![
+                printed("demo-bank", "issuer", DEMO_ISSUER_KEY),
+                printed(
+                    "demo-shop",
+                    "merchant (the demo checkout)",
+                    DEMO_MERCHANT_KEY,
+                ),
+                printed("demo-shop-b", "merchant", DEMO_OTHER_MERCHANT_KEY),
+            ],
+        });
+    };
+    secrets.from_file(TENANTS, path);
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let document: RegistryDocument =
+        serde_json::from_str(&text).map_err(|e| format!("{path}: not a tenant registry: {e}"))?;
+    let demo = demo_merchant_key.and_then(|key| {
+        let digest = api_key_digest(key);
+        let tenant = document
+            .tenants
+            .iter()
+            .find(|t| t.api_key_sha256.contains(&digest))?;
+        let merchant = tenant.merchant.as_ref()?;
+        let redirect_keys = MacKeys::new(
+            merchant
+                .redirect_keys
+                .iter()
+                .map(|k| (k.kid.clone(), MacKey::new(k.secret.as_bytes())))
+                .collect(),
+        )
+        .ok()?;
+        Some(DemoMerchant {
+            tenant: tenant.id.clone(),
+            api_key: key.to_owned(),
+            redirect_keys,
+        })
+    });
+    Ok(LocalTenants {
+        secrets,
+        demo,
+        printed: Vec::new(),
+    })
+}
+
+fn keys(kid: &str, secret: &str) -> MacKeys {
+    MacKeys::new(vec![(kid.into(), MacKey::new(secret.as_bytes()))]).expect("a static key list")
+}
+
+fn printed(tenant: &str, roles: &str, api_key: &str) -> PrintedKey {
+    PrintedKey {
+        tenant: tenant.into(),
+        roles: roles.into(),
+        api_key: api_key.into(),
+    }
+}
+
+/// A card program that owns the sandbox's first two budgets, the demo checkout's
+/// merchant on this stack's origin, and a second merchant on another origin.
+fn demo_registry(gateway_url: &str) -> serde_json::Value {
+    let other_origin = gateway_url.replace("127.0.0.1", "localhost");
+    json!({"tenants": [
+        {
+            "id": "demo-bank", "roles": ["issuer"],
+            "api_key_sha256": [api_key_digest(DEMO_ISSUER_KEY)],
+            "issuer": {"budget_ids": [sandbox::state::BUDGET_ID, sandbox::state::SECOND_BUDGET_ID]}
+        },
+        {
+            "id": "demo-shop", "roles": ["merchant"],
+            "api_key_sha256": [api_key_digest(DEMO_MERCHANT_KEY)],
+            "merchant": {
+                "return_origins": [gateway_url],
+                "redirect_keys": [{"kid": "demo-shop-1", "secret": DEMO_REDIRECT_KEY}]
+            }
+        },
+        {
+            "id": "demo-shop-b", "roles": ["merchant"],
+            "api_key_sha256": [api_key_digest(DEMO_OTHER_MERCHANT_KEY)],
+            "merchant": {
+                "return_origins": [other_origin],
+                "redirect_keys": [{"kid": "demo-shop-b-1", "secret": DEMO_OTHER_REDIRECT_KEY}]
+            }
+        }
+    ]})
+}

@@ -1,0 +1,57 @@
+//! What a function is built on, made once per cold start and shared by its handlers: the
+//! store, the clock, and where secrets come from. On Lambda the AWS configuration (region,
+//! credentials, timeouts) is loaded once and serves every AWS client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{self, SharedClock};
+use crate::config::StoreSettings;
+use crate::secrets::{SecretsManager, SharedSecretSource};
+use crate::store::SharedStore;
+use crate::store::dynamo::DynamoStore;
+use crate::store::memory::MemoryStore;
+
+#[derive(Clone)]
+pub struct Platform {
+    pub store: SharedStore,
+    pub clock: SharedClock,
+    pub secrets: SharedSecretSource,
+}
+
+impl Platform {
+    /// The Lambda platform: the configured store, AWS Secrets Manager, the system clock.
+    /// Endpoints come from the AWS SDK's standard variables (`AWS_ENDPOINT_URL_DYNAMODB`,
+    /// `AWS_ENDPOINT_URL_SECRETS_MANAGER`) when set, as for moto.
+    pub async fn from_env(store: &StoreSettings) -> Self {
+        let aws = aws_config().await;
+        let store: SharedStore = match store {
+            StoreSettings::DynamoDb { table_name } => Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                table_name.clone(),
+            )),
+            StoreSettings::Memory => Arc::new(MemoryStore::new()),
+        };
+        Self {
+            store,
+            clock: clock::system(),
+            secrets: Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+                &aws,
+            ))),
+        }
+    }
+}
+
+/// Region and credentials from the Lambda environment; tight timeouts, so a slow AWS
+/// service becomes our 504 rather than a Lambda timeout.
+async fn aws_config() -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
+}

@@ -1,0 +1,323 @@
+//! Secrets: read from AWS Secrets Manager (on Lambda) or from files and built-in values
+//! (the local stack and the tests), parsed once per read, and read again after a TTL so a
+//! rotation needs no redeploy.
+//!
+//! The environment names secrets by id only; their values never pass through it. A
+//! [`Cached`] secret is read at cold start (a missing or malformed secret fails the cold
+//! start, naming the secret, never its content) and re-read on the first use after its TTL.
+//! A re-read that fails keeps the last good value and is retried on the next use: a
+//! Secrets Manager hiccup never takes the gateway down, and a removed key stops working at
+//! the first successful re-read.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::clock::SharedClock;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum SecretError {
+    #[error("secret {0} does not exist")]
+    Missing(String),
+    #[error("secret {0} could not be read: {1}")]
+    Unavailable(String, String),
+    /// The content is not what the secret must hold. The reason names fields, never values.
+    #[error("secret {0} is not valid: {1}")]
+    Invalid(String, String),
+}
+
+/// Where secret values come from.
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    /// The secret's current value (its `SecretString`).
+    async fn fetch(&self, secret_id: &str) -> Result<String, SecretError>;
+}
+
+pub type SharedSecretSource = Arc<dyn SecretSource>;
+
+/// AWS Secrets Manager: `GetSecretValue` of the current version.
+pub struct SecretsManager {
+    client: aws_sdk_secretsmanager::Client,
+}
+
+impl SecretsManager {
+    pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
+        Self { client }
+    }
+
+    /// For a Secrets Manager-compatible endpoint on loopback (moto): such servers accept
+    /// any credentials, so placeholders stand in when the environment has none.
+    pub fn for_endpoint(endpoint: &str) -> Self {
+        let var =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+        let credentials = aws_sdk_secretsmanager::config::Credentials::new(
+            var("AWS_ACCESS_KEY_ID", "local"),
+            var("AWS_SECRET_ACCESS_KEY", "local"),
+            None,
+            None,
+            "endpoint-override",
+        );
+        let config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+            .region(aws_sdk_secretsmanager::config::Region::new(var(
+                "AWS_REGION",
+                "us-east-1",
+            )))
+            .endpoint_url(endpoint)
+            .credentials_provider(credentials)
+            .build();
+        Self::new(aws_sdk_secretsmanager::Client::from_conf(config))
+    }
+
+    pub fn client(&self) -> &aws_sdk_secretsmanager::Client {
+        &self.client
+    }
+}
+
+#[async_trait]
+impl SecretSource for SecretsManager {
+    async fn fetch(&self, secret_id: &str) -> Result<String, SecretError> {
+        use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
+        use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+        match self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+        {
+            Ok(output) => output.secret_string.ok_or_else(|| {
+                SecretError::Invalid(secret_id.into(), "it has no string value".into())
+            }),
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    GetSecretValueError::ResourceNotFoundException(_)
+                ) =>
+            {
+                Err(SecretError::Missing(secret_id.into()))
+            }
+            // The SDK's error never carries the secret's value.
+            Err(other) => Err(SecretError::Unavailable(
+                secret_id.into(),
+                DisplayErrorContext(other).to_string(),
+            )),
+        }
+    }
+}
+
+/// Secrets held in memory (built-in development values), or read from files on every
+/// fetch (so editing a file is a rotation), for the local stack and the tests.
+#[derive(Default)]
+pub struct LocalSecrets {
+    values: RwLock<HashMap<String, LocalValue>>,
+}
+
+enum LocalValue {
+    Inline(String),
+    File(std::path::PathBuf),
+}
+
+impl LocalSecrets {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets (or replaces: a rotation) a secret's value.
+    pub fn set(&self, secret_id: &str, value: impl Into<String>) {
+        self.values
+            .write()
+            .expect("secrets lock poisoned")
+            .insert(secret_id.into(), LocalValue::Inline(value.into()));
+    }
+
+    /// The secret's value is the content of `path`, read on every fetch.
+    pub fn from_file(&self, secret_id: &str, path: impl Into<std::path::PathBuf>) {
+        self.values
+            .write()
+            .expect("secrets lock poisoned")
+            .insert(secret_id.into(), LocalValue::File(path.into()));
+    }
+}
+
+#[async_trait]
+impl SecretSource for LocalSecrets {
+    async fn fetch(&self, secret_id: &str) -> Result<String, SecretError> {
+        let values = self.values.read().expect("secrets lock poisoned");
+        match values.get(secret_id) {
+            None => Err(SecretError::Missing(secret_id.into())),
+            Some(LocalValue::Inline(value)) => Ok(value.clone()),
+            Some(LocalValue::File(path)) => std::fs::read_to_string(path)
+                .map_err(|e| SecretError::Unavailable(secret_id.into(), e.to_string())),
+        }
+    }
+}
+
+/// What a secret's text is parsed into.
+pub trait SecretDocument: Sized + Send + Sync + 'static {
+    /// What parsing needs besides the text (settings that are not secret).
+    type Context: Send + Sync;
+
+    /// Parses the secret's value; the error names fields, never their values.
+    fn parse(text: &str, context: &Self::Context) -> Result<Self, String>;
+}
+
+/// One secret, parsed, re-read after `ttl`.
+pub struct Cached<T: SecretDocument> {
+    source: SharedSecretSource,
+    secret_id: String,
+    ttl: Duration,
+    clock: SharedClock,
+    context: T::Context,
+    /// The last good value and when it was read (epoch ms).
+    current: RwLock<Option<(i64, Arc<T>)>>,
+    /// One re-read at a time; the others keep using the value they have.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl<T: SecretDocument> Cached<T> {
+    pub fn new(
+        source: SharedSecretSource,
+        secret_id: impl Into<String>,
+        ttl: Duration,
+        clock: SharedClock,
+        context: T::Context,
+    ) -> Self {
+        Self {
+            source,
+            secret_id: secret_id.into(),
+            ttl,
+            clock,
+            context,
+            current: RwLock::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn secret_id(&self) -> &str {
+        &self.secret_id
+    }
+
+    /// Reads the secret now (cold start): an error here must stop the function.
+    pub async fn load(&self) -> Result<Arc<T>, SecretError> {
+        let value = Arc::new(self.read().await?);
+        *self.current.write().expect("secret cache lock poisoned") =
+            Some((self.clock.now_ms(), value.clone()));
+        Ok(value)
+    }
+
+    /// The value, re-read first if it is older than the TTL. A failed re-read keeps the
+    /// last good value (logged); only a secret never read successfully is an error.
+    pub async fn get(&self) -> Result<Arc<T>, SecretError> {
+        let now = self.clock.now_ms();
+        let (fresh, last) = self.snapshot(now);
+        if let (true, Some(value)) = (fresh, &last) {
+            return Ok(value.clone());
+        }
+        let Ok(_guard) = self.refreshing.try_lock() else {
+            // Someone is re-reading it: use what we have, or wait for them.
+            if let Some(value) = last {
+                return Ok(value);
+            }
+            let _wait = self.refreshing.lock().await;
+            return self.snapshot(now).1.ok_or_else(|| {
+                SecretError::Unavailable(self.secret_id.clone(), "not read yet".into())
+            });
+        };
+        match self.load().await {
+            Ok(value) => Ok(value),
+            Err(error) => match last {
+                Some(value) => {
+                    tracing::error!(%error, "re-reading a secret failed; the last good value stays in use");
+                    Ok(value)
+                }
+                None => Err(error),
+            },
+        }
+    }
+
+    fn snapshot(&self, now_ms: i64) -> (bool, Option<Arc<T>>) {
+        match &*self.current.read().expect("secret cache lock poisoned") {
+            Some((read_at, value)) => (
+                now_ms - read_at < self.ttl.as_millis() as i64,
+                Some(value.clone()),
+            ),
+            None => (false, None),
+        }
+    }
+
+    async fn read(&self) -> Result<T, SecretError> {
+        let text = self.source.fetch(&self.secret_id).await?;
+        T::parse(&text, &self.context)
+            .map_err(|reason| SecretError::Invalid(self.secret_id.clone(), reason))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::OffsetClock;
+
+    struct Words(Vec<String>);
+
+    impl SecretDocument for Words {
+        type Context = ();
+
+        fn parse(text: &str, _: &()) -> Result<Self, String> {
+            if text.is_empty() {
+                return Err("it is empty".into());
+            }
+            Ok(Words(text.split(',').map(str::to_owned).collect()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_secret_is_re_read_after_its_ttl_and_a_failed_re_read_keeps_the_last_value() {
+        let source = Arc::new(LocalSecrets::new());
+        source.set("s", "a,b");
+        let clock = Arc::new(OffsetClock::default());
+        let cached: Cached<Words> = Cached::new(
+            source.clone(),
+            "s",
+            Duration::from_secs(60),
+            clock.clone(),
+            (),
+        );
+        assert_eq!(cached.load().await.unwrap().0, ["a", "b"]);
+        source.set("s", "c");
+        assert_eq!(
+            cached.get().await.unwrap().0,
+            ["a", "b"],
+            "cached until the TTL"
+        );
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(cached.get().await.unwrap().0, ["c"], "re-read after it");
+        source.set("s", "");
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(
+            cached.get().await.unwrap().0,
+            ["c"],
+            "a bad re-read is not taken"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_malformed_secret_fails_the_first_read_naming_only_the_secret() {
+        let source = Arc::new(LocalSecrets::new());
+        let clock = Arc::new(OffsetClock::default());
+        let missing: Cached<Words> =
+            Cached::new(source.clone(), "nope", Duration::ZERO, clock.clone(), ());
+        assert_eq!(
+            missing.load().await.err(),
+            Some(SecretError::Missing("nope".into()))
+        );
+        source.set("empty", "");
+        let empty: Cached<Words> = Cached::new(source, "empty", Duration::ZERO, clock, ());
+        assert_eq!(
+            empty.get().await.err().unwrap().to_string(),
+            "secret empty is not valid: it is empty"
+        );
+    }
+}

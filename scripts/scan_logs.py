@@ -6,13 +6,17 @@ request id.
 Fails on: a Luhn-valid run of 13-19 digits (a card number), an expiry (MM/YY, MM/YYYY), a
 JWT, a bearer token, a security answer that is not redacted, or any of the API keys,
 upstream credentials and signing/encryption keys the test, events and local
-configurations use. Offending lines are reported by file, line and kind — never printed.
+configurations use — in clear, and base64-encoded (standard or URL-safe, at any
+alignment inside a longer blob, and inside every base64 token that decodes), as a raw
+API Gateway event would carry a body. Offending lines are reported by file, line and kind — never printed.
 Also checks that request lines carry the request id, and that an accepted request on a
 session or card route names its reference_code or card_id.
 
 Usage: python3 scripts/scan_logs.py [LOG_DIR]
 """
 
+import base64
+import binascii
 import json
 import re
 import sys
@@ -54,7 +58,7 @@ NAMED_BY = {
     "/v1/risk/authentication/enroll": "reference_code",
     "/v1/risk/authentication/validate": "reference_code",
     "/v1/risk/authentication/{reference_code}": "reference_code",
-    "/v1/risk/authentication/callback/{reference_code}/{binding}": "reference_code",
+    "/v1/risk/authentication/callback/{tenant}/{reference_code}/{binding}": "reference_code",
     "/card/issuance/api/issuing/3ds/v2/enroll": "card_id",
     "/card/issuance/api/issuing/3ds/v2/update": "card_id",
     "/card/issuance/api/issuing/3ds/v2/detail": "card_id",
@@ -73,16 +77,70 @@ def luhn(digits):
     return total % 10 == 0
 
 
-def findings(line):
-    for run in DIGIT_RUN.findall(line):
+# The sandbox's test cards: a log line must not hold them base64-encoded either.
+TEST_CARDS = [
+    "4000000000002701", "4000000000002925", "4000000000002719", "4000000000002313",
+    "4000000000002537", "4000000000002503", "4000000000002370", "4000000000002420",
+    "5200000000002235", "5200000000002276", "5200000000002151", "5200000000002490",
+    "5200000000002664", "340000000002534", "340000000002237",
+]
+B64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+
+
+def base64_forms(text):
+    """What `text` looks like inside any base64 (standard or URL-safe) blob, at each of the
+    three alignments it can have there: the characters that depend on it alone."""
+    forms = set()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + text.encode()).decode()
+        # Drop the characters that mix in the padding before and the bytes after.
+        start = (shift * 8 + 5) // 6
+        end = len(encoded) - 4
+        if end > start:
+            core = encoded[start:end]
+            forms.add(core)
+            forms.add(core.replace("+", "-").replace("/", "_"))
+    return forms
+
+
+ENCODED = {form: "key or token (base64)" for secret in SECRETS for form in base64_forms(secret)}
+ENCODED.update({form: "card number (base64)" for card in TEST_CARDS for form in base64_forms(card)})
+
+
+def decoded_tokens(line):
+    """The text of every base64-looking token of the line that decodes."""
+    for token in B64_TOKEN.findall(line):
+        body = token.rstrip("=")
+        for alphabet in (base64.b64decode, base64.urlsafe_b64decode):
+            for cut in range(4):
+                candidate = body[: len(body) - cut] if cut else body
+                try:
+                    yield alphabet(candidate + "=" * (-len(candidate) % 4)).decode("latin-1")
+                    break
+                except (binascii.Error, ValueError):
+                    continue
+
+
+def plain_findings(text):
+    for run in DIGIT_RUN.findall(text):
         if luhn(run):
             yield "card number"
     for kind, pattern in PATTERNS.items():
-        if pattern.search(line):
+        if pattern.search(text):
             yield kind
     for secret in SECRETS:
-        if secret in line:
+        if secret in text:
             yield "key or token"
+
+
+def findings(line):
+    yield from plain_findings(line)
+    for form, kind in ENCODED.items():
+        if form in line:
+            yield kind
+    for text in decoded_tokens(line):
+        for kind in plain_findings(text):
+            yield f"{kind} (base64)"
 
 
 def main():

@@ -12,7 +12,8 @@
 #   4. every events/ payload through the Lambda Runtime API emulator (cargo lambda)
 #   5. the demo checkout in headless Chromium (frictionless, challenge, failure, cancel),
 #      on the local stack with its embedded store and again pointed at DynamoDB
-#   6. a scan of every log line captured above for card data, keys and tokens
+#   6. a scan of every log line captured above (at TRACE and DEBUG) for card data, keys
+#      and tokens, in clear and base64-encoded
 #   7. with SAM_BUILD=1 (CI sets it): sam build of the three arm64 bootstraps
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,24 +71,27 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Unit and integration tests (sandbox + moto_server over loopback)"
-# Debug level, so the log scan sees everything the gateway could write.
-RUST_LOG=debug cargo nextest run --workspace --locked --no-fail-fast
+# Trace level, so the log scan sees everything the gateway could write.
+RUST_LOG=trace cargo nextest run --workspace --locked --no-fail-fast
 
 step "SAM template"
 AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint --template template.yaml
 
 step "events/ payloads through the Lambda Runtime API emulator (cargo lambda watch/invoke)"
 cargo build --workspace --bins --locked
-RUST_LOG=debug "$VENV/bin/python" scripts/prove_events.py
+"$VENV/bin/python" scripts/prove_events.py
 
 # The local stack as a newcomer runs it (embedded store), then pointed at DynamoDB.
 for store in memory dynamodb; do
-  step "Demo checkout in headless Chromium (local stack, $store store)"
+  # One run at each of the most verbose levels, for the log scan.
+  level=trace
+  [ "$store" = memory ] || level=debug
+  step "Demo checkout in headless Chromium (local stack, $store store, $level logs)"
   gateway_port=$(free_port)
   sandbox_port=$(free_port)
   store_flags=()
   [ "$store" = memory ] || store_flags=(--dynamodb-endpoint "$GATEWAY_TEST_DYNAMODB_ENDPOINT" --table "e2e-$$")
-  RUST_LOG=debug "$ROOT/target/debug/gateway-local" --port "$gateway_port" --sandbox-port "$sandbox_port" \
+  RUST_LOG=$level "$ROOT/target/debug/gateway-local" --port "$gateway_port" --sandbox-port "$sandbox_port" \
     "${store_flags[@]}" >"$LOGS/local-e2e-$store.log" 2>"$ROOT/target/local-e2e-$store.stderr" &
   local_pid=$!
   pids+=("$local_pid")

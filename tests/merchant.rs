@@ -443,7 +443,9 @@ async fn upstream_faults_never_fail_the_session_and_the_same_request_completes_o
             "UPSTREAM_UNAVAILABLE",
             1,
         ),
-        // A 503 says the request was not processed: retried within the call.
+        // A 503 may come from a proxy after the upstream acted: a check enroll
+        // is not idempotent upstream, so it is not retried within the call;
+        // the merchant's retry of the same request is safe.
         (
             Fault::Status {
                 status: 503,
@@ -451,7 +453,7 @@ async fn upstream_faults_never_fail_the_session_and_the_same_request_completes_o
             },
             StatusCode::BAD_GATEWAY,
             "UPSTREAM_UNAVAILABLE",
-            3,
+            1,
         ),
         (
             Fault::MalformedBody,

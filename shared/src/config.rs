@@ -169,7 +169,7 @@ impl HttpSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             connect_timeout: env.millis("UPSTREAM_CONNECT_TIMEOUT_MS", 2_000)?,
-            request_timeout: env.millis("UPSTREAM_TIMEOUT_MS", 8_000)?,
+            request_timeout: env.millis("UPSTREAM_TIMEOUT_MS", 6_000)?,
             max_attempts: env.ranged("UPSTREAM_MAX_ATTEMPTS", 3, 1..=5)?,
             retry_base_delay: env.millis("UPSTREAM_RETRY_BASE_DELAY_MS", 100)?,
             max_retry_after: env.millis("UPSTREAM_MAX_RETRY_AFTER_MS", 2_000)?,
@@ -296,21 +296,43 @@ pub fn public_base_url(env: &Env) -> Result<Option<Url>, ConfigError> {
     }
 }
 
-/// A claim must outlast the longest upstream call made under it; otherwise a duplicate
-/// could take the claim over while that call is in flight, and the upstream would be
-/// called twice.
+/// The longest one store operation may take, retries included (the AWS SDK's operation
+/// timeout, `crate::platform`).
+pub const STORE_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How far two hosts' clocks may disagree: leases are written with one host's clock and
+/// judged with another's.
+pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(2);
+
+/// API Gateway answers its caller after 29 s: a request's waiting and working must end
+/// before, so the caller gets our answer, not a gateway timeout.
+pub const API_GATEWAY_LIMIT: Duration = Duration::from_secs(29);
+
+/// A claim must outlast everything done under it — the claim's own write, the longest
+/// upstream call, with a margin for clock skew — otherwise a duplicate could take the
+/// claim over while the call is in flight, and the upstream would be called twice. (The
+/// upstream call's deadline also derives from the lease, so even a slow claim write cannot
+/// make it outlive the lease.) A duplicate's wait must end before API Gateway gives up.
 pub(crate) fn check_lease(
     http: &HttpSettings,
     session: &SessionSettings,
 ) -> Result<(), ConfigError> {
-    let longest_call = http.call_budget();
-    if session.claim_lease <= longest_call {
+    let under_claim = http.call_budget() + STORE_OPERATION_TIMEOUT + CLOCK_SKEW_MARGIN;
+    if session.claim_lease <= under_claim {
         return Err(invalid(
             "CLAIM_LEASE_SECS",
             format!(
-                "must exceed the longest upstream call ({} ms = UPSTREAM_TIMEOUT_MS x UPSTREAM_MAX_ATTEMPTS)",
-                longest_call.as_millis()
+                "must exceed the longest upstream call (UPSTREAM_TIMEOUT_MS x UPSTREAM_MAX_ATTEMPTS) plus a store write ({} ms) and a clock-skew margin ({} ms): {} ms",
+                STORE_OPERATION_TIMEOUT.as_millis(),
+                CLOCK_SKEW_MARGIN.as_millis(),
+                under_claim.as_millis()
             ),
+        ));
+    }
+    if session.settle_wait + 2 * STORE_OPERATION_TIMEOUT >= API_GATEWAY_LIMIT {
+        return Err(invalid(
+            "SETTLE_WAIT_MS",
+            "a duplicate's wait plus its store reads and writes must end before API Gateway's 29 s",
         ));
     }
     Ok(())
@@ -367,7 +389,7 @@ mod tests {
     fn a_claim_lease_shorter_than_an_upstream_call_is_refused() {
         let vars = |lease: &'static str| {
             env(&[
-                ("UPSTREAM_TIMEOUT_MS", "8000"),
+                ("UPSTREAM_TIMEOUT_MS", "6000"),
                 ("UPSTREAM_MAX_ATTEMPTS", "3"),
                 ("UPSTREAM_MAX_RETRY_AFTER_MS", "100"),
                 ("CLAIM_LEASE_SECS", lease),
@@ -379,12 +401,16 @@ mod tests {
                 &SessionSettings::from_env(e).unwrap(),
             )
         };
-        let err = check(&vars("20")).unwrap_err().to_string();
+        // 18 s of upstream call, a 3 s store write, 2 s of skew: 23 s.
+        let err = check(&vars("23")).unwrap_err().to_string();
         assert!(
-            err.contains("CLAIM_LEASE_SECS") && err.contains("24000 ms"),
+            err.contains("CLAIM_LEASE_SECS") && err.contains("23000 ms"),
             "{err}"
         );
-        assert!(check(&vars("25")).is_ok());
+        assert!(check(&vars("24")).is_ok());
+        let patient = env(&[("SETTLE_WAIT_MS", "25000")]);
+        let err = check(&patient).unwrap_err().to_string();
+        assert!(err.contains("SETTLE_WAIT_MS"), "{err}");
         // The defaults hold together.
         assert!(check(&env(&[])).is_ok());
     }

@@ -34,7 +34,9 @@ pub(crate) enum RetryPolicy {
     /// is detected and reconciled): retried on timeouts, dropped connections, 5xx and 429.
     Idempotent,
     /// Must not run twice: retried only when the upstream provably did not process it —
-    /// connection refused, 429, 503.
+    /// the connection was refused, or a 429 (documented as "further calls are dropped").
+    /// Not a 503: a proxy can answer 503 after the backend acted, and neither upstream
+    /// documents its 503 as "not processed".
     NotIfProcessed,
 }
 
@@ -121,6 +123,10 @@ impl RequestRateLimit {
     }
 }
 
+/// The largest upstream response body read; a larger one is malformed (no 3DS answer is
+/// near it, and a runaway body must not exhaust the function's memory mid-claim).
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
 /// One outbound call's description.
 pub(crate) struct Call<'a> {
     pub upstream: Upstream,
@@ -128,6 +134,9 @@ pub(crate) struct Call<'a> {
     pub operation: &'static str,
     pub policy: RetryPolicy,
     pub rate_limit: Option<&'a RequestRateLimit>,
+    /// When the whole call must be over, if earlier than the call budget allows (a claim's
+    /// lease, a batch's deadline).
+    pub deadline: Option<Instant>,
 }
 
 /// The shared client: one connection pool, timeouts and retry budget from configuration.
@@ -159,22 +168,37 @@ impl HttpClient {
     }
 
     /// Sends the request built by `build`, retrying per `call.policy` within the
-    /// configured attempts and [`HttpSettings::call_budget`]. Returns the final HTTP answer
-    /// whatever its status, or the transport failure of the last attempt.
+    /// configured attempts and [`HttpSettings::call_budget`] (or the call's earlier
+    /// deadline). Waiting for the rate limit counts against it too. Returns the final
+    /// HTTP answer whatever its status, or the transport failure of the last attempt.
     pub(crate) async fn send(
         &self,
         call: Call<'_>,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let started = Instant::now();
-        let budget = self.settings.call_budget();
+        let end = call
+            .deadline
+            .map_or(started + self.settings.call_budget(), |deadline| {
+                deadline.min(started + self.settings.call_budget())
+            });
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if let Some(limit) = call.rate_limit {
-                limit.wait().await;
+            if let Some(limit) = call.rate_limit
+                && tokio::time::timeout_at(end.into(), limit.wait())
+                    .await
+                    .is_err()
+            {
+                // Nothing was sent: our own ceiling held the call until its time ran out.
+                return Err(UpstreamError::Timeout {
+                    upstream: call.upstream,
+                });
             }
-            let outcome = self.attempt(call.upstream, build(&self.client)).await;
+            let time_left = end.saturating_duration_since(Instant::now());
+            let outcome = self
+                .attempt(call.upstream, build(&self.client), time_left)
+                .await;
             let retry_delay = match &outcome {
                 Attempt::Answered(status, headers, _) => {
                     self.retry_delay_for_status(call.policy, *status, headers, attempt)
@@ -192,9 +216,8 @@ impl HttpClient {
             let last = attempt >= self.settings.max_attempts;
             // The budget bounds the whole call: a retry starts only if it can run to its
             // own timeout within it (callers size their leases on this bound).
-            let delay = retry_delay.filter(|d| {
-                !last && started.elapsed() + *d + self.settings.request_timeout <= budget
-            });
+            let delay = retry_delay
+                .filter(|d| !last && Instant::now() + *d + self.settings.request_timeout <= end);
             match (outcome, delay) {
                 (Attempt::Answered(status, headers, body), None) => {
                     return Ok(UpstreamResponse {
@@ -219,30 +242,48 @@ impl HttpClient {
         }
     }
 
-    async fn attempt(&self, upstream: Upstream, request: reqwest::RequestBuilder) -> Attempt {
+    /// One attempt, within `time_left` (and never longer than the per-attempt timeout).
+    async fn attempt(
+        &self,
+        upstream: Upstream,
+        request: reqwest::RequestBuilder,
+        time_left: Duration,
+    ) -> Attempt {
         let exchange = async {
-            let response = request.send().await?;
+            let mut response = request.send().await?;
             let status = response.status();
             let headers = response.headers().clone();
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, headers, body))
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Ok(None);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok::<_, reqwest::Error>(Some((status, headers, Bytes::from(body))))
         };
-        match tokio::time::timeout(self.settings.request_timeout, exchange).await {
+        let timeout = self.settings.request_timeout.min(time_left);
+        let malformed = |status: StatusCode| Attempt::Failed {
+            error: UpstreamError::Malformed {
+                upstream,
+                status: status.as_u16(),
+            },
+            may_have_landed: true,
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(Ok(None)) => {
+                tracing::warn!(%upstream, "an upstream answer over the size limit was dropped");
+                malformed(StatusCode::OK)
+            }
             // Every upstream here is a JSON API: a 2xx that is not JSON (a proxy's error
             // page, a truncated body) is a failed attempt, not an answer.
-            Ok(Ok((status, _, body)))
+            Ok(Ok(Some((status, _, body))))
                 if status.is_success()
                     && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() =>
             {
-                Attempt::Failed {
-                    error: UpstreamError::Malformed {
-                        upstream,
-                        status: status.as_u16(),
-                    },
-                    may_have_landed: true,
-                }
+                malformed(status)
             }
-            Ok(Ok((status, headers, body))) => Attempt::Answered(status, headers, body),
+            Ok(Ok(Some((status, headers, body)))) => Attempt::Answered(status, headers, body),
             Err(_) => Attempt::Failed {
                 error: UpstreamError::Timeout { upstream },
                 may_have_landed: true,
@@ -270,10 +311,8 @@ impl HttpClient {
         headers: &HeaderMap,
         attempt: u32,
     ) -> Option<Duration> {
-        let rejected_unprocessed = matches!(
-            status,
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-        );
+        // A 429 is documented as dropped; anything else may have been acted on.
+        let rejected_unprocessed = status == StatusCode::TOO_MANY_REQUESTS;
         let retryable =
             rejected_unprocessed || (policy == RetryPolicy::Idempotent && status.is_server_error());
         if !retryable {
@@ -281,7 +320,7 @@ impl HttpClient {
         }
         match retry_after(headers) {
             // The upstream asked for longer than we are willing to hold our caller:
-            // give the caller the 429/503 (with its Retry-After) instead.
+            // give the caller the 429 (with its Retry-After) instead.
             Some(wait) if wait > self.settings.max_retry_after => None,
             Some(wait) => Some(wait),
             None => Some(self.backoff(attempt)),
@@ -364,11 +403,6 @@ mod tests {
             );
             assert!(
                 client
-                    .retry_delay_for_status(policy, s(503), &none, 1)
-                    .is_some()
-            );
-            assert!(
-                client
                     .retry_delay_for_status(policy, s(409), &none, 1)
                     .is_none()
             );
@@ -385,9 +419,22 @@ mod tests {
         );
         assert!(
             client
-                .retry_delay_for_status(RetryPolicy::NotIfProcessed, s(500), &none, 1)
-                .is_none()
+                .retry_delay_for_status(RetryPolicy::Idempotent, s(503), &none, 1)
+                .is_some()
         );
+        for unprocessed_unproven in [500, 502, 503] {
+            assert!(
+                client
+                    .retry_delay_for_status(
+                        RetryPolicy::NotIfProcessed,
+                        s(unprocessed_unproven),
+                        &none,
+                        1
+                    )
+                    .is_none(),
+                "a {unprocessed_unproven} may come after the upstream acted"
+            );
+        }
         let mut long = HeaderMap::new();
         long.insert(http::header::RETRY_AFTER, "60".parse().unwrap());
         assert!(

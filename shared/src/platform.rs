@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{self, SharedClock};
-use crate::config::StoreSettings;
+use crate::config::{STORE_OPERATION_TIMEOUT, StoreSettings};
 use crate::secrets::{SecretsManager, SharedSecretSource};
 use crate::store::SharedStore;
 use crate::store::dynamo::DynamoStore;
@@ -47,8 +47,8 @@ impl Platform {
 async fn aws_config() -> aws_config::SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_millis(1_500))
+        .operation_timeout(STORE_OPERATION_TIMEOUT)
         .build();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeouts)

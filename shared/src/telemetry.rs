@@ -3,22 +3,60 @@
 //!
 //! Level: `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls) if set, else
 //! `RUST_LOG`, else `info`. Each line carries the fields of the current request span —
-//! `request_id` (Lambda's), and where known `client_id`, `reference_code`, `card_id`.
+//! `request_id` (Lambda's), and where known `tenant`, `reference_code`, `card_id`.
 //! Nothing sensitive is ever recorded as a field: see the data-protection rules.
+//!
+//! The level applies to the gateway's own code only. Every dependency is held at `warn`
+//! whatever level is asked for: at `trace`, `lambda_runtime` logs each raw event (API
+//! keys, card numbers, security answers), and the HTTP, TLS and AWS SDK crates log
+//! headers and bodies at `debug`/`trace`. A directive string in `RUST_LOG` is read for its
+//! level only, so it cannot turn one of them back on.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-fn filter() -> EnvFilter {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+/// The gateway's own crates: the only targets that log below `warn`.
+const OWN_TARGETS: &[&str] = &[
+    "gateway",
+    "enroll",
+    "check_enroll",
+    "callback",
+    "notify",
+    "gateway_local",
+    "local",
+    "admin",
+];
+
+/// The level asked for: `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`.
+fn requested_level() -> LevelFilter {
+    std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".into())
-        .to_ascii_lowercase();
-    // Keep the SDKs' chatter out unless asked for explicitly.
-    EnvFilter::try_new(format!(
-        "{level},aws_smithy_runtime=warn,aws_config=warn,hyper=warn"
-    ))
-    .unwrap_or_else(|_| EnvFilter::new("info"))
+        .ok()
+        .map(|raw| level_of(&raw))
+        .unwrap_or(LevelFilter::INFO)
+}
+
+/// The level of a level name or of a directive string (its most verbose plain level; a
+/// per-target directive counts only for its level).
+fn level_of(raw: &str) -> LevelFilter {
+    raw.split(',')
+        .filter_map(|directive| {
+            let level = directive.rsplit('=').next()?.trim();
+            level.parse::<LevelFilter>().ok()
+        })
+        .max()
+        .unwrap_or(LevelFilter::INFO)
+}
+
+pub(crate) fn filter_for(level: LevelFilter) -> EnvFilter {
+    let mut directives = vec![LevelFilter::WARN.min(level).to_string()];
+    directives.extend(OWN_TARGETS.iter().map(|target| format!("{target}={level}")));
+    EnvFilter::new(directives.join(","))
+}
+
+fn filter() -> EnvFilter {
+    filter_for(requested_level())
 }
 
 /// Installs the subscriber writing to stdout (Lambda ships stdout to CloudWatch).
@@ -51,4 +89,29 @@ pub fn note_reference(reference_code: &str) {
 /// Names the card the current request is about, on every later log line of it.
 pub fn note_card(card_id: &str) {
     tracing::Span::current().record("card_id", card_id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependencies_stay_at_warn_whatever_level_is_asked_for() {
+        for asked in [
+            "TRACE",
+            "trace",
+            "debug,lambda_runtime=trace",
+            "lambda_runtime=trace",
+        ] {
+            let level = level_of(asked);
+            let filter = filter_for(level).to_string();
+            let directives: Vec<&str> = filter.split(',').collect();
+            assert!(directives.contains(&"warn"), "{asked}: {filter}");
+            assert!(!filter.contains("lambda_runtime"), "{asked}: {filter}");
+            assert!(directives.contains(&"gateway=trace"), "{asked}: {filter}");
+        }
+        let quiet = filter_for(level_of("error")).to_string();
+        assert!(quiet.split(',').any(|d| d == "error"), "{quiet}");
+        assert_eq!(level_of("not a level"), LevelFilter::INFO);
+    }
 }

@@ -176,10 +176,11 @@ impl CallbackApp {
             attempt.transaction_id.as_str(),
         );
         let api_key = self.merchant.payer_auth_key(attempt.merchant).await?;
+        let deadline = held.upstream_deadline(self.merchant.now_ms());
         let answer = self
             .merchant
             .payer_auth
-            .validate(&api_key, &request)
+            .validate(&api_key, &request, deadline)
             .await?;
         let succeeded = answer.validation_succeeded()?;
         Ok((answer, succeeded))

@@ -4,6 +4,8 @@
 //! another request is a conflict; an upstream fault releases the claim so the request can
 //! be retried to completion.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -19,6 +21,7 @@ use gateway::session::{
     Transition,
 };
 use gateway::telemetry::note_reference;
+use gateway::upstream::payer_auth::wire::CheckEnrollRequest;
 use gateway::upstream::payer_auth::{EnrollmentDecision, PayerAuthAnswer};
 use serde_json::Value;
 
@@ -46,15 +49,18 @@ pub(crate) async fn check_enroll(
     let keys = merchant.keys().await?;
     let our_return_url = app.return_url_for(&parts, &session, &keys)?;
     let api_key = merchant.payer_auth_key(caller.merchant()).await?;
-    let held = match take_claim(&app, &session, &keys, &body).await? {
+    // The request as the merchant sent it, typed and normalised: what a replay is.
+    let canonical = serde_json::to_value(request.upstream_body(&request.merchant_return_url))
+        .expect("check-enroll requests serialize");
+    let held = match take_claim(&app, &session, &keys, &canonical).await? {
         Claimed::Held(held) => held,
         Claimed::Answered(replay) => return Ok(replay),
     };
     // The upstream (and the ACS behind it) sends the browser back to us, not to the
     // merchant: we validate first, then redirect the browser to the merchant, signed.
-    let mut upstream_body = body;
-    upstream_body["authentication"]["return_url"] = Value::String(our_return_url.to_string());
-    let (answer, decision) = match ask_upstream(&app, &api_key, &upstream_body).await {
+    let upstream_body = request.upstream_body(&our_return_url);
+    let deadline = held.upstream_deadline(merchant.now_ms());
+    let (answer, decision) = match ask_upstream(&app, &api_key, &upstream_body, deadline).await {
         Ok(decided) => decided,
         Err(error) => {
             // Not a decline: nothing was decided. Free the session for a retry.
@@ -136,9 +142,14 @@ fn replay(
 async fn ask_upstream(
     app: &AppState,
     api_key: &Secret,
-    body: &Value,
+    body: &CheckEnrollRequest,
+    deadline: Instant,
 ) -> Result<(PayerAuthAnswer, EnrollmentDecision), ApiError> {
-    let answer = app.merchant.payer_auth.check_enroll(api_key, body).await?;
+    let answer = app
+        .merchant
+        .payer_auth
+        .check_enroll(api_key, body, deadline)
+        .await?;
     let decision = answer.enrollment_decision()?;
     Ok((answer, decision))
 }

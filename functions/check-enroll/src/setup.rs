@@ -24,11 +24,13 @@ pub(crate) async fn setup(
     let merchant = &app.merchant;
     let request = ValidSetup::parse(http::from_value(body.clone())?, merchant.today())?;
     note_reference(request.reference.as_str());
-    let session = SessionRef::new(caller.id().clone(), request.reference);
+    let session = SessionRef::new(caller.id().clone(), request.reference.clone());
     let keys = merchant.keys().await?;
-    let fingerprints = keys.fingerprints("setup", session.tenant.as_str(), &body);
+    let upstream_body = request.upstream_body();
+    let canonical = serde_json::to_value(&upstream_body).expect("setup requests serialize");
+    let fingerprints = keys.fingerprints("setup", session.tenant.as_str(), &canonical);
     let api_key = merchant.payer_auth_key(caller.merchant()).await?;
-    let answer = merchant.payer_auth.setup(&api_key, &body).await?;
+    let answer = merchant.payer_auth.setup(&api_key, &upstream_body).await?;
     let now = merchant.now_ms();
     let record = Transition::RecordSetup {
         reference_code: session.reference.to_string(),

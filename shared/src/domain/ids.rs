@@ -42,15 +42,32 @@ identifier! {
 impl ReferenceCode {
     pub const MAX_LEN: usize = 64;
 
+    /// Words of our routes a reference code must not be, or `/v1/risk/authentication/{it}`
+    /// would name a route instead of the session.
+    const ROUTE_WORDS: &'static [&'static str] =
+        &["setup", "enroll", "validate", "callback", "events"];
+
+    /// 1 to 64 of letters, digits, `-`, `_`, `.` and `:`, starting with a letter or digit
+    /// (so never `.` or `..`, which a URL path would resolve away), and not a route word.
     pub fn parse(field: &str, raw: &str) -> Check<Self> {
         let value = field::text(field, raw, Self::MAX_LEN)?;
-        if !value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        let well_formed = value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+        if !well_formed {
+            return Err(FieldError::new(
+                field,
+                "must be letters, digits, '-', '_', '.' and ':', starting with a letter or digit",
+            ));
+        }
+        if Self::ROUTE_WORDS
+            .iter()
+            .any(|word| value.eq_ignore_ascii_case(word))
         {
             return Err(FieldError::new(
                 field,
-                "must contain only letters, digits, '-', '_', '.' and ':'",
+                "must not be a word of the gateway's routes",
             ));
         }
         Ok(Self(value.to_owned()))
@@ -133,8 +150,13 @@ mod tests {
             ReferenceCode::parse("r", " PASS-1 ").unwrap().as_str(),
             "PASS-1"
         );
-        assert!(ReferenceCode::parse("r", "a/b").is_err());
+        for refused in [
+            "a/b", ".", "..", ".hidden", "-x", "setup", "Validate", "callback", "a b",
+        ] {
+            assert!(ReferenceCode::parse("r", refused).is_err(), "{refused}");
+        }
         assert!(ReferenceCode::parse("r", &"x".repeat(65)).is_err());
+        assert!(ReferenceCode::parse("r", "order-1.2:3_4").is_ok());
         assert_eq!(
             TransactionId::parse("t", "DKjne4MBXRSsa1fryRE0")
                 .unwrap()

@@ -36,6 +36,29 @@ impl ValidSetup {
             request,
         })
     }
+
+    /// What goes upstream: the typed request (anything else the caller sent is dropped),
+    /// its reference code and card number as parsed.
+    pub fn upstream_body(&self) -> SetupRequest {
+        SetupRequest {
+            transaction_info: TransactionInfo {
+                kind: "setup".into(),
+                reference_code: self.reference.to_string(),
+            },
+            card: upstream_card(&self.card, &self.request.card),
+        }
+    }
+}
+
+/// The card as it goes upstream: the number as parsed (trimmed), the expiry trimmed.
+fn upstream_card(number: &CardNumber, sent: &Card) -> Card {
+    Card {
+        number: match number {
+            CardNumber::Pan(pan) => pan.expose().to_owned(),
+            CardNumber::Token(token) => token.clone(),
+        },
+        expiration_date: sent.expiration_date.trim().to_owned(),
+    }
 }
 
 /// A check-enroll request whose every field checked out, with the merchant's return URL
@@ -82,10 +105,24 @@ impl ValidCheckEnroll {
         })
     }
 
+    /// What goes upstream: the typed request (unknown fields, CVV-like fields and any
+    /// other object the caller sent are dropped), the reference code and card number as
+    /// parsed, and `return_url` — ours, so the browser comes back to us.
+    pub fn upstream_body(&self, return_url: &Url) -> CheckEnrollRequest {
+        let mut body = self.request.clone();
+        body.transaction_info = TransactionInfo {
+            kind: "check_enroll".into(),
+            reference_code: self.reference.to_string(),
+        };
+        body.card = upstream_card(&self.card, &self.request.card);
+        body.authentication.return_url = return_url.to_string();
+        body
+    }
+
     /// What validate will need after the challenge; sealed at rest.
     pub fn payment_data(&self) -> PaymentData {
         PaymentData {
-            card: self.request.card.clone(),
+            card: upstream_card(&self.card, &self.request.card),
             order_info: self.request.order_info.clone(),
             bill_to: self.request.bill_to.clone(),
         }

@@ -14,10 +14,10 @@
 //! 5. **Complete or release** with one write guarded by the claim id: a holder that lost
 //!    its claim (its lease ran out and someone took over) is told so, and writes nothing.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{AuthenticationSession, Recorded, SessionRef, Sessions, Transition};
-use crate::config::SessionSettings;
+use crate::config::{CLOCK_SKEW_MARGIN, STORE_OPERATION_TIMEOUT, SessionSettings};
 use crate::store::StoreError;
 
 /// What a refused claim (or a wait) left the session as, in the caller's reading.
@@ -53,6 +53,18 @@ pub struct Held {
     pub session_ref: SessionRef,
     pub claim_id: String,
     pub session: Box<AuthenticationSession>,
+}
+
+impl Held {
+    /// When an upstream call made under this claim must be over: before its lease runs
+    /// out, leaving the time to record the outcome and a margin for clock skew. However
+    /// slow the claim's own write was, the call cannot outlive the lease.
+    pub fn upstream_deadline(&self, now_ms: i64) -> Instant {
+        let lease_left = self.session.lease_until.unwrap_or(now_ms) - now_ms;
+        let usable = Duration::from_millis(lease_left.max(0) as u64)
+            .saturating_sub(STORE_OPERATION_TIMEOUT + CLOCK_SKEW_MARGIN);
+        Instant::now() + usable
+    }
 }
 
 /// What the caller does next.
@@ -210,7 +222,6 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::Duration;
 
     use super::*;
     use crate::clock::{Clock, OffsetClock};
@@ -446,6 +457,24 @@ mod tests {
             sessions.claim(&r(), &rotated, &settings(50)).await.unwrap(),
             NextStep::Proceed(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn an_upstream_call_under_a_claim_must_end_before_its_lease() {
+        let (sessions, clock) = pending().await;
+        let held = proceed(&sessions, 50).await;
+        let deadline = held.upstream_deadline(clock.now_ms());
+        let left = deadline.saturating_duration_since(Instant::now());
+        // A 25 s lease less the outcome's write (3 s) and the skew margin (2 s).
+        assert!(
+            left <= Duration::from_secs(20) && left > Duration::from_secs(19),
+            "{left:?}"
+        );
+        let late = held.upstream_deadline(clock.now_ms() + 24_000);
+        assert!(
+            late <= Instant::now(),
+            "a claim whose lease is nearly over makes no call"
+        );
     }
 
     #[tokio::test]

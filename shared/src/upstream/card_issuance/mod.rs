@@ -5,6 +5,8 @@
 //! and passes the client-side rate limit that keeps bursts under the upstream's 1000
 //! requests per 10 s.
 
+use std::time::Instant;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
@@ -72,6 +74,7 @@ pub struct CardIssuanceClient {
 pub struct CardIssuance<'a> {
     client: &'a CardIssuanceClient,
     credentials: &'a CardIssuanceCredentials,
+    deadline: Option<Instant>,
 }
 
 impl CardIssuanceClient {
@@ -88,6 +91,17 @@ impl CardIssuanceClient {
         CardIssuance {
             client: self,
             credentials,
+            deadline: None,
+        }
+    }
+}
+
+impl<'a> CardIssuance<'a> {
+    /// The same, with every call over by `deadline` (a batch's).
+    pub fn until(self, deadline: Instant) -> CardIssuance<'a> {
+        CardIssuance {
+            deadline: Some(deadline),
+            ..self
         }
     }
 }
@@ -104,6 +118,7 @@ impl CardIssuance<'_> {
             operation,
             policy,
             rate_limit: Some(&self.client.rate_limit),
+            deadline: self.deadline,
         };
         let response = self
             .client

@@ -5,6 +5,8 @@
 //! Each call states its retry policy: setup creates nothing and is retried like a read;
 //! check enroll and validate must not run twice.
 
+use std::time::Instant;
+
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -64,9 +66,8 @@ impl PayerAuthClient {
     async fn post<B: Serialize + ?Sized>(
         &self,
         api_key: &Secret,
-        operation: &'static str,
-        path: &str,
-        policy: RetryPolicy,
+        (operation, path, policy): (&'static str, &str, RetryPolicy),
+        deadline: Option<Instant>,
         body: &B,
     ) -> Result<PayerAuthAnswer, PayerAuthError> {
         let url = join_url(&self.base, path);
@@ -75,6 +76,7 @@ impl PayerAuthClient {
             operation,
             policy,
             rate_limit: None,
+            deadline,
         };
         let response = self
             .http
@@ -94,39 +96,31 @@ impl PayerAuthClient {
         api_key: &Secret,
         body: &B,
     ) -> Result<PayerAuthAnswer, PayerAuthError> {
-        self.post(api_key, "setup", SETUP_PATH, RetryPolicy::Idempotent, body)
-            .await
+        let operation = ("setup", SETUP_PATH, RetryPolicy::Idempotent);
+        self.post(api_key, operation, None, body).await
     }
 
     /// Check enroll starts an authentication: never repeated once it may have landed.
+    /// Over by `deadline` (the claim's lease).
     pub async fn check_enroll<B: Serialize + ?Sized>(
         &self,
         api_key: &Secret,
         body: &B,
+        deadline: Instant,
     ) -> Result<PayerAuthAnswer, PayerAuthError> {
-        self.post(
-            api_key,
-            "check_enroll",
-            ENROLL_PATH,
-            RetryPolicy::NotIfProcessed,
-            body,
-        )
-        .await
+        let operation = ("check_enroll", ENROLL_PATH, RetryPolicy::NotIfProcessed);
+        self.post(api_key, operation, Some(deadline), body).await
     }
 
     /// Validate is called once per session: never repeated once it may have landed.
+    /// Over by `deadline` (the claim's lease).
     pub async fn validate(
         &self,
         api_key: &Secret,
         request: &wire::ValidateRequest,
+        deadline: Instant,
     ) -> Result<PayerAuthAnswer, PayerAuthError> {
-        self.post(
-            api_key,
-            "validate",
-            VALIDATE_PATH,
-            RetryPolicy::NotIfProcessed,
-            request,
-        )
-        .await
+        let operation = ("validate", VALIDATE_PATH, RetryPolicy::NotIfProcessed);
+        self.post(api_key, operation, Some(deadline), request).await
     }
 }

@@ -273,9 +273,9 @@ async fn an_account_without_3ds_gets_403_and_bad_upstream_credentials_401() {
 #[tokio::test]
 async fn over_the_upstream_rate_limit_the_caller_gets_429_with_retry_after() {
     // Two enrolls of a cardholder created outside the gateway: a contact lookup (its
-    // budget, once) and two enrolls.
+    // budget, once), and for each card its detail (its budget) and the enroll.
     let config = SandboxConfig {
-        issuance_requests_per_10s: 3,
+        issuance_requests_per_10s: 5,
         ..SandboxConfig::default()
     };
     let h = Harness::with(default_backend(), config, &[]).await;
@@ -314,8 +314,10 @@ async fn over_the_upstream_rate_limit_the_caller_gets_429_with_retry_after() {
         .parse()
         .unwrap();
     assert!((1..=10).contains(&retry_after));
-    // The sandbox asked for more than our 2 s retry ceiling: not retried.
-    assert_eq!(h.sandbox.calls_to("3ds/v2/enroll").len(), 3);
+    // The third card's detail read met the limit; the sandbox asked for more than our
+    // 2 s retry ceiling: not retried, and nothing was enrolled.
+    assert_eq!(h.sandbox.calls_to("card/v2/detail").len(), 3);
+    assert_eq!(h.sandbox.calls_to("3ds/v2/enroll").len(), 2);
 }
 
 #[tokio::test]

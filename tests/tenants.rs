@@ -9,7 +9,8 @@ use gateway::redirect::{SignatureError, verify_redirect};
 use gateway_tests::*;
 use http::StatusCode;
 use sandbox::state::{
-    ACTIVE_CARD_ID, CARDHOLDER_ID, SECOND_BUDGET_ID, THIRD_BUDGET_CARDHOLDER_ID, THIRD_BUDGET_ID,
+    ACTIVE_CARD_ID, CARDHOLDER_ID, SECOND_BUDGET_ID, THIRD_BUDGET_CARD_ID,
+    THIRD_BUDGET_CARDHOLDER_ID, THIRD_BUDGET_ID,
 };
 use serde_json::{Value, json};
 
@@ -183,16 +184,99 @@ async fn a_card_program_cannot_enroll_another_programs_card_or_use_its_cardholde
         post_json(
             &path("3ds/v2/enroll"),
             Some(OTHER_ISSUER_KEY),
-            &json!({"card_id": "card20820230817163921206780", "cardholder_id": CARDHOLDER_ID}),
+            &json!({"card_id": THIRD_BUDGET_CARD_ID, "cardholder_id": CARDHOLDER_ID}),
         ),
     )
     .await;
     assert_eq!(cardholder_of_bank_x.json()["code"], "CARDHOLDER_NOT_FOUND");
     assert!(h.sandbox.calls_to("3ds/v2/enroll").is_empty());
     assert!(
-        h.item(&gateway::enrollment::key("card20820230817163921206780"))
+        h.item(&gateway::enrollment::key(THIRD_BUDGET_CARD_ID))
             .await
             .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_card_program_cannot_claim_another_programs_card_before_it_is_enrolled() {
+    let h = Harness::new().await;
+    let issuer = h.issuer().await;
+    // bank-x's card, issued from its budget and not enrolled yet: bank-y tries to link
+    // it to its own cardholder first.
+    const NOT_YET_ENROLLED: &str = "card20820230817163921206780";
+    let attack = send(
+        &issuer,
+        post_json(
+            &path("3ds/v2/enroll"),
+            Some(OTHER_ISSUER_KEY),
+            &json!({"card_id": NOT_YET_ENROLLED, "cardholder_id": THIRD_BUDGET_CARDHOLDER_ID}),
+        ),
+    )
+    .await;
+    assert!(
+        h.sandbox.calls_to("3ds/v2/enroll").is_empty(),
+        "the upstream never heard of the enrollment"
+    );
+    assert!(
+        h.item(&gateway::enrollment::key(NOT_YET_ENROLLED))
+            .await
+            .is_none()
+    );
+    let (status, nothing) = answer_for_nothing(
+        &h,
+        post_json(
+            &path("3ds/v2/enroll"),
+            Some(OTHER_ISSUER_KEY),
+            &json!({"card_id": "card00000000000000000000", "cardholder_id": THIRD_BUDGET_CARDHOLDER_ID}),
+        ),
+    )
+    .await;
+    assert_eq!((attack.status, attack.json()), (status, nothing));
+    assert_eq!(attack.json()["code"], "CARD_NOT_FOUND");
+    // Re-pointing and reading it are refused the same way.
+    for request in [
+        post_json(
+            &path("3ds/v2/update"),
+            Some(OTHER_ISSUER_KEY),
+            &json!({"card_id": NOT_YET_ENROLLED, "cardholder_id": THIRD_BUDGET_CARDHOLDER_ID}),
+        ),
+        get(
+            &path(&format!("3ds/v2/detail?card_id={NOT_YET_ENROLLED}")),
+            Some(OTHER_ISSUER_KEY),
+        ),
+    ] {
+        let answer = send(&issuer, request).await;
+        assert_eq!(answer.json()["code"], "CARD_NOT_FOUND", "{}", answer.text());
+    }
+    // bank-y's own card enrolls with its own cardholder; bank-x's card still enrolls
+    // with bank-x's.
+    let own = send(
+        &issuer,
+        post_json(
+            &path("3ds/v2/enroll"),
+            Some(OTHER_ISSUER_KEY),
+            &json!({"card_id": THIRD_BUDGET_CARD_ID, "cardholder_id": THIRD_BUDGET_CARDHOLDER_ID}),
+        ),
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text());
+    let rightful = send(
+        &issuer,
+        post_json(
+            &path("3ds/v2/enroll"),
+            Some(ISSUER_KEY),
+            &json!({"card_id": NOT_YET_ENROLLED, "cardholder_id": CARDHOLDER_ID}),
+        ),
+    )
+    .await;
+    assert_eq!(rightful.status, StatusCode::OK, "{}", rightful.text());
+    let record = h
+        .item(&gateway::enrollment::key(NOT_YET_ENROLLED))
+        .await
+        .unwrap();
+    assert_eq!(
+        record["tenant_id"],
+        gateway::store::AttributeValue::S("bank-x".into())
     );
 }
 

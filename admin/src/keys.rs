@@ -33,43 +33,88 @@ pub fn key_id(prefix: &str) -> String {
     format!("{prefix}-{suffix}")
 }
 
-/// Writes the session keys as lists with a new data key and MAC key first. A generated
-/// single string (the template's first value) becomes the lists' old keys through the
-/// same derivation the functions use, so nothing sealed before is lost.
-pub async fn rotate_session_keys(store: &RegistryStore) -> Result<(), String> {
+/// The session keys as lists: a generated single string (the template's first value)
+/// becomes the lists' first keys through the same derivation the functions use, so
+/// nothing sealed before is lost.
+async fn session_keys(store: &RegistryStore) -> Result<SessionKeysDocument, String> {
     let text = store
         .read()
         .await?
         .ok_or("the session keys secret does not exist")?;
-    let mut document = if text.trim_start().starts_with('{') {
+    if text.trim_start().starts_with('{') {
         serde_json::from_str::<SessionKeysDocument>(&text)
-            .map_err(|_| "the secret is not a session keys document".to_owned())?
+            .map_err(|_| "the secret is not a session keys document".to_owned())
     } else {
-        gateway::session::sealing::derived_document(text.trim())?
-    };
-    document.data_encryption_keys.insert(
-        0,
-        KeyDocument {
-            kid: key_id("data"),
-            key: STANDARD.encode(random::<32>()),
-        },
-    );
-    document.session_mac_keys.insert(
-        0,
-        KeyDocument {
-            kid: key_id("mac"),
-            key: URL_SAFE_NO_PAD.encode(random::<32>()),
-        },
-    );
-    let text = serde_json::to_string_pretty(&document).expect("the document serializes");
+        gateway::session::sealing::derived_document(text.trim())
+    }
+}
+
+/// Writes the document once the functions would accept it.
+async fn write_session_keys(
+    store: &RegistryStore,
+    document: &SessionKeysDocument,
+) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(document).expect("the document serializes");
     {
         use gateway::secrets::SecretDocument as _;
         gateway::session::SessionKeys::parse(&text, &())?;
     }
-    store.write(&text).await?;
+    store.write(&text).await
+}
+
+/// Step 1: a new data key and MAC key, last (they open and verify; they make nothing
+/// yet).
+pub async fn add_session_keys(store: &RegistryStore) -> Result<(), String> {
+    let mut document = session_keys(store).await?;
+    let data = KeyDocument {
+        kid: key_id("data"),
+        key: STANDARD.encode(random::<32>()),
+    };
+    let mac = KeyDocument {
+        kid: key_id("mac"),
+        key: URL_SAFE_NO_PAD.encode(random::<32>()),
+    };
+    let printed = format!(
+        "session keys added: data key {}, MAC key {}; they make nothing yet. After SECRETS_TTL_SECS run promote-session-keys",
+        data.kid, mac.kid
+    );
+    document.data_encryption_keys.push(data);
+    document.session_mac_keys.push(mac);
+    write_session_keys(store, &document).await?;
+    eprintln!("{printed}");
+    Ok(())
+}
+
+/// Step 2: the named keys (by default the last of each list) move first and make new
+/// values; the old keys stay until no pending session needs them.
+pub async fn promote_session_keys(
+    store: &RegistryStore,
+    data_kid: Option<String>,
+    mac_kid: Option<String>,
+) -> Result<(), String> {
+    let mut document = session_keys(store).await?;
+    let data = promote(&mut document.data_encryption_keys, data_kid, "data key")?;
+    let mac = promote(&mut document.session_mac_keys, mac_kid, "MAC key")?;
+    write_session_keys(store, &document).await?;
     eprintln!(
-        "session keys rotated: new data key {}, new MAC key {} (the old keys stay until no pending session needs them: remove them from the document after CHALLENGE_DEADLINE_SECS + SECRETS_TTL_SECS)",
-        document.data_encryption_keys[0].kid, document.session_mac_keys[0].kid
+        "session keys promoted: data key {data}, MAC key {mac} make new values (the old keys stay until no pending session needs them: remove them from the document after CHALLENGE_DEADLINE_SECS + SECRETS_TTL_SECS)"
     );
     Ok(())
+}
+
+fn promote(keys: &mut Vec<KeyDocument>, kid: Option<String>, what: &str) -> Result<String, String> {
+    let at = match kid {
+        Some(kid) => keys
+            .iter()
+            .position(|k| k.kid == kid)
+            .ok_or_else(|| format!("no {what} {kid}"))?,
+        None => keys
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| format!("no {what}"))?,
+    };
+    let key = keys.remove(at);
+    let kid = key.kid.clone();
+    keys.insert(0, key);
+    Ok(kid)
 }

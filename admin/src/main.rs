@@ -67,11 +67,19 @@ enum Command {
         #[arg(long)]
         sha256: String,
     },
-    /// Adds a new redirect key to a merchant, first: it signs from now on, the old ones
-    /// still verify until removed.
-    RotateRedirectKey {
+    /// Adds a new redirect key to a merchant, last: it does not sign yet, so the merchant
+    /// can add it to its verifier first. Then `promote-redirect-key`.
+    AddRedirectKey {
         #[arg(long)]
         id: String,
+    },
+    /// Makes a merchant's redirect key the one that signs (moves it first); the others
+    /// stay, so redirects already on their way still verify.
+    PromoteRedirectKey {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        kid: String,
     },
     /// Removes a merchant's redirect key by its id.
     RemoveRedirectKey {
@@ -98,10 +106,19 @@ enum Command {
         #[arg(long)]
         kid: String,
     },
-    /// Writes session keys as key lists with one new data key and MAC key first (the old
-    /// ones kept so pending sessions still open). Needs --secret-id (or --file) of the
-    /// session keys secret.
-    RotateSessionKeys,
+    /// Step 1 of a session keys rotation: adds a new data key and MAC key, last — every
+    /// function instance learns them (within SECRETS_TTL_SECS) before any value is made
+    /// with them, so no instance meets a key it does not know. Needs --secret-id (or
+    /// --file) of the session keys secret.
+    AddSessionKeys,
+    /// Step 2, after SECRETS_TTL_SECS: the given keys (by default the last added) make
+    /// new values; the others still open and verify what they made.
+    PromoteSessionKeys {
+        #[arg(long)]
+        data_kid: Option<String>,
+        #[arg(long)]
+        mac_kid: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -113,7 +130,10 @@ async fn main() {
         _ => fail("give --file FILE or --secret-id ID"),
     };
     let outcome = match cli.command {
-        Command::RotateSessionKeys => keys::rotate_session_keys(&store).await,
+        Command::AddSessionKeys => keys::add_session_keys(&store).await,
+        Command::PromoteSessionKeys { data_kid, mac_kid } => {
+            keys::promote_session_keys(&store, data_kid, mac_kid).await
+        }
         command => registry::run(command, &store, cli.allow_loopback).await,
     };
     if let Err(error) = outcome {

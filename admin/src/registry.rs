@@ -17,7 +17,14 @@ pub async fn run(
 ) -> Result<(), String> {
     let mut document: RegistryDocument = match store.read().await? {
         Some(text) => {
-            serde_json::from_str(&text).map_err(|e| format!("not a tenant registry: {e}"))?
+            serde_json::from_str(&text).map_err(|e| {
+                // Line and column only: serde's message may quote a value (a secret).
+                format!(
+                    "not a tenant registry (line {}, column {})",
+                    e.line(),
+                    e.column()
+                )
+            })?
         }
         None => RegistryDocument::default(),
     };
@@ -74,7 +81,9 @@ fn webhook<'a>(
 /// Applies one command; returns what to print (new secrets: shown once, never stored).
 fn change(document: &mut RegistryDocument, command: Command) -> Result<String, String> {
     match command {
-        Command::List | Command::RotateSessionKeys => unreachable!("handled before"),
+        Command::List | Command::AddSessionKeys | Command::PromoteSessionKeys { .. } => {
+            unreachable!("handled before")
+        }
         Command::AddTenant {
             id,
             roles,
@@ -103,17 +112,29 @@ fn change(document: &mut RegistryDocument, command: Command) -> Result<String, S
                 "removed an API key of {id} (also delete it in API Gateway)"
             ))
         }
-        Command::RotateRedirectKey { id } => {
+        Command::AddRedirectKey { id } => {
             let key = KeyEntry {
                 kid: keys::key_id(&id),
                 secret: keys::redirect_secret(),
             };
             let printed = format!(
-                "new redirect key of {id}: kid {} secret {} (shown once; it signs from now on, add it to the merchant's verifier first)",
-                key.kid, key.secret
+                "new redirect key of {id}: kid {} secret {} (shown once; it does not sign yet: give it to the merchant's verifier, then promote-redirect-key --kid {})",
+                key.kid, key.secret, key.kid
             );
-            merchant(document, &id)?.redirect_keys.insert(0, key);
+            merchant(document, &id)?.redirect_keys.push(key);
             Ok(printed)
+        }
+        Command::PromoteRedirectKey { id, kid } => {
+            let keys = &mut merchant(document, &id)?.redirect_keys;
+            let at = keys
+                .iter()
+                .position(|k| k.kid == kid)
+                .ok_or_else(|| format!("{id} has no redirect key {kid}"))?;
+            let key = keys.remove(at);
+            keys.insert(0, key);
+            Ok(format!(
+                "redirect key {kid} of {id} signs from the functions' next registry read (within SECRETS_TTL_SECS); remove the old one once redirects signed with it are no longer accepted"
+            ))
         }
         Command::RemoveRedirectKey { id, kid } => {
             let keys = &mut merchant(document, &id)?.redirect_keys;

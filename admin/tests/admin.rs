@@ -87,12 +87,35 @@ fn a_tenant_onboarded_by_the_admin_command_is_what_the_gateway_reads() {
     assert!(registry(&file).authenticate(&api_key).is_none());
     assert!(registry(&file).authenticate(&second).is_some());
 
-    let rotated = admin(&file, &["rotate-redirect-key", "--id", "shop-z"]);
-    let kid = printed(&rotated, "kid ");
-    let keys = registry(&file).authenticate(&second).unwrap();
-    let redirect_keys = &keys.merchant.as_ref().unwrap().redirect_keys;
-    assert_eq!(redirect_keys.key_ids().len(), 2);
-    assert_eq!(redirect_keys.key_ids()[0], kid, "the new key signs");
+    // A redirect key is added first (the merchant's verifier learns it), then promoted.
+    let first_kid = {
+        let tenant = registry(&file).authenticate(&second).unwrap();
+        tenant.merchant.as_ref().unwrap().redirect_keys.key_ids()[0].to_owned()
+    };
+    let added = admin(&file, &["add-redirect-key", "--id", "shop-z"]);
+    let kid = printed(&added, "kid ");
+    let signing = |file: &PathBuf| {
+        let tenant = registry(file).authenticate(&second).unwrap();
+        let kids: Vec<String> = (tenant.merchant.as_ref().unwrap().redirect_keys.key_ids())
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        kids
+    };
+    assert_eq!(
+        signing(&file),
+        vec![first_kid.clone(), kid.clone()],
+        "not signing yet"
+    );
+    admin(
+        &file,
+        &["promote-redirect-key", "--id", "shop-z", "--kid", &kid],
+    );
+    assert_eq!(
+        signing(&file),
+        vec![kid, first_kid],
+        "the new key signs, the old verifies"
+    );
     std::fs::remove_file(file).ok();
 }
 
@@ -133,15 +156,31 @@ fn a_change_the_gateway_would_refuse_is_never_written() {
 }
 
 #[test]
-fn session_keys_rotate_from_the_generated_string_without_losing_sealed_data() {
+fn session_keys_rotate_in_two_steps_from_the_generated_string_without_losing_sealed_data() {
     let file = temp_file("session-keys");
     let generated = "x".repeat(64);
     std::fs::write(&file, &generated).unwrap();
     let before = gateway::session::SessionKeys::parse(&generated, &()).unwrap();
     let sealed = before.seal("AUTH#t#r", "payment_data", &"card data");
-    admin(&file, &["rotate-session-keys"]);
-    let after = gateway::session::SessionKeys::parse(&std::fs::read_to_string(&file).unwrap(), &())
-        .unwrap();
+    let read = |file: &std::path::Path| {
+        gateway::session::SessionKeys::parse(&std::fs::read_to_string(file).unwrap(), &()).unwrap()
+    };
+    admin(&file, &["add-session-keys"]);
+    // Step 1: every instance learns the new keys before any value is made with them.
+    let added = read(&file);
+    assert_eq!(added.data_keys.key_ids().len(), 2);
+    assert_eq!(
+        added.seal("AUTH#t#r", "payment_data", &"x").key_id,
+        sealed.key_id,
+        "the new key does not seal yet"
+    );
+    assert_eq!(
+        added.return_url_binding("shop-a", "r1"),
+        before.return_url_binding("shop-a", "r1"),
+        "nor make return URLs"
+    );
+    admin(&file, &["promote-session-keys"]);
+    let after = read(&file);
     assert_eq!(after.data_keys.key_ids().len(), 2);
     assert_ne!(
         after.seal("AUTH#t#r", "payment_data", &"x").key_id,

@@ -32,6 +32,7 @@ pub fn routes() -> Router<Arc<SandboxState>> {
         .route(&format!("{PREFIX}/3ds/v2/enroll"), post(enroll))
         .route(&format!("{PREFIX}/3ds/v2/update"), post(update_enrollment))
         .route(&format!("{PREFIX}/3ds/v2/detail"), get(enrollment_detail))
+        .route(&format!("{PREFIX}/card/v2/detail"), get(card_detail))
 }
 
 /// An upstream error answer: `{"code", "message"}` with its status.
@@ -354,7 +355,7 @@ async fn enroll(
     admit(&state, &headers)?;
     let (card_id, cardholder_id) = card_and_cardholder(&state, &body)?;
     let mut world = state.issuance.lock().unwrap();
-    if world.cards.get(&card_id) == Some(&CardStatus::Inactive) {
+    if world.cards.get(&card_id).map(|c| c.card_status) == Some(CardStatus::Inactive) {
         return Err(error(
             StatusCode::BAD_REQUEST,
             "CARD_NOT_ACTIVE",
@@ -427,4 +428,38 @@ async fn enrollment_detail(
             )
         })?;
     Ok(success(Some(cardholder_json(cardholder))))
+}
+
+/// `GET card/v2/detail?card_id=` (inferred: the single-card sibling of the documented
+/// `card/v2/detail-list`): the card's status and the budget it was issued from.
+async fn card_detail(
+    State(state): State<Arc<SandboxState>>,
+    headers: HeaderMap,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, Refusal> {
+    admit(&state, &headers)?;
+    let card_id = query
+        .get("card_id")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_PARAMETER",
+                "Invalid card_id",
+            )
+        })?;
+    let world = state.issuance.lock().unwrap();
+    let card = world.cards.get(card_id).ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            "CARD_NOT_FOUND",
+            "Card does not exist",
+        )
+    })?;
+    Ok(success(Some(json!({
+        "card_id": card_id,
+        "budget_id": card.budget_id,
+        "card_status": card.card_status,
+        "type": "SHARE",
+    }))))
 }

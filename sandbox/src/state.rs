@@ -58,6 +58,22 @@ pub enum CardStatus {
     Inactive,
 }
 
+/// A card: its status and the budget it was issued from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Card {
+    pub card_status: CardStatus,
+    pub budget_id: String,
+}
+
+impl Card {
+    fn active(budget_id: &str) -> Self {
+        Self {
+            card_status: CardStatus::Active,
+            budget_id: budget_id.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Cardholder {
     pub cardholder_id: String,
@@ -81,7 +97,7 @@ pub struct Cardholder {
 #[derive(Debug, Default)]
 pub struct IssuanceWorld {
     pub budgets: Vec<String>,
-    pub cards: BTreeMap<String, CardStatus>,
+    pub cards: BTreeMap<String, Card>,
     pub cardholders: BTreeMap<String, Cardholder>,
     /// card id → cardholder id.
     pub enrollments: HashMap<String, String>,
@@ -93,15 +109,18 @@ pub const BUDGET_ID: &str = "ci202008281528472924";
 pub const SECOND_BUDGET_ID: &str = "ci202210231533401801";
 /// A third budget, for a second card program: its cardholder is Olivia Brown.
 pub const THIRD_BUDGET_ID: &str = "ci202301011200000001";
-/// The card of the seed's example, active.
+/// The card of the seed's example, active (second budget, like its cardholder).
 pub const ACTIVE_CARD_ID: &str = "card59202507231957437131";
+/// An active card of the third budget (the second card program's).
+pub const THIRD_BUDGET_CARD_ID: &str = "card20230101120000000001";
 pub const INACTIVE_CARD_ID: &str = "card29990101000000000001";
 /// The cardholder of the seed's example (Emma Johnson).
 pub const CARDHOLDER_ID: &str = "471041678120300545";
 pub const SECOND_CARDHOLDER_ID: &str = "471041678120300546";
 pub const THIRD_BUDGET_CARDHOLDER_ID: &str = "471041678120300547";
 
-/// The ids of the 200 further seeded active cards (for bulk enrollment).
+/// The ids of the 200 further seeded active cards of the second budget (for bulk
+/// enrollment).
 pub fn seeded_card_id(i: usize) -> String {
     format!("card2025010100000000{i:04}")
 }
@@ -117,17 +136,29 @@ impl IssuanceWorld {
             next_cardholder_id: 471_041_678_120_400_000,
             ..Default::default()
         };
-        world
-            .cards
-            .insert(ACTIVE_CARD_ID.into(), CardStatus::Active);
-        world
-            .cards
-            .insert("card20820230817163921206780".into(), CardStatus::Active);
-        world
-            .cards
-            .insert(INACTIVE_CARD_ID.into(), CardStatus::Inactive);
+        let cards = [
+            (ACTIVE_CARD_ID.to_owned(), Card::active(SECOND_BUDGET_ID)),
+            (
+                "card20820230817163921206780".to_owned(),
+                Card::active(BUDGET_ID),
+            ),
+            (
+                INACTIVE_CARD_ID.to_owned(),
+                Card {
+                    card_status: CardStatus::Inactive,
+                    budget_id: SECOND_BUDGET_ID.into(),
+                },
+            ),
+            (
+                THIRD_BUDGET_CARD_ID.to_owned(),
+                Card::active(THIRD_BUDGET_ID),
+            ),
+        ];
+        world.cards.extend(cards);
         for i in 0..200 {
-            world.cards.insert(seeded_card_id(i), CardStatus::Active);
+            world
+                .cards
+                .insert(seeded_card_id(i), Card::active(SECOND_BUDGET_ID));
         }
         let emma = Cardholder {
             cardholder_id: CARDHOLDER_ID.into(),

@@ -143,7 +143,8 @@ impl MacKeys {
 
     /// Whether `presented` (`kid.token`) is the token of `parts` under the key it names.
     pub fn verify_token(&self, presented: &str, purpose: &str, parts: &[&[u8]]) -> bool {
-        let Some((kid, _)) = presented.split_once('.') else {
+        // The token is URL-safe base64 (no '.'), a key id may hold dots: split at the last.
+        let Some((kid, _)) = presented.rsplit_once('.') else {
             return false;
         };
         self.key(kid).is_some_and(|key| {
@@ -357,6 +358,15 @@ mod tests {
         let retired = MacKeys::new(vec![("m2".into(), MacKey::new(b"two"))]).unwrap();
         assert!(!retired.verify(&digest, "p", &[b"x"]));
         assert!(!retired.verify_token(&token, "p", &[b"x"]));
+    }
+
+    #[test]
+    fn a_key_id_with_dots_names_its_key_in_a_token() {
+        let keys = MacKeys::new(vec![("shop.2026.1".into(), MacKey::new(b"k"))]).unwrap();
+        let token = keys.token("p", &[b"x"]);
+        assert!(token.starts_with("shop.2026.1."));
+        assert!(keys.verify_token(&token, "p", &[b"x"]));
+        assert!(!keys.verify_token(&token, "p", &[b"y"]));
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub mod attr {
 pub struct CardEnrollment {
     pub card_id: String,
     pub cardholder_id: String,
+    /// The budget the card was issued from (which card program it is); absent on
+    /// records written before it was kept.
+    #[serde(default)]
+    pub budget_id: Option<String>,
     /// `ENROLLED`: the upstream confirmed the card is linked to `cardholder_id`.
     pub status: String,
     /// The tenant (card program) that owns the card.
@@ -124,6 +128,7 @@ impl Enrollments {
         &self,
         card_id: &CardId,
         cardholder_id: &CardholderId,
+        card_budget: &BudgetId,
         tenant: &TenantId,
     ) -> Result<Recorded, StoreError> {
         let now = self.clock.now_ms();
@@ -136,6 +141,7 @@ impl Enrollments {
                 .set_s(attr::KIND, CARD_KIND)
                 .set_s(attr::CARD_ID, card_id.as_str())
                 .set_s(attr::CARDHOLDER_ID, cardholder_id.as_str())
+                .set_s(attr::BUDGET_ID, card_budget.as_str())
                 .set_s(attr::STATUS, "ENROLLED")
                 .set_s(attr::TENANT_ID, tenant.as_str())
                 .set_n(attr::UPDATED_AT, now)

@@ -165,14 +165,28 @@ pub trait SecretDocument: Sized + Send + Sync + 'static {
 }
 
 /// One secret, parsed, re-read after `ttl`.
+/// How long after a failed re-read the next one is tried: meanwhile the last good value
+/// serves without a call per request to a failing Secrets Manager.
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
+
+/// The oldest a last good value may be and still serve while re-reads fail: past it the
+/// secret is unavailable (a removed API key must not work for ever).
+pub const MAX_STALENESS: Duration = Duration::from_secs(3600);
+
+struct Entry<T> {
+    read_at: i64,
+    next_read_at: i64,
+    value: Arc<T>,
+}
+
 pub struct Cached<T: SecretDocument> {
     source: SharedSecretSource,
     secret_id: String,
     ttl: Duration,
     clock: SharedClock,
     context: T::Context,
-    /// The last good value and when it was read (epoch ms).
-    current: RwLock<Option<(i64, Arc<T>)>>,
+    /// The last good value, when it was read and when to read it again (epoch ms).
+    current: RwLock<Option<Entry<T>>>,
     /// One re-read at a time; the others keep using the value they have.
     refreshing: tokio::sync::Mutex<()>,
 }
@@ -203,49 +217,66 @@ impl<T: SecretDocument> Cached<T> {
     /// Reads the secret now (cold start): an error here must stop the function.
     pub async fn load(&self) -> Result<Arc<T>, SecretError> {
         let value = Arc::new(self.read().await?);
-        *self.current.write().expect("secret cache lock poisoned") =
-            Some((self.clock.now_ms(), value.clone()));
+        let now = self.clock.now_ms();
+        *self.current.write().expect("secret cache lock poisoned") = Some(Entry {
+            read_at: now,
+            next_read_at: now + self.ttl.as_millis() as i64,
+            value: value.clone(),
+        });
         Ok(value)
     }
 
     /// The value, re-read first if it is older than the TTL. A failed re-read keeps the
-    /// last good value (logged); only a secret never read successfully is an error.
+    /// last good value (logged) and is tried again after [`RETRY_AFTER_FAILURE`], for
+    /// at most [`MAX_STALENESS`]; a secret never read successfully, or stale past that,
+    /// is an error.
     pub async fn get(&self) -> Result<Arc<T>, SecretError> {
         let now = self.clock.now_ms();
-        let (fresh, last) = self.snapshot(now);
-        if let (true, Some(value)) = (fresh, &last) {
+        let last = self.snapshot();
+        if let Some((next_read_at, _, value)) = &last
+            && now < *next_read_at
+        {
             return Ok(value.clone());
         }
+        let usable = |last: Option<(i64, i64, Arc<T>)>| {
+            last.filter(|(_, read_at, _)| now - read_at <= MAX_STALENESS.as_millis() as i64)
+                .map(|(_, _, value)| value)
+        };
         let Ok(_guard) = self.refreshing.try_lock() else {
             // Someone is re-reading it: use what we have, or wait for them.
-            if let Some(value) = last {
+            if let Some(value) = usable(last) {
                 return Ok(value);
             }
             let _wait = self.refreshing.lock().await;
-            return self.snapshot(now).1.ok_or_else(|| {
+            return usable(self.snapshot()).ok_or_else(|| {
                 SecretError::Unavailable(self.secret_id.clone(), "not read yet".into())
             });
         };
         match self.load().await {
             Ok(value) => Ok(value),
-            Err(error) => match last {
-                Some(value) => {
-                    tracing::error!(%error, "re-reading a secret failed; the last good value stays in use");
-                    Ok(value)
+            Err(error) => {
+                if let Some(entry) = &mut *self.current.write().expect("secret cache lock poisoned")
+                {
+                    entry.next_read_at = now + RETRY_AFTER_FAILURE.as_millis() as i64;
                 }
-                None => Err(error),
-            },
+                match usable(last) {
+                    Some(value) => {
+                        tracing::error!(%error, "re-reading a secret failed; the last good value stays in use");
+                        Ok(value)
+                    }
+                    None => Err(error),
+                }
+            }
         }
     }
 
-    fn snapshot(&self, now_ms: i64) -> (bool, Option<Arc<T>>) {
-        match &*self.current.read().expect("secret cache lock poisoned") {
-            Some((read_at, value)) => (
-                now_ms - read_at < self.ttl.as_millis() as i64,
-                Some(value.clone()),
-            ),
-            None => (false, None),
-        }
+    /// When to read again, when last read, and the value.
+    fn snapshot(&self) -> Option<(i64, i64, Arc<T>)> {
+        self.current
+            .read()
+            .expect("secret cache lock poisoned")
+            .as_ref()
+            .map(|entry| (entry.next_read_at, entry.read_at, entry.value.clone()))
     }
 
     async fn read(&self) -> Result<T, SecretError> {
@@ -301,6 +332,46 @@ mod tests {
             ["c"],
             "a bad re-read is not taken"
         );
+        // The next attempt waits RETRY_AFTER_FAILURE, not the whole TTL.
+        source.set("s", "d");
+        clock.advance(RETRY_AFTER_FAILURE / 2);
+        assert_eq!(
+            cached.get().await.unwrap().0,
+            ["c"],
+            "no re-read per request"
+        );
+        clock.advance(RETRY_AFTER_FAILURE);
+        assert_eq!(cached.get().await.unwrap().0, ["d"], "tried again soon");
+    }
+
+    #[tokio::test]
+    async fn a_value_stale_past_the_limit_is_not_served() {
+        let source = Arc::new(LocalSecrets::new());
+        source.set("s", "a");
+        let clock = Arc::new(OffsetClock::default());
+        let cached: Cached<Words> = Cached::new(
+            source.clone(),
+            "s",
+            Duration::from_secs(60),
+            clock.clone(),
+            (),
+        );
+        cached.load().await.unwrap();
+        source.set("s", "");
+        clock.advance(MAX_STALENESS - Duration::from_secs(1));
+        assert_eq!(
+            cached.get().await.unwrap().0,
+            ["a"],
+            "still within the limit"
+        );
+        clock.advance(Duration::from_secs(2) + RETRY_AFTER_FAILURE);
+        assert!(
+            cached.get().await.is_err(),
+            "an hour without a good read: unavailable, not a removed key served for ever"
+        );
+        source.set("s", "b");
+        clock.advance(RETRY_AFTER_FAILURE);
+        assert_eq!(cached.get().await.unwrap().0, ["b"], "back once it reads");
     }
 
     #[tokio::test]

@@ -228,6 +228,9 @@ impl Registry {
 
     pub fn check(document: RegistryDocument, policy: &RegistryPolicy) -> Result<Self, String> {
         let mut registry = Registry::default();
+        // A budget is one card program's: under two tenants, each could act on the
+        // other's cards and contacts.
+        let mut budget_owners: HashMap<String, TenantId> = HashMap::new();
         for entry in document.tenants {
             let name = entry.id.clone();
             let digests = entry.api_key_sha256.clone();
@@ -236,6 +239,13 @@ impl Registry {
             );
             if registry.by_id.contains_key(&tenant.id) {
                 return Err(format!("tenant {name} appears twice"));
+            }
+            for budget in tenant.issuer.iter().flat_map(|i| i.budgets.iter()) {
+                if let Some(other) = budget_owners.insert(budget.to_string(), tenant.id.clone()) {
+                    return Err(format!(
+                        "tenant {name}: budget {budget} already belongs to tenant {other}"
+                    ));
+                }
             }
             for digest in digests {
                 if registry.by_key.insert(digest, tenant.clone()).is_some() {
@@ -450,6 +460,30 @@ mod tests {
             document(serde_json::json!({"tenants": [no_section]}))
                 .unwrap_err()
                 .contains("issuer")
+        );
+    }
+
+    #[test]
+    fn a_budget_under_two_card_programs_is_refused() {
+        let issuer = |id: &str, key: &str, budget: &str| {
+            serde_json::json!({
+                "id": id, "roles": ["issuer"], "api_key_sha256": [api_key_digest(key)],
+                "issuer": {"budget_ids": [budget]}
+            })
+        };
+        let distinct = document(serde_json::json!({"tenants": [
+            issuer("bank-a", "key-a", "ci202008281528472924"),
+            issuer("bank-b", "key-b", "ci202210231533401801"),
+        ]}));
+        assert!(distinct.is_ok());
+        let shared = document(serde_json::json!({"tenants": [
+            issuer("bank-a", "key-a", "ci202008281528472924"),
+            issuer("bank-b", "key-b", "ci202008281528472924"),
+        ]}))
+        .unwrap_err();
+        assert_eq!(
+            shared,
+            "tenant bank-b: budget ci202008281528472924 already belongs to tenant bank-a"
         );
     }
 }

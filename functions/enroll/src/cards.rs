@@ -3,16 +3,16 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use gateway::domain::{CardId, CardholderId, Check};
+use gateway::domain::{BudgetId, CardId, CardholderId, Check};
 use gateway::enrollment::Recorded;
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::{IssuerCaller, JsonBody, query_param};
 use gateway::telemetry::note_card;
+use gateway::upstream::card_issuance::redact_security_answers;
 use gateway::upstream::card_issuance::wire::CardEnrollmentRequest;
-use gateway::upstream::card_issuance::{CardIssuanceError, redact_security_answers};
 use serde_json::Value;
 
-use crate::ownership::{CardOwner, not_found};
+use crate::ownership::not_found;
 use crate::{EnrollApp, State as AppState};
 
 /// A card and the cardholder it is (to be) linked to, checked.
@@ -35,9 +35,10 @@ impl CardLink {
 }
 
 impl EnrollApp {
-    /// Enrolls upstream, then records the status (and the caller's ownership). A store
-    /// failure after the upstream said yes is reported (502/504) so the caller retries;
-    /// the retry's 409 is then reconciled as enrolled and recorded.
+    /// Enrolls upstream, then records the status (and the caller's ownership). Both the
+    /// card and the cardholder must be the caller's before the upstream hears of them. A
+    /// store failure after the upstream said yes is reported (502/504) so the caller
+    /// retries; the retry's 409 is then reconciled as enrolled and recorded.
     pub(crate) async fn enroll_card(
         &self,
         link: &CardLink,
@@ -45,33 +46,24 @@ impl EnrollApp {
     ) -> Result<Value, ApiError> {
         let credentials = self.credentials_for(caller).await?;
         let upstream = self.card_issuance.with(&credentials);
+        let card_budget = self.own_card(caller, &upstream, &link.card_id).await?;
         self.own_cardholder(caller, &upstream, &link.cardholder_id)
             .await?;
-        if let Some(record) = self.enrollments.card(&link.card_id).await?
-            && record.tenant_id != caller.id().as_str()
-        {
-            return Err(not_found(ErrorCode::CardNotFound));
-        }
-        let enrolled = match upstream.enroll(&link.card_id, &link.cardholder_id).await {
-            Ok(enrolled) => enrolled,
-            // Linked to a cardholder of another card program: not the caller's card.
-            Err(CardIssuanceError::AlreadyEnrolled {
-                linked_budget: Some(budget),
-                ..
-            }) if !caller.issuer().owns_budget(&budget) => {
-                return Err(not_found(ErrorCode::CardNotFound));
-            }
-            Err(other) => return Err(other.into()),
-        };
-        self.record(link, caller).await?;
+        let enrolled = upstream.enroll(&link.card_id, &link.cardholder_id).await?;
+        self.record(link, &card_budget, caller).await?;
         tracing::info!(reconciled = enrolled.reconciled, "card enrolled for 3DS");
         Ok(enrolled.envelope)
     }
 
-    async fn record(&self, link: &CardLink, caller: &IssuerCaller) -> Result<(), ApiError> {
+    async fn record(
+        &self,
+        link: &CardLink,
+        card_budget: &BudgetId,
+        caller: &IssuerCaller,
+    ) -> Result<(), ApiError> {
         match self
             .enrollments
-            .record_confirmed(&link.card_id, &link.cardholder_id, caller.id())
+            .record_confirmed(&link.card_id, &link.cardholder_id, card_budget, caller.id())
             .await?
         {
             Recorded::OtherTenant => Err(not_found(ErrorCode::CardNotFound)),
@@ -102,17 +94,13 @@ pub(crate) async fn update_enrollment(
     note_card(link.card_id.as_str());
     let credentials = app.credentials_for(&caller).await?;
     let upstream = app.card_issuance.with(&credentials);
-    if let CardOwner::Unclaimed(not_enrolled) =
-        app.card_owner(&caller, &upstream, &link.card_id).await?
-    {
-        return Err(not_enrolled);
-    }
+    let card_budget = app.own_card(&caller, &upstream, &link.card_id).await?;
     app.own_cardholder(&caller, &upstream, &link.cardholder_id)
         .await?;
     let envelope = upstream
         .update_enrollment(&link.card_id, &link.cardholder_id)
         .await?;
-    app.record(&link, &caller).await?;
+    app.record(&link, &card_budget, &caller).await?;
     tracing::info!("3DS enrollment re-pointed to another cardholder");
     Ok(Json(envelope))
 }
@@ -129,12 +117,10 @@ pub(crate) async fn enrollment_detail(
     note_card(card_id.as_str());
     let credentials = app.credentials_for(&caller).await?;
     let upstream = app.card_issuance.with(&credentials);
-    let mut envelope = match app.card_owner(&caller, &upstream, &card_id).await? {
-        CardOwner::Unclaimed(not_enrolled) => return Err(not_enrolled),
-        CardOwner::Caller(Some(detail)) => detail,
-        CardOwner::Caller(None) => upstream.enrollment_detail(&card_id).await?,
-    };
-    // Re-pointed outside the gateway to another program's cardholder: not theirs now.
+    app.own_card(&caller, &upstream, &card_id).await?;
+    let mut envelope = upstream.enrollment_detail(&card_id).await?;
+    // Linked outside the gateway to another program's cardholder: that contact is not
+    // the caller's to read.
     if !app.detail_is_callers(&caller, &envelope) {
         return Err(not_found(ErrorCode::CardNotFound));
     }

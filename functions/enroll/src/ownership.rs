@@ -1,10 +1,13 @@
 //! Which cards and cardholder contacts a card program may act on: those of its own
-//! budgets. Ownership follows the upstream's budgets and is recorded the first time the
-//! gateway sees it (a contact created, a card enrolled, or one made outside the gateway
-//! and looked up); from then on the record answers, with no upstream call.
+//! budgets. A card is a program's when it was issued from one of its budgets (the
+//! upstream's card detail says which, before anything is done with the card); a contact
+//! is when it was created in one. Both are recorded the first time the gateway confirms
+//! them (a contact created or looked up, a card enrolled); from then on the record
+//! answers with no upstream call — as long as its budget is still the caller's in the
+//! registry.
 //!
 //! Something of another tenant answers exactly like something that does not exist: the
-//! same 404, code and message.
+//! same 404, code and message, before any upstream call about it.
 
 use gateway::domain::{BudgetId, CardId, CardholderId};
 use gateway::enrollment::Recorded;
@@ -16,22 +19,14 @@ use serde_json::Value;
 
 use crate::EnrollApp;
 
-/// Whose a card is, as far as the caller may know.
-pub(crate) enum CardOwner {
-    /// The caller's; with the upstream's enrollment detail when it was just read.
-    Caller(Option<Value>),
-    /// Nobody's yet: the upstream has it enrolled with no one (its refusal says how).
-    Unclaimed(ApiError),
-}
-
 /// What the caller is told about something that is not theirs.
 pub(crate) fn not_found(code: ErrorCode) -> ApiError {
     ApiError::of(code)
 }
 
 impl EnrollApp {
-    /// The cardholder is the caller's: our record says so, or (a contact made outside
-    /// the gateway) the upstream puts it in one of the caller's budgets, which is then
+    /// The cardholder is the caller's: our record puts it in one of the caller's
+    /// budgets, or (a contact made outside the gateway) the upstream does, which is then
     /// recorded. Anything else is `CARDHOLDER_NOT_FOUND`.
     pub(crate) async fn own_cardholder(
         &self,
@@ -39,9 +34,16 @@ impl EnrollApp {
         upstream: &CardIssuance<'_>,
         cardholder_id: &CardholderId,
     ) -> Result<(), ApiError> {
+        let gone = || not_found(ErrorCode::CardholderNotFound);
         match self.enrollments.cardholder(cardholder_id).await? {
-            Some(record) if record.tenant_id == caller.id().as_str() => return Ok(()),
-            Some(_) => return Err(not_found(ErrorCode::CardholderNotFound)),
+            Some(record)
+                if record.tenant_id == caller.id().as_str()
+                    && caller.issuer().owns_budget(&record.budget_id) =>
+            {
+                return Ok(());
+            }
+            // Another tenant's, or a budget the caller no longer has.
+            Some(_) => return Err(gone()),
             None => {}
         }
         let query = CardholderQuery {
@@ -56,48 +58,53 @@ impl EnrollApp {
             .and_then(Value::as_str)
             .filter(|budget| caller.issuer().owns_budget(budget))
             .and_then(|budget| BudgetId::parse("budget_id", budget).ok())
-            .ok_or_else(|| not_found(ErrorCode::CardholderNotFound))?;
+            .ok_or_else(gone)?;
         match self
             .enrollments
             .record_cardholder(cardholder_id, &budget, caller.id())
             .await?
         {
-            Recorded::OtherTenant => Err(not_found(ErrorCode::CardholderNotFound)),
+            Recorded::OtherTenant => Err(gone()),
             Recorded::Written | Recorded::Newer => Ok(()),
         }
     }
 
-    /// Whether the caller may act on an enrolled card: our record says it is theirs, or
-    /// (no record: enrolled outside the gateway) its enrollment detail puts its
-    /// cardholder in one of their budgets. Another tenant's card is `CARD_NOT_FOUND`.
-    /// (Unlike a contact's budget, a card's link can change outside the gateway, so only
-    /// a confirmed enroll or re-point records it.)
-    pub(crate) async fn card_owner(
+    /// The card is the caller's: issued from one of its budgets, as our record (written
+    /// at enrollment) or else the upstream's card detail says. Returns that budget. A
+    /// card of another program, or none at all, is `CARD_NOT_FOUND`.
+    pub(crate) async fn own_card(
         &self,
         caller: &IssuerCaller,
         upstream: &CardIssuance<'_>,
         card_id: &CardId,
-    ) -> Result<CardOwner, ApiError> {
+    ) -> Result<BudgetId, ApiError> {
+        let gone = || not_found(ErrorCode::CardNotFound);
         match self.enrollments.card(card_id).await? {
-            Some(record) if record.tenant_id == caller.id().as_str() => {
-                return Ok(CardOwner::Caller(None));
+            Some(record) if record.tenant_id != caller.id().as_str() => return Err(gone()),
+            Some(record) => {
+                if let Some(budget) = record
+                    .budget_id
+                    .filter(|budget| caller.issuer().owns_budget(budget))
+                    .and_then(|budget| BudgetId::parse("budget_id", &budget).ok())
+                {
+                    return Ok(budget);
+                }
+                // Recorded before budgets were, or the budget left the caller's
+                // registry entry: the upstream decides.
             }
-            Some(_) => return Err(not_found(ErrorCode::CardNotFound)),
             None => {}
         }
-        let detail = match upstream.enrollment_detail(card_id).await {
-            Ok(detail) => detail,
+        let budget = match upstream.card_budget(card_id).await {
+            Ok(budget) => budget,
             Err(CardIssuanceError::Refused(refusal)) if refusal.kind == RefusalKind::NotFound => {
-                return Ok(CardOwner::Unclaimed(
-                    CardIssuanceError::Refused(refusal).into(),
-                ));
+                return Err(gone());
             }
             Err(other) => return Err(other.into()),
         };
-        if !self.detail_is_callers(caller, &detail) {
-            return Err(not_found(ErrorCode::CardNotFound));
-        }
-        Ok(CardOwner::Caller(Some(detail)))
+        budget
+            .filter(|budget| caller.issuer().owns_budget(budget))
+            .and_then(|budget| BudgetId::parse("budget_id", &budget).ok())
+            .ok_or_else(gone)
     }
 
     /// An enrollment detail's cardholder is in one of the caller's budgets.

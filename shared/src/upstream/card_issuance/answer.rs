@@ -97,6 +97,15 @@ pub(super) fn read_envelope(response: &UpstreamResponse) -> Result<Value, CardIs
     }
 }
 
+/// The budget a card was issued from, as `card/v2/detail` names it.
+pub(super) fn card_budget(envelope: &Value) -> Option<String> {
+    envelope
+        .pointer("/data/budget_id")
+        .and_then(Value::as_str)
+        .filter(|budget| !budget.is_empty())
+        .map(str::to_owned)
+}
+
 /// Replaces `security_answer` values anywhere in an upstream answer: they are
 /// credentials for cardholder verification and never leave the gateway.
 pub fn redact_security_answers(value: &mut Value) {

@@ -1,4 +1,5 @@
-//! Ahrvo card-issuance 3DS API (issuer side): the client for its six endpoints. Wire
+//! Ahrvo card-issuance 3DS API (issuer side): the client for its six 3DS endpoints and
+//! the card detail (inferred, see [`CardIssuance::card_budget`]). Wire
 //! types in [`wire`], reading the answers in [`answer`].
 //!
 //! Every call carries `Authorization: Bearer` and `x-api-key`, states its retry policy,
@@ -204,6 +205,21 @@ impl CardIssuance<'_> {
             &[("card_id", card_id.as_str())],
         )
         .await
+    }
+
+    /// `GET card/v2/detail?card_id=`: the budget the card was issued from, which says
+    /// which card program it is. The path is inferred — the single-card sibling of the
+    /// documented card list `card/v2/detail-list`, whose cards carry their budget — and
+    /// served by the sandbox; `None` when the answer names no budget.
+    pub async fn card_budget(&self, card_id: &CardId) -> Result<Option<String>, CardIssuanceError> {
+        let envelope = self
+            .get(
+                "card_detail",
+                "card/v2/detail",
+                &[("card_id", card_id.as_str())],
+            )
+            .await?;
+        Ok(answer::card_budget(&envelope))
     }
 
     /// `POST 3ds/v2/update`: re-points an enrolled card (repeating it is harmless).

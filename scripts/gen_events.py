@@ -273,7 +273,8 @@ steps = [
      {"status": 403, "body_contains": "does not belong"}, {}),
     ("callback/invalid-return-missing-transaction-id.json", "callback", rest(
         "POST", return_path("evt-challenge"), "MD=null", headers=FORM, api_key=False, resource=RETURN_RESOURCE),
-     {"status": 400, "body_contains": "TransactionId"}, {}),
+     # A valid return URL never dead-ends: the decided session sends the browser to its outcome.
+     {"status": 303, "location_prefix": REDIRECTED}, {}),
     ("callback/validate.json", "callback", rest("POST", f"{AUTH}/validate",
                                                 validate_body("evt-validate", "4000000000002503", transaction_id("evt-validate"))),
      {"status": 200, "json": {"/data/transaction_info/type": "validate_result_response",

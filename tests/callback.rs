@@ -366,24 +366,20 @@ async fn a_forged_transaction_id_a_tampered_binding_or_an_unknown_session_is_ref
     let acs = at_the_acs(&challenge, "submit", "1234").await;
     let before = session_item(&h, "forged-cb").await;
 
+    // A valid return URL with a transaction id that is not the challenge's: the browser
+    // still ends at the merchant, told (signed) that nothing was decided.
     let forged = AcsReturn {
         transaction_id: "AAAAAAAAAAAAAAAAAAAA".into(),
         ..acs.clone()
     };
     let answer = send(&callback, form_post(&acs.path, forged.form())).await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert!(
-        answer
-            .header("content-type")
-            .unwrap()
-            .starts_with("text/html")
-    );
-    assert!(
-        answer.text().contains("TransactionId: does not match"),
-        "{}",
-        answer.text()
-    );
+    let (_, redirect) = verified_redirect(&answer);
+    assert_eq!(redirect.get("status"), Some("error"));
+    assert_eq!(redirect.get("reason"), Some("INVALID_PARAMETER"));
+    assert_eq!(redirect.get("reference_code"), Some("forged-cb"));
+    assert_eq!(redirect.get("eci"), None);
 
+    // Not ours at all: our own page, and nothing about any merchant.
     let tampered = acs
         .path
         .rsplit_once('/')
@@ -392,22 +388,22 @@ async fn a_forged_transaction_id_a_tampered_binding_or_an_unknown_session_is_ref
     let answer = send(&callback, form_post(&tampered, acs.form())).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert!(answer.text().contains("does not belong"));
+    assert!(answer.header("location").is_none());
 
     // Another session's (valid) return URL with this session's transaction id.
     let other = challenged(&h, "forged-cb-2", "4000000000002503").await;
     let other_acs = at_the_acs(&other, "submit", "1234").await;
     let answer = send(&callback, form_post(&other_acs.path, acs.form())).await;
+    let (_, redirect) = verified_redirect(&answer);
     assert_eq!(
-        answer.status,
-        StatusCode::BAD_REQUEST,
+        (redirect.get("status"), redirect.get("reference_code")),
+        (Some("error"), Some("forged-cb-2")),
         "not replayable against another session"
     );
 
-    let missing = form_post(&acs.path, "MD=null".into());
-    assert_eq!(
-        send(&callback, missing).await.status,
-        StatusCode::BAD_REQUEST
-    );
+    let missing = send(&callback, form_post(&acs.path, "MD=null".into())).await;
+    let (_, redirect) = verified_redirect(&missing);
+    assert_eq!(redirect.get("reason"), Some("INVALID_PARAMETER"));
 
     assert!(
         h.sandbox.calls_to("authentication/validate").is_empty(),
@@ -423,6 +419,12 @@ async fn a_forged_transaction_id_a_tampered_binding_or_an_unknown_session_is_ref
         before.get("mutation_id"),
         "nothing written"
     );
+    // The real return still completes it.
+    let real = send(&callback, form_post(&acs.path, acs.form())).await;
+    assert_eq!(
+        verified_redirect(&real).1.get("status"),
+        Some("authenticated")
+    );
 
     let unknown = format!(
         "/v1/risk/authentication/callback/{MERCHANT}/never-seen/{}",
@@ -435,6 +437,55 @@ async fn a_forged_transaction_id_a_tampered_binding_or_an_unknown_session_is_ref
             .header("content-type")
             .unwrap()
             .starts_with("text/html")
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_refusal_of_validate_sends_the_cardholder_to_the_merchant_with_a_reason() {
+    let h = Harness::new().await;
+    let callback = h.callback().await;
+    let challenge = challenged(&h, "refused-cb", "4000000000002503").await;
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    h.sandbox.inject(FaultRule::on(
+        VALIDATE,
+        Fault::Status {
+            status: 400,
+            retry_after_secs: None,
+        },
+    ));
+    let answer = send(&callback, form_post(&acs.path, acs.form())).await;
+    let (_, redirect) = verified_redirect(&answer);
+    assert_eq!(redirect.get("status"), Some("error"));
+    assert_eq!(redirect.get("reason"), Some("UPSTREAM_REJECTED"));
+    assert_eq!(h.sandbox.calls_to("authentication/validate").len(), 1);
+    let item = session_item(&h, "refused-cb").await;
+    assert_eq!(
+        string_attr(&item, "state").as_deref(),
+        Some("CHALLENGE_PENDING"),
+        "nothing was decided: released for a later try"
+    );
+}
+
+#[tokio::test]
+async fn a_head_request_on_the_return_url_never_validates() {
+    let h = Harness::new().await;
+    let callback = h.callback().await;
+    let challenge = challenged(&h, "head-cb", "4000000000002503").await;
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    let before = session_item(&h, "head-cb").await;
+    let head = Request::head(format!("{}?{}", acs.path, acs.form()))
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(&callback, head).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.header("location").is_none());
+    assert!(h.sandbox.calls_to("authentication/validate").is_empty());
+    assert_eq!(session_item(&h, "head-cb").await, before, "nothing written");
+    // The browser's real return still validates.
+    let real = send(&callback, form_post(&acs.path, acs.form())).await;
+    assert_eq!(
+        verified_redirect(&real).1.get("status"),
+        Some("authenticated")
     );
 }
 

@@ -790,6 +790,89 @@ async fn a_full_batch_of_100_runs_with_bounded_concurrency() {
 }
 
 #[tokio::test]
+async fn a_batch_answers_by_its_deadline_and_its_unfinished_items_are_safe_to_resend() {
+    let h = Harness::with_env(&[
+        ("ENROLL_BATCH_CONCURRENCY", "1"),
+        ("ENROLL_BATCH_DEADLINE_MS", "1000"),
+    ])
+    .await;
+    // Eight enrolls of 200 ms, one at a time: 1.6 s of work for a 1 s deadline.
+    h.sandbox.inject(FaultRule::on(
+        "/card/issuance/api/issuing/3ds/v2/enroll",
+        Fault::Latency { ms: 200 },
+    ));
+    let items: Vec<Value> = (0..8)
+        .map(|i| enroll_body(&seeded_card_id(i), CARDHOLDER_ID))
+        .collect();
+    let issuer = h.issuer().await;
+    let answer = send(
+        &issuer,
+        post_json(BATCH, Some(ISSUER_KEY), &json!({"items": items.clone()})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let data = &answer.json()["data"];
+    let results = data["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 8, "a result per item");
+    let timed_out: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["status"] == "TIMEOUT")
+        .collect();
+    assert!(!timed_out.is_empty(), "{data}");
+    assert!(data["enrolled"].as_u64().unwrap() >= 1, "{data}");
+    assert_eq!(
+        data["enrolled"].as_u64().unwrap() + data["timed_out"].as_u64().unwrap(),
+        8
+    );
+    // Resent as they are, the unfinished items enroll (one that landed upstream just
+    // before the deadline is reconciled), and nothing is enrolled twice.
+    h.sandbox.clear_faults();
+    let again: Vec<Value> = timed_out
+        .iter()
+        .map(|r| enroll_body(r["card_id"].as_str().unwrap(), CARDHOLDER_ID))
+        .collect();
+    let resent = send(
+        &issuer,
+        post_json(BATCH, Some(ISSUER_KEY), &json!({"items": again})),
+    )
+    .await;
+    assert_eq!(
+        resent.json()["data"]["enrolled"].as_u64(),
+        Some(timed_out.len() as u64),
+        "{}",
+        resent.text()
+    );
+    for i in 0..8 {
+        assert!(enrollment_item(&h, &seeded_card_id(i)).await.is_some());
+    }
+}
+
+#[tokio::test]
+async fn the_per_instance_rate_limit_holds_even_when_a_batch_would_exceed_it() {
+    // 11 per 10 s: one request a second, no burst beyond one.
+    let h = Harness::with_env(&[
+        ("AHRVO_MAX_REQUESTS_PER_10S", "11"),
+        ("ENROLL_BATCH_DEADLINE_MS", "1500"),
+    ])
+    .await;
+    let items: Vec<Value> = (0..3)
+        .map(|i| enroll_body(&seeded_card_id(i), CARDHOLDER_ID))
+        .collect();
+    let answer = send(
+        &h.issuer().await,
+        post_json(BATCH, Some(ISSUER_KEY), &json!({"items": items})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json()["data"]["timed_out"], 3, "{}", answer.text());
+    let calls = h.sandbox.calls().len();
+    assert!(
+        calls <= 2,
+        "at most one request a second reached the upstream in 1.5 s: {calls}"
+    );
+}
+
+#[tokio::test]
 async fn api_gateway_events_route_with_and_without_a_stage_prefix() {
     let h = Harness::new().await;
     let issuer = h.issuer().await;

@@ -1,8 +1,10 @@
 //! `GET|POST {return_url}`: the browser's return from the challenge. Validates once, then
 //! sends the browser to the merchant, signed; while nothing is decided, a page that tries
-//! the same return again.
+//! the same return again. Once the binding token is valid the cardholder never dead-ends:
+//! every other outcome is a signed redirect with `status=error` and a reason. Only a
+//! return that is not ours (a wrong binding) gets our own error page.
 
-use ::http::{HeaderMap, StatusCode, header};
+use ::http::{HeaderMap, Method, StatusCode, header};
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{Html, IntoResponse, Response};
 use gateway::domain::{ReferenceCode, TenantId, TransactionId};
@@ -22,6 +24,13 @@ pub(crate) async fn browser_return(
     RawQuery(query): RawQuery,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
+    // A link checker or a prefetch asks with HEAD: it must never spend the one-shot
+    // validation.
+    if request.method() == Method::HEAD {
+        let mut response = StatusCode::OK.into_response();
+        no_store(response.headers_mut());
+        return Ok(response);
+    }
     let reference = ReferenceCode::parse("reference_code", &reference)?;
     note_reference(reference.as_str());
     let keys = app.merchant.keys().await?;
@@ -37,16 +46,60 @@ pub(crate) async fn browser_return(
         return Err(ErrorCode::ReturnUrlNotAllowed.into());
     };
     let profile = merchant.merchant.as_ref().expect("filtered above");
-    let (parts, body) = request.into_parts();
-    let body = http::read_body(body).await?;
-    let fields = return_fields(&parts.headers, query.as_deref(), &body)?;
     let session = SessionRef::new(tenant, reference);
+    let (parts, body) = request.into_parts();
+    let outcome = match read_return(parts, body, query.as_deref()).await {
+        Ok(fields) => validate(&app, &session, profile, fields).await,
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(Returned::Decided(decided)) => app.redirect_to_merchant(&decided, &merchant),
+        Ok(Returned::Pending(page)) => Ok(page),
+        Err(error) => {
+            tracing::warn!(code = error.code(), "the return ended without a decision");
+            // The merchant hears it, at its own return URL, when the session says where.
+            // A session decided meanwhile sends it to its outcome.
+            match app.merchant.sessions.get(&session).await {
+                Ok(Some(stored)) if stored.merchant_return_url.is_none() => Err(error),
+                Ok(Some(stored)) if stored.state.is_terminal() => {
+                    app.redirect_to_merchant(&stored, &merchant)
+                }
+                Ok(Some(stored)) => app.redirect_with_error(&stored, &merchant, error.error_code()),
+                _ => Err(error),
+            }
+        }
+    }
+}
+
+/// Where one validation left the browser.
+enum Returned {
+    /// Decided (now or before) or expired: to the merchant with the outcome.
+    Decided(Box<gateway::session::AuthenticationSession>),
+    /// Nothing decided yet, and trying again will help: a page that does.
+    Pending(Response),
+}
+
+async fn read_return(
+    parts: ::http::request::Parts,
+    body: axum::body::Body,
+    query: Option<&str>,
+) -> Result<ReturnFields, ApiError> {
+    let body = http::read_body(body).await?;
+    return_fields(&parts.headers, query, &body)
+}
+
+async fn validate(
+    app: &AppState,
+    session: &SessionRef,
+    merchant: &gateway::tenants::MerchantProfile,
+    fields: ReturnFields,
+) -> Result<Returned, ApiError> {
     let outcome = app
         .validate_once(Attempt {
-            session: &session,
+            session,
             transaction_id: &fields.transaction_id,
             presenter: Presenter::Browser,
-            merchant: profile,
+            merchant,
         })
         .await;
     match outcome {
@@ -54,29 +107,42 @@ pub(crate) async fn browser_return(
             Validation::Decided { session, .. }
             | Validation::AlreadyDecided(session)
             | Validation::Expired(session),
-        ) => app.redirect_to_merchant(&session, &merchant),
-        Ok(Validation::StillValidating) => Ok(retry_page(
+        ) => Ok(Returned::Decided(session)),
+        Ok(Validation::StillValidating) => Ok(Returned::Pending(retry_page(
             StatusCode::ACCEPTED,
             "Still checking your payment",
             "Your bank's answer is being confirmed. This page will check again in a moment.",
             &fields,
-        )),
-        Err(error @ (ApiError::Upstream(_) | ApiError::Store(_))) => {
+        ))),
+        Err(error) if retryable(&error) => {
             let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_GATEWAY);
             tracing::warn!(
                 status = status.as_u16(),
                 code = error.code(),
                 "validation deferred: nothing was decided"
             );
-            Ok(retry_page(
+            Ok(Returned::Pending(retry_page(
                 status,
                 "Your payment result is pending",
                 "We could not confirm the result with your bank yet. Nothing was charged or declined; this page will try again in a moment.",
                 &fields,
-            ))
+            )))
         }
         Err(error) => Err(error),
     }
+}
+
+/// Nothing was decided and the same return later may succeed: an upstream or store
+/// fault, or the upstream's rate limit.
+fn retryable(error: &ApiError) -> bool {
+    matches!(
+        error.error_code(),
+        ErrorCode::UpstreamUnavailable
+            | ErrorCode::UpstreamTimeout
+            | ErrorCode::StoreUnavailable
+            | ErrorCode::StoreTimeout
+            | ErrorCode::TooManyRequests
+    )
 }
 
 /// The fields the ACS / Cardinal page posts: `TransactionId` (required) and `MD`.

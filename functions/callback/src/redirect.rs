@@ -11,12 +11,59 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use crate::CallbackApp;
 
 impl CallbackApp {
-    /// The URL is checked against the allowed origins again (configuration may have
-    /// changed since it was stored): no open redirect.
+    /// The decided (or expired) session's outcome, signed with the decision time: every
+    /// redirect for a decided session is the same URL, however many browsers or retries
+    /// arrive.
     pub(crate) fn redirect_to_merchant(
         &self,
         session: &AuthenticationSession,
         tenant: &Tenant,
+    ) -> Result<Response, ApiError> {
+        let status = match session.state {
+            SessionState::Authenticated => "authenticated",
+            SessionState::Failed => "failed",
+            _ => "expired",
+        };
+        let mut params = vec![("status", status.to_owned())];
+        if let Some(result) = &session.result {
+            let network = session.card.as_ref().and_then(|c| c.network.as_deref());
+            if let Some(eci) = result.eci.clone().or_else(|| result.eci_raw.clone()) {
+                params.push(("eci", eci));
+            }
+            params.push((
+                "liability_shift",
+                result.liability_shift(network).to_string(),
+            ));
+        }
+        self.signed_redirect(session, tenant, params, session.updated_at / 1000)
+    }
+
+    /// Nothing was decided and retrying will not help (the upstream refused, the
+    /// session changed, the return was not valid): the merchant hears it, signed, with
+    /// a reason code from the README's table, and can read the session's status.
+    pub(crate) fn redirect_with_error(
+        &self,
+        session: &AuthenticationSession,
+        tenant: &Tenant,
+        reason: ErrorCode,
+    ) -> Result<Response, ApiError> {
+        let params = vec![
+            ("status", "error".to_owned()),
+            ("reason", reason.as_str().to_owned()),
+        ];
+        self.signed_redirect(session, tenant, params, self.merchant.now_ms() / 1000)
+    }
+
+    /// A 303 to the session's stored return URL with `outcome`, the reference code and
+    /// the tenant, signed with the merchant's key. The URL is checked against the
+    /// allowed origins again (configuration may have changed since it was stored): no
+    /// open redirect.
+    fn signed_redirect(
+        &self,
+        session: &AuthenticationSession,
+        tenant: &Tenant,
+        outcome: Vec<(&'static str, String)>,
+        timestamp_secs: i64,
     ) -> Result<Response, ApiError> {
         let merchant = tenant
             .merchant
@@ -29,34 +76,17 @@ impl CallbackApp {
             .return_urls
             .check(stored)
             .map_err(|_| ApiError::of(ErrorCode::ReturnUrlNotAllowed))?;
-        let status = match session.state {
-            SessionState::Authenticated => "authenticated",
-            SessionState::Failed => "failed",
-            _ => "expired",
-        };
         let mut params = vec![
             ("reference_code", session.reference_code.clone()),
             ("tenant", tenant.id.to_string()),
-            ("status", status.to_owned()),
         ];
-        if let Some(result) = &session.result {
-            let network = session.card.as_ref().and_then(|c| c.network.as_deref());
-            if let Some(eci) = result.eci.clone().or_else(|| result.eci_raw.clone()) {
-                params.push(("eci", eci));
-            }
-            params.push((
-                "liability_shift",
-                result.liability_shift(network).to_string(),
-            ));
-        }
-        // Signed with the decision time: every redirect for a decided session is the
-        // same URL, however many browsers or retries arrive.
-        let url = sign_redirect(
-            &target,
-            &params,
-            session.updated_at / 1000,
-            &merchant.redirect_keys,
-        );
+        params.extend(outcome);
+        let status = params
+            .iter()
+            .find(|(name, _)| *name == "status")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default();
+        let url = sign_redirect(&target, &params, timestamp_secs, &merchant.redirect_keys);
         tracing::info!(status, "browser sent back to the merchant");
         let mut response = StatusCode::SEE_OTHER.into_response();
         let headers = response.headers_mut();

@@ -7,7 +7,7 @@ use gateway::clock::rfc3339;
 use gateway::domain::{CardSummary, ReferenceCode};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::MerchantCaller;
-use gateway::session::{AuthenticationSession, SessionRef, SessionState, Transition};
+use gateway::session::{AuthenticationSession, Recorded, SessionRef, SessionState, Transition};
 use gateway::telemetry::note_reference;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -29,22 +29,45 @@ pub(crate) async fn status(
         .await?
         .ok_or(ApiError::of(ErrorCode::SessionNotFound))?;
     let now = merchant.now_ms();
-    let state = session.effective_state(now);
-    if state == SessionState::Expired && session.state != SessionState::Expired {
-        // Expiry is decided here, in code; recording it also drops the sealed card data.
-        let expire = Transition::Expire {
-            now_ms: now,
-            expires_at: merchant.settings.record_expiry(now),
-        };
-        if let Err(error) = merchant.sessions.apply(&session_ref, &expire).await {
-            tracing::warn!(%error, "could not record the expiry");
-        }
-    }
+    let (session, state) = settle_expiry(&app, &session_ref, session, now).await;
     Ok(Json(json!({
         "status": "success",
         "message": "Authentication found",
         "data": StatusView::of(&session, state),
     })))
+}
+
+/// Expiry is decided here, in code, when the read finds a challenge past its deadline;
+/// recording it also drops the sealed card data. The write is conditional: if the
+/// session was decided between the read and it, the refusal carries the session as it
+/// is now, and that is what is reported — never `EXPIRED` for a decided session.
+async fn settle_expiry(
+    app: &AppState,
+    session_ref: &SessionRef,
+    session: AuthenticationSession,
+    now: i64,
+) -> (AuthenticationSession, SessionState) {
+    let state = session.effective_state(now);
+    if state != SessionState::Expired || session.state == SessionState::Expired {
+        return (session, state);
+    }
+    let merchant = &app.merchant;
+    let expire = Transition::Expire {
+        now_ms: now,
+        expires_at: merchant.settings.record_expiry(now),
+    };
+    match merchant.sessions.apply(session_ref, &expire).await {
+        Ok(Recorded::Done(expired)) => (*expired, SessionState::Expired),
+        Ok(Recorded::Refused(Some(current))) => {
+            let state = current.effective_state(now);
+            (*current, state)
+        }
+        Ok(Recorded::Refused(None)) => (session, state),
+        Err(error) => {
+            tracing::warn!(%error, "could not record the expiry");
+            (session, state)
+        }
+    }
 }
 
 /// The merchant-facing view of a session: outcome fields, BIN and last four — never the

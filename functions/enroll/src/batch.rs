@@ -1,10 +1,13 @@
 //! `POST 3ds/v2/enroll/batch`: the documentation's bulk enrollment as one request.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::State;
 use futures_util::StreamExt as _;
 use gateway::error::ApiError;
 use gateway::http::{IssuerCaller, JsonBody};
+use gateway::outbound::UpstreamError;
 use gateway::upstream::card_issuance::wire::CardEnrollmentRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -25,7 +28,8 @@ pub(crate) struct BatchRequest {
 struct BatchItemResult {
     card_id: String,
     cardholder_id: String,
-    /// `ENROLLED` or `FAILED`.
+    /// `ENROLLED`, `FAILED`, or `TIMEOUT` (not finished by the batch's deadline: safe
+    /// to resend, a repeat of an enroll that landed is reconciled).
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     http_status: Option<u16>,
@@ -35,11 +39,25 @@ struct BatchItemResult {
     message: Option<String>,
 }
 
+/// How one item ended.
+enum ItemOutcome {
+    Finished(Result<Value, ApiError>),
+    /// The batch's deadline came first.
+    Unfinished,
+}
+
 impl BatchItemResult {
-    fn of(link: CardLink, outcome: Result<Value, ApiError>) -> Self {
+    fn of(link: CardLink, outcome: ItemOutcome) -> Self {
         let (status, http_status, code, message) = match outcome {
-            Ok(_) => ("ENROLLED", None, None, None),
-            Err(error) => (
+            ItemOutcome::Finished(Ok(_)) => ("ENROLLED", None, None, None),
+            ItemOutcome::Unfinished
+            | ItemOutcome::Finished(Err(ApiError::Upstream(UpstreamError::Timeout { .. }))) => (
+                "TIMEOUT",
+                None,
+                None,
+                Some("not finished within the batch's time; safe to resend".to_owned()),
+            ),
+            ItemOutcome::Finished(Err(error)) => (
                 "FAILED",
                 Some(error.status()),
                 Some(error.code().to_owned()),
@@ -60,20 +78,26 @@ impl BatchItemResult {
 /// Every item is checked before any upstream call (a batch is refused whole, naming the
 /// item's field); then items run with bounded concurrency (the client's rate limit keeps
 /// the burst under the upstream's 1000 requests / 10 s), and each gets its own result:
-/// one failing item never fails the rest.
+/// one failing item never fails the rest. The batch answers by its deadline
+/// (`ENROLL_BATCH_DEADLINE_MS`, 25 s): items not finished by then are `TIMEOUT`.
 pub(crate) async fn enroll_batch(
     State(app): State<AppState>,
     caller: IssuerCaller,
     JsonBody(request): JsonBody<BatchRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let links = parse_items(&request.items)?;
+    let deadline = Instant::now() + app.batch_deadline;
     let app = &app;
     let caller = &caller;
     let mut results: Vec<(usize, BatchItemResult)> =
         futures_util::stream::iter(links.into_iter().enumerate())
             .map(|(i, link)| async move {
-                let outcome = app.enroll_card(&link, caller).await;
-                if let Err(error) = &outcome {
+                let enroll = app.enroll_card(&link, caller, Some(deadline));
+                let outcome = match tokio::time::timeout_at(deadline.into(), enroll).await {
+                    Ok(finished) => ItemOutcome::Finished(finished),
+                    Err(_) => ItemOutcome::Unfinished,
+                };
+                if let ItemOutcome::Finished(Err(error)) = &outcome {
                     tracing::warn!(item = i, code = error.code(), "batch item failed");
                 }
                 (i, BatchItemResult::of(link, outcome))
@@ -83,14 +107,21 @@ pub(crate) async fn enroll_batch(
             .await;
     results.sort_by_key(|(i, _)| *i);
     let results: Vec<BatchItemResult> = results.into_iter().map(|(_, r)| r).collect();
-    let enrolled = results.iter().filter(|r| r.status == "ENROLLED").count();
-    tracing::info!(total = results.len(), enrolled, "batch enrollment finished");
+    let count = |status: &str| results.iter().filter(|r| r.status == status).count();
+    let (enrolled, failed, timed_out) = (count("ENROLLED"), count("FAILED"), count("TIMEOUT"));
+    tracing::info!(
+        total = results.len(),
+        enrolled,
+        timed_out,
+        "batch enrollment finished"
+    );
     Ok(Json(json!({
         "code": "SUCCESS",
         "data": {
             "total": results.len(),
             "enrolled": enrolled,
-            "failed": results.len() - enrolled,
+            "failed": failed,
+            "timed_out": timed_out,
             "results": results,
         }
     })))

@@ -1,6 +1,8 @@
 //! Card enrollment: enroll, re-point to another cardholder, read the enrollment detail —
 //! each only for the caller's own cards and cardholders.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use gateway::domain::{BudgetId, CardId, CardholderId, Check};
@@ -39,13 +41,18 @@ impl EnrollApp {
     /// card and the cardholder must be the caller's before the upstream hears of them. A
     /// store failure after the upstream said yes is reported (502/504) so the caller
     /// retries; the retry's 409 is then reconciled as enrolled and recorded.
+    /// With a `deadline` (a batch's), every upstream call is over by then.
     pub(crate) async fn enroll_card(
         &self,
         link: &CardLink,
         caller: &IssuerCaller,
+        deadline: Option<Instant>,
     ) -> Result<Value, ApiError> {
         let credentials = self.credentials_for(caller).await?;
-        let upstream = self.card_issuance.with(&credentials);
+        let mut upstream = self.card_issuance.with(&credentials);
+        if let Some(deadline) = deadline {
+            upstream = upstream.until(deadline);
+        }
         let card_budget = self.own_card(caller, &upstream, &link.card_id).await?;
         self.own_cardholder(caller, &upstream, &link.cardholder_id)
             .await?;
@@ -80,7 +87,7 @@ pub(crate) async fn enroll(
 ) -> Result<Json<Value>, ApiError> {
     let link = CardLink::parse(&request, "")?;
     note_card(link.card_id.as_str());
-    app.enroll_card(&link, &caller).await.map(Json)
+    app.enroll_card(&link, &caller, None).await.map(Json)
 }
 
 /// `POST 3ds/v2/update`: re-points one of the caller's enrolled cards to another of its

@@ -5,11 +5,13 @@
 //! all call it. [`routes`] is the one route table.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::{Router, middleware};
 use gateway::clock::SharedClock;
 use gateway::config::{
-    CardIssuanceSettings, ConfigError, Env, HttpSettings, SecretSettings, StoreSettings,
+    API_GATEWAY_LIMIT, CardIssuanceSettings, ConfigError, Env, HttpSettings,
+    STORE_OPERATION_TIMEOUT, SecretSettings, StoreSettings,
 };
 use gateway::enrollment::Enrollments;
 use gateway::error::ApiError;
@@ -35,6 +37,8 @@ pub struct EnrollConfig {
     /// The gateway's card-issuance credentials (`CARD_ISSUANCE_SECRET_ID`).
     pub card_issuance_secret: String,
     pub batch_concurrency: usize,
+    /// When a bulk request answers, finished or not (`ENROLL_BATCH_DEADLINE_MS`).
+    pub batch_deadline: Duration,
 }
 
 impl EnrollConfig {
@@ -46,8 +50,22 @@ impl EnrollConfig {
             secrets: SecretSettings::from_env(env)?,
             card_issuance_secret: env.required("CARD_ISSUANCE_SECRET_ID")?,
             batch_concurrency: env.ranged("ENROLL_BATCH_CONCURRENCY", 8, 1..=32)?,
+            batch_deadline: batch_deadline(env)?,
         })
     }
+}
+
+/// A bulk request must answer before API Gateway gives up (29 s), its last item's store
+/// write included.
+fn batch_deadline(env: &Env) -> Result<Duration, ConfigError> {
+    let deadline = env.millis("ENROLL_BATCH_DEADLINE_MS", 25_000)?;
+    if deadline + STORE_OPERATION_TIMEOUT >= API_GATEWAY_LIMIT || deadline.is_zero() {
+        return Err(ConfigError::Invalid {
+            name: "ENROLL_BATCH_DEADLINE_MS",
+            reason: "must leave a store write's time before API Gateway's 29 s".into(),
+        });
+    }
+    Ok(deadline)
 }
 
 /// What the enroll function's handlers hold, built once per cold start.
@@ -55,6 +73,7 @@ struct EnrollApp {
     card_issuance: CardIssuanceClient,
     enrollments: Enrollments,
     batch_concurrency: usize,
+    batch_deadline: Duration,
     clock: SharedClock,
     tenants: Cached<Registry>,
     credentials: Cached<CardIssuanceCredentials>,
@@ -127,6 +146,7 @@ pub async fn build(config: &EnrollConfig, platform: &Platform) -> Result<Router,
         ),
         enrollments: Enrollments::new(platform.store.clone(), platform.clock.clone()),
         batch_concurrency: config.batch_concurrency,
+        batch_deadline: config.batch_deadline,
         clock: platform.clock.clone(),
         tenants: Cached::new(
             platform.secrets.clone(),

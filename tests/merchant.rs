@@ -169,9 +169,20 @@ async fn frictionless(expected: Frictionless) {
     );
     assert!(!item.contains_key("claim_id"));
     assert_no_clear_card_data(&item, card);
+    // CAVV and XID are proof of the authentication, usable in an authorization: sealed
+    // at rest, opened for the owner only.
+    let cavv = upstream_answer["data"]["consumer_auth_info"]["cavv"].as_str();
+    if let Some(cavv) = cavv {
+        assert!(
+            !format!("{item:?}").contains(cavv),
+            "{card}: the CAVV is not stored in clear"
+        );
+        assert!(item.contains_key("sealed_authentication_values"));
+    }
 
     let view = status(&merchant, reference, MERCHANT_KEY).await.json();
     let data = &view["data"];
+    assert_eq!(data["authentication"]["cavv"].as_str(), cavv, "{card}");
     assert_eq!(data["state"], state);
     assert_eq!(data["transaction_status"], transaction_status);
     assert_eq!(data["authentication"]["eci"].as_str(), eci, "{card}");

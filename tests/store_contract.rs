@@ -312,9 +312,12 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
         let done = Transition::CompleteValidation {
             claim_id: "v1".into(),
             state: SessionState::Authenticated,
-            result: AuthenticationResult {
-                eci: Some("05".into()),
-                ..Default::default()
+            result: gateway::session::RecordedResult {
+                result: AuthenticationResult {
+                    eci: Some("05".into()),
+                    ..Default::default()
+                },
+                sealed_values: None,
             },
             response: sealed_response,
             now_ms: now,

@@ -136,7 +136,7 @@ impl CallbackApp {
         let complete = Transition::CompleteValidation {
             claim_id: held.claim_id.clone(),
             state,
-            result: answer.result(),
+            result: keys.seal_result(&held.session_ref.key(), answer.result()),
             response: keys.seal(&held.session_ref.key(), "validate_response", &answer.body),
             now_ms: now,
             expires_at: merchant.settings.record_expiry(now),

@@ -171,14 +171,14 @@ fn completion(
         EnrollmentDecision::Authenticated(result) => (
             EnrollmentOutcome::Final {
                 state: SessionState::Authenticated,
-                result,
+                result: keys.seal_result(&record_key, result),
             },
             merchant.settings.record_expiry(now),
         ),
         EnrollmentDecision::Failed(result) => (
             EnrollmentOutcome::Final {
                 state: SessionState::Failed,
-                result,
+                result: keys.seal_result(&record_key, result),
             },
             merchant.settings.record_expiry(now),
         ),

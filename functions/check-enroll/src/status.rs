@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use gateway::clock::rfc3339;
-use gateway::domain::{CardSummary, ReferenceCode};
+use gateway::domain::{AuthenticationResult, CardSummary, ReferenceCode};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::MerchantCaller;
 use gateway::session::{AuthenticationSession, Recorded, SessionRef, SessionState, Transition};
@@ -30,10 +30,15 @@ pub(crate) async fn status(
         .ok_or(ApiError::of(ErrorCode::SessionNotFound))?;
     let now = merchant.now_ms();
     let (session, state) = settle_expiry(&app, &session_ref, session, now).await;
+    // CAVV and XID are sealed at rest; the owner sees them opened.
+    let result = merchant
+        .keys()
+        .await?
+        .open_result(&session_ref.key(), &session)?;
     Ok(Json(json!({
         "status": "success",
         "message": "Authentication found",
-        "data": StatusView::of(&session, state),
+        "data": StatusView::of(&session, state, result.as_ref()),
     })))
 }
 
@@ -113,7 +118,11 @@ struct AuthenticationView<'a> {
 }
 
 impl<'a> StatusView<'a> {
-    fn of(session: &'a AuthenticationSession, state: SessionState) -> Self {
+    fn of(
+        session: &'a AuthenticationSession,
+        state: SessionState,
+        result: Option<&'a AuthenticationResult>,
+    ) -> Self {
         const NO_CARD: &CardSummary = &CardSummary {
             bin: None,
             last4: None,
@@ -121,7 +130,6 @@ impl<'a> StatusView<'a> {
         };
         let card = session.card.as_ref().unwrap_or(NO_CARD);
         let network = card.network.as_deref();
-        let result = session.result.as_ref();
         Self {
             reference_code: &session.reference_code,
             state: state.as_str(),

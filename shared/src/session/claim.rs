@@ -317,7 +317,10 @@ mod tests {
         Transition::CompleteValidation {
             claim_id: held.claim_id.clone(),
             state: SessionState::Authenticated,
-            result: AuthenticationResult::default(),
+            result: crate::session::RecordedResult {
+                result: AuthenticationResult::default(),
+                sealed_values: None,
+            },
             response: sealed(),
             now_ms,
             expires_at: 0,

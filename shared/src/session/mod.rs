@@ -15,7 +15,7 @@ pub mod sealing;
 pub mod state;
 
 pub use repo::{Recorded, Sessions};
-pub use sealing::SessionKeys;
+pub use sealing::{RecordedResult, SessionKeys};
 pub use state::{EnrollmentOutcome, SessionState, Transition};
 
 /// Item kind marker (single table: enrollment records live beside sessions).
@@ -45,6 +45,7 @@ pub mod attr {
     pub const CHALLENGE_DEADLINE: &str = "challenge_deadline";
     pub const SEALED_PAYMENT_DATA: &str = "sealed_payment_data";
     pub const RESULT: &str = "result";
+    pub const SEALED_AUTHENTICATION_VALUES: &str = "sealed_authentication_values";
     pub const VALIDATE_RESPONSE: &str = "validate_response";
 }
 
@@ -109,8 +110,11 @@ pub struct AuthenticationSession {
     pub challenge_deadline: Option<i64>,
     #[serde(default)]
     pub sealed_payment_data: Option<SealedData>,
+    /// The result without CAVV and XID, which are in `sealed_authentication_values`.
     #[serde(default)]
     pub result: Option<AuthenticationResult>,
+    #[serde(default)]
+    pub sealed_authentication_values: Option<SealedData>,
     #[serde(default)]
     pub validate_response: Option<SealedData>,
 }

@@ -16,7 +16,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::crypto::{KeyRing, MacKey, MacKeys, SealedData};
+use crate::domain::AuthenticationResult;
 use crate::secrets::SecretDocument;
+use crate::session::AuthenticationSession;
 
 /// Keys the merchant-side functions share.
 #[derive(Clone)]
@@ -148,6 +150,55 @@ impl SessionKeys {
         })
     }
 
+    /// The result as it is recorded: CAVV and XID (the cryptographic proof of the
+    /// authentication, usable in an authorization) sealed into the record; the rest in
+    /// clear, for the status route and the redirect.
+    pub fn seal_result(&self, record: &str, result: AuthenticationResult) -> RecordedResult {
+        let values = AuthenticationValues {
+            cavv: result.cavv.clone(),
+            xid: result.xid.clone(),
+        };
+        let sealed_values = (values.cavv.is_some() || values.xid.is_some()).then(|| {
+            self.seal(
+                record,
+                crate::session::attr::SEALED_AUTHENTICATION_VALUES,
+                &values,
+            )
+        });
+        RecordedResult {
+            result: AuthenticationResult {
+                cavv: None,
+                xid: None,
+                ..result
+            },
+            sealed_values,
+        }
+    }
+
+    /// The session's result with its CAVV and XID opened, for its owner.
+    pub fn open_result(
+        &self,
+        record: &str,
+        session: &AuthenticationSession,
+    ) -> Result<Option<AuthenticationResult>, SealError> {
+        let Some(result) = session.result.clone() else {
+            return Ok(None);
+        };
+        let Some(sealed) = &session.sealed_authentication_values else {
+            return Ok(Some(result));
+        };
+        let values: AuthenticationValues = self.open(
+            record,
+            crate::session::attr::SEALED_AUTHENTICATION_VALUES,
+            sealed,
+        )?;
+        Ok(Some(AuthenticationResult {
+            cavv: values.cavv,
+            xid: values.xid,
+            ..result
+        }))
+    }
+
     /// A keyed digest of a request body under each key (the current one first), to tell a
     /// replay from a different request under the same reference code without storing the
     /// body (it holds card data; a plain hash of a card number can be brute-forced, a
@@ -223,4 +274,19 @@ mod tests {
         assert!(!keys.binding_matches(&binding, "shop-b", "r1"));
         assert!(!keys.binding_matches(&binding, "shop-a", "r2"));
     }
+}
+
+/// What is sealed of a result.
+#[derive(Serialize, Deserialize)]
+struct AuthenticationValues {
+    cavv: Option<String>,
+    xid: Option<String>,
+}
+
+/// A result ready to be written: see [`SessionKeys::seal_result`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedResult {
+    /// Without CAVV and XID.
+    pub result: AuthenticationResult,
+    pub sealed_values: Option<SealedData>,
 }

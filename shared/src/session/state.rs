@@ -19,8 +19,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::attr;
+use super::sealing::RecordedResult;
 use crate::crypto::SealedData;
-use crate::domain::{AuthenticationResult, CardSummary};
+use crate::domain::CardSummary;
 use crate::store::{AttributeValue, Guard, Mutation, Patch, number_value, string_value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -82,7 +83,7 @@ pub enum EnrollmentOutcome {
     /// Frictionless: the result is final.
     Final {
         state: SessionState,
-        result: AuthenticationResult,
+        result: RecordedResult,
     },
     /// The cardholder must complete a challenge; what validate needs later is sealed.
     Challenge {
@@ -136,7 +137,7 @@ pub enum Transition {
     CompleteValidation {
         claim_id: String,
         state: SessionState,
-        result: AuthenticationResult,
+        result: RecordedResult,
         response: SealedData,
         now_ms: i64,
         expires_at: i64,
@@ -330,8 +331,8 @@ impl Transition {
                 now_ms,
                 expires_at,
                 ..
-            } => terminal(base, *now_ms, *expires_at)
-                .set(attr::RESULT, map(result))
+            } => result
+                .patch(terminal(base, *now_ms, *expires_at))
                 .set(attr::VALIDATE_RESPONSE, map(response)),
             Transition::ReleaseValidation { now_ms, .. } => {
                 unclaimed(base.set_n(attr::UPDATED_AT, *now_ms))
@@ -341,11 +342,21 @@ impl Transition {
     }
 }
 
+impl RecordedResult {
+    fn patch(&self, patch: Patch) -> Patch {
+        let patch = patch.set(attr::RESULT, map(&self.result));
+        match &self.sealed_values {
+            Some(sealed) => patch.set(attr::SEALED_AUTHENTICATION_VALUES, map(sealed)),
+            None => patch,
+        }
+    }
+}
+
 impl EnrollmentOutcome {
     /// What check enroll's outcome adds to the session.
     fn patch(&self, patch: Patch) -> Patch {
         match self {
-            EnrollmentOutcome::Final { result, .. } => patch.set(attr::RESULT, map(result)),
+            EnrollmentOutcome::Final { result, .. } => result.patch(patch),
             EnrollmentOutcome::Challenge {
                 authentication_transaction_id,
                 transaction_mac,
@@ -368,6 +379,7 @@ impl EnrollmentOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::AuthenticationResult;
     use crate::store::memory::holds;
     use crate::store::{Item, KEY};
 
@@ -502,7 +514,10 @@ mod tests {
         let complete = Transition::CompleteValidation {
             claim_id: "c".into(),
             state: SessionState::Authenticated,
-            result: AuthenticationResult::default(),
+            result: RecordedResult {
+                result: AuthenticationResult::default(),
+                sealed_values: None,
+            },
             response: sealed(),
             now_ms: 1,
             expires_at: 2,

@@ -147,7 +147,7 @@ def main():
     files = sorted(p for p in LOG_DIR.rglob("*") if p.is_file())
     if not files:
         sys.exit(f"no logs under {LOG_DIR}: nothing was captured, the scan cannot pass")
-    problems, lines, ours, named = [], 0, 0, 0
+    problems, lines, ours, named, metric_lines = [], 0, 0, 0, 0
     for path in files:
         # Our processes write JSON lines; other tools in the same files (cargo's build
         # output under `cargo lambda watch`) write text, which is scanned but not parsed.
@@ -165,6 +165,15 @@ def main():
                 problems.append(f"{where}: not a JSON line")
                 continue
             ours += 1
+            if "_aws" in entry:
+                # An embedded-metric line: only its declared dimensions and metrics.
+                metric_lines += 1
+                directive = entry["_aws"].get("CloudWatchMetrics", [{}])[0]
+                declared = {"_aws", *[d for ds in directive.get("Dimensions", []) for d in ds],
+                            *[m.get("Name") for m in directive.get("Metrics", [])]}
+                if set(entry) - declared or "Timestamp" not in entry["_aws"]:
+                    problems.append(f"{where}: a metric line with undeclared fields")
+                continue
             for field in ("timestamp", "level"):
                 if field not in entry:
                     problems.append(f"{where}: no {field}")
@@ -179,8 +188,8 @@ def main():
                 named += 1
                 if not span.get(named_by):
                     problems.append(f"{where}: an accepted {span.get('route')} request without its {named_by}")
-    print(f"scanned {lines} lines in {len(files)} files ({ours} JSON log lines, "
-          f"{named} accepted session/card requests checked for their reference_code/card_id)")
+    print(f"scanned {lines} lines in {len(files)} files ({ours} JSON log lines, {metric_lines} of them "
+          f"metrics; {named} accepted session/card requests checked for their reference_code/card_id)")
     if ours == 0 or named == 0:
         sys.exit("no request log lines were captured: the scan cannot pass")
     if problems:

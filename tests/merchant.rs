@@ -800,3 +800,58 @@ async fn through_api_gateway_our_return_url_comes_from_the_request_context() {
         view.text()
     );
 }
+
+/// Operators see outcomes and upstream health as CloudWatch metrics: embedded-metric
+/// lines beside the logs, one per final state (counted once, by the writer that made
+/// it), per upstream call, per replay.
+#[tokio::test]
+async fn outcomes_upstream_calls_and_replays_are_emitted_as_embedded_metrics() {
+    let h = Harness::new().await;
+    let merchant = h.merchant().await;
+    let body = prepared_enroll(&h, &merchant, "metrics-1", "4000000000002701").await;
+    for _ in 0..2 {
+        let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    }
+    let metrics: Vec<Value> = logged_lines()
+        .into_iter()
+        .filter(|line| line.get("_aws").is_some())
+        .collect();
+    let named = |name: &str| -> Vec<&Value> {
+        metrics
+            .iter()
+            .filter(|m| m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] == name)
+            .collect()
+    };
+    let outcomes = named("Authentications");
+    assert_eq!(
+        outcomes.len(),
+        1,
+        "one final state, one count: {outcomes:?}"
+    );
+    assert_eq!(outcomes[0]["Flow"], "frictionless");
+    assert_eq!(outcomes[0]["Outcome"], "authenticated");
+    assert_eq!(
+        outcomes[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "ThreeDSGateway"
+    );
+    let latency = named("UpstreamLatency");
+    assert!(
+        latency
+            .iter()
+            .any(|m| m["Upstream"] == "payer-auth" && m["Operation"] == "check_enroll"),
+        "{latency:?}"
+    );
+    assert!(
+        named("UpstreamErrors")
+            .iter()
+            .all(|m| m["UpstreamErrors"] == 0.0)
+    );
+    let replays = named("Replays");
+    assert_eq!(replays.len(), 1, "{replays:?}");
+    assert_eq!(replays[0]["Operation"], "enroll");
+    assert!(
+        metrics.iter().all(|m| !m.to_string().contains("metrics-1")),
+        "no reference code, tenant or card in a metric"
+    );
+}

@@ -10,12 +10,23 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use http::{HeaderMap, StatusCode};
 
 use crate::config::HttpSettings;
+use crate::telemetry::metrics;
 
 /// Which upstream a call goes to; shown in errors and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upstream {
     CardIssuance,
     PayerAuth,
+}
+
+impl Upstream {
+    /// The name in metrics.
+    pub fn metric_name(self) -> &'static str {
+        match self {
+            Upstream::CardIssuance => "card-issuance",
+            Upstream::PayerAuth => "payer-auth",
+        }
+    }
 }
 
 impl fmt::Display for Upstream {
@@ -172,6 +183,29 @@ impl HttpClient {
     /// deadline). Waiting for the rate limit counts against it too. Returns the final
     /// HTTP answer whatever its status, or the transport failure of the last attempt.
     pub(crate) async fn send(
+        &self,
+        call: Call<'_>,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        let (upstream, operation) = (call.upstream, call.operation);
+        let started = Instant::now();
+        let outcome = self.send_with_retries(call, build).await;
+        let status = match &outcome {
+            Ok(response) if response.status == StatusCode::TOO_MANY_REQUESTS => "429",
+            Ok(response) if response.status.is_success() => "2xx",
+            Ok(response) if response.status.is_client_error() => "4xx",
+            Ok(_) => "5xx",
+            Err(UpstreamError::Timeout { .. }) => "timeout",
+            Err(UpstreamError::Unreachable { .. } | UpstreamError::ConnectionDropped { .. }) => {
+                "unreachable"
+            }
+            Err(UpstreamError::Malformed { .. } | UpstreamError::ServerError { .. }) => "5xx",
+        };
+        metrics::upstream_call(upstream.metric_name(), operation, status, started.elapsed());
+        outcome
+    }
+
+    async fn send_with_retries(
         &self,
         call: Call<'_>,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,

@@ -5,7 +5,7 @@
 //! their Lambda mains call; helpers to send requests and API Gateway events.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -94,24 +94,39 @@ pub enum Backend {
     Memory,
 }
 
-static LOGS: Once = Once::new();
+static LOG_FILE: OnceLock<String> = OnceLock::new();
 
-/// JSON logs of the whole test process go to `$GATEWAY_TEST_LOG_DIR/<pid>.jsonl`, which
-/// the test command scans for card data afterwards.
+/// JSON logs (and metric lines) of the whole test process go to
+/// `$GATEWAY_TEST_LOG_DIR/<pid>.jsonl`, which the test command scans for card data
+/// afterwards (without it, to the system's temporary directory).
 pub fn init_logs() {
-    LOGS.call_once(|| {
-        let Ok(dir) = std::env::var("GATEWAY_TEST_LOG_DIR") else {
-            return;
-        };
+    LOG_FILE.get_or_init(|| {
+        let dir = std::env::var("GATEWAY_TEST_LOG_DIR").unwrap_or_else(|_| {
+            std::env::temp_dir()
+                .join("gateway-test-logs")
+                .display()
+                .to_string()
+        });
         std::fs::create_dir_all(&dir).expect("create the test log directory");
         let path = format!(
             "{dir}/{}-{}.jsonl",
             std::process::id(),
             uuid::Uuid::new_v4()
         );
-        let file = std::fs::File::create(path).expect("create the test log file");
+        let file = std::fs::File::create(&path).expect("create the test log file");
         gateway::telemetry::init_with_writer(Mutex::new(file));
+        path
     });
+}
+
+/// The lines this test process logged so far.
+pub fn logged_lines() -> Vec<Value> {
+    init_logs();
+    std::fs::read_to_string(LOG_FILE.get().expect("initialised"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
 }
 
 /// The DynamoDB endpoint the test command started (`moto_server` on loopback), if any.

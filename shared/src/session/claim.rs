@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use super::{AuthenticationSession, Recorded, SessionRef, Sessions, Transition};
 use crate::config::{CLOCK_SKEW_MARGIN, STORE_OPERATION_TIMEOUT, SessionSettings};
 use crate::store::StoreError;
+use crate::telemetry::metrics;
 
 /// What a refused claim (or a wait) left the session as, in the caller's reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,9 @@ pub enum Verdict<R> {
 pub trait ClaimRequest {
     /// Why a claim can be refused for good.
     type Refusal;
+
+    /// The operation's name in metrics.
+    const OPERATION: &'static str;
 
     /// The conditional write that takes the claim.
     fn claim(&self, claim_id: &str, now_ms: i64, lease_until_ms: i64) -> Transition;
@@ -94,6 +98,21 @@ const MAX_VERDICTS: usize = 4;
 impl Sessions {
     /// Runs the protocol until the caller can act: it holds the claim, or has its answer.
     pub async fn claim<C: ClaimRequest>(
+        &self,
+        session_ref: &SessionRef,
+        request: &C,
+        settings: &SessionSettings,
+    ) -> Result<NextStep<C::Refusal>, StoreError> {
+        let next = self.run_claim(session_ref, request, settings).await?;
+        match &next {
+            NextStep::Replay(_) => metrics::replay(C::OPERATION),
+            NextStep::InProgress => metrics::claim_conflict(C::OPERATION),
+            _ => {}
+        }
+        Ok(next)
+    }
+
+    async fn run_claim<C: ClaimRequest>(
         &self,
         session_ref: &SessionRef,
         request: &C,

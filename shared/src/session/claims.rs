@@ -69,6 +69,7 @@ pub enum EnrollmentRefusal {
 
 impl ClaimRequest for EnrollmentClaim<'_> {
     type Refusal = EnrollmentRefusal;
+    const OPERATION: &'static str = "enroll";
 
     fn claim(&self, claim_id: &str, now_ms: i64, lease_until_ms: i64) -> Transition {
         Transition::ClaimEnrollment {
@@ -124,6 +125,7 @@ pub enum ValidationRefusal {
 
 impl ClaimRequest for ValidationClaim {
     type Refusal = ValidationRefusal;
+    const OPERATION: &'static str = "validate";
 
     fn claim(&self, claim_id: &str, now_ms: i64, lease_until_ms: i64) -> Transition {
         Transition::ClaimValidation {

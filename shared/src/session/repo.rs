@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::{AuthenticationSession, SessionRef, Transition, attr};
 use crate::clock::SharedClock;
 use crate::store::{Item, SharedStore, StoreError, Written, string};
+use crate::telemetry::metrics::{self, Flow};
 
 /// What became of a transition.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +15,20 @@ pub enum Recorded {
     Done(Box<AuthenticationSession>),
     /// The guard did not hold; the session as it was, if it exists.
     Refused(Option<Box<AuthenticationSession>>),
+}
+
+/// An authentication's final state, counted once: by the one writer whose conditional
+/// write made it.
+fn count_outcome(transition: &Transition) {
+    let flow = match transition {
+        Transition::CompleteEnrollment { .. } => Flow::Frictionless,
+        Transition::CompleteValidation { .. } | Transition::Expire { .. } => Flow::Challenge,
+        _ => return,
+    };
+    let state = transition.target();
+    if state.is_terminal() {
+        metrics::authentication(flow, &state.as_str().to_ascii_lowercase());
+    }
 }
 
 /// Sessions over the storage port.
@@ -55,12 +70,16 @@ impl Sessions {
     ) -> Result<Recorded, StoreError> {
         let mutation = transition.mutation(mutation_id);
         match self.store.write(&session.key(), &mutation).await? {
-            Written::Applied(item) => Ok(Recorded::Done(Box::new(decode(item)?))),
+            Written::Applied(item) => {
+                count_outcome(transition);
+                Ok(Recorded::Done(Box::new(decode(item)?)))
+            }
             // Our own write landed but its answer was lost and the SDK retried it: the
             // retry is refused by the state we wrote. It is still ours.
             Written::Refused(Some(item))
                 if string(&item, attr::MUTATION_ID) == Some(mutation_id) =>
             {
+                count_outcome(transition);
                 Ok(Recorded::Done(Box::new(decode(item)?)))
             }
             Written::Refused(item) => Ok(Recorded::Refused(

@@ -12,6 +12,10 @@
 //! headers and bodies at `debug`/`trace`. A directive string in `RUST_LOG` is read for its
 //! level only, so it cannot turn one of them back on.
 
+pub mod metrics;
+
+use std::sync::Arc;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -59,14 +63,40 @@ fn filter() -> EnvFilter {
     filter_for(requested_level())
 }
 
-/// Installs the subscriber writing to stdout (Lambda ships stdout to CloudWatch).
+/// Installs the subscriber writing to stdout (Lambda ships stdout to CloudWatch), and
+/// the metric lines beside it.
 pub fn init() {
-    init_with_writer(std::io::stdout);
+    metrics::set_sink(metrics::stdout_sink());
+    install(std::io::stdout);
 }
 
-/// Installs the subscriber with another writer (tests capture logs to a file). A second
-/// call is a no-op.
+/// Installs the subscriber with another writer (tests capture logs to a file); metric
+/// lines go to the same writer. A second call is a no-op.
 pub fn init_with_writer<W>(writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let writer = Arc::new(writer);
+    let for_metrics = writer.clone();
+    metrics::set_sink(Arc::new(move |line: &[u8]| {
+        use std::io::Write as _;
+        let _ = for_metrics.make_writer().write_all(line);
+    }));
+    install(SharedWriter(writer));
+}
+
+/// One writer for the logs and the metrics.
+struct SharedWriter<W>(Arc<W>);
+
+impl<'a, W: MakeWriter<'a>> MakeWriter<'a> for SharedWriter<W> {
+    type Writer = W::Writer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.0.make_writer()
+    }
+}
+
+fn install<W>(writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {

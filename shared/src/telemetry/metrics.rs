@@ -1,0 +1,156 @@
+//! CloudWatch metrics as embedded-metric-format (EMF) log lines: one JSON object per
+//! metric, with its `_aws` directive, written beside the logs; CloudWatch Logs extracts
+//! the metric, no API call and no agent needed. Dimensions are few and closed (flow,
+//! outcome, upstream, operation, status class), so the metric count stays bounded
+//! whatever the traffic; never a tenant's data, a card or a reference code.
+
+use std::io::Write as _;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+
+/// The namespace of every metric of the gateway.
+pub const NAMESPACE: &str = "ThreeDSGateway";
+
+/// Where metric lines go: the log writer (stdout on Lambda).
+type Sink = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+static SINK: OnceLock<Sink> = OnceLock::new();
+
+/// Sends metric lines to `sink` (done by [`super::init_with_writer`]); like the log
+/// subscriber, the first one installed stays.
+pub(crate) fn set_sink(sink: Sink) {
+    let _ = SINK.set(sink);
+}
+
+/// How an authentication ended, for the `Authentications` metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Frictionless,
+    Challenge,
+}
+
+impl Flow {
+    fn as_str(self) -> &'static str {
+        match self {
+            Flow::Frictionless => "frictionless",
+            Flow::Challenge => "challenge",
+        }
+    }
+}
+
+/// One metric with its dimensions, aggregated by all of them.
+fn emit(name: &str, unit: &str, value: f64, dimensions: &[(&str, &str)]) {
+    let all: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
+    emit_by(name, unit, value, dimensions, &[&all]);
+}
+
+/// One metric, aggregated by each of `sets` (subsets of `dimensions`' names): an alarm
+/// needs a metric by fewer dimensions than a dashboard shows.
+fn emit_by(name: &str, unit: &str, value: f64, dimensions: &[(&str, &str)], sets: &[&[&str]]) {
+    let Some(sink) = SINK.get() else {
+        return;
+    };
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let mut line = Map::new();
+    line.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": sets,
+                "Metrics": [{"Name": name, "Unit": unit}],
+            }],
+        }),
+    );
+    for (key, value) in dimensions {
+        line.insert((*key).into(), Value::String((*value).into()));
+    }
+    line.insert(name.into(), json!(value));
+    let mut bytes = serde_json::to_vec(&Value::Object(line)).expect("a metric serializes");
+    bytes.push(b'\n');
+    sink(&bytes);
+}
+
+/// An authentication reached a final state: `outcome` is `authenticated`, `failed`,
+/// `expired` or `canceled`.
+pub fn authentication(flow: Flow, outcome: &str) {
+    emit(
+        "Authentications",
+        "Count",
+        1.0,
+        &[("Flow", flow.as_str()), ("Outcome", outcome)],
+    );
+}
+
+/// One upstream call (retries included) and how it ended: `status` is the HTTP status
+/// class (`2xx`, `4xx`, `5xx`) or `timeout` / `unreachable`.
+pub fn upstream_call(upstream: &str, operation: &str, status: &str, latency: Duration) {
+    let dimensions = [("Upstream", upstream), ("Operation", operation)];
+    emit(
+        "UpstreamLatency",
+        "Milliseconds",
+        latency.as_secs_f64() * 1000.0,
+        &dimensions,
+    );
+    // 0 or 1 per call: its average by upstream is the error rate an alarm watches.
+    let failed = !matches!(status, "2xx" | "4xx");
+    emit_by(
+        "UpstreamErrors",
+        "Count",
+        if failed { 1.0 } else { 0.0 },
+        &[("Upstream", upstream), ("Status", status)],
+        &[&["Upstream", "Status"], &["Upstream"]],
+    );
+}
+
+/// A request met a claim held by another (a concurrent duplicate or a race).
+pub fn claim_conflict(operation: &str) {
+    emit("ClaimConflicts", "Count", 1.0, &[("Operation", operation)]);
+}
+
+/// A request was answered from the stored answer (an idempotent replay).
+pub fn replay(operation: &str) {
+    emit("Replays", "Count", 1.0, &[("Operation", operation)]);
+}
+
+/// Writes lines to stdout (Lambda ships it to CloudWatch Logs).
+pub(crate) fn stdout_sink() -> Sink {
+    Arc::new(|line: &[u8]| {
+        let _ = std::io::stdout().lock().write_all(line);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn a_metric_line_is_embedded_metric_format() {
+        let lines: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let captured = lines.clone();
+        set_sink(Arc::new(move |line: &[u8]| {
+            captured.lock().unwrap().extend_from_slice(line)
+        }));
+        authentication(Flow::Challenge, "authenticated");
+        let text = String::from_utf8(lines.lock().unwrap().clone()).unwrap();
+        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        assert_eq!(directive["Dimensions"], json!([["Flow", "Outcome"]]));
+        assert_eq!(
+            directive["Metrics"],
+            json!([{"Name": "Authentications", "Unit": "Count"}])
+        );
+        assert!(line["_aws"]["Timestamp"].as_u64().unwrap() > 0);
+        assert_eq!(line["Flow"], "challenge");
+        assert_eq!(line["Outcome"], "authenticated");
+        assert_eq!(line["Authentications"], 1.0);
+    }
+}

@@ -24,6 +24,8 @@ pub(crate) async fn browser_return(
     RawQuery(query): RawQuery,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
+    let reference = ReferenceCode::parse("reference_code", &reference)?;
+    note_reference(reference.as_str());
     // A link checker or a prefetch asks with HEAD: it must never spend the one-shot
     // validation.
     if request.method() == Method::HEAD {
@@ -31,8 +33,6 @@ pub(crate) async fn browser_return(
         no_store(response.headers_mut());
         return Ok(response);
     }
-    let reference = ReferenceCode::parse("reference_code", &reference)?;
-    note_reference(reference.as_str());
     let keys = app.merchant.keys().await?;
     if !keys.binding_matches(&binding, &tenant, reference.as_str()) {
         tracing::warn!("a return URL with a wrong binding token was used");

@@ -29,4 +29,5 @@ pub mod session;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod tls;
 pub mod upstream;

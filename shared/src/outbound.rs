@@ -168,6 +168,7 @@ enum Attempt {
 impl HttpClient {
     pub fn new(settings: HttpSettings) -> Self {
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::tls::upstream_client_config())
             .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(50))
             .user_agent(concat!("3ds-gateway/", env!("CARGO_PKG_VERSION")))

@@ -50,7 +50,7 @@ async fn aws_config() -> aws_config::SdkConfig {
         .operation_attempt_timeout(Duration::from_millis(1_500))
         .operation_timeout(STORE_OPERATION_TIMEOUT)
         .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    crate::tls::with_aws_http_client(aws_config::defaults(aws_config::BehaviorVersion::latest()))
         .timeout_config(timeouts)
         .load()
         .await

@@ -165,8 +165,8 @@ pub async fn build(config: &EnrollConfig, platform: &Platform) -> Result<Router,
             (),
         ),
     };
-    app.tenants.load().await?;
-    app.credentials.load().await?;
+    // Both in one Secrets Manager round trip.
+    gateway::secrets::load_all(&[&app.tenants, &app.credentials]).await?;
     Ok(http::routes::assemble(route_list())
         .fallback(http::route_not_found)
         .method_not_allowed_fallback(http::method_not_allowed)

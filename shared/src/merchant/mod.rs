@@ -116,12 +116,15 @@ impl MerchantContext {
         }
     }
 
-    /// Reads every secret (cold start): a missing or malformed one stops the function.
+    /// Reads every secret (cold start), in one round trip: a missing or malformed one
+    /// stops the function.
     pub async fn load_secrets(&self) -> Result<(), SecretError> {
-        self.tenants.load().await?;
-        self.session_keys.load().await?;
-        self.payer_auth_credentials.load().await?;
-        Ok(())
+        crate::secrets::load_all(&[
+            &self.tenants,
+            &self.session_keys,
+            &self.payer_auth_credentials,
+        ])
+        .await
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -774,3 +774,77 @@ async fn merchant_validate_refusals() {
     assert_eq!(late.json()["error"]["reason"], "AUTHENTICATION_EXPIRED");
     assert!(h.sandbox.calls_to("authentication/validate").is_empty());
 }
+
+/// A store whose first read of one key answers a snapshot taken earlier: a reader that
+/// read just before another request's write.
+struct StaleFirstRead {
+    inner: gateway::store::SharedStore,
+    stale: std::sync::Mutex<Option<(String, gateway::store::Item)>>,
+}
+
+#[async_trait::async_trait]
+impl gateway::store::ItemStore for StaleFirstRead {
+    async fn write(
+        &self,
+        key: &str,
+        mutation: &gateway::store::Mutation,
+    ) -> Result<gateway::store::Written, gateway::store::StoreError> {
+        self.inner.write(key, mutation).await
+    }
+
+    async fn read(
+        &self,
+        key: &str,
+    ) -> Result<Option<gateway::store::Item>, gateway::store::StoreError> {
+        let snapshot = {
+            let mut stale = self.stale.lock().unwrap();
+            if stale.as_ref().is_some_and(|(k, _)| k == key) {
+                stale.take()
+            } else {
+                None
+            }
+        };
+        match snapshot {
+            Some((_, item)) => Ok(Some(item)),
+            None => self.inner.read(key).await,
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_status_route_never_reports_expired_for_a_session_decided_meanwhile() {
+    let h = Harness::new().await;
+    let challenge = challenged(&h, "decided-late", "4000000000002503").await;
+    let key = gateway::session::key(MERCHANT, "decided-late");
+    let pending = h.item(&key).await.unwrap();
+    // The cardholder completes the challenge just before the deadline...
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    let answer = send(&h.callback().await, form_post(&acs.path, acs.form())).await;
+    assert_eq!(
+        verified_redirect(&answer).1.get("status"),
+        Some("authenticated")
+    );
+    // ...while a status read that saw it still pending acts after the deadline.
+    h.clock.advance(Duration::from_secs(601));
+    let platform = gateway::platform::Platform {
+        store: std::sync::Arc::new(StaleFirstRead {
+            inner: h.store.clone(),
+            stale: std::sync::Mutex::new(Some((key.clone(), pending))),
+        }),
+        ..h.platform()
+    };
+    let config = check_enroll::CheckEnrollConfig::from_env(&h.config_env()).unwrap();
+    let merchant = check_enroll::build(&config, &platform).await.unwrap();
+    let view = crate::merchant::status(&merchant, "decided-late", MERCHANT_KEY).await;
+    assert_eq!(
+        view.json()["data"]["state"],
+        "AUTHENTICATED",
+        "{}",
+        view.text()
+    );
+    assert_eq!(
+        string_attr(&h.item(&key).await.unwrap(), "state").as_deref(),
+        Some("AUTHENTICATED"),
+        "the expiry write was refused: the decision stands"
+    );
+}

@@ -297,7 +297,7 @@ pub fn public_base_url(env: &Env) -> Result<Option<Url>, ConfigError> {
 }
 
 /// The longest one store operation may take, retries included (the AWS SDK's operation
-/// timeout, `crate::platform`).
+/// timeout, set where the platform loads the AWS configuration).
 pub const STORE_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How far two hosts' clocks may disagree: leases are written with one host's clock and

@@ -139,7 +139,7 @@ pub fn form_post(path: &str, form: String) -> Request<Body> {
 
 /// Checks the redirect's signature with the function a merchant would use and returns
 /// its parameters.
-fn verified_redirect(answer: &Answer) -> (String, gateway::redirect::VerifiedRedirect) {
+pub fn verified_redirect(answer: &Answer) -> (String, gateway::redirect::VerifiedRedirect) {
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
     let location = answer.header("location").expect("Location").to_owned();
     assert!(
@@ -790,6 +790,13 @@ impl gateway::store::ItemStore for StaleFirstRead {
         mutation: &gateway::store::Mutation,
     ) -> Result<gateway::store::Written, gateway::store::StoreError> {
         self.inner.write(key, mutation).await
+    }
+
+    async fn query(
+        &self,
+        query: &gateway::store::Query,
+    ) -> Result<gateway::store::Page, gateway::store::StoreError> {
+        self.inner.query(query).await
     }
 
     async fn read(

@@ -1,6 +1,7 @@
 //! Workspace integration tests: `cargo test` runs them on the in-memory store; the test
 //! command (`scripts/test.sh`) runs them again against DynamoDB (`moto_server`).
 
+mod abandoned;
 mod callback;
 mod documents;
 mod issuer;

@@ -107,7 +107,7 @@ pub fn assert_no_clear_card_data(item: &gateway::store::Item, card: &str) {
     }
 }
 
-fn state_of(item: &gateway::store::Item) -> String {
+pub fn state_of(item: &gateway::store::Item) -> String {
     string_attr(item, "state").unwrap()
 }
 

@@ -262,6 +262,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
                 authentication_transaction_id: "TID".into(),
                 transaction_mac: "mac".into(),
                 challenge_deadline_ms: now + 600_000,
+                sweep_partition: "0#0".into(),
                 merchant_return_url: "https://shop.example/r".into(),
                 sealed_payment_data: sealed.clone(),
             },
@@ -346,5 +347,63 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
             ),
             "{backend:?}: terminal is final"
         );
+    }
+}
+
+#[tokio::test]
+async fn an_index_page_holds_its_partitions_items_up_to_a_bound_in_order() {
+    use gateway::store::{Index, Query};
+    for (backend, h) in stores().await {
+        let store = &h.store;
+        let put = |key: &'static str, partition: &'static str, deadline: i64| {
+            let store = store.clone();
+            async move {
+                let mutation = Mutation {
+                    guard: Guard::Absent,
+                    patch: Patch::default()
+                        .set_s("sweep_pk", partition)
+                        .set_n("sweep_sk", deadline),
+                };
+                store.write(key, &mutation).await.unwrap();
+            }
+        };
+        put("q-a", "100#0", 30).await;
+        put("q-b", "100#0", 10).await;
+        put("q-c", "100#0", 20).await;
+        put("q-d", "100#1", 5).await;
+        // An item without the index's attributes is not in it (sparse).
+        store.write("q-e", &put_if_absent("x")).await.unwrap();
+        let page = |up_to: Option<i64>, inclusive: bool, descending: bool, limit: usize| Query {
+            index: Index::ByDeadline,
+            partition: "100#0".into(),
+            up_to: up_to.map(|bound| (number_value(bound), inclusive)),
+            descending,
+            limit,
+            start_after: None,
+        };
+        let keys = |page: gateway::store::Page| -> Vec<String> {
+            page.items
+                .iter()
+                .map(|i| gateway::store::string(i, "pk").unwrap().to_owned())
+                .collect()
+        };
+        // An index read is eventually consistent; moto's is immediate.
+        let all = store.query(&page(None, true, false, 10)).await.unwrap();
+        assert_eq!(keys(all), ["q-b", "q-c", "q-a"], "{backend:?}");
+        let due = store.query(&page(Some(20), true, false, 10)).await.unwrap();
+        assert_eq!(keys(due), ["q-b", "q-c"], "{backend:?}");
+        let before = store.query(&page(Some(20), false, true, 10)).await.unwrap();
+        assert_eq!(keys(before), ["q-b"], "{backend:?}");
+        let newest = store.query(&page(None, true, true, 2)).await.unwrap();
+        let next = newest.next.clone().expect("a page follows");
+        assert_eq!(keys(newest), ["q-a", "q-c"], "{backend:?}");
+        let rest = store
+            .query(&Query {
+                start_after: Some(next),
+                ..page(None, true, true, 2)
+            })
+            .await
+            .unwrap();
+        assert_eq!(keys(rest), ["q-b"], "{backend:?}: the page after");
     }
 }

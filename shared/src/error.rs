@@ -81,6 +81,7 @@ error_codes! {
     RequestInProgress = ("REQUEST_IN_PROGRESS", 409, "a request with this reference_code is being processed; retry shortly"),
     NoChallengePending = ("NO_CHALLENGE_PENDING", 409, "this authentication has no challenge to validate"),
     AuthenticationExpired = ("AUTHENTICATION_EXPIRED", 409, "the challenge deadline passed before validation"),
+    AuthenticationCanceled = ("AUTHENTICATION_CANCELED", 409, "the merchant canceled this authentication"),
     SessionSuperseded = ("SESSION_SUPERSEDED", 409, "the session changed while the upstream call was in flight; retry the request"),
     PayloadTooLarge = ("PAYLOAD_TOO_LARGE", 413, "the request body is too large"),
     TooManyRequests = ("TOO_MANY_REQUESTS", 429, "the upstream rate limit was reached; retry later"),

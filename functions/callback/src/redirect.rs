@@ -11,7 +11,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use crate::CallbackApp;
 
 impl CallbackApp {
-    /// The decided (or expired) session's outcome, signed with the decision time: every
+    /// The decided (or expired, or canceled) session's outcome, signed with the decision time: every
     /// redirect for a decided session is the same URL, however many browsers or retries
     /// arrive.
     pub(crate) fn redirect_to_merchant(
@@ -22,6 +22,7 @@ impl CallbackApp {
         let status = match session.state {
             SessionState::Authenticated => "authenticated",
             SessionState::Failed => "failed",
+            SessionState::Canceled => "canceled",
             _ => "expired",
         };
         let mut params = vec![("status", status.to_owned())];

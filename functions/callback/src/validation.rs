@@ -73,6 +73,7 @@ fn refused(refusal: ValidationRefusal, presenter: &Presenter) -> ApiError {
             presenter.transaction_id_field(),
             "does not match this authentication",
         ),
+        ValidationRefusal::Canceled => ErrorCode::AuthenticationCanceled.into(),
     }
 }
 

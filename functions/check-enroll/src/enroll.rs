@@ -16,6 +16,7 @@ use gateway::http::{self, JsonBody, MerchantCaller};
 use gateway::merchant::requests::ValidCheckEnroll;
 use gateway::session::claim::{Held, NextStep};
 use gateway::session::claims::{EnrollmentClaim, EnrollmentRefusal, KeyedValue};
+use gateway::session::state::sweep_partition;
 use gateway::session::{
     AuthenticationSession, EnrollmentOutcome, Recorded, SessionKeys, SessionRef, SessionState,
     Transition,
@@ -192,6 +193,7 @@ fn completion(
                         .clone(),
                     authentication_transaction_id,
                     challenge_deadline_ms: deadline,
+                    sweep_partition: sweep_partition(&record_key, deadline),
                     merchant_return_url: request.merchant_return_url.to_string(),
                     sealed_payment_data: keys.seal(
                         &record_key,

@@ -19,6 +19,7 @@ use gateway::session::{SessionKeys, SessionRef};
 use gateway::tenants::Registry;
 use url::Url;
 
+mod cancel;
 mod enroll;
 mod setup;
 mod status;
@@ -81,6 +82,7 @@ type State = Arc<CheckEnrollApp>;
 const SETUP: &str = "/v1/risk/authentication/setup";
 const CHECK_ENROLL: &str = "/v1/risk/authentication/enroll";
 const STATUS: &str = "/v1/risk/authentication/{reference_code}";
+const CANCEL: &str = "/v1/risk/authentication/{reference_code}/cancel";
 
 /// The function's route table.
 fn route_list() -> Vec<Route<State>> {
@@ -88,6 +90,7 @@ fn route_list() -> Vec<Route<State>> {
         Route::post(SETUP, setup::setup),
         Route::post(CHECK_ENROLL, enroll::check_enroll),
         Route::get(STATUS, status::status),
+        Route::post(CANCEL, cancel::cancel),
     ]
 }
 

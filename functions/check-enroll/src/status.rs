@@ -30,15 +30,27 @@ pub(crate) async fn status(
         .ok_or(ApiError::of(ErrorCode::SessionNotFound))?;
     let now = merchant.now_ms();
     let (session, state) = settle_expiry(&app, &session_ref, session, now).await;
-    // CAVV and XID are sealed at rest; the owner sees them opened.
-    let result = merchant
+    view(&app, &session_ref, &session, state, "Authentication found").await
+}
+
+/// The status route's answer for `session` in `state`. CAVV and XID are sealed at rest;
+/// the owner sees them opened.
+pub(crate) async fn view(
+    app: &AppState,
+    session_ref: &SessionRef,
+    session: &AuthenticationSession,
+    state: SessionState,
+    message: &str,
+) -> Result<Json<Value>, ApiError> {
+    let result = app
+        .merchant
         .keys()
         .await?
-        .open_result(&session_ref.key(), &session)?;
+        .open_result(&session_ref.key(), session)?;
     Ok(Json(json!({
         "status": "success",
-        "message": "Authentication found",
-        "data": StatusView::of(&session, state, result.as_ref()),
+        "message": message,
+        "data": StatusView::of(session, state, result.as_ref()),
     })))
 }
 

@@ -310,6 +310,7 @@ mod tests {
                 authentication_transaction_id: "T".into(),
                 transaction_mac: "mac".into(),
                 challenge_deadline_ms: now + 600_000,
+                sweep_partition: "0#0".into(),
                 merchant_return_url: "https://shop.example/r".into(),
                 sealed_payment_data: sealed(),
             },

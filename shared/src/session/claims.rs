@@ -121,6 +121,8 @@ pub enum ValidationRefusal {
     NoChallenge,
     /// The transaction id is not this session's.
     Forged,
+    /// The merchant canceled the challenge.
+    Canceled,
 }
 
 impl ClaimRequest for ValidationClaim {
@@ -147,6 +149,7 @@ impl ClaimRequest for ValidationClaim {
         match session.effective_state(now_ms) {
             SessionState::Authenticated | SessionState::Failed => Verdict::Replay,
             SessionState::Expired => Verdict::Expire,
+            SessionState::Canceled => Verdict::Refuse(ValidationRefusal::Canceled),
             SessionState::Validating if session.is_claimed_at(now_ms) => Verdict::Wait,
             // Pending, or its holder died: claim (again).
             SessionState::Validating | SessionState::ChallengePending => Verdict::Retry,

@@ -13,6 +13,7 @@ pub mod claims;
 mod repo;
 pub mod sealing;
 pub mod state;
+pub mod sweeper;
 
 pub use repo::{Recorded, Sessions};
 pub use sealing::{RecordedResult, SessionKeys};
@@ -46,6 +47,9 @@ pub mod attr {
     pub const SEALED_PAYMENT_DATA: &str = "sealed_payment_data";
     pub const RESULT: &str = "result";
     pub const SEALED_AUTHENTICATION_VALUES: &str = "sealed_authentication_values";
+    /// The deadline index (`crate::store::Index::ByDeadline`): only pending challenges.
+    pub const SWEEP_PK: &str = "sweep_pk";
+    pub const SWEEP_SK: &str = "sweep_sk";
     pub const VALIDATE_RESPONSE: &str = "validate_response";
 }
 

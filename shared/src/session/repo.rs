@@ -22,7 +22,9 @@ pub enum Recorded {
 fn count_outcome(transition: &Transition) {
     let flow = match transition {
         Transition::CompleteEnrollment { .. } => Flow::Frictionless,
-        Transition::CompleteValidation { .. } | Transition::Expire { .. } => Flow::Challenge,
+        Transition::CompleteValidation { .. }
+        | Transition::Expire { .. }
+        | Transition::Cancel { .. } => Flow::Challenge,
         _ => return,
     };
     let state = transition.target();

@@ -34,11 +34,13 @@ pub enum SessionState {
     Authenticated,
     Failed,
     Expired,
+    /// The merchant canceled the pending challenge.
+    Canceled,
 }
 
 impl SessionState {
     #[cfg(test)]
-    pub const ALL: [SessionState; 7] = [
+    pub const ALL: [SessionState; 8] = [
         SessionState::SetupCompleted,
         SessionState::Enrolling,
         SessionState::ChallengePending,
@@ -46,6 +48,7 @@ impl SessionState {
         SessionState::Authenticated,
         SessionState::Failed,
         SessionState::Expired,
+        SessionState::Canceled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,13 +60,17 @@ impl SessionState {
             SessionState::Authenticated => "AUTHENTICATED",
             SessionState::Failed => "FAILED",
             SessionState::Expired => "EXPIRED",
+            SessionState::Canceled => "CANCELED",
         }
     }
 
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            SessionState::Authenticated | SessionState::Failed | SessionState::Expired
+            SessionState::Authenticated
+                | SessionState::Failed
+                | SessionState::Expired
+                | SessionState::Canceled
         )
     }
 
@@ -90,6 +97,8 @@ pub enum EnrollmentOutcome {
         authentication_transaction_id: String,
         transaction_mac: String,
         challenge_deadline_ms: i64,
+        /// Its partition of the deadline index ([`sweep_partition`]).
+        sweep_partition: String,
         merchant_return_url: String,
         sealed_payment_data: SealedData,
     },
@@ -150,6 +159,24 @@ pub enum Transition {
         now_ms: i64,
         expires_at: i64,
     },
+    /// The merchant gives up on a pending challenge.
+    Cancel {
+        now_ms: i64,
+        expires_at: i64,
+    },
+}
+
+/// How many partitions of the deadline index one minute's challenges spread over.
+pub const SWEEP_SHARDS: u32 = 4;
+
+/// The deadline index's partition for a challenge: its deadline's minute and a shard
+/// from its key, so no partition takes all of a busy minute's writes.
+pub fn sweep_partition(record_key: &str, deadline_ms: i64) -> String {
+    // FNV-1a: stable across processes and versions, unlike the std hasher.
+    let hash = record_key.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("{}#{}", deadline_ms.div_euclid(60_000), hash % SWEEP_SHARDS)
 }
 
 /// A claim held by someone else whose lease has run out.
@@ -173,9 +200,13 @@ fn unclaimed(patch: Patch) -> Patch {
     patch.remove(attr::CLAIM_ID).remove(attr::LEASE_UNTIL)
 }
 
-/// A terminal state: the claim is over and the card data has served its purpose.
+/// A terminal state: the claim is over, the card data has served its purpose, and the
+/// sweeper has nothing left to expire.
 fn terminal(patch: Patch, now_ms: i64, expires_at: i64) -> Patch {
-    unclaimed(stamped(patch, now_ms, expires_at)).remove(attr::SEALED_PAYMENT_DATA)
+    unclaimed(stamped(patch, now_ms, expires_at))
+        .remove(attr::SEALED_PAYMENT_DATA)
+        .remove(attr::SWEEP_PK)
+        .remove(attr::SWEEP_SK)
 }
 
 /// A challenge nobody is working on: pending, or claimed by someone whose lease ran out.
@@ -206,6 +237,7 @@ impl Transition {
             Transition::CompleteValidation { state, .. } => *state,
             Transition::ReleaseValidation { .. } => SessionState::ChallengePending,
             Transition::Expire { .. } => SessionState::Expired,
+            Transition::Cancel { .. } => SessionState::Canceled,
         }
     }
 
@@ -261,6 +293,8 @@ impl Transition {
                 Guard::Le(attr::CHALLENGE_DEADLINE, *now_ms),
                 open_challenge(*now_ms),
             ]),
+            // Not while a validation holds a live claim: the cardholder got there first.
+            Transition::Cancel { now_ms, .. } => open_challenge(*now_ms),
         }
     }
 
@@ -337,7 +371,8 @@ impl Transition {
             Transition::ReleaseValidation { now_ms, .. } => {
                 unclaimed(base.set_n(attr::UPDATED_AT, *now_ms))
             }
-            Transition::Expire { now_ms, expires_at } => terminal(base, *now_ms, *expires_at),
+            Transition::Expire { now_ms, expires_at }
+            | Transition::Cancel { now_ms, expires_at } => terminal(base, *now_ms, *expires_at),
         }
     }
 }
@@ -361,9 +396,12 @@ impl EnrollmentOutcome {
                 authentication_transaction_id,
                 transaction_mac,
                 challenge_deadline_ms,
+                sweep_partition,
                 merchant_return_url,
                 sealed_payment_data,
             } => patch
+                .set_s(attr::SWEEP_PK, sweep_partition)
+                .set_n(attr::SWEEP_SK, *challenge_deadline_ms)
                 .set_s(
                     attr::AUTHENTICATION_TRANSACTION_ID,
                     authentication_transaction_id,

@@ -8,11 +8,14 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 
-use super::{AttributeValue, Guard, Item, ItemStore, KEY, Mutation, StoreError, Written};
+use super::{
+    AttributeValue, Guard, Index, Item, ItemStore, KEY, Mutation, Page, Query, StoreError, Written,
+};
 
 /// The TTL attribute (epoch seconds). DynamoDB deletes expired items lazily — up to days
 /// late — so it only cleans up; expiry decisions are made in code.
@@ -170,6 +173,10 @@ impl ItemStore for DynamoStore {
         }
     }
 
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.query_index(query).await
+    }
+
     async fn read(&self, key: &str) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
@@ -181,6 +188,40 @@ impl ItemStore for DynamoStore {
             .await
             .map_err(store_error)?;
         Ok(output.item)
+    }
+}
+
+impl DynamoStore {
+    /// One page of an index partition (eventually consistent, as every GSI read is).
+    async fn query_index(&self, query: &Query) -> Result<Page, StoreError> {
+        let mut expr = Expression::default();
+        let partition = expr.name(query.index.partition_attr());
+        let partition_value = expr.value(AttributeValue::S(query.partition.clone()));
+        let mut condition = format!("{partition} = {partition_value}");
+        if let Some((bound, inclusive)) = &query.up_to {
+            let sort = expr.name(query.index.sort_attr());
+            let value = expr.value(bound.clone());
+            let op = if *inclusive { "<=" } else { "<" };
+            condition.push_str(&format!(" AND {sort} {op} {value}"));
+        }
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(query.index.name())
+            .key_condition_expression(condition)
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
+            .scan_index_forward(!query.descending)
+            .limit(query.limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(query.start_after.clone())
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(Page {
+            items: output.items.unwrap_or_default(),
+            next: output.last_evaluated_key,
+        })
     }
 }
 
@@ -196,27 +237,57 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
     if exists {
         return Ok(());
     }
-    client
+    let attribute = |name: &str, kind: ScalarAttributeType| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(kind)
+            .build()
+            .expect("static attribute definition")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("static key schema")
+    };
+    let mut create = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(KEY)
-                .key_type(KeyType::Hash)
+        .key_schema(key(KEY, KeyType::Hash))
+        .attribute_definitions(attribute(KEY, ScalarAttributeType::S))
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
                 .build()
-                .expect("static key schema"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(KEY)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("static attribute definition"),
-        )
-        .send()
-        .await
-        .map_err(store_error)?;
+                .expect("static stream specification"),
+        );
+    for index in Index::ALL {
+        let sort_type = if index.numeric_sort() {
+            ScalarAttributeType::N
+        } else {
+            ScalarAttributeType::S
+        };
+        create = create
+            .attribute_definitions(attribute(index.partition_attr(), ScalarAttributeType::S))
+            .attribute_definitions(attribute(index.sort_attr(), sort_type))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name())
+                    .key_schema(key(index.partition_attr(), KeyType::Hash))
+                    .key_schema(key(index.sort_attr(), KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .expect("static index"),
+            );
+    }
+    create.send().await.map_err(store_error)?;
     client
         .update_time_to_live()
         .table_name(table)

@@ -7,7 +7,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{AttributeValue, Guard, Item, ItemStore, KEY, Mutation, StoreError, Written, number};
+use super::{
+    AttributeValue, Guard, Item, ItemStore, KEY, Mutation, Page, Query, StoreError, Written,
+    compare_sort, number,
+};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -69,5 +72,49 @@ impl ItemStore for MemoryStore {
             .expect("memory store lock poisoned")
             .get(key)
             .cloned())
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        let (partition, sort) = (query.index.partition_attr(), query.index.sort_attr());
+        let items = self.items.lock().expect("memory store lock poisoned");
+        let wanted = AttributeValue::S(query.partition.clone());
+        // DynamoDB orders an index partition by its sort key; ties by the table key.
+        let order = |a: &Item, b: &Item| {
+            compare_sort(&a[sort], &b[sort])
+                .then_with(|| super::string(a, KEY).cmp(&super::string(b, KEY)))
+        };
+        let mut found: Vec<Item> = items
+            .values()
+            .filter(|item| item.get(partition) == Some(&wanted) && item.contains_key(sort))
+            .filter(|item| match &query.up_to {
+                None => true,
+                Some((bound, inclusive)) => match compare_sort(&item[sort], bound) {
+                    std::cmp::Ordering::Less => true,
+                    std::cmp::Ordering::Equal => *inclusive,
+                    std::cmp::Ordering::Greater => false,
+                },
+            })
+            .cloned()
+            .collect();
+        found.sort_by(order);
+        if query.descending {
+            found.reverse();
+        }
+        if let Some(after) = &query.start_after {
+            let position = found
+                .iter()
+                .position(|item| item.get(KEY) == after.get(KEY));
+            found.drain(..position.map_or(0, |p| p + 1));
+        }
+        let more = found.len() > query.limit;
+        found.truncate(query.limit);
+        let next = more.then(|| {
+            let last = found.last().expect("a full page");
+            [KEY, partition, sort]
+                .into_iter()
+                .filter_map(|attr| last.get(attr).map(|v| (attr.to_owned(), v.clone())))
+                .collect()
+        });
+        Ok(Page { items: found, next })
     }
 }

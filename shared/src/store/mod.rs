@@ -103,11 +103,89 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// The storage port: conditional writes and strongly consistent reads of single items.
+/// A secondary index of the table. Both are sparse (only items that carry its
+/// attributes are in it) and spread their writes: no partition key all writes share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    /// Challenges waiting for their deadline: partition `sweep_pk`
+    /// (`<deadline minute>#<shard>`), sort `sweep_sk` (the deadline, epoch ms).
+    ByDeadline,
+    /// A tenant's records of one kind, by day: partition `list_pk`
+    /// (`<tenant>#<kind>#<yyyy-mm-dd>`), sort `list_sk` (`<created, epoch ms, 13
+    /// digits>#<id>`).
+    ByTenantDay,
+}
+
+impl Index {
+    pub const ALL: [Index; 2] = [Index::ByDeadline, Index::ByTenantDay];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Index::ByDeadline => "by_deadline",
+            Index::ByTenantDay => "by_tenant_day",
+        }
+    }
+
+    pub fn partition_attr(self) -> &'static str {
+        match self {
+            Index::ByDeadline => "sweep_pk",
+            Index::ByTenantDay => "list_pk",
+        }
+    }
+
+    pub fn sort_attr(self) -> &'static str {
+        match self {
+            Index::ByDeadline => "sweep_sk",
+            Index::ByTenantDay => "list_sk",
+        }
+    }
+
+    /// Whether the sort key is a number (`N`) rather than a string.
+    pub fn numeric_sort(self) -> bool {
+        matches!(self, Index::ByDeadline)
+    }
+}
+
+/// One page of one index partition: its items with a sort key up to a bound, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub index: Index,
+    pub partition: String,
+    /// The sort key's upper bound, and whether it is included.
+    pub up_to: Option<(AttributeValue, bool)>,
+    /// Highest sort key first.
+    pub descending: bool,
+    pub limit: usize,
+    /// Where the previous page ended ([`Page::next`]).
+    pub start_after: Option<Item>,
+}
+
+/// One page of a query, and where the next one starts (`None`: this was the last).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Page {
+    pub items: Vec<Item>,
+    pub next: Option<Item>,
+}
+
+/// The storage port: conditional writes and strongly consistent reads of single items,
+/// and (eventually consistent) pages of an index.
 #[async_trait]
 pub trait ItemStore: Send + Sync {
     async fn write(&self, key: &str, mutation: &Mutation) -> Result<Written, StoreError>;
     async fn read(&self, key: &str) -> Result<Option<Item>, StoreError>;
+    async fn query(&self, query: &Query) -> Result<Page, StoreError>;
+}
+
+/// Orders two sort-key values of one index (numbers as numbers).
+pub(crate) fn compare_sort(a: &AttributeValue, b: &AttributeValue) -> std::cmp::Ordering {
+    match (a, b) {
+        (AttributeValue::N(a), AttributeValue::N(b)) => a
+            .parse::<i64>()
+            .unwrap_or(i64::MIN)
+            .cmp(&b.parse::<i64>().unwrap_or(i64::MIN)),
+        (AttributeValue::S(a), AttributeValue::S(b)) => a.cmp(b),
+        _ => std::cmp::Ordering::Equal,
+    }
 }
 
 pub type SharedStore = Arc<dyn ItemStore>;

@@ -4,6 +4,7 @@
 mod abandoned;
 mod callback;
 mod documents;
+mod events;
 mod issuer;
 mod merchant;
 mod sandbox_cards;

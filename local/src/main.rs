@@ -301,6 +301,8 @@ async fn main() {
         store: store(&options).await,
         clock: gateway::clock::system(),
         secrets: local.secrets.clone(),
+        aws: None,
+        deliveries: None,
     };
     let app = gateway(&env, &platform, local.demo, &gateway_url)
         .await

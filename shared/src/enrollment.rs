@@ -177,6 +177,28 @@ impl Enrollments {
     }
 }
 
+impl Enrollments {
+    /// Records that the upstream confirmed an update of `tenant`'s contact just now (its
+    /// `updated_at`: the change stream makes it a `cardholder.updated` event). The record
+    /// is the caller's (checked before the update); another tenant's is left alone.
+    pub async fn record_contact_update(
+        &self,
+        cardholder_id: &CardholderId,
+        tenant: &TenantId,
+    ) -> Result<Recorded, StoreError> {
+        let now = self.clock.now_ms();
+        let mutation = Mutation {
+            guard: Guard::equals(attr::TENANT_ID, tenant.as_str()),
+            patch: Patch::default().set_n(attr::UPDATED_AT, now),
+        };
+        let written = self
+            .store
+            .write(&cardholder_key(cardholder_id.as_str()), &mutation)
+            .await?;
+        Ok(refusal(written, tenant, "cardholder"))
+    }
+}
+
 fn refusal(written: Written, tenant: &TenantId, what: &str) -> Recorded {
     match written {
         Written::Applied(_) => Recorded::Written,

@@ -75,6 +75,7 @@ error_codes! {
     /// The upstream's 404 without a code of its own.
     NotFound = ("NOT_FOUND", 404, "the card or cardholder does not exist"),
     SessionNotFound = ("SESSION_NOT_FOUND", 404, "no authentication with this reference_code"),
+    EventNotFound = ("EVENT_NOT_FOUND", 404, "no event with this id"),
     MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405, "this route does not accept that method"),
     CardAlreadyEnrolled = ("CARD_ALREADY_ENROLLED", 409, "the card is already enrolled for 3DS"),
     ReferenceCodeInUse = ("REFERENCE_CODE_IN_USE", 409, "this reference_code was already used with a different request"),
@@ -83,6 +84,7 @@ error_codes! {
     AuthenticationExpired = ("AUTHENTICATION_EXPIRED", 409, "the challenge deadline passed before validation"),
     AuthenticationCanceled = ("AUTHENTICATION_CANCELED", 409, "the merchant canceled this authentication"),
     SessionSuperseded = ("SESSION_SUPERSEDED", 409, "the session changed while the upstream call was in flight; retry the request"),
+    NoWebhookEndpoint = ("NO_WEBHOOK_ENDPOINT", 409, "the tenant has no webhook endpoint for this event"),
     PayloadTooLarge = ("PAYLOAD_TOO_LARGE", 413, "the request body is too large"),
     TooManyRequests = ("TOO_MANY_REQUESTS", 429, "the upstream rate limit was reached; retry later"),
     InternalError = ("INTERNAL_ERROR", 500, "internal error"),

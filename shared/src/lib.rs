@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod domain;
 pub mod enrollment;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod merchant;
 pub mod outbound;

@@ -17,6 +17,12 @@ pub struct Platform {
     pub store: SharedStore,
     pub clock: SharedClock,
     pub secrets: SharedSecretSource,
+    /// The AWS configuration the clients above were made with, for the clients a
+    /// function adds (the delivery queue); `None` off AWS (the local stack, the tests).
+    pub aws: Option<aws_config::SdkConfig>,
+    /// Where webhook deliveries are queued (SQS on AWS, in process locally); `None`
+    /// where the function queues none.
+    pub deliveries: Option<crate::events::queue::SharedQueue>,
 }
 
 impl Platform {
@@ -38,7 +44,20 @@ impl Platform {
             secrets: Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
                 &aws,
             ))),
+            aws: Some(aws),
+            deliveries: None,
         }
+    }
+
+    /// Deliveries queued on the SQS queue at `url`.
+    pub fn with_sqs_deliveries(mut self, url: &str) -> Self {
+        if let Some(aws) = &self.aws {
+            self.deliveries = Some(Arc::new(crate::events::queue::SqsQueue::new(
+                aws_sdk_sqs::Client::new(aws),
+                url,
+            )));
+        }
+        self
     }
 }
 

@@ -159,6 +159,8 @@ pub fn test_session_keys() -> Value {
 pub struct Harness {
     pub sandbox: Sandbox,
     pub store: SharedStore,
+    /// The table's change stream: the memory store's log, or moto's DynamoDB Streams.
+    pub feed: Arc<dyn gateway::store::ChangeFeed>,
     pub backend: Backend,
     pub clock: Arc<OffsetClock>,
     pub env: HashMap<String, String>,
@@ -185,7 +187,7 @@ impl Harness {
             .await
             .expect("start the sandbox");
         let table = format!("gateway-test-{}", uuid::Uuid::new_v4());
-        let store: SharedStore = match backend {
+        let (store, feed): (SharedStore, Arc<dyn gateway::store::ChangeFeed>) = match backend {
             Backend::DynamoDb => {
                 let endpoint = dynamodb_endpoint().expect(
                     "GATEWAY_TEST_DYNAMODB_ENDPOINT is not set: scripts/test.sh starts moto_server",
@@ -194,9 +196,20 @@ impl Harness {
                 ensure_table(&client, &table)
                     .await
                     .expect("create the test table");
-                Arc::new(DynamoStore::new(client, table.clone()))
+                let feed = gateway::store::stream::StreamFeed::new(
+                    gateway::store::stream::client_for_endpoint(&endpoint),
+                    client.clone(),
+                    table.clone(),
+                );
+                (
+                    Arc::new(DynamoStore::new(client, table.clone())),
+                    Arc::new(feed),
+                )
             }
-            Backend::Memory => Arc::new(MemoryStore::new()),
+            Backend::Memory => {
+                let memory = Arc::new(MemoryStore::new());
+                (memory.clone(), memory)
+            }
         };
         let secrets = Arc::new(LocalSecrets::new());
         secrets.set(TENANTS_SECRET, test_registry().to_string());
@@ -236,6 +249,7 @@ impl Harness {
         Self {
             sandbox,
             store,
+            feed,
             backend,
             clock: Arc::new(OffsetClock::default()),
             env,
@@ -249,6 +263,8 @@ impl Harness {
             store: self.store.clone(),
             clock: self.clock(),
             secrets: self.secrets.clone(),
+            aws: None,
+            deliveries: None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The check-enroll function (merchant side): drop-in setup and check enroll of the
-//! payer-authentication API, with the authentication session kept in the store, and the
-//! status of a stored authentication.
+//! payer-authentication API, with the authentication session kept in the store; the
+//! status and the cancel of a stored authentication; the events API.
 //!
 //! [`build`] is the one composition root: the Lambda main, the local stack and the tests
 //! all call it. [`routes`] is the one route table.
@@ -21,6 +21,7 @@ use url::Url;
 
 mod cancel;
 mod enroll;
+mod events;
 mod setup;
 mod status;
 
@@ -30,6 +31,8 @@ pub struct CheckEnrollConfig {
     pub merchant: MerchantConfig,
     /// Our public base URL for return URLs; derived from the request when unset.
     pub public_base_url: Option<Url>,
+    /// `DELIVERY_QUEUE_URL`: where redeliveries are queued (SQS).
+    pub delivery_queue_url: Option<String>,
 }
 
 impl CheckEnrollConfig {
@@ -37,6 +40,7 @@ impl CheckEnrollConfig {
         Ok(Self {
             merchant: MerchantConfig::from_env(env)?,
             public_base_url: public_base_url(env)?,
+            delivery_queue_url: env.optional("DELIVERY_QUEUE_URL"),
         })
     }
 }
@@ -45,6 +49,9 @@ impl CheckEnrollConfig {
 struct CheckEnrollApp {
     merchant: MerchantContext,
     public_base_url: Option<Url>,
+    /// Where redeliveries are queued (`DELIVERY_QUEUE_URL`).
+    deliveries: Option<gateway::events::queue::SharedQueue>,
+    events: gateway::events::Events,
 }
 
 impl HasTenants for CheckEnrollApp {
@@ -83,6 +90,8 @@ const SETUP: &str = "/v1/risk/authentication/setup";
 const CHECK_ENROLL: &str = "/v1/risk/authentication/enroll";
 const STATUS: &str = "/v1/risk/authentication/{reference_code}";
 const CANCEL: &str = "/v1/risk/authentication/{reference_code}/cancel";
+const EVENTS: &str = "/v1/events";
+const REDELIVER: &str = "/v1/events/{event_id}/redeliver";
 
 /// The function's route table.
 fn route_list() -> Vec<Route<State>> {
@@ -91,6 +100,8 @@ fn route_list() -> Vec<Route<State>> {
         Route::post(CHECK_ENROLL, enroll::check_enroll),
         Route::get(STATUS, status::status),
         Route::post(CANCEL, cancel::cancel),
+        Route::get(EVENTS, events::list),
+        Route::post(REDELIVER, events::redeliver),
     ]
 }
 
@@ -105,6 +116,8 @@ pub async fn build(config: &CheckEnrollConfig, platform: &Platform) -> Result<Ro
     let app = CheckEnrollApp {
         merchant: MerchantContext::new(&config.merchant, platform),
         public_base_url: config.public_base_url.clone(),
+        deliveries: platform.deliveries.clone(),
+        events: gateway::events::Events::new(platform.store.clone()),
     };
     app.merchant.load_secrets().await?;
     Ok(http::routes::assemble(route_list())

@@ -11,7 +11,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         check_enroll::CheckEnrollConfig::from_env(&Env::process()).inspect_err(|error| {
             tracing::error!(%error, "invalid configuration");
         })?;
-    let platform = Platform::from_env(&config.merchant.store).await;
+    let mut platform = Platform::from_env(&config.merchant.store).await;
+    if let Some(url) = &config.delivery_queue_url {
+        platform = platform.with_sqs_deliveries(url);
+    }
     let router = check_enroll::build(&config, &platform)
         .await
         .inspect_err(|error| tracing::error!(%error, "a secret could not be read"))?;

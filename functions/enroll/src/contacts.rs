@@ -67,6 +67,10 @@ pub(crate) async fn update_cardholder(
     let upstream = app.card_issuance.with(&credentials);
     app.own_cardholder(&caller, &upstream, &cardholder).await?;
     let mut envelope = upstream.update_cardholder(&request).await?;
+    // Recorded so the change stream tells the card program (`cardholder.updated`).
+    app.enrollments
+        .record_contact_update(&cardholder, caller.id())
+        .await?;
     redact_security_answers(&mut envelope);
     tracing::info!("cardholder 3DS contact updated");
     Ok(Json(envelope))

@@ -20,7 +20,8 @@ pub mod routes;
 
 pub use envelope::{browser_page, card_issuance_envelope, payer_auth_envelope};
 pub use extract::{
-    Caller, HasTenants, IssuerCaller, JsonBody, MerchantCaller, from_value, parse_json, read_body,
+    Caller, HasTenants, IssuerCaller, JsonBody, MerchantCaller, TenantCaller, from_value,
+    parse_json, read_body,
 };
 pub use routes::Route;
 

@@ -8,13 +8,16 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{
-    AttributeValue, Guard, Item, ItemStore, KEY, Mutation, Page, Query, StoreError, Written,
-    compare_sort, number,
+    AttributeValue, Change, ChangeFeed, Guard, Item, ItemStore, KEY, Mutation, Page, Query,
+    StoreError, Written, compare_sort, number,
 };
 
 #[derive(Default)]
 pub struct MemoryStore {
     items: Mutex<HashMap<String, Item>>,
+    /// Every applied write, in order, for [`ChangeFeed::poll`] (as DynamoDB Streams
+    /// would show them).
+    changes: Mutex<Vec<Change>>,
 }
 
 impl MemoryStore {
@@ -49,6 +52,7 @@ impl ItemStore for MemoryStore {
         if !holds(&mutation.guard, current) {
             return Ok(Written::Refused(current.cloned()));
         }
+        let old = current.cloned();
         let item = items
             .entry(key.to_owned())
             .or_insert_with(|| Item::from([(KEY.to_owned(), AttributeValue::S(key.to_owned()))]));
@@ -62,7 +66,16 @@ impl ItemStore for MemoryStore {
         for attr in &mutation.patch.remove {
             item.remove(*attr);
         }
-        Ok(Written::Applied(item.clone()))
+        let new = item.clone();
+        self.changes
+            .lock()
+            .expect("memory store lock poisoned")
+            .push(Change {
+                key: key.to_owned(),
+                old,
+                new: Some(new.clone()),
+            });
+        Ok(Written::Applied(new))
     }
 
     async fn read(&self, key: &str) -> Result<Option<Item>, StoreError> {
@@ -116,5 +129,14 @@ impl ItemStore for MemoryStore {
                 .collect()
         });
         Ok(Page { items: found, next })
+    }
+}
+
+#[async_trait]
+impl ChangeFeed for MemoryStore {
+    async fn poll(&self) -> Result<Vec<Change>, StoreError> {
+        Ok(std::mem::take(
+            &mut *self.changes.lock().expect("memory store lock poisoned"),
+        ))
     }
 }

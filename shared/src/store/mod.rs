@@ -15,6 +15,7 @@ pub use aws_sdk_dynamodb::types::AttributeValue;
 
 pub mod dynamo;
 pub mod memory;
+pub mod stream;
 
 /// One stored item: attribute name → value, as DynamoDB holds it.
 pub type Item = HashMap<String, AttributeValue>;
@@ -74,6 +75,23 @@ impl Patch {
         self.remove.push(attr);
         self
     }
+}
+
+/// One write to the table, as its change stream shows it: the item before and after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub key: String,
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+}
+
+/// The table's change stream, read in order off AWS (the local stack, the tests): the
+/// in-memory store's own log, or DynamoDB Streams of a DynamoDB-compatible endpoint. On
+/// AWS, Lambda reads the stream and calls the notify function instead.
+#[async_trait]
+pub trait ChangeFeed: Send + Sync {
+    /// The changes since the last poll.
+    async fn poll(&self) -> Result<Vec<Change>, StoreError>;
 }
 
 /// One conditional write.

@@ -1,0 +1,203 @@
+//! The notify function: the gateway's background work, on three event sources.
+//!
+//! * **The table's change stream** (DynamoDB Streams, new and old images): each change
+//!   that is an event ([`gateway::events::event_of`]) is recorded once and, when the
+//!   tenant has a webhook, queued for delivery. A change that fails is reported back by
+//!   its sequence number, so the stream retries from there (nothing lost).
+//! * **The delivery queue** (SQS): each message is one delivery attempt, signed as
+//!   Standard Webhooks says; a failure makes the message visible again after the retry
+//!   schedule's next delay, and after the last the redrive policy moves it to the
+//!   dead-letter queue.
+//! * **A schedule** (EventBridge Scheduler, every minute): the sweeper expires abandoned
+//!   challenges (whose `authentication.expired` events then come from the stream).
+
+pub mod lambda;
+
+use std::sync::Arc;
+
+use gateway::config::{ConfigError, Env, SecretSettings, SessionSettings, StoreSettings};
+use gateway::events::queue::{DeliveryMessage, RetrySchedule, SharedQueue};
+use gateway::events::webhooks::{Deliverer, Delivery, DeliveryError};
+use gateway::events::{Change, Events, event_of, status};
+use gateway::platform::Platform;
+use gateway::secrets::{Cached, SecretError};
+use gateway::session::Sessions;
+use gateway::session::sweeper::{Sweeper, Swept};
+use gateway::store::{StoreError, string};
+use gateway::tenants::{Registry, RegistryPolicy};
+
+/// Settings of the notify function.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    pub store: StoreSettings,
+    pub secrets: SecretSettings,
+    pub session: SessionSettings,
+    /// `DELIVERY_QUEUE_URL`: where deliveries are queued (SQS).
+    pub delivery_queue_url: String,
+    pub retry_schedule: RetrySchedule,
+}
+
+impl NotifyConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let retry_schedule = match env.optional("WEBHOOK_RETRY_SCHEDULE_SECS") {
+            None => RetrySchedule::standard(),
+            Some(text) => RetrySchedule::parse(&text).map_err(|reason| ConfigError::Invalid {
+                name: "WEBHOOK_RETRY_SCHEDULE_SECS",
+                reason,
+            })?,
+        };
+        Ok(Self {
+            store: StoreSettings::from_env(env)?,
+            secrets: SecretSettings::from_env(env)?,
+            session: SessionSettings::from_env(env)?,
+            delivery_queue_url: env.required("DELIVERY_QUEUE_URL")?,
+            retry_schedule,
+        })
+    }
+}
+
+/// What the handlers hold, built once per cold start.
+pub struct NotifyApp {
+    events: Events,
+    queue: SharedQueue,
+    tenants: Arc<Cached<Registry>>,
+    pub deliverer: Deliverer,
+    sweeper: Sweeper,
+    pub retry_schedule: RetrySchedule,
+}
+
+/// Builds the app on `platform`, queuing deliveries on `queue`. The tenant registry is
+/// read first: a missing or malformed one fails the cold start.
+pub async fn build(
+    config: &NotifyConfig,
+    platform: &Platform,
+    queue: SharedQueue,
+) -> Result<NotifyApp, SecretError> {
+    let policy = RegistryPolicy {
+        allow_loopback_http: config.secrets.allow_loopback_http,
+    };
+    let tenants = Arc::new(Cached::new(
+        platform.secrets.clone(),
+        config.secrets.tenant_registry.clone(),
+        config.secrets.ttl,
+        platform.clock.clone(),
+        policy,
+    ));
+    tenants.load().await?;
+    let events = Events::new(platform.store.clone());
+    Ok(NotifyApp {
+        deliverer: Deliverer::new(
+            events.clone(),
+            tenants.clone(),
+            platform.clock.clone(),
+            config.secrets.allow_loopback_http,
+        ),
+        events,
+        queue,
+        tenants,
+        sweeper: Sweeper::new(
+            Sessions::new(platform.store.clone(), platform.clock.clone()),
+            platform.store.clone(),
+            config.session.clone(),
+        ),
+        retry_schedule: config.retry_schedule.clone(),
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Queue(#[from] gateway::events::queue::QueueError),
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+}
+
+impl NotifyApp {
+    /// Records the event a change makes (once, whatever the stream's retries) and queues
+    /// its delivery. Returns whether a new event was recorded.
+    pub async fn on_change(&self, change: &Change) -> Result<bool, NotifyError> {
+        let Some(event) = event_of(change) else {
+            return Ok(false);
+        };
+        let registry = self.tenants.get().await?;
+        let deliverable = gateway::domain::TenantId::parse("tenant", &event.tenant)
+            .ok()
+            .and_then(|id| registry.tenant(&id))
+            .is_some_and(|t| t.webhook(event.kind.audience()).is_some());
+        let recorded = self.events.record(&event, deliverable).await?;
+        let queue_it = recorded || self.recorded_but_never_sent(&event).await?;
+        if deliverable && queue_it {
+            self.queue
+                .enqueue(&DeliveryMessage {
+                    tenant: event.tenant.clone(),
+                    event_id: event.id.clone(),
+                    redelivery: false,
+                })
+                .await?;
+        }
+        if recorded {
+            tracing::info!(
+                event_type = event.kind.as_str(),
+                deliverable,
+                "event recorded"
+            );
+        }
+        Ok(recorded)
+    }
+
+    /// The change came again (the stream retried a batch): if its event was recorded but
+    /// never attempted, the earlier run may have stopped before queuing it. Queuing it
+    /// twice is harmless (a delivered event is not sent again; receivers de-duplicate on
+    /// `webhook-id`); not queuing it would lose it.
+    async fn recorded_but_never_sent(
+        &self,
+        event: &gateway::events::NewEvent,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .events
+            .get(&event.tenant, &event.id)
+            .await?
+            .is_some_and(|item| {
+                string(&item, gateway::events::attr::STATUS) == Some(status::PENDING)
+                    && gateway::store::number(&item, gateway::events::attr::ATTEMPT_COUNT)
+                        == Some(0)
+            }))
+    }
+
+    /// One delivery attempt for a queue message received for the `receive_count`-th
+    /// time. Returns the wait before the next attempt, `None` when it is done (delivered,
+    /// nothing to send), or an error when the schedule ran out.
+    pub async fn on_delivery(
+        &self,
+        message: &DeliveryMessage,
+        receive_count: u32,
+    ) -> Result<Option<std::time::Duration>, Exhausted> {
+        let next = self.retry_schedule.after_attempt(receive_count);
+        match self.deliverer.deliver(message, next.is_none()).await {
+            Ok(Delivery::Delivered | Delivery::Nothing) => Ok(None),
+            Ok(Delivery::Failed) => next.map(Some).ok_or(Exhausted),
+            Err(error) => {
+                // Our own fault (the store, the registry): try again soon, within the
+                // schedule.
+                tracing::warn!(%error, "a delivery could not be attempted");
+                Ok(Some(
+                    next.unwrap_or_default()
+                        .min(std::time::Duration::from_secs(60)),
+                ))
+            }
+        }
+    }
+
+    pub async fn sweep(&self) -> Result<Swept, StoreError> {
+        self.sweeper.sweep().await
+    }
+}
+
+/// Every attempt of the retry schedule failed: the message goes to the dead-letter
+/// queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exhausted;

@@ -1,0 +1,241 @@
+//! The delivery queue: one message per delivery wanted (an event just recorded, or a
+//! redelivery asked for). At least once: a message is removed only after a delivery
+//! succeeded or its retry schedule ran out (then it goes to the dead-letter queue).
+//!
+//! On AWS it is SQS: a failed delivery makes its message visible again after the
+//! schedule's next delay (`ChangeMessageVisibility`), and the queue's redrive policy
+//! moves it to the dead-letter queue after the last. Locally (and for the tests that need
+//! no SQS) [`MemoryQueue`] keeps the same schedule in process.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// What a queue message asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryMessage {
+    pub tenant: String,
+    pub event_id: String,
+    /// A redelivery the tenant asked for: sent even if the event was delivered before.
+    #[serde(default)]
+    pub redelivery: bool,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("the delivery queue is unavailable: {0}")]
+pub struct QueueError(pub String);
+
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    async fn enqueue(&self, message: &DeliveryMessage) -> Result<(), QueueError>;
+}
+
+pub type SharedQueue = std::sync::Arc<dyn DeliveryQueue>;
+
+/// When a failed delivery is tried again: after the `n`-th receive fails, wait
+/// `schedule[n - 1]`; past its end, the message goes to the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule(pub Vec<Duration>);
+
+impl RetrySchedule {
+    /// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts over about 28 hours.
+    pub fn standard() -> Self {
+        Self(
+            [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+        )
+    }
+
+    /// `WEBHOOK_RETRY_SCHEDULE_SECS`: comma-separated seconds (each at most 12 h, SQS's
+    /// longest visibility timeout).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let delays: Result<Vec<Duration>, String> = text
+            .split(',')
+            .map(|part| {
+                let secs: u64 = part
+                    .trim()
+                    .parse()
+                    .map_err(|_| "must be comma-separated whole seconds".to_owned())?;
+                if secs > 43_200 {
+                    return Err("each delay must be at most 43200 s (12 h)".into());
+                }
+                Ok(Duration::from_secs(secs))
+            })
+            .collect();
+        let delays = delays?;
+        if delays.is_empty() {
+            return Err("must name at least one delay".into());
+        }
+        Ok(Self(delays))
+    }
+
+    /// The wait after the `receive_count`-th attempt failed, or `None`: give up.
+    pub fn after_attempt(&self, receive_count: u32) -> Option<Duration> {
+        self.0.get(receive_count.checked_sub(1)? as usize).copied()
+    }
+
+    /// Attempts in all: the first and one per delay (the redrive policy's
+    /// `maxReceiveCount`).
+    pub fn attempts(&self) -> u32 {
+        self.0.len() as u32 + 1
+    }
+}
+
+/// AWS SQS.
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+        }
+    }
+
+    pub fn client(&self) -> &aws_sdk_sqs::Client {
+        &self.client
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Makes a received message visible again after `delay` (a failed delivery).
+    pub async fn retry_after(
+        &self,
+        receipt_handle: &str,
+        delay: Duration,
+    ) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(delay.as_secs().min(43_200) as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
+    }
+}
+
+#[async_trait]
+impl DeliveryQueue for SqsQueue {
+    async fn enqueue(&self, message: &DeliveryMessage) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(serde_json::to_string(message).expect("a message serializes"))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
+    }
+}
+
+/// A message waiting in [`MemoryQueue`].
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub message: DeliveryMessage,
+    pub receive_count: u32,
+    /// Epoch ms when it is visible.
+    pub visible_at: i64,
+}
+
+/// The queue in process: waiting messages and the dead letters, on the app clock.
+#[derive(Default)]
+pub struct MemoryQueue {
+    waiting: Mutex<VecDeque<Queued>>,
+    dead: Mutex<Vec<DeliveryMessage>>,
+}
+
+impl MemoryQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The messages visible at `now_ms`, each received once more.
+    pub fn receive(&self, now_ms: i64) -> Vec<Queued> {
+        let mut waiting = self.waiting.lock().expect("queue lock poisoned");
+        let (ready, later): (Vec<Queued>, Vec<Queued>) =
+            waiting.drain(..).partition(|q| q.visible_at <= now_ms);
+        waiting.extend(later);
+        ready
+            .into_iter()
+            .map(|q| Queued {
+                receive_count: q.receive_count + 1,
+                ..q
+            })
+            .collect()
+    }
+
+    /// A received message whose delivery failed: back after `delay`, or to the dead
+    /// letters when the schedule has run out.
+    pub fn failed(&self, queued: Queued, delay: Option<Duration>, now_ms: i64) {
+        match delay {
+            Some(delay) => self
+                .waiting
+                .lock()
+                .expect("queue lock poisoned")
+                .push_back(Queued {
+                    visible_at: now_ms + delay.as_millis() as i64,
+                    ..queued
+                }),
+            None => self
+                .dead
+                .lock()
+                .expect("queue lock poisoned")
+                .push(queued.message),
+        }
+    }
+
+    pub fn dead_letters(&self) -> Vec<DeliveryMessage> {
+        self.dead.lock().expect("queue lock poisoned").clone()
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.waiting.lock().expect("queue lock poisoned").len()
+    }
+}
+
+#[async_trait]
+impl DeliveryQueue for MemoryQueue {
+    async fn enqueue(&self, message: &DeliveryMessage) -> Result<(), QueueError> {
+        self.waiting
+            .lock()
+            .expect("queue lock poisoned")
+            .push_back(Queued {
+                message: message.clone(),
+                receive_count: 0,
+                visible_at: i64::MIN,
+            });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_standard_schedule_spans_more_than_a_day() {
+        let schedule = RetrySchedule::standard();
+        let total: Duration = schedule.0.iter().sum();
+        assert!(total >= Duration::from_secs(24 * 3600), "{total:?}");
+        assert_eq!(schedule.attempts(), 8);
+        assert_eq!(schedule.after_attempt(1), Some(Duration::from_secs(5)));
+        assert_eq!(schedule.after_attempt(8), None);
+        assert!(RetrySchedule::parse("0,1,50000").is_err());
+        assert_eq!(
+            RetrySchedule::parse("0, 1").unwrap().0,
+            [Duration::ZERO, Duration::from_secs(1)]
+        );
+    }
+}

@@ -1,0 +1,817 @@
+//! Events and webhooks: every terminal outcome becomes exactly one event, derived from
+//! the table's change stream (the memory store's log, or moto's DynamoDB Streams), and is
+//! pushed to the tenant's endpoint signed as Standard Webhooks says — retried on
+//! schedule, then dead-lettered — whatever the browser did.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use gateway::events::queue::MemoryQueue;
+use gateway::events::{Events, attr, status};
+use gateway::store::string;
+use gateway_tests::*;
+use http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use crate::callback::{at_the_acs, challenged_as, form_post};
+use crate::merchant::{ENROLL, prepared_enroll};
+
+/// shop-a's webhook secret (Standard Webhooks form: 32 random bytes, base64).
+pub const WEBHOOK_SECRET: &str = "whsec_c2hvcC1hLXdlYmhvb2stc2VjcmV0LWZvci10ZXN0cy0wMQ==";
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+type ReceiverState = (Arc<Mutex<Vec<Received>>>, Arc<AtomicUsize>);
+
+/// A merchant's webhook endpoint on loopback: answers 500 to its first `fail_first`
+/// requests (or to all), then 200.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    fail_first: Arc<AtomicUsize>,
+}
+
+impl Receiver {
+    pub async fn start(fail_first: usize) -> Self {
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let fail_first = Arc::new(AtomicUsize::new(fail_first));
+        let state = (received.clone(), fail_first.clone());
+        let app = axum::Router::new()
+            .route(
+                "/hooks",
+                axum::routing::post(
+                    |State((received, fail_first)): State<ReceiverState>,
+                     headers: HeaderMap,
+                     body: String| async move {
+                        let headers = headers
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+                            .collect();
+                        received.lock().unwrap().push(Received { headers, body });
+                        let failing = fail_first
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok();
+                        if failing {
+                            StatusCode::INTERNAL_SERVER_ERROR
+                        } else {
+                            StatusCode::OK
+                        }
+                    },
+                ),
+            )
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            url,
+            received,
+            fail_first,
+        }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub fn fail_always(&self) {
+        self.fail_first.store(usize::MAX, Ordering::SeqCst);
+    }
+}
+
+/// The test registry with shop-a's webhook pointing at `receiver`.
+fn registry_with_webhook(receiver: &Receiver) -> Value {
+    let mut registry = test_registry();
+    for tenant in registry["tenants"].as_array_mut().unwrap() {
+        if tenant["id"] == MERCHANT {
+            tenant["merchant"]["webhook"] =
+                json!({"url": receiver.url, "keys": [{"kid": "wh-1", "secret": WEBHOOK_SECRET}]});
+        }
+    }
+    registry
+}
+
+/// A gateway with shop-a's webhook on a loopback receiver, and the notify function on an
+/// in-process queue with the retry schedule `schedule` (seconds).
+pub struct Notifying {
+    pub h: Harness,
+    pub receiver: Receiver,
+    pub app: notify::NotifyApp,
+    pub queue: Arc<MemoryQueue>,
+}
+
+impl Notifying {
+    pub async fn start(fail_first: usize, schedule: &str) -> Self {
+        let receiver = Receiver::start(fail_first).await;
+        let h = Harness::with_env(&[
+            ("ALLOW_INSECURE_LOOPBACK_URLS", "true"),
+            ("DELIVERY_QUEUE_URL", "memory"),
+            ("WEBHOOK_RETRY_SCHEDULE_SECS", schedule),
+        ])
+        .await;
+        h.set_registry(&registry_with_webhook(&receiver));
+        let queue = Arc::new(MemoryQueue::new());
+        let config = notify::NotifyConfig::from_env(&h.config_env()).unwrap();
+        let app = notify::build(&config, &h.platform(), queue.clone())
+            .await
+            .unwrap();
+        Self {
+            h,
+            receiver,
+            app,
+            queue,
+        }
+    }
+
+    /// Reads the change stream into events. Returns how many were recorded.
+    pub async fn notice_changes(&self) -> usize {
+        let mut recorded = 0;
+        for change in self.h.feed.poll().await.unwrap() {
+            if self.app.on_change(&change).await.unwrap() {
+                recorded += 1;
+            }
+        }
+        recorded
+    }
+
+    /// Makes the deliveries due now; each failure waits its scheduled delay.
+    pub async fn deliver_due(&self) -> usize {
+        let now = self.h.clock.now_ms();
+        let due = self.queue.receive(now);
+        let made = due.len();
+        for queued in due {
+            match self
+                .app
+                .on_delivery(&queued.message, queued.receive_count)
+                .await
+            {
+                Ok(None) => {}
+                Ok(Some(delay)) => self.queue.failed(queued, Some(delay), now),
+                Err(notify::Exhausted) => self.queue.failed(queued, None, now),
+            }
+        }
+        made
+    }
+
+    /// Notices the changes, then delivers until nothing is due within `horizon`,
+    /// moving the clock through the retry delays.
+    pub async fn run_for(&self, horizon: Duration) {
+        self.notice_changes().await;
+        let end = self.h.clock.now_ms() + horizon.as_millis() as i64;
+        while self.h.clock.now_ms() <= end {
+            self.deliver_due().await;
+            self.notice_changes().await;
+            self.h.clock.advance(Duration::from_secs(1));
+        }
+    }
+
+    pub async fn events_of(&self, tenant: &str) -> Vec<gateway::store::Item> {
+        let events = Events::new(self.h.store.clone());
+        events
+            .list(tenant, None, None, 100, self.h.clock.now_ms())
+            .await
+            .unwrap()
+            .0
+    }
+}
+
+/// Asks the Standard Webhooks reference library (PyPI `standardwebhooks`) whether it
+/// accepts a delivery with `secret`. `None` where the library is not installed (plain
+/// `cargo test`; the test command installs it).
+pub fn library_accepts(delivery: &Received, secret: &str) -> Option<bool> {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/verify_webhook.py");
+    let check = std::process::Command::new(&python)
+        .args(["-c", "import standardwebhooks"])
+        .output()
+        .ok()?;
+    if !check.status.success() {
+        eprintln!(
+            "skipped: the standardwebhooks library is not installed (scripts/test.sh installs it)"
+        );
+        return None;
+    }
+    let mut child = std::process::Command::new(python)
+        .arg(script)
+        .arg(secret)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            json!({"headers": delivery.headers, "body": delivery.body})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    Some(child.wait_with_output().unwrap().status.success())
+}
+
+#[tokio::test]
+async fn an_outcome_is_pushed_as_one_signed_webhook_retried_until_the_endpoint_takes_it() {
+    let n = Notifying::start(2, "5,300").await;
+    let merchant = n.h.merchant().await;
+    let body = prepared_enroll(&n.h, &merchant, "hook-1", "4000000000002701").await;
+    let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+
+    n.run_for(Duration::from_secs(400)).await;
+    let received = n.receiver.received();
+    assert_eq!(
+        received.len(),
+        3,
+        "two failures, then delivered: {received:?}"
+    );
+    let id = received[0].headers["webhook-id"].clone();
+    assert!(id.starts_with("evt_"));
+    for delivery in &received {
+        assert_eq!(delivery.headers["webhook-id"], id, "one id across retries");
+        assert_eq!(delivery.body, received[0].body, "the same body");
+        assert_eq!(delivery.headers["webhook-key-id"], "wh-1");
+        assert_eq!(delivery.headers["content-type"], "application/json");
+    }
+    let event: Value = serde_json::from_str(&received[2].body).unwrap();
+    assert_eq!(event["type"], "authentication.succeeded");
+    assert_eq!(event["id"], id);
+    assert_eq!(event["tenant"], MERCHANT);
+    assert_eq!(event["data"]["reference_code"], "hook-1");
+    assert_eq!(event["data"]["flow"], "frictionless");
+    assert_eq!(event["data"]["authentication"]["eci"], "05");
+    assert_eq!(event["data"]["authentication"]["liability_shift"], true);
+    assert_eq!(event["data"]["card"]["last4"], "2701");
+    // (The first attempt's: the later ones are stamped with the test's moved clock,
+    // minutes ahead of the library's.)
+    if let Some(accepted) = library_accepts(&received[0], WEBHOOK_SECRET) {
+        assert!(accepted, "the reference library verifies it");
+    }
+
+    let events = n.events_of(MERCHANT).await;
+    assert_eq!(events.len(), 1, "one event");
+    let stored = &events[0];
+    assert_eq!(string(stored, attr::STATUS), Some(status::DELIVERED));
+    let attempts: Vec<Value> =
+        serde_json::from_str(string(stored, attr::ATTEMPTS).unwrap()).unwrap();
+    let statuses: Vec<&Value> = attempts.iter().map(|a| &a["status"]).collect();
+    assert_eq!(statuses, [&json!(500), &json!(500), &json!(200)]);
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a["latency_ms"].is_u64() && a["at"].is_i64())
+    );
+
+    // The stream delivering the same changes again records and sends nothing more.
+    assert_eq!(n.notice_changes().await, 0);
+    n.run_for(Duration::from_secs(10)).await;
+    assert_eq!(n.receiver.received().len(), 3);
+}
+
+#[tokio::test]
+async fn the_same_change_seen_twice_makes_one_event() {
+    let n = Notifying::start(0, "5").await;
+    let merchant = n.h.merchant().await;
+    let body = prepared_enroll(&n.h, &merchant, "twice-1", "4000000000002925").await;
+    send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    let changes = n.h.feed.poll().await.unwrap();
+    for _ in 0..3 {
+        for change in &changes {
+            n.app.on_change(change).await.unwrap();
+        }
+    }
+    let events = n.events_of(MERCHANT).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        string(&events[0], attr::TYPE),
+        Some("authentication.failed")
+    );
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_succeeds_leaves_the_event_failed_in_the_dead_letter_queue() {
+    let n = Notifying::start(0, "1,1").await;
+    n.receiver.fail_always();
+    let merchant = n.h.merchant().await;
+    let body = prepared_enroll(&n.h, &merchant, "dead-1", "4000000000002701").await;
+    send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    n.run_for(Duration::from_secs(10)).await;
+    assert_eq!(
+        n.receiver.received().len(),
+        3,
+        "the schedule's three attempts"
+    );
+    let dead = n.queue.dead_letters();
+    assert_eq!(dead.len(), 1);
+    let events = n.events_of(MERCHANT).await;
+    assert_eq!(
+        dead[0].event_id,
+        string(&events[0], attr::EVENT_ID).unwrap()
+    );
+    assert_eq!(string(&events[0], attr::STATUS), Some(status::FAILED));
+}
+
+#[tokio::test]
+async fn the_reference_library_refuses_a_delivery_with_the_wrong_key_or_an_old_timestamp() {
+    let n = Notifying::start(0, "5").await;
+    let merchant = n.h.merchant().await;
+    let body = prepared_enroll(&n.h, &merchant, "lib-1", "4000000000002701").await;
+    send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    n.run_for(Duration::from_secs(2)).await;
+    let delivery = n.receiver.received().pop().expect("delivered");
+    let Some(accepted) = library_accepts(&delivery, WEBHOOK_SECRET) else {
+        return;
+    };
+    assert!(accepted);
+    let wrong = "whsec_d3Jvbmctd2ViaG9vay1zZWNyZXQtZm9yLXRlc3RzLTAx";
+    assert_eq!(
+        library_accepts(&delivery, wrong),
+        Some(false),
+        "another key"
+    );
+    // Signed correctly, but ten minutes ago: outside the library's tolerance.
+    let old = chrono::Utc::now().timestamp() - 600;
+    let secret = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        WEBHOOK_SECRET.trim_start_matches("whsec_"),
+    )
+    .unwrap();
+    let id = delivery.headers["webhook-id"].clone();
+    let signed =
+        gateway::events::webhooks::sign(&id, old, &delivery.body, &[("wh-1".into(), secret)]);
+    let mut stale = delivery.clone();
+    stale
+        .headers
+        .insert("webhook-timestamp".into(), old.to_string());
+    stale
+        .headers
+        .insert("webhook-signature".into(), signed.signature);
+    assert_eq!(
+        library_accepts(&stale, WEBHOOK_SECRET),
+        Some(false),
+        "an old timestamp"
+    );
+}
+
+#[tokio::test]
+async fn no_card_data_is_in_any_event() {
+    let n = Notifying::start(0, "5").await;
+    let merchant = n.h.merchant().await;
+    let frictionless = prepared_enroll(&n.h, &merchant, "clean-1", "4000000000002701").await;
+    send(
+        &merchant,
+        post_json(ENROLL, Some(MERCHANT_KEY), &frictionless),
+    )
+    .await;
+    let challenge = challenged_as(
+        &n.h,
+        MERCHANT_KEY,
+        MERCHANT_ORIGIN,
+        "clean-2",
+        "4000000000002503",
+    )
+    .await;
+    let acs = at_the_acs(&challenge, "submit", "1234").await;
+    send(&n.h.callback().await, form_post(&acs.path, acs.form())).await;
+    n.run_for(Duration::from_secs(2)).await;
+    let received = n.receiver.received();
+    assert_eq!(received.len(), 2, "{received:?}");
+    for delivery in &received {
+        for secret in [
+            "4000000000002701",
+            "4000000000002503",
+            "400000",
+            "2030",
+            "123",
+            "cavv",
+        ] {
+            assert!(
+                !delivery.body.contains(secret),
+                "{secret} in {}",
+                delivery.body
+            );
+        }
+    }
+    for event in n.events_of(MERCHANT).await {
+        let stored = format!("{event:?}");
+        assert!(!stored.contains("4000000000002503") && !stored.contains("4000000000002701"));
+    }
+}
+
+#[tokio::test]
+async fn callback_sweeper_and_cancel_racing_on_one_session_make_exactly_one_event() {
+    for round in 0..3 {
+        let n = Notifying::start(0, "5").await;
+        let reference = format!("race-event-{round}");
+        let challenge = challenged_as(
+            &n.h,
+            MERCHANT_KEY,
+            MERCHANT_ORIGIN,
+            &reference,
+            "4000000000002503",
+        )
+        .await;
+        let acs = at_the_acs(&challenge, "submit", "1234").await;
+        let (merchant, callback) = (n.h.merchant().await, n.h.callback().await);
+        // Right at the deadline: the callback may still claim, the sweeper may expire.
+        n.h.clock
+            .advance(Duration::from_millis(600_000 - 5 + round * 5));
+        let cancel_path = format!("/v1/risk/authentication/{reference}/cancel");
+        let returns = (0..3).map(|_| send(&callback, form_post(&acs.path, acs.form())));
+        let cancels = (0..3).map(|_| {
+            send(
+                &merchant,
+                post_json(&cancel_path, Some(MERCHANT_KEY), &json!({})),
+            )
+        });
+        let sweeps = (0..2).map(|_| n.app.sweep());
+        tokio::join!(
+            futures_util::future::join_all(returns),
+            futures_util::future::join_all(cancels),
+            futures_util::future::join_all(sweeps),
+        );
+        n.run_for(Duration::from_secs(2)).await;
+        let events = n.events_of(MERCHANT).await;
+        assert_eq!(
+            events.len(),
+            1,
+            "round {round}: exactly one event: {events:?}"
+        );
+        let received = n.receiver.received();
+        assert_eq!(received.len(), 1);
+        let state =
+            crate::merchant::state_of(&crate::merchant::session_item(&n.h, &reference).await);
+        let expected = match state.as_str() {
+            "AUTHENTICATED" => "authentication.succeeded",
+            "CANCELED" => "authentication.canceled",
+            "EXPIRED" => "authentication.expired",
+            other => panic!("{other}"),
+        };
+        assert_eq!(string(&events[0], attr::TYPE), Some(expected));
+    }
+}
+
+#[tokio::test]
+async fn with_sqs_a_failed_delivery_comes_back_on_schedule_then_goes_to_the_dead_letter_queue() {
+    let Some(endpoint) = dynamodb_endpoint() else {
+        eprintln!("skipped: needs moto_server (scripts/test.sh starts it)");
+        return;
+    };
+    let sqs_client = sqs_for(&endpoint);
+    let name = format!("deliveries-{}", uuid::Uuid::new_v4());
+    let dead = sqs_client
+        .create_queue()
+        .queue_name(format!("{name}-dead"))
+        .send()
+        .await
+        .unwrap();
+    let dead_url = dead.queue_url.unwrap();
+    let dead_arn = sqs_client
+        .get_queue_attributes()
+        .queue_url(&dead_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    // Three attempts in all (schedule "0,0"): the third failure's message is dead.
+    let queue_url = sqs_client
+        .create_queue()
+        .queue_name(&name)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            json!({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 3}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let receiver = Receiver::start(0).await;
+    receiver.fail_always();
+    let h = Harness::with_env(&[
+        ("ALLOW_INSECURE_LOOPBACK_URLS", "true"),
+        ("DELIVERY_QUEUE_URL", &queue_url),
+        ("WEBHOOK_RETRY_SCHEDULE_SECS", "0,0"),
+    ])
+    .await;
+    h.set_registry(&registry_with_webhook(&receiver));
+    let sqs = Arc::new(gateway::events::queue::SqsQueue::new(
+        sqs_client.clone(),
+        &queue_url,
+    ));
+    let config = notify::NotifyConfig::from_env(&h.config_env()).unwrap();
+    let app = notify::build(&config, &h.platform(), sqs.clone())
+        .await
+        .unwrap();
+    let merchant = h.merchant().await;
+    let body = prepared_enroll(&h, &merchant, "sqs-1", "4000000000002701").await;
+    send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    for change in h.feed.poll().await.unwrap() {
+        app.on_change(&change).await.unwrap();
+    }
+    for attempt in 1..=4 {
+        let received = sqs_client
+            .receive_message()
+            .queue_url(&queue_url)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if attempt == 4 {
+            assert!(received.is_empty(), "moved to the dead-letter queue");
+            break;
+        }
+        assert_eq!(received.len(), 1, "attempt {attempt}");
+        let message = &received[0];
+        let event = json!({"Records": [{
+            "messageId": message.message_id, "receiptHandle": message.receipt_handle,
+            "body": message.body, "eventSource": "aws:sqs",
+            "attributes": {"ApproximateReceiveCount": message.attributes.as_ref()
+                .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)).cloned()}
+        }]});
+        let answer = notify::lambda::handle(&app, Some(&sqs), event).await;
+        assert_eq!(
+            answer["batchItemFailures"].as_array().unwrap().len(),
+            1,
+            "reported failed"
+        );
+    }
+    let dead_letters = sqs_client
+        .receive_message()
+        .queue_url(&dead_url)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(dead_letters.len(), 1);
+    assert_eq!(receiver.received().len(), 3);
+    let events = Events::new(h.store.clone())
+        .list(MERCHANT, None, None, 10, h.clock.now_ms())
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(string(&events[0], attr::STATUS), Some(status::FAILED));
+}
+
+fn sqs_for(endpoint: &str) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "local", "local", None, None, "test",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+impl Notifying {
+    /// The check-enroll function with this gateway's delivery queue (for redeliveries).
+    pub async fn merchant_with_queue(&self) -> axum::Router {
+        let platform = gateway::platform::Platform {
+            deliveries: Some(self.queue.clone()),
+            ..self.h.platform()
+        };
+        check_enroll::build(&self.h.check_enroll_config(), &platform)
+            .await
+            .unwrap()
+    }
+}
+
+async fn frictionless(n: &Notifying, merchant: &axum::Router, key: &str, reference: &str) {
+    let origin = if key == MERCHANT_KEY {
+        MERCHANT_ORIGIN
+    } else {
+        OTHER_MERCHANT_ORIGIN
+    };
+    let body =
+        crate::merchant::prepared_enroll_as(merchant, key, origin, reference, "4000000000002701")
+            .await;
+    let answer = send(merchant, post_json(ENROLL, Some(key), &body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    n.h.clock.advance(Duration::from_millis(10));
+}
+
+#[tokio::test]
+async fn a_tenant_lists_its_own_events_newest_first_and_pages_through_them() {
+    let n = Notifying::start(0, "5").await;
+    let merchant = n.merchant_with_queue().await;
+    for reference in ["list-1", "list-2", "list-3"] {
+        frictionless(&n, &merchant, MERCHANT_KEY, reference).await;
+    }
+    frictionless(&n, &merchant, OTHER_MERCHANT_KEY, "theirs-1").await;
+    n.run_for(Duration::from_secs(2)).await;
+
+    let page = send(&merchant, get("/v1/events?limit=2", Some(MERCHANT_KEY))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let data = page.json()["data"].clone();
+    let references: Vec<&str> = data["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["data"]["reference_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(references, ["list-3", "list-2"], "newest first");
+    assert_eq!(data["has_more"], true);
+    let first = &data["events"][0];
+    assert_eq!(first["type"], "authentication.succeeded");
+    assert_eq!(first["delivery"]["status"], "delivered");
+    assert_eq!(first["delivery"]["attempt_count"], 1);
+    assert_eq!(first["delivery"]["attempts"][0]["status"], 200);
+
+    let after = data["next_after"].as_str().unwrap();
+    let rest = send(
+        &merchant,
+        get(
+            &format!("/v1/events?limit=2&after={after}"),
+            Some(MERCHANT_KEY),
+        ),
+    )
+    .await;
+    let rest = rest.json()["data"].clone();
+    assert_eq!(rest["events"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["events"][0]["data"]["reference_code"], "list-1");
+    assert_eq!(rest["has_more"], false);
+
+    // Another merchant sees only its own; a filter by type; a bad type named.
+    let theirs = send(&merchant, get("/v1/events", Some(OTHER_MERCHANT_KEY))).await;
+    let theirs = theirs.json()["data"]["events"].clone();
+    assert_eq!(theirs.as_array().unwrap().len(), 1);
+    assert_eq!(theirs[0]["data"]["reference_code"], "theirs-1");
+    let none = send(
+        &merchant,
+        get("/v1/events?type=authentication.failed", Some(MERCHANT_KEY)),
+    )
+    .await;
+    assert_eq!(none.json()["data"]["events"], json!([]));
+    let bad = send(
+        &merchant,
+        get("/v1/events?type=payment.made", Some(MERCHANT_KEY)),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json()["error"]["field"], "type");
+    // Paging from another tenant's event is refused like an unknown one.
+    let cross = send(
+        &merchant,
+        get(
+            &format!("/v1/events?after={after}"),
+            Some(OTHER_MERCHANT_KEY),
+        ),
+    )
+    .await;
+    assert_eq!(cross.status, StatusCode::BAD_REQUEST);
+    assert_eq!(cross.json()["error"]["field"], "after");
+}
+
+#[tokio::test]
+async fn a_redelivery_sends_the_same_event_again_and_another_tenant_cannot_ask_for_it() {
+    let n = Notifying::start(0, "5").await;
+    let merchant = n.merchant_with_queue().await;
+    frictionless(&n, &merchant, MERCHANT_KEY, "again-1").await;
+    n.run_for(Duration::from_secs(2)).await;
+    assert_eq!(n.receiver.received().len(), 1);
+    let id = n.receiver.received()[0].headers["webhook-id"].clone();
+
+    let path = format!("/v1/events/{id}/redeliver");
+    let attack = send(
+        &merchant,
+        post_json(&path, Some(OTHER_MERCHANT_KEY), &json!({})),
+    )
+    .await;
+    let unknown = send(
+        &merchant,
+        post_json(
+            "/v1/events/evt_0000/redeliver",
+            Some(OTHER_MERCHANT_KEY),
+            &json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (attack.status, attack.json()),
+        (unknown.status, unknown.json())
+    );
+    assert_eq!(attack.json()["error"]["reason"], "EVENT_NOT_FOUND");
+    assert_eq!(n.queue.waiting(), 0, "nothing queued for the attacker");
+
+    let asked = send(&merchant, post_json(&path, Some(MERCHANT_KEY), &json!({}))).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text());
+    n.run_for(Duration::from_secs(2)).await;
+    let received = n.receiver.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(
+        received[1].headers["webhook-id"], id,
+        "the same id: receivers de-duplicate"
+    );
+    assert_eq!(received[1].body, received[0].body);
+    let listed = send(&merchant, get("/v1/events", Some(MERCHANT_KEY))).await;
+    assert_eq!(
+        listed.json()["data"]["events"][0]["delivery"]["attempt_count"],
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_card_program_hears_of_its_enrollments_and_contact_updates() {
+    let n = Notifying::start(0, "5").await;
+    let issuer = n.h.issuer().await;
+    let enrolled = send(
+        &issuer,
+        post_json(
+            "/card/issuance/api/issuing/3ds/v2/enroll",
+            Some(ISSUER_KEY),
+            &json!({"card_id": sandbox::state::ACTIVE_CARD_ID, "cardholder_id": sandbox::state::CARDHOLDER_ID}),
+        ),
+    )
+    .await;
+    assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.text());
+    n.h.clock.advance(Duration::from_millis(10));
+    let repointed = send(
+        &issuer,
+        post_json(
+            "/card/issuance/api/issuing/3ds/v2/update",
+            Some(ISSUER_KEY),
+            &json!({"card_id": sandbox::state::ACTIVE_CARD_ID, "cardholder_id": sandbox::state::SECOND_CARDHOLDER_ID}),
+        ),
+    )
+    .await;
+    assert_eq!(repointed.status, StatusCode::OK, "{}", repointed.text());
+    n.h.clock.advance(Duration::from_millis(10));
+    let contact = json!({
+        "cardholder_id": sandbox::state::CARDHOLDER_ID, "call_prefix": "+1", "mobile": "2125559999",
+        "email": "emma.johnson@example.com", "date_of_birth": "1996-10-31", "state": "Illinois",
+        "city": "Chicago", "address_line": "456 Maple Avenue", "post_code": "60601",
+        "country_code": "US", "security_index": "2", "security_answer": "Han"
+    });
+    let updated = send(
+        &issuer,
+        post_json(
+            "/card/issuance/api/issuing/cardholders/v2/update",
+            Some(ISSUER_KEY),
+            &contact,
+        ),
+    )
+    .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
+    n.run_for(Duration::from_secs(2)).await;
+
+    let merchant = n.h.merchant().await;
+    let listed = send(&merchant, get("/v1/events", Some(ISSUER_KEY))).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
+    let events = listed.json()["data"]["events"].clone();
+    let types: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "cardholder.updated",
+            "card.enrollment_updated",
+            "card.enrolled"
+        ]
+    );
+    assert_eq!(
+        events[1]["data"]["previous_cardholder_id"],
+        sandbox::state::CARDHOLDER_ID
+    );
+    assert_eq!(events[2]["data"]["card_id"], sandbox::state::ACTIVE_CARD_ID);
+    assert_eq!(
+        events[0]["delivery"]["status"], "not_sent",
+        "bank-x has no webhook"
+    );
+    let text = listed.text();
+    for secret in ["Han", "2125559999", "emma.johnson"] {
+        assert!(
+            !text.contains(secret),
+            "{secret}: no contact details in events"
+        );
+    }
+    // The merchant's list does not show them.
+    let shop = send(&merchant, get("/v1/events", Some(MERCHANT_KEY))).await;
+    assert_eq!(shop.json()["data"]["events"], json!([]));
+}

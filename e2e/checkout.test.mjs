@@ -10,11 +10,26 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { Webhook } from 'standardwebhooks';
 
 const BASE = process.env.DEMO_URL ?? 'http://127.0.0.1:3000';
 // The demo merchant's development redirect key and tenant id (local/src/tenants.rs).
 const REDIRECT_KEYS = { 'demo-shop-1': 'local-dev-redirect-key-demo-shop-0000001' };
 const TENANT = 'demo-shop';
+// The demo merchant's development webhook secret (local/src/tenants.rs).
+const WEBHOOK_SECRET = 'whsec_bG9jYWwtZGV2LXdlYmhvb2stc2VjcmV0LWRlbW8tc2hvcA==';
+
+/** The webhooks the demo merchant's backend received for one order, waited for. */
+async function webhooksFor(reference, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${BASE}/demo/api/webhooks?reference_code=${encodeURIComponent(reference)}`);
+    const { webhooks } = await response.json();
+    if (webhooks.length > 0) return webhooks;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`no webhook for ${reference}`);
+}
 
 /** The README's JavaScript verifier, run on the redirect the browser really received. */
 function verify(query, keys, tenant, maxAgeSeconds = 600) {
@@ -155,3 +170,41 @@ test('cancel: the cardholder abandons the challenge', async () => {
     assert.match(outcome.proof, /signature verified/);
   });
 });
+
+test('the browser never comes back: the merchant still gets the signed authentication.succeeded', async () => {
+  await withPage('webhook-without-the-browser', async (page) => {
+    // The merchant's return page never loads, as if the tab closed right after the bank's page.
+    let returned = false;
+    await page.route('**/demo/result**', (route) => { returned = true; return route.abort(); });
+    const setup = page.waitForResponse('**/demo/api/setup');
+    await pay(page, '4000000000002503');
+    const reference = (await (await setup).json()).reference_code;
+    const frame = await challengeFrame(page);
+    await frame.locator('#otp').fill('1234');
+    await frame.locator('#submit').click();
+    const [webhook] = await webhooksFor(reference);
+    assert.equal(returned, true, 'the browser was sent back, and never got there');
+    assert.equal(webhook.event.type, 'authentication.succeeded');
+    assert.equal(webhook.event.data.reference_code, reference);
+    assert.equal(webhook.event.data.flow, 'challenge');
+    assert.equal(webhook.event.data.authentication.liability_shift, true);
+    // The Standard Webhooks reference library (npm) verifies the delivery as received.
+    const { body, ...headers } = webhook.delivery;
+    const verified = new Webhook(WEBHOOK_SECRET).verify(body, headers);
+    assert.equal(verified.id, webhook.id);
+    assert.throws(() => new Webhook('whsec_' + Buffer.from('another-secret-of-enough-length!').toString('base64')).verify(body, headers));
+  });
+});
+
+test('the result page shows the webhook beside the signed redirect', async () => {
+  await withPage('webhook-on-the-result-page', async (page) => {
+    await pay(page, '4000000000002503');
+    const frame = await challengeFrame(page);
+    await frame.locator('#otp').fill('1234');
+    await frame.locator('#submit').click();
+    await result(page);
+    await page.locator('#result-webhook', { hasText: 'authentication.succeeded' }).waitFor({ timeout: 20_000 });
+    assert.match(await page.textContent('#result-webhook'), /signature verified, evt_/);
+  });
+});
+

@@ -190,6 +190,22 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 RETURN_RESOURCE = f"{AUTH}/callback/{{tenant}}/{{reference_code}}/{{binding}}"
 REDIRECTED = f"https://shop.example/checkout/return?order=42&reference_code=evt-challenge&tenant={MERCHANT}&status=authenticated"
 
+def stream_event(changes):
+    """A DynamoDB Streams batch as Lambda passes it (new and old images)."""
+    records = []
+    for i, (name, key, old, new) in enumerate(changes):
+        records.append({
+            "eventID": f"c81e728d9d4c2f636f067f89cc14862{i}", "eventName": name, "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb", "awsRegion": "eu-west-1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1795000060, "Keys": {"pk": {"S": key}},
+                "NewImage": {"pk": {"S": key}, **new}, "OldImage": {"pk": {"S": key}, **old},
+                "SequenceNumber": f"4000000000000000000{i}", "SizeBytes": 512,
+                "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/gateway/stream/2026-11-29T00:00:00.000"})
+    return {"Records": records}
+
+
 # (file, function, event, expectation, extra) in the order the proof runs them.
 steps = [
     # --- enroll function (issuer side)
@@ -286,9 +302,31 @@ steps = [
     ("callback/invalid-validate-type.json", "callback", rest("POST", f"{AUTH}/validate", {
         **validate_body("evt-validate", "4000000000002503", "AAAAAAAAAAAAAAAAAAAA"), "transaction_info": {"type": "validate", "reference_code": "evt-validate"}}),
      {"status": 400, "json": {"/error/field": "transaction_info.type"}}, {}),
+    # --- notify function (change stream, deliveries, sweeper)
+    ("notify/table-change-authenticated.json", "notify", stream_event([
+        ("MODIFY", f"AUTH#{MERCHANT}#evt-stream",
+         {"state": {"S": "VALIDATING"}},
+         {"kind": {"S": "authentication_session"}, "reference_code": {"S": "evt-stream"},
+          "tenant_id": {"S": MERCHANT}, "state": {"S": "AUTHENTICATED"}, "created_at": {"N": "1795000000000"},
+          "updated_at": {"N": "1795000060000"}, "expires_at": {"N": "1795604860"},
+          "mutation_id": {"S": "3f1b6c1e-2b7c-4f55-9a3e-6c1f0a7d2e10"},
+          "card": {"M": {"network": {"S": "VISA"}, "last4": {"S": "2503"}}},
+          "result": {"M": {"transaction_status": {"S": "Authentication_successful"}, "eci": {"S": "05"},
+                           "eci_raw": {"S": "05"}, "pares_status": {"S": "Y"}}}})]),
+     {"response": {"/batchItemFailures": []}, "event_recorded": {"tenant": MERCHANT, "type": "authentication.succeeded"}}, {}),
+    ("notify/delivery-of-an-unknown-event.json", "notify", {"Records": [{
+        "messageId": "5fea7756-0ea4-451a-a703-a558b933e274", "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+        "body": json.dumps({"tenant": MERCHANT, "event_id": "evt_00000000000000000000000000000000"}),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795000000000"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:deliveries", "awsRegion": "eu-west-1"}]},
+     {"response": {"/batchItemFailures": []}}, {}),
+    ("notify/sweeper-schedule.json", "notify", {"task": "sweep"},
+     {"response": {"/expired": 0}}, {}),
 ]
 
-SAM_FUNCTION = {"enroll": "EnrollFunction", "check-enroll": "CheckEnrollFunction", "callback": "CallbackFunction"}
+SAM_FUNCTION = {"enroll": "EnrollFunction", "check-enroll": "CheckEnrollFunction", "callback": "CallbackFunction",
+                "notify": "NotifyFunction"}
 
 manifest = []
 for file, function, event, expect, extra in steps:

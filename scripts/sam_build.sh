@@ -19,7 +19,7 @@ import os, struct, sys
 from pathlib import Path
 
 failed = False
-for function in ("EnrollFunction", "CheckEnrollFunction", "CallbackFunction"):
+for function in ("EnrollFunction", "CheckEnrollFunction", "CallbackFunction", "NotifyFunction"):
     bootstrap = Path(".aws-sam/build") / function / "bootstrap"
     if not bootstrap.is_file():
         print(f"{function}: no bootstrap"); failed = True; continue

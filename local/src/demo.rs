@@ -1,7 +1,10 @@
 //! The demo merchant: a checkout page and the merchant's own small backend. The backend is
 //! what a real merchant runs: it holds the gateway API key (the browser never sees it),
 //! calls the gateway's setup and check enroll, and verifies the signed redirect that ends
-//! a challenge with `gateway::redirect::verify_redirect` before showing the result.
+//! a challenge with `gateway::redirect::verify_redirect` before showing the result. It
+//! also receives the gateway's webhooks at `/demo/webhooks`, verifies them
+//! (`gateway::events::webhooks::verify`), and shows them on the result page — the outcome
+//! arrives there even when the browser never comes back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +28,12 @@ pub struct Demo {
     /// `--demo-merchant-key`.
     pub merchant: Option<crate::tenants::DemoMerchant>,
     pub http: reqwest::Client,
+    /// The webhooks its endpoint received and verified, newest last.
+    pub webhooks: std::sync::Mutex<Vec<Value>>,
 }
+
+/// How far a webhook's timestamp may be from now (the Standard Webhooks libraries' 5 min).
+const WEBHOOK_TOLERANCE: Duration = Duration::from_secs(300);
 
 pub fn routes(demo: Arc<Demo>) -> Router {
     Router::new()
@@ -33,9 +41,12 @@ pub fn routes(demo: Arc<Demo>) -> Router {
         .route("/demo", get(|| async { Redirect::to("/demo/") }))
         .route("/demo/", get(checkout_page))
         .route("/demo/checkout.js", get(checkout_script))
+        .route("/demo/webhooks.js", get(webhooks_script))
         .route("/demo/api/setup", post(setup))
         .route("/demo/api/enroll", post(enroll))
         .route("/demo/result", get(result))
+        .route("/demo/webhooks", post(receive_webhook))
+        .route("/demo/api/webhooks", get(list_webhooks))
         .with_state(demo)
 }
 
@@ -52,6 +63,15 @@ async fn checkout_page() -> Html<String> {
         })
         .collect();
     Html(include_str!("../assets/checkout.html").replace("<!--TEST_CARDS-->", &rows))
+}
+
+/// Shows the webhooks the merchant received for this order on the result page.
+async fn webhooks_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/webhooks.js"),
+    )
+        .into_response()
 }
 
 async fn checkout_script() -> Response {
@@ -221,7 +241,9 @@ fn result_page(http_status: StatusCode, outcome: &Outcome) -> Response {
          <dt>ECI</dt><dd id=\"result-eci\">{e}</dd>\
          <dt>Liability shift</dt><dd id=\"result-liability\">{l}</dd>\
          <dt>How we know</dt><dd id=\"result-proof\">{p}</dd>\
-         </dl><p><a href=\"/demo/\">Back to the checkout</a></p></body></html>",
+         <dt>Webhook</dt><dd id=\"result-webhook\">waiting for the gateway's webhook…</dd>\
+         </dl><p><a href=\"/demo/\">Back to the checkout</a></p>\
+         <script src=\"/demo/webhooks.js\"></script></body></html>",
         h = escape(heading),
         s = escape(&outcome.status),
         e = escape(&outcome.eci),
@@ -317,4 +339,70 @@ async fn read_status(demo: &Demo, reference: &str) -> Response {
 
 fn urlencoding(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+}
+
+/// The merchant's webhook endpoint: verify, de-duplicate on `webhook-id`, keep.
+async fn receive_webhook(
+    State(demo): State<Arc<Demo>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let Some(merchant) = demo.merchant.as_ref() else {
+        return StatusCode::NOT_FOUND;
+    };
+    let secrets: Vec<&str> = merchant
+        .webhook_secrets
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let id = header("webhook-id");
+    let verified = gateway::events::webhooks::verify(
+        id,
+        header("webhook-timestamp"),
+        header("webhook-signature"),
+        &body,
+        &secrets,
+        chrono::Utc::now().timestamp(),
+        WEBHOOK_TOLERANCE,
+    );
+    if let Err(error) = verified {
+        tracing::warn!(%error, "the demo merchant refused a webhook");
+        return StatusCode::BAD_REQUEST;
+    }
+    let Ok(event) = serde_json::from_str::<Value>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let mut kept = demo.webhooks.lock().expect("webhooks lock poisoned");
+    // At least once: the same id may come again; it is kept once.
+    if !kept.iter().any(|w| w["id"] == id) {
+        kept.push(json!({
+            "id": id,
+            "event": event,
+            "delivery": {
+                "webhook-id": id,
+                "webhook-timestamp": header("webhook-timestamp"),
+                "webhook-signature": header("webhook-signature"),
+                "body": body,
+            },
+        }));
+    }
+    StatusCode::NO_CONTENT
+}
+
+/// The webhooks received for one order (`reference_code`), for the result page.
+async fn list_webhooks(State(demo): State<Arc<Demo>>, RawQuery(query): RawQuery) -> Response {
+    let reference =
+        gateway::http::query_param(query.as_deref(), "reference_code").unwrap_or_default();
+    let kept = demo.webhooks.lock().expect("webhooks lock poisoned");
+    let matching: Vec<&Value> = kept
+        .iter()
+        .filter(|w| w["event"]["data"]["reference_code"] == reference.as_str())
+        .collect();
+    Json(json!({"webhooks": matching})).into_response()
 }

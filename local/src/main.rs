@@ -6,12 +6,14 @@
 //! Every setting can be overridden with the same environment variable the Lambda
 //! functions read (see the README's configuration table).
 
+mod background;
 mod demo;
 mod tenants;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::response::IntoResponse as _;
@@ -88,6 +90,8 @@ fn local_env(gateway: &str, sandbox: &Sandbox) -> Env {
         ("PAYER_AUTH_SECRET_ID", tenants::PAYER_AUTH),
         ("SESSION_KEYS_SECRET_ID", tenants::SESSION_KEYS),
         ("ALLOW_INSECURE_LOOPBACK_URLS", "true"),
+        // The in-process queue of webhook deliveries (background.rs).
+        ("DELIVERY_QUEUE_URL", "memory"),
         ("PUBLIC_BASE_URL", gateway),
     ];
     let mut values: HashMap<String, String> = defaults
@@ -113,21 +117,33 @@ fn is_setting(key: &str) -> bool {
         "SETTLE_",
         "ENROLL_",
         "SECRETS_",
+        "WEBHOOK_",
+        "SWEEP_",
         "TABLE_NAME",
     ]
     .iter()
     .any(|prefix| key.starts_with(prefix))
 }
 
-async fn store(options: &Options) -> SharedStore {
+/// The store and its change stream.
+async fn store(options: &Options) -> (SharedStore, Arc<dyn gateway::store::ChangeFeed>) {
     let Some(endpoint) = &options.dynamodb_endpoint else {
-        return Arc::new(MemoryStore::new());
+        let memory = Arc::new(MemoryStore::new());
+        return (memory.clone(), memory);
     };
     let client = gateway::store::dynamo::client_for_endpoint(endpoint);
     ensure_table(&client, &options.table)
         .await
         .unwrap_or_else(|e| panic!("cannot use the DynamoDB endpoint {endpoint}: {e}"));
-    Arc::new(DynamoStore::new(client, options.table.clone()))
+    let feed = gateway::store::stream::StreamFeed::new(
+        gateway::store::stream::client_for_endpoint(endpoint),
+        client.clone(),
+        options.table.clone(),
+    );
+    (
+        Arc::new(DynamoStore::new(client, options.table.clone())),
+        Arc::new(feed),
+    )
 }
 
 /// API Gateway's job, locally: send each request to the function whose route table has
@@ -165,6 +181,7 @@ async fn gateway(
         gateway: gateway_url.to_owned(),
         merchant: demo,
         http: reqwest::Client::new(),
+        webhooks: Default::default(),
     };
     Ok(demo::routes(Arc::new(demo)).fallback_service(functions))
 }
@@ -297,16 +314,34 @@ async fn main() {
         &gateway_url,
     )
     .unwrap_or_else(|e| fail(&e));
+    let (store, feed) = store(&options).await;
+    let queue = Arc::new(gateway::events::queue::MemoryQueue::new());
     let platform = Platform {
-        store: store(&options).await,
+        store,
         clock: gateway::clock::system(),
         secrets: local.secrets.clone(),
         aws: None,
-        deliveries: None,
+        deliveries: Some(queue.clone()),
     };
     let app = gateway(&env, &platform, local.demo, &gateway_url)
         .await
         .unwrap_or_else(|e| fail(&e));
+    let notify_config = notify::NotifyConfig::from_env(&env).unwrap_or_else(|e| fail(&e));
+    let notifier = notify::build(&notify_config, &platform, queue.clone())
+        .await
+        .unwrap_or_else(|e| fail(&e));
+    let sweep_every = Duration::from_secs(
+        env.optional("SWEEP_INTERVAL_SECS")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60),
+    );
+    tokio::spawn(background::run(
+        notifier,
+        feed,
+        queue,
+        platform.clock.clone(),
+        sweep_every,
+    ));
     banner(&options, &gateway_url, &sandbox.base_url, &local.printed);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

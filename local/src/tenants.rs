@@ -21,12 +21,16 @@ pub const DEMO_MERCHANT_KEY: &str = "local-merchant-key-000001";
 pub const DEMO_OTHER_MERCHANT_KEY: &str = "local-merchant-key-000002";
 const DEMO_REDIRECT_KEY: &str = "local-dev-redirect-key-demo-shop-0000001";
 const DEMO_OTHER_REDIRECT_KEY: &str = "local-dev-redirect-key-demo-shop-b-00001";
+/// The demo merchant's webhook secret (Standard Webhooks form; development only).
+pub const DEMO_WEBHOOK_SECRET: &str = "whsec_bG9jYWwtZGV2LXdlYmhvb2stc2VjcmV0LWRlbW8tc2hvcA==";
 
 /// The merchant the demo checkout plays: its tenant id, API key and redirect keys.
 pub struct DemoMerchant {
     pub tenant: String,
     pub api_key: String,
     pub redirect_keys: MacKeys,
+    /// Its webhook secrets (`whsec_…`), to verify the deliveries its endpoint receives.
+    pub webhook_secrets: Vec<String>,
 }
 
 /// A key to print at start.
@@ -78,6 +82,7 @@ pub fn local_tenants(
                 tenant: "demo-shop".into(),
                 api_key: DEMO_MERCHANT_KEY.into(),
                 redirect_keys: keys("demo-shop-1", DEMO_REDIRECT_KEY),
+                webhook_secrets: vec![DEMO_WEBHOOK_SECRET.into()],
             }),
             printed: vec![
                 printed("demo-bank", "issuer", DEMO_ISSUER_KEY),
@@ -113,6 +118,11 @@ pub fn local_tenants(
             tenant: tenant.id.clone(),
             api_key: key.to_owned(),
             redirect_keys,
+            webhook_secrets: merchant
+                .webhook
+                .iter()
+                .flat_map(|w| w.keys.iter().map(|k| k.secret.clone()))
+                .collect(),
         })
     });
     Ok(LocalTenants {
@@ -149,7 +159,11 @@ fn demo_registry(gateway_url: &str) -> serde_json::Value {
             "api_key_sha256": [api_key_digest(DEMO_MERCHANT_KEY)],
             "merchant": {
                 "return_origins": [gateway_url],
-                "redirect_keys": [{"kid": "demo-shop-1", "secret": DEMO_REDIRECT_KEY}]
+                "redirect_keys": [{"kid": "demo-shop-1", "secret": DEMO_REDIRECT_KEY}],
+                "webhook": {
+                    "url": format!("{gateway_url}/demo/webhooks"),
+                    "keys": [{"kid": "demo-shop-wh-1", "secret": DEMO_WEBHOOK_SECRET}]
+                }
             }
         },
         {

@@ -62,6 +62,61 @@ pub fn sign(id: &str, timestamp: i64, body: &str, keys: &[(String, Vec<u8>)]) ->
     }
 }
 
+/// Why a delivery does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("a webhook header is missing")]
+    MissingHeader,
+    #[error("the timestamp is too old or too new")]
+    Timestamp,
+    #[error("no signature matches")]
+    Signature,
+}
+
+/// What a receiver checks (the Rust counterpart of the spec's libraries): one of the
+/// `v1,` signatures is the HMAC of `id.timestamp.body` under one of its secrets
+/// (`whsec_<base64>`), compared in constant time, and the timestamp is within
+/// `tolerance` of `now` (against replays). Then de-duplicate on `id`.
+pub fn verify(
+    id: &str,
+    timestamp: &str,
+    signatures: &str,
+    body: &str,
+    secrets: &[&str],
+    now: i64,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    use subtle::ConstantTimeEq as _;
+    let timestamp: i64 = timestamp.parse().map_err(|_| VerifyError::MissingHeader)?;
+    if (now - timestamp).unsigned_abs() > tolerance.as_secs() {
+        return Err(VerifyError::Timestamp);
+    }
+    let presented: Vec<Vec<u8>> = signatures
+        .split(' ')
+        .filter_map(|s| s.strip_prefix("v1,"))
+        .filter_map(|s| STANDARD.decode(s).ok())
+        .collect();
+    let signed_content = format!("{id}.{timestamp}.{body}");
+    for secret in secrets {
+        let Some(key) = secret
+            .strip_prefix("whsec_")
+            .and_then(|b64| STANDARD.decode(b64).ok())
+        else {
+            continue;
+        };
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("HMAC takes any key");
+        mac.update(signed_content.as_bytes());
+        let expected = mac.finalize().into_bytes();
+        if presented
+            .iter()
+            .any(|p| bool::from(p.ct_eq(expected.as_slice())))
+        {
+            return Ok(());
+        }
+    }
+    Err(VerifyError::Signature)
+}
+
 /// Resolves names to public addresses only (unless loopback is allowed, locally).
 struct PublicOnly {
     allow_loopback: bool,
@@ -259,6 +314,35 @@ mod tests {
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
         assert_eq!(signed.key_ids, "k1");
+    }
+
+    #[test]
+    fn a_receiver_verifies_what_was_signed_and_nothing_else() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let key = STANDARD.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let signed = sign("evt_1", 1_000, "{}", &[("k".into(), key)]);
+        let tolerance = Duration::from_secs(300);
+        let check = |body: &str, secrets: &[&str], now: i64| {
+            verify(
+                "evt_1",
+                "1000",
+                &signed.signature,
+                body,
+                secrets,
+                now,
+                tolerance,
+            )
+        };
+        assert_eq!(check("{}", &[secret], 1_010), Ok(()));
+        assert_eq!(check("{ }", &[secret], 1_010), Err(VerifyError::Signature));
+        let other = "whsec_d3Jvbmctd2ViaG9vay1zZWNyZXQtZm9yLXRlc3RzLTAx";
+        assert_eq!(check("{}", &[other], 1_010), Err(VerifyError::Signature));
+        assert_eq!(
+            check("{}", &[other, secret], 1_010),
+            Ok(()),
+            "either key during a rotation"
+        );
+        assert_eq!(check("{}", &[secret], 1_400), Err(VerifyError::Timestamp));
     }
 
     #[test]

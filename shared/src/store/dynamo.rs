@@ -278,11 +278,17 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
                     .index_name(index.name())
                     .key_schema(key(index.partition_attr(), KeyType::Hash))
                     .key_schema(key(index.sort_attr(), KeyType::Range))
-                    .projection(
-                        Projection::builder()
+                    .projection(match index.projected() {
+                        None => Projection::builder()
                             .projection_type(ProjectionType::All)
                             .build(),
-                    )
+                        Some(attributes) => Projection::builder()
+                            .projection_type(ProjectionType::Include)
+                            .set_non_key_attributes(Some(
+                                attributes.iter().map(|a| a.to_string()).collect(),
+                            ))
+                            .build(),
+                    })
                     .build()
                     .expect("static index"),
             );

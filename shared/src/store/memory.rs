@@ -121,6 +121,15 @@ impl ItemStore for MemoryStore {
         }
         let more = found.len() > query.limit;
         found.truncate(query.limit);
+        // An index entry carries the keys and what the index projects, as in DynamoDB.
+        if let Some(projected) = query.index.projected() {
+            for item in &mut found {
+                item.retain(|attr, _| {
+                    [KEY, partition, sort].contains(&attr.as_str())
+                        || projected.contains(&attr.as_str())
+                });
+            }
+        }
         let next = more.then(|| {
             let last = found.last().expect("a full page");
             [KEY, partition, sort]

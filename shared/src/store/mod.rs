@@ -158,6 +158,14 @@ impl Index {
         }
     }
 
+    /// The attributes an index entry carries besides the keys (`None`: all of them).
+    pub fn projected(self) -> Option<&'static [&'static str]> {
+        match self {
+            Index::ByDeadline => Some(&["tenant_id", "reference_code"]),
+            Index::ByTenantDay => None,
+        }
+    }
+
     /// Whether the sort key is a number (`N`) rather than a string.
     pub fn numeric_sort(self) -> bool {
         matches!(self, Index::ByDeadline)

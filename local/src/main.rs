@@ -146,6 +146,55 @@ async fn store(options: &Options) -> (SharedStore, Arc<dyn gateway::store::Chang
     )
 }
 
+/// The delivery queue and its dead-letter queue on the SQS of a compatible endpoint
+/// (moto), with the template's redrive policy (attempts: the retry schedule's).
+async fn sqs_queue(
+    endpoint: &str,
+    table: &str,
+    schedule: &gateway::events::queue::RetrySchedule,
+) -> gateway::events::queue::SqsQueue {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let client = aws_sdk_sqs::Client::new(&gateway::platform::endpoint_config(endpoint));
+    fn fail_sqs<E: std::error::Error + Send + Sync + 'static>(
+        e: aws_sdk_sqs::error::SdkError<E>,
+    ) -> ! {
+        fail(&format!(
+            "cannot use SQS on the endpoint: {}",
+            aws_sdk_sqs::error::DisplayErrorContext(e)
+        ))
+    }
+    let dead = client
+        .create_queue()
+        .queue_name(format!("{table}-deliveries-dead"))
+        .send()
+        .await
+        .unwrap_or_else(|e| fail_sqs(e));
+    let dead_arn = client
+        .get_queue_attributes()
+        .queue_url(dead.queue_url().unwrap_or_default())
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap_or_else(|e| fail_sqs(e))
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .unwrap_or_default();
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dead_arn,
+        "maxReceiveCount": schedule.attempts(),
+    });
+    let url = client
+        .create_queue()
+        .queue_name(format!("{table}-deliveries"))
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| fail_sqs(e))
+        .queue_url
+        .unwrap_or_default();
+    gateway::events::queue::SqsQueue::new(client, url)
+}
+
 /// API Gateway's job, locally: send each request to the function whose route table has
 /// its path; plus the demo merchant's pages and backend.
 async fn gateway(
@@ -315,7 +364,20 @@ async fn main() {
     )
     .unwrap_or_else(|e| fail(&e));
     let (store, feed) = store(&options).await;
-    let queue = Arc::new(gateway::events::queue::MemoryQueue::new());
+    let notify_config = notify::NotifyConfig::from_env(&env).unwrap_or_else(|e| fail(&e));
+    let (queue, deliveries): (gateway::events::queue::SharedQueue, background::Deliveries) =
+        match &options.dynamodb_endpoint {
+            None => {
+                let memory = Arc::new(gateway::events::queue::MemoryQueue::new());
+                (memory.clone(), background::Deliveries::Memory(memory))
+            }
+            Some(endpoint) => {
+                let sqs = Arc::new(
+                    sqs_queue(endpoint, &options.table, &notify_config.retry_schedule).await,
+                );
+                (sqs.clone(), background::Deliveries::Sqs(sqs))
+            }
+        };
     let platform = Platform {
         store,
         clock: gateway::clock::system(),
@@ -326,8 +388,7 @@ async fn main() {
     let app = gateway(&env, &platform, local.demo, &gateway_url)
         .await
         .unwrap_or_else(|e| fail(&e));
-    let notify_config = notify::NotifyConfig::from_env(&env).unwrap_or_else(|e| fail(&e));
-    let notifier = notify::build(&notify_config, &platform, queue.clone())
+    let notifier = notify::build(&notify_config, &platform, queue)
         .await
         .unwrap_or_else(|e| fail(&e));
     let sweep_every = Duration::from_secs(
@@ -338,7 +399,7 @@ async fn main() {
     tokio::spawn(background::run(
         notifier,
         feed,
-        queue,
+        deliveries,
         platform.clock.clone(),
         sweep_every,
     ));

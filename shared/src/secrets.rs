@@ -53,28 +53,11 @@ impl SecretsManager {
         Self { client }
     }
 
-    /// For a Secrets Manager-compatible endpoint on loopback (moto): such servers accept
-    /// any credentials, so placeholders stand in when the environment has none.
+    /// For a Secrets Manager-compatible endpoint on loopback (moto).
     pub fn for_endpoint(endpoint: &str) -> Self {
-        let var =
-            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
-        let credentials = aws_sdk_secretsmanager::config::Credentials::new(
-            var("AWS_ACCESS_KEY_ID", "local"),
-            var("AWS_SECRET_ACCESS_KEY", "local"),
-            None,
-            None,
-            "endpoint-override",
-        );
-        let config = aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-            .region(aws_sdk_secretsmanager::config::Region::new(var(
-                "AWS_REGION",
-                "us-east-1",
-            )))
-            .endpoint_url(endpoint)
-            .credentials_provider(credentials)
-            .build();
-        Self::new(aws_sdk_secretsmanager::Client::from_conf(config))
+        Self::new(aws_sdk_secretsmanager::Client::new(
+            &crate::platform::endpoint_config(endpoint),
+        ))
     }
 
     pub fn client(&self) -> &aws_sdk_secretsmanager::Client {

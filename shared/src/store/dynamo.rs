@@ -26,27 +26,9 @@ pub struct DynamoStore {
     table: String,
 }
 
-/// A client for a DynamoDB-compatible endpoint on loopback (moto, a local stack): such
-/// servers accept any credentials, so placeholders stand in when the environment has none.
+/// A client for a DynamoDB-compatible endpoint on loopback (moto, a local stack).
 pub fn client_for_endpoint(endpoint: &str) -> Client {
-    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
-    let credentials = aws_sdk_dynamodb::config::Credentials::new(
-        var("AWS_ACCESS_KEY_ID", "local"),
-        var("AWS_SECRET_ACCESS_KEY", "local"),
-        std::env::var("AWS_SESSION_TOKEN").ok(),
-        None,
-        "endpoint-override",
-    );
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new(var(
-            "AWS_REGION",
-            "us-east-1",
-        )))
-        .endpoint_url(endpoint)
-        .credentials_provider(credentials)
-        .build();
-    Client::from_conf(config)
+    Client::new(&crate::platform::endpoint_config(endpoint))
 }
 
 impl DynamoStore {

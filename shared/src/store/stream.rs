@@ -21,24 +21,7 @@ pub struct StreamFeed {
 
 /// A client for a DynamoDB Streams-compatible endpoint on loopback.
 pub fn client_for_endpoint(endpoint: &str) -> Client {
-    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
-    let credentials = aws_sdk_dynamodbstreams::config::Credentials::new(
-        var("AWS_ACCESS_KEY_ID", "local"),
-        var("AWS_SECRET_ACCESS_KEY", "local"),
-        None,
-        None,
-        "endpoint-override",
-    );
-    let config = aws_sdk_dynamodbstreams::Config::builder()
-        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodbstreams::config::Region::new(var(
-            "AWS_REGION",
-            "us-east-1",
-        )))
-        .endpoint_url(endpoint)
-        .credentials_provider(credentials)
-        .build();
-    Client::from_conf(config)
+    Client::new(&crate::platform::endpoint_config(endpoint))
 }
 
 fn unavailable(error: impl std::fmt::Display) -> StoreError {

@@ -799,6 +799,14 @@ impl gateway::store::ItemStore for StaleFirstRead {
         self.inner.query(query).await
     }
 
+    async fn read_many(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, gateway::store::Item>, gateway::store::StoreError>
+    {
+        self.inner.read_many(keys).await
+    }
+
     async fn read(
         &self,
         key: &str,

@@ -575,5 +575,5 @@ async fn with_sqs_a_failed_delivery_comes_back_on_schedule_then_goes_to_the_dead
 }
 
 fn sqs_for(endpoint: &str) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(&gateway::platform::endpoint_config(endpoint))
+    aws_sdk_sqs::Client::new(&gateway::aws::endpoint_config(endpoint))
 }

@@ -6,6 +6,7 @@ mod callback;
 mod documents;
 mod events;
 mod issuer;
+mod issuer_records;
 mod merchant;
 mod sandbox_cards;
 mod store_contract;

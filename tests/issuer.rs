@@ -689,7 +689,7 @@ mod bad_input {
             => UNAUTHORIZED, "UNAUTHORIZED", None;
         unknown_api_key: post_json(ENROLL, Some("wrong-key-0123456789"), &enroll_body(ACTIVE_CARD_ID, CARDHOLDER_ID))
             => UNAUTHORIZED, "UNAUTHORIZED", None;
-        unknown_route: post_json("/card/issuance/api/issuing/3ds/v2/unenroll", Some(ISSUER_KEY), &json!({}))
+        unknown_route: post_json("/card/issuance/api/issuing/3ds/v2/disenroll", Some(ISSUER_KEY), &json!({}))
             => NOT_FOUND, "ROUTE_NOT_FOUND", None;
         wrong_method: get(ENROLL, Some(ISSUER_KEY))
             => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", None;

@@ -154,7 +154,7 @@ async fn sqs_queue(
     schedule: &gateway::events::queue::RetrySchedule,
 ) -> gateway::events::queue::SqsQueue {
     use aws_sdk_sqs::types::QueueAttributeName;
-    let client = aws_sdk_sqs::Client::new(&gateway::platform::endpoint_config(endpoint));
+    let client = aws_sdk_sqs::Client::new(&gateway::aws::endpoint_config(endpoint));
     fn fail_sqs<E: std::error::Error + Send + Sync + 'static>(
         e: aws_sdk_sqs::error::SdkError<E>,
     ) -> ! {

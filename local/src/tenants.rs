@@ -46,13 +46,9 @@ pub struct LocalTenants {
     pub printed: Vec<PrintedKey>,
 }
 
-/// The secrets of a local run. `demo_merchant_key` names the demo checkout's merchant in
-/// a registry file (whose keys are stored as digests only).
-pub fn local_tenants(
-    tenants_file: Option<&str>,
-    demo_merchant_key: Option<&str>,
-    gateway_url: &str,
-) -> Result<LocalTenants, String> {
+/// The gateway's own secrets of a local run: the sandbox's upstream credentials and
+/// development session keys.
+fn development_secrets() -> Arc<LocalSecrets> {
     let secrets = Arc::new(LocalSecrets::new());
     secrets.set(
         CARD_ISSUANCE,
@@ -74,6 +70,17 @@ pub fn local_tenants(
         })
         .to_string(),
     );
+    secrets
+}
+
+/// The secrets of a local run. `demo_merchant_key` names the demo checkout's merchant in
+/// a registry file (whose keys are stored as digests only).
+pub fn local_tenants(
+    tenants_file: Option<&str>,
+    demo_merchant_key: Option<&str>,
+    gateway_url: &str,
+) -> Result<LocalTenants, String> {
+    let secrets = development_secrets();
     let Some(path) = tenants_file else {
         secrets.set(TENANTS, demo_registry(gateway_url).to_string());
         return Ok(LocalTenants {

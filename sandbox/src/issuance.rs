@@ -15,8 +15,9 @@ use crate::state::{CardStatus, Cardholder, SandboxState};
 
 pub const PREFIX: &str = "/card/issuance/api/issuing";
 
-pub fn routes() -> Router<Arc<SandboxState>> {
-    Router::new()
+/// The card-issuance routes; `unenroll`: serve the inferred unenroll route too.
+pub fn routes(unenroll: bool) -> Router<Arc<SandboxState>> {
+    let router = Router::new()
         .route(
             &format!("{PREFIX}/cardholders/v2/create"),
             post(create_cardholder),
@@ -32,7 +33,28 @@ pub fn routes() -> Router<Arc<SandboxState>> {
         .route(&format!("{PREFIX}/3ds/v2/enroll"), post(enroll))
         .route(&format!("{PREFIX}/3ds/v2/update"), post(update_enrollment))
         .route(&format!("{PREFIX}/3ds/v2/detail"), get(enrollment_detail))
-        .route(&format!("{PREFIX}/card/v2/detail"), get(card_detail))
+        .route(&format!("{PREFIX}/card/v2/detail"), get(card_detail));
+    if unenroll {
+        router.route(&format!("{PREFIX}/3ds/v2/unenroll"), post(unenroll_card))
+    } else {
+        router
+    }
+}
+
+fn card_not_found() -> Refusal {
+    error(
+        StatusCode::NOT_FOUND,
+        "CARD_NOT_FOUND",
+        "Card does not exist",
+    )
+}
+
+fn card_not_enrolled() -> Refusal {
+    error(
+        StatusCode::NOT_FOUND,
+        "CARD_NOT_ENROLLED",
+        "Card is not enrolled for 3DS",
+    )
 }
 
 /// An upstream error answer: `{"code", "message"}` with its status.
@@ -331,11 +353,7 @@ fn card_and_cardholder(state: &SandboxState, body: &[u8]) -> Result<(String, Str
     let cardholder_id = required(&map, "cardholder_id")?;
     let world = state.issuance.lock().unwrap();
     if !world.cards.contains_key(&card_id) {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            "CARD_NOT_FOUND",
-            "Card does not exist",
-        ));
+        return Err(card_not_found());
     }
     if !world.cardholders.contains_key(&cardholder_id) {
         return Err(error(
@@ -381,13 +399,10 @@ async fn update_enrollment(
     admit(&state, &headers)?;
     let (card_id, cardholder_id) = card_and_cardholder(&state, &body)?;
     let mut world = state.issuance.lock().unwrap();
-    let linked = world.enrollments.get_mut(&card_id).ok_or_else(|| {
-        error(
-            StatusCode::NOT_FOUND,
-            "CARD_NOT_ENROLLED",
-            "Card is not enrolled for 3DS",
-        )
-    })?;
+    let linked = world
+        .enrollments
+        .get_mut(&card_id)
+        .ok_or_else(card_not_enrolled)?;
     *linked = cardholder_id;
     Ok(success(None))
 }
@@ -410,23 +425,13 @@ async fn enrollment_detail(
         })?;
     let world = state.issuance.lock().unwrap();
     if !world.cards.contains_key(card_id) {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            "CARD_NOT_FOUND",
-            "Card does not exist",
-        ));
+        return Err(card_not_found());
     }
     let cardholder = world
         .enrollments
         .get(card_id)
         .and_then(|id| world.cardholders.get(id))
-        .ok_or_else(|| {
-            error(
-                StatusCode::NOT_FOUND,
-                "CARD_NOT_ENROLLED",
-                "Card is not enrolled for 3DS",
-            )
-        })?;
+        .ok_or_else(card_not_enrolled)?;
     Ok(success(Some(cardholder_json(cardholder))))
 }
 
@@ -449,17 +454,31 @@ async fn card_detail(
             )
         })?;
     let world = state.issuance.lock().unwrap();
-    let card = world.cards.get(card_id).ok_or_else(|| {
-        error(
-            StatusCode::NOT_FOUND,
-            "CARD_NOT_FOUND",
-            "Card does not exist",
-        )
-    })?;
+    let card = world.cards.get(card_id).ok_or_else(card_not_found)?;
     Ok(success(Some(json!({
         "card_id": card_id,
         "budget_id": card.budget_id,
         "card_status": card.card_status,
         "type": "SHARE",
     }))))
+}
+
+/// `POST 3ds/v2/unenroll` (inferred, with the path and envelope of its siblings): the
+/// card's 3DS link is removed; 404 `CARD_NOT_ENROLLED` if it has none.
+async fn unenroll_card(
+    State(state): State<Arc<SandboxState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Refusal> {
+    admit(&state, &headers)?;
+    let map = object(&body)?;
+    let card_id = required(&map, "card_id")?;
+    let mut world = state.issuance.lock().unwrap();
+    if !world.cards.contains_key(&card_id) {
+        return Err(card_not_found());
+    }
+    if world.enrollments.remove(&card_id).is_none() {
+        return Err(card_not_enrolled());
+    }
+    Ok(success(Some(json!({"isSuccess": true}))))
 }

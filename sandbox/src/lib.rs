@@ -33,7 +33,7 @@ pub use state::{ChallengeStatus, SandboxConfig, SandboxState};
 
 /// The whole sandbox as one router.
 pub fn router(state: Arc<SandboxState>) -> Router {
-    let upstreams = issuance::routes()
+    let upstreams = issuance::routes(state.config.unenroll_route)
         .merge(payer_auth::routes())
         .merge(cardinal::routes())
         .layer(middleware::from_fn_with_state(

@@ -28,6 +28,9 @@ pub struct SandboxConfig {
     /// from the reference code instead of drawing them at random, so that recorded
     /// payloads (the `events/` files) stay valid against a fresh sandbox.
     pub deterministic_ids: bool,
+    /// Serve `POST 3ds/v2/unenroll` (inferred: not in the upstream's documentation).
+    /// Off, the sandbox answers it like a route that does not exist, as the real API may.
+    pub unenroll_route: bool,
 }
 
 pub const ISSUANCE_API_KEY: &str = "sandbox-ahrvo-api-key";
@@ -47,6 +50,7 @@ impl Default for SandboxConfig {
             otp_code: OTP_CODE.into(),
             public_base_url: None,
             deterministic_ids: false,
+            unenroll_route: true,
         }
     }
 }

@@ -28,18 +28,29 @@ pub mod attr {
     pub const ENROLLED_AT: &str = "enrolled_at";
     pub const CREATED_AT: &str = "created_at";
     pub const UPDATED_AT: &str = "updated_at";
+    pub const CONFIRMED_AT: &str = "confirmed_at";
+}
+
+/// A card's 3DS status in its record.
+pub mod status {
+    /// The upstream confirmed the card is linked to `cardholder_id`.
+    pub const ENROLLED: &str = "ENROLLED";
+    /// The upstream confirmed the card has no 3DS link any more.
+    pub const UNENROLLED: &str = "UNENROLLED";
 }
 
 /// A card's record as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CardEnrollment {
     pub card_id: String,
-    pub cardholder_id: String,
+    /// The linked cardholder; none once unenrolled.
+    #[serde(default)]
+    pub cardholder_id: Option<String>,
     /// The budget the card was issued from (which card program it is); absent on
     /// records written before it was kept.
     #[serde(default)]
     pub budget_id: Option<String>,
-    /// `ENROLLED`: the upstream confirmed the card is linked to `cardholder_id`.
+    /// [`status`]: `ENROLLED` or `UNENROLLED`.
     pub status: String,
     /// The tenant (card program) that owns the card.
     pub tenant_id: String,
@@ -47,6 +58,10 @@ pub struct CardEnrollment {
     pub enrolled_at: i64,
     /// Epoch milliseconds of the last confirmed change.
     pub updated_at: i64,
+    /// Epoch milliseconds the upstream last confirmed the record (a change, or a refresh
+    /// that found it as recorded).
+    #[serde(default)]
+    pub confirmed_at: Option<i64>,
 }
 
 /// A cardholder contact's record: whose it is, in which budget.
@@ -131,24 +146,84 @@ impl Enrollments {
         card_budget: &BudgetId,
         tenant: &TenantId,
     ) -> Result<Recorded, StoreError> {
+        self.record_card(card_id, Some(cardholder_id), card_budget, tenant)
+            .await
+    }
+
+    /// Records that the upstream confirmed `card_id` has no 3DS link now (unenrolled, or
+    /// found so by a refresh). Same guards as [`Enrollments::record_confirmed`].
+    pub async fn record_unenrolled(
+        &self,
+        card_id: &CardId,
+        card_budget: &BudgetId,
+        tenant: &TenantId,
+    ) -> Result<Recorded, StoreError> {
+        self.record_card(card_id, None, card_budget, tenant).await
+    }
+
+    /// One conditional write of a card's confirmed link (`None`: no link). Another
+    /// tenant's record is left alone, and a confirmation older than the stored one (two
+    /// changes racing) is refused, so the record always shows the latest confirmed state.
+    async fn record_card(
+        &self,
+        card_id: &CardId,
+        cardholder_id: Option<&CardholderId>,
+        card_budget: &BudgetId,
+        tenant: &TenantId,
+    ) -> Result<Recorded, StoreError> {
         let now = self.clock.now_ms();
+        let patch = Patch::default()
+            .set_s(attr::KIND, CARD_KIND)
+            .set_s(attr::CARD_ID, card_id.as_str())
+            .set_s(attr::BUDGET_ID, card_budget.as_str())
+            .set_s(attr::TENANT_ID, tenant.as_str())
+            .set_n(attr::UPDATED_AT, now)
+            .set_n(attr::CONFIRMED_AT, now);
+        let patch = match cardholder_id {
+            Some(cardholder) => patch
+                .set_s(attr::CARDHOLDER_ID, cardholder.as_str())
+                .set_s(attr::STATUS, status::ENROLLED)
+                .set_if_absent(attr::ENROLLED_AT, number_value(now)),
+            None => patch
+                .set_s(attr::STATUS, status::UNENROLLED)
+                .remove(attr::CARDHOLDER_ID),
+        };
         let mutation = Mutation {
             guard: Guard::And(vec![
                 absent_or_owned_by(tenant),
                 Guard::Or(vec![Guard::Absent, Guard::Lt(attr::UPDATED_AT, now)]),
             ]),
-            patch: Patch::default()
-                .set_s(attr::KIND, CARD_KIND)
-                .set_s(attr::CARD_ID, card_id.as_str())
-                .set_s(attr::CARDHOLDER_ID, cardholder_id.as_str())
-                .set_s(attr::BUDGET_ID, card_budget.as_str())
-                .set_s(attr::STATUS, "ENROLLED")
-                .set_s(attr::TENANT_ID, tenant.as_str())
-                .set_n(attr::UPDATED_AT, now)
-                .set_if_absent(attr::ENROLLED_AT, number_value(now)),
+            patch,
         };
         let written = self.store.write(&key(card_id.as_str()), &mutation).await?;
         Ok(refusal(written, tenant, "card"))
+    }
+
+    /// A refresh found the record as the upstream has it: only when it was confirmed moves.
+    pub async fn record_still_confirmed(
+        &self,
+        card_id: &CardId,
+        tenant: &TenantId,
+    ) -> Result<Recorded, StoreError> {
+        let mutation = Mutation {
+            guard: Guard::equals(attr::TENANT_ID, tenant.as_str()),
+            patch: Patch::default().set_n(attr::CONFIRMED_AT, self.clock.now_ms()),
+        };
+        let written = self.store.write(&key(card_id.as_str()), &mutation).await?;
+        Ok(refusal(written, tenant, "card"))
+    }
+
+    /// The records of up to 100 cards, in one round trip.
+    pub async fn cards(
+        &self,
+        card_ids: &[CardId],
+    ) -> Result<std::collections::HashMap<String, CardEnrollment>, StoreError> {
+        let keys: Vec<String> = card_ids.iter().map(|c| key(c.as_str())).collect();
+        let items = self.store.read_many(&keys).await?;
+        items
+            .into_values()
+            .map(|item| decode::<CardEnrollment>(item).map(|r| (r.card_id.clone(), r)))
+            .collect()
     }
 
     /// Records that `tenant` owns the cardholder contact, in `budget_id`. One conditional

@@ -78,6 +78,7 @@ error_codes! {
     EventNotFound = ("EVENT_NOT_FOUND", 404, "no event with this id"),
     MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405, "this route does not accept that method"),
     CardAlreadyEnrolled = ("CARD_ALREADY_ENROLLED", 409, "the card is already enrolled for 3DS"),
+    IdempotencyKeyReused = ("IDEMPOTENCY_KEY_REUSED", 409, "this Idempotency-Key was used with a different request"),
     ReferenceCodeInUse = ("REFERENCE_CODE_IN_USE", 409, "this reference_code was already used with a different request"),
     RequestInProgress = ("REQUEST_IN_PROGRESS", 409, "a request with this reference_code is being processed; retry shortly"),
     NoChallengePending = ("NO_CHALLENGE_PENDING", 409, "this authentication has no challenge to validate"),
@@ -88,6 +89,7 @@ error_codes! {
     PayloadTooLarge = ("PAYLOAD_TOO_LARGE", 413, "the request body is too large"),
     TooManyRequests = ("TOO_MANY_REQUESTS", 429, "the upstream rate limit was reached; retry later"),
     InternalError = ("INTERNAL_ERROR", 500, "internal error"),
+    UnenrollNotAvailable = ("UNENROLL_NOT_AVAILABLE", 501, "the card-issuance API does not offer unenroll; nothing was changed"),
     /// The upstream refused the request or did not report success.
     UpstreamRejected = ("UPSTREAM_REJECTED", 502, "the upstream rejected the request"),
     UpstreamUnavailable = ("UPSTREAM_UNAVAILABLE", 502, "the upstream is unavailable; nothing was decided, retry the request"),

@@ -13,6 +13,7 @@
 //!   or local files, cached with a TTL);
 //! * plumbing: [`config`], [`crypto`], [`clock`], [`redirect`], [`telemetry`].
 
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -21,6 +22,7 @@ pub mod enrollment;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod idempotency;
 pub mod merchant;
 pub mod outbound;
 pub mod platform;

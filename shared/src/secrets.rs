@@ -56,7 +56,7 @@ impl SecretsManager {
     /// For a Secrets Manager-compatible endpoint on loopback (moto).
     pub fn for_endpoint(endpoint: &str) -> Self {
         Self::new(aws_sdk_secretsmanager::Client::new(
-            &crate::platform::endpoint_config(endpoint),
+            &crate::aws::endpoint_config(endpoint),
         ))
     }
 

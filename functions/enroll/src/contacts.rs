@@ -3,6 +3,8 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::NaiveDate;
 use gateway::domain::field as f;
 use gateway::domain::{BudgetId, CardholderId, Check, FieldError};
@@ -22,8 +24,9 @@ use crate::ownership::not_found;
 pub(crate) async fn create_cardholder(
     State(app): State<AppState>,
     caller: IssuerCaller,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<CreateCardholderRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let budget = BudgetId::parse("budget_id", &request.budget_id)?;
     f::text("first_name", &request.first_name, 64)?;
     f::text("last_name", &request.last_name, 64)?;
@@ -31,11 +34,23 @@ pub(crate) async fn create_cardholder(
     if !caller.issuer().owns_budget(budget.as_str()) {
         return Err(not_found(ErrorCode::BudgetNotFound));
     }
-    let credentials = app.credentials_for(&caller).await?;
+    app.once(&caller, &headers, "create_cardholder", &request, || {
+        create(&app, &caller, &request, &budget)
+    })
+    .await
+}
+
+async fn create(
+    app: &AppState,
+    caller: &IssuerCaller,
+    request: &CreateCardholderRequest,
+    budget: &BudgetId,
+) -> Result<Json<Value>, ApiError> {
+    let credentials = app.credentials_for(caller).await?;
     let mut envelope = app
         .card_issuance
         .with(&credentials)
-        .create_cardholder(&request)
+        .create_cardholder(request)
         .await?;
     let created = envelope
         .pointer("/data/cardholder_id")
@@ -44,7 +59,7 @@ pub(crate) async fn create_cardholder(
     match created {
         Some(cardholder) => {
             app.enrollments
-                .record_cardholder(&cardholder, &budget, caller.id())
+                .record_cardholder(&cardholder, budget, caller.id())
                 .await?;
         }
         None => tracing::warn!("a created contact came back without its cardholder_id"),
@@ -59,17 +74,30 @@ pub(crate) async fn create_cardholder(
 pub(crate) async fn update_cardholder(
     State(app): State<AppState>,
     caller: IssuerCaller,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<UpdateCardholderRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let cardholder = CardholderId::parse("cardholder_id", &request.cardholder_id)?;
     check_contact(&request.contact(), app.today())?;
-    let credentials = app.credentials_for(&caller).await?;
+    app.once(&caller, &headers, "update_cardholder", &request, || {
+        update(&app, &caller, &request, &cardholder)
+    })
+    .await
+}
+
+async fn update(
+    app: &AppState,
+    caller: &IssuerCaller,
+    request: &UpdateCardholderRequest,
+    cardholder: &CardholderId,
+) -> Result<Json<Value>, ApiError> {
+    let credentials = app.credentials_for(caller).await?;
     let upstream = app.card_issuance.with(&credentials);
-    app.own_cardholder(&caller, &upstream, &cardholder).await?;
-    let mut envelope = upstream.update_cardholder(&request).await?;
+    app.own_cardholder(caller, &upstream, cardholder).await?;
+    let mut envelope = upstream.update_cardholder(request).await?;
     // Recorded so the change stream tells the card program (`cardholder.updated`).
     app.enrollments
-        .record_contact_update(&cardholder, caller.id())
+        .record_contact_update(cardholder, caller.id())
         .await?;
     redact_security_answers(&mut envelope);
     tracing::info!("cardholder 3DS contact updated");

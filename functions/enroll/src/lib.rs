@@ -16,16 +16,20 @@ use gateway::config::{
 use gateway::enrollment::Enrollments;
 use gateway::error::ApiError;
 use gateway::http::{self, HasTenants, IssuerCaller, Route};
+use gateway::idempotency::Idempotency;
 use gateway::outbound::HttpClient;
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
+use gateway::session::SessionKeys;
 use gateway::tenants::{Registry, RegistryPolicy};
 use gateway::upstream::card_issuance::{CardIssuanceClient, CardIssuanceCredentials, PATH_PREFIX};
 
 mod batch;
 mod cards;
 mod contacts;
+mod idempotent;
 mod ownership;
+mod status;
 
 /// Settings of the enroll function.
 #[derive(Debug, Clone)]
@@ -36,6 +40,9 @@ pub struct EnrollConfig {
     pub secrets: SecretSettings,
     /// The gateway's card-issuance credentials (`CARD_ISSUANCE_SECRET_ID`).
     pub card_issuance_secret: String,
+    /// The session keys (`SESSION_KEYS_SECRET_ID`): idempotency fingerprints and kept
+    /// answers are keyed and sealed with them.
+    pub session_keys_secret: String,
     pub batch_concurrency: usize,
     /// When a bulk request answers, finished or not (`ENROLL_BATCH_DEADLINE_MS`).
     pub batch_deadline: Duration,
@@ -49,6 +56,7 @@ impl EnrollConfig {
             card_issuance: CardIssuanceSettings::from_env(env)?,
             secrets: SecretSettings::from_env(env)?,
             card_issuance_secret: env.required("CARD_ISSUANCE_SECRET_ID")?,
+            session_keys_secret: env.required("SESSION_KEYS_SECRET_ID")?,
             batch_concurrency: env.ranged("ENROLL_BATCH_CONCURRENCY", 8, 1..=32)?,
             batch_deadline: batch_deadline(env)?,
         })
@@ -77,6 +85,8 @@ struct EnrollApp {
     clock: SharedClock,
     tenants: Cached<Registry>,
     credentials: Cached<CardIssuanceCredentials>,
+    session_keys: Arc<Cached<SessionKeys>>,
+    idempotency: Idempotency,
 }
 
 impl HasTenants for EnrollApp {
@@ -115,6 +125,9 @@ const ENROLLMENT_DETAIL: &str = "/card/issuance/api/issuing/3ds/v2/detail";
 const CREATE_CARDHOLDER: &str = "/card/issuance/api/issuing/cardholders/v2/create";
 const UPDATE_CARDHOLDER: &str = "/card/issuance/api/issuing/cardholders/v2/update";
 const QUERY_CARDHOLDERS: &str = "/card/issuance/api/issuing/cardholders/v2/detail";
+const UNENROLL: &str = "/card/issuance/api/issuing/3ds/v2/unenroll";
+const CARD_STATUS: &str = "/card/issuance/api/issuing/3ds/v2/status";
+const CARD_STATUS_BATCH: &str = "/card/issuance/api/issuing/3ds/v2/status/batch";
 
 /// The function's route table.
 fn route_list() -> Vec<Route<State>> {
@@ -126,6 +139,9 @@ fn route_list() -> Vec<Route<State>> {
         Route::post(CREATE_CARDHOLDER, contacts::create_cardholder),
         Route::post(UPDATE_CARDHOLDER, contacts::update_cardholder),
         Route::get(QUERY_CARDHOLDERS, contacts::query_cardholders),
+        Route::post(UNENROLL, cards::unenroll),
+        Route::get(CARD_STATUS, status::card_status),
+        Route::post(CARD_STATUS_BATCH, status::card_status_batch),
     ]
 }
 
@@ -139,6 +155,13 @@ pub fn routes() -> Vec<http::routes::RouteKey> {
 pub async fn build(config: &EnrollConfig, platform: &Platform) -> Result<Router, SecretError> {
     debug_assert!(route_list().iter().all(|r| r.path.starts_with(PATH_PREFIX)));
     let secrets = &config.secrets;
+    let session_keys = Arc::new(Cached::new(
+        platform.secrets.clone(),
+        config.session_keys_secret.clone(),
+        secrets.ttl,
+        platform.clock.clone(),
+        (),
+    ));
     let app = EnrollApp {
         card_issuance: CardIssuanceClient::new(
             HttpClient::new(config.http.clone()),
@@ -164,9 +187,11 @@ pub async fn build(config: &EnrollConfig, platform: &Platform) -> Result<Router,
             platform.clock.clone(),
             (),
         ),
+        session_keys: session_keys.clone(),
+        idempotency: Idempotency::new(platform.store.clone(), platform.clock.clone(), session_keys),
     };
-    // Both in one Secrets Manager round trip.
-    gateway::secrets::load_all(&[&app.tenants, &app.credentials]).await?;
+    // All in one Secrets Manager round trip.
+    gateway::secrets::load_all(&[&app.tenants, &app.credentials, &*app.session_keys]).await?;
     Ok(http::routes::assemble(route_list())
         .fallback(http::route_not_found)
         .method_not_allowed_fallback(http::method_not_allowed)

@@ -42,18 +42,21 @@ pub enum EventType {
     CardEnrolled,
     #[serde(rename = "card.enrollment_updated")]
     CardEnrollmentUpdated,
+    #[serde(rename = "card.unenrolled")]
+    CardUnenrolled,
     #[serde(rename = "cardholder.updated")]
     CardholderUpdated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::AuthenticationSucceeded,
         EventType::AuthenticationFailed,
         EventType::AuthenticationExpired,
         EventType::AuthenticationCanceled,
         EventType::CardEnrolled,
         EventType::CardEnrollmentUpdated,
+        EventType::CardUnenrolled,
         EventType::CardholderUpdated,
     ];
 
@@ -65,6 +68,7 @@ impl EventType {
             EventType::AuthenticationCanceled => "authentication.canceled",
             EventType::CardEnrolled => "card.enrolled",
             EventType::CardEnrollmentUpdated => "card.enrollment_updated",
+            EventType::CardUnenrolled => "card.unenrolled",
             EventType::CardholderUpdated => "cardholder.updated",
         }
     }
@@ -193,26 +197,24 @@ fn authentication_data(session: &AuthenticationSession, flow: &str) -> Value {
 }
 
 fn card_event(change: &Change, new: &Item) -> Option<NewEvent> {
-    let cardholder = string(new, "cardholder_id")?;
-    let previous = change
-        .old
-        .as_ref()
-        .and_then(|old| string(old, "cardholder_id"));
-    let was_enrolled =
-        change.old.as_ref().and_then(|old| string(old, "status")) == Some("ENROLLED");
+    let old = change.old.as_ref();
+    let previous = old.and_then(|old| string(old, "cardholder_id"));
+    let was_enrolled = old.and_then(|old| string(old, "status")) == Some("ENROLLED");
+    let cardholder = string(new, "cardholder_id");
     let kind = match (string(new, "status")?, was_enrolled) {
         ("ENROLLED", false) => EventType::CardEnrolled,
-        ("ENROLLED", true) if previous != Some(cardholder) => EventType::CardEnrollmentUpdated,
+        ("ENROLLED", true) if previous != cardholder => EventType::CardEnrollmentUpdated,
+        ("UNENROLLED", true) => EventType::CardUnenrolled,
         _ => return None,
     };
     let updated_at = number(new, "updated_at")?;
     let mut data = json!({
         "card_id": string(new, "card_id")?,
         "cardholder_id": cardholder,
-        "status": "ENROLLED",
+        "status": string(new, "status"),
         "updated_at": rfc3339(updated_at),
     });
-    if kind == EventType::CardEnrollmentUpdated {
+    if kind != EventType::CardEnrolled {
         data["previous_cardholder_id"] = json!(previous);
     }
     Some(NewEvent {

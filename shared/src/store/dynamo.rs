@@ -28,7 +28,7 @@ pub struct DynamoStore {
 
 /// A client for a DynamoDB-compatible endpoint on loopback (moto, a local stack).
 pub fn client_for_endpoint(endpoint: &str) -> Client {
-    Client::new(&crate::platform::endpoint_config(endpoint))
+    Client::new(&crate::aws::endpoint_config(endpoint))
 }
 
 impl DynamoStore {
@@ -159,6 +159,59 @@ impl ItemStore for DynamoStore {
         self.query_index(query).await
     }
 
+    async fn read_many(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = std::collections::HashMap::new();
+        let mut wanted: Vec<Item> = keys
+            .iter()
+            .map(|key| Item::from([(KEY.to_owned(), AttributeValue::S(key.clone()))]))
+            .collect();
+        // What DynamoDB leaves unprocessed (throttling) is asked again, a few times.
+        for attempt in 0..5 {
+            if wanted.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut wanted)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in output
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                if let Some(AttributeValue::S(key)) = item.get(KEY) {
+                    found.insert(key.clone(), item);
+                }
+            }
+            wanted = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        if !wanted.is_empty() {
+            return Err(StoreError::Unavailable(
+                "the store left keys unprocessed after five tries".into(),
+            ));
+        }
+        Ok(found)
+    }
+
     async fn read(&self, key: &str) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
@@ -207,6 +260,34 @@ impl DynamoStore {
     }
 }
 
+fn key_element(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("static key schema")
+}
+
+/// An index as `template.yaml` declares it.
+fn secondary_index(index: Index) -> GlobalSecondaryIndex {
+    let projection = match index.projected() {
+        None => Projection::builder()
+            .projection_type(ProjectionType::All)
+            .build(),
+        Some(attributes) => Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(attributes.iter().map(|a| a.to_string()).collect()))
+            .build(),
+    };
+    GlobalSecondaryIndex::builder()
+        .index_name(index.name())
+        .key_schema(key_element(index.partition_attr(), KeyType::Hash))
+        .key_schema(key_element(index.sort_attr(), KeyType::Range))
+        .projection(projection)
+        .build()
+        .expect("static index")
+}
+
 /// Creates the table the way `template.yaml` declares it (for tests and local stacks
 /// pointed at a DynamoDB-compatible endpoint). An existing table is left as it is.
 pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
@@ -226,18 +307,11 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
             .build()
             .expect("static attribute definition")
     };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("static key schema")
-    };
     let mut create = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(KEY, KeyType::Hash))
+        .key_schema(key_element(KEY, KeyType::Hash))
         .attribute_definitions(attribute(KEY, ScalarAttributeType::S))
         .stream_specification(
             StreamSpecification::builder()
@@ -255,25 +329,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
         create = create
             .attribute_definitions(attribute(index.partition_attr(), ScalarAttributeType::S))
             .attribute_definitions(attribute(index.sort_attr(), sort_type))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(index.name())
-                    .key_schema(key(index.partition_attr(), KeyType::Hash))
-                    .key_schema(key(index.sort_attr(), KeyType::Range))
-                    .projection(match index.projected() {
-                        None => Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                        Some(attributes) => Projection::builder()
-                            .projection_type(ProjectionType::Include)
-                            .set_non_key_attributes(Some(
-                                attributes.iter().map(|a| a.to_string()).collect(),
-                            ))
-                            .build(),
-                    })
-                    .build()
-                    .expect("static index"),
-            );
+            .global_secondary_indexes(secondary_index(index));
     }
     create.send().await.map_err(store_error)?;
     client

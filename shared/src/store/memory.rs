@@ -87,6 +87,14 @@ impl ItemStore for MemoryStore {
             .cloned())
     }
 
+    async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Item>, StoreError> {
+        let items = self.items.lock().expect("memory store lock poisoned");
+        Ok(keys
+            .iter()
+            .filter_map(|key| items.get(key).map(|item| (key.clone(), item.clone())))
+            .collect())
+    }
+
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         let (partition, sort) = (query.index.partition_attr(), query.index.sort_attr());
         let items = self.items.lock().expect("memory store lock poisoned");

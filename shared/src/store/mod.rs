@@ -200,6 +200,9 @@ pub trait ItemStore: Send + Sync {
     async fn write(&self, key: &str, mutation: &Mutation) -> Result<Written, StoreError>;
     async fn read(&self, key: &str) -> Result<Option<Item>, StoreError>;
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;
+    /// Up to 100 items by key in one round trip (`BatchGetItem`, strongly consistent);
+    /// the ones that exist, by key.
+    async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Item>, StoreError>;
 }
 
 /// Orders two sort-key values of one index (numbers as numbers).

@@ -21,7 +21,7 @@ pub struct StreamFeed {
 
 /// A client for a DynamoDB Streams-compatible endpoint on loopback.
 pub fn client_for_endpoint(endpoint: &str) -> Client {
-    Client::new(&crate::platform::endpoint_config(endpoint))
+    Client::new(&crate::aws::endpoint_config(endpoint))
 }
 
 fn unavailable(error: impl std::fmt::Display) -> StoreError {

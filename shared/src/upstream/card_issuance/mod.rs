@@ -1,5 +1,6 @@
-//! Ahrvo card-issuance 3DS API (issuer side): the client for its six 3DS endpoints and
-//! the card detail (inferred, see [`CardIssuance::card_budget`]). Wire
+//! Ahrvo card-issuance 3DS API (issuer side): the client for its six 3DS endpoints, and
+//! two inferred ones: the card detail ([`CardIssuance::card_budget`]) and unenroll
+//! ([`CardIssuance::unenroll`]). Wire
 //! types in [`wire`], reading the answers in [`answer`].
 //!
 //! Every call carries `Authorization: Bearer` and `x-api-key`, states its retry policy,
@@ -220,6 +221,22 @@ impl CardIssuance<'_> {
             )
             .await?;
         Ok(answer::card_budget(&envelope))
+    }
+
+    /// `POST 3ds/v2/unenroll` with `{"card_id"}`: removes the card's 3DS link. The path
+    /// is INFERRED (the documentation names "Unenroll Card from 3DS" without its page):
+    /// the path and envelope of its siblings, served by the sandbox. Repeating it is
+    /// harmless (a second answers `CARD_NOT_ENROLLED`).
+    pub async fn unenroll(&self, card_id: &CardId) -> Result<Value, CardIssuanceError> {
+        self.post(
+            "unenroll",
+            "3ds/v2/unenroll",
+            RetryPolicy::Idempotent,
+            &wire::UnenrollRequest {
+                card_id: card_id.to_string(),
+            },
+        )
+        .await
     }
 
     /// `POST 3ds/v2/update`: re-points an enrolled card (repeating it is harmless).

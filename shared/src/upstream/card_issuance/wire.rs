@@ -94,3 +94,9 @@ pub struct CardholderQuery {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cardholder_id: Option<String>,
 }
+
+/// `POST 3ds/v2/unenroll` (inferred).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnenrollRequest {
+    pub card_id: String,
+}

@@ -1,0 +1,461 @@
+//! The issuer side completed: a card's 3DS status from the gateway's own records,
+//! unenroll (inferred upstream route), and idempotency keys on the issuer's writes.
+
+use axum::body::Body;
+use gateway_tests::*;
+use http::{Request, StatusCode};
+use sandbox::state::{
+    ACTIVE_CARD_ID, BUDGET_ID, CARDHOLDER_ID, SECOND_CARDHOLDER_ID, THIRD_BUDGET_CARD_ID,
+    THIRD_BUDGET_CARDHOLDER_ID, seeded_card_id,
+};
+use serde_json::{Value, json};
+
+const ISSUING: &str = "/card/issuance/api/issuing";
+
+fn path(route: &str) -> String {
+    format!("{ISSUING}/{route}")
+}
+
+fn link(card: &str, holder: &str) -> Value {
+    json!({"card_id": card, "cardholder_id": holder})
+}
+
+async fn write(issuer: &axum::Router, route: &str, key: &str, body: &Value) -> Answer {
+    send(issuer, post_json(&path(route), Some(key), body)).await
+}
+
+/// bank-x's function, with its card enrolled to Emma.
+async fn enrolled_by_bank_x(h: &Harness) -> axum::Router {
+    let issuer = h.issuer().await;
+    let answer = write(
+        &issuer,
+        "3ds/v2/enroll",
+        ISSUER_KEY,
+        &link(ACTIVE_CARD_ID, CARDHOLDER_ID),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    issuer
+}
+
+async fn status_of(issuer: &axum::Router, card: &str, key: &str) -> Answer {
+    send(
+        issuer,
+        get(&path(&format!("3ds/v2/status?card_id={card}")), Some(key)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_status_follows_enroll_re_point_and_unenroll_without_an_upstream_call() {
+    let h = Harness::new().await;
+    let issuer = h.issuer().await;
+    let enrolled = write(
+        &issuer,
+        "3ds/v2/enroll",
+        ISSUER_KEY,
+        &link(ACTIVE_CARD_ID, CARDHOLDER_ID),
+    )
+    .await;
+    assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.text());
+    h.sandbox.clear_calls();
+
+    let status = status_of(&issuer, ACTIVE_CARD_ID, ISSUER_KEY).await;
+    assert_eq!(status.status, StatusCode::OK, "{}", status.text());
+    let data = &status.json()["data"];
+    assert_eq!(data["enrolled"], true);
+    assert_eq!(data["status"], "ENROLLED");
+    assert_eq!(data["cardholder_id"], CARDHOLDER_ID);
+    assert!(data["enrolled_at"].is_string() && data["confirmed_at"].is_string());
+    assert_eq!(status.json()["code"], "SUCCESS");
+    assert!(h.sandbox.calls().is_empty(), "from our record");
+
+    write(
+        &issuer,
+        "3ds/v2/update",
+        ISSUER_KEY,
+        &link(ACTIVE_CARD_ID, SECOND_CARDHOLDER_ID),
+    )
+    .await;
+    h.clock.advance(std::time::Duration::from_millis(5));
+    h.sandbox.clear_calls();
+    let status = status_of(&issuer, ACTIVE_CARD_ID, ISSUER_KEY).await;
+    assert_eq!(status.json()["data"]["cardholder_id"], SECOND_CARDHOLDER_ID);
+    assert!(h.sandbox.calls().is_empty());
+
+    let unenrolled = write(
+        &issuer,
+        "3ds/v2/unenroll",
+        ISSUER_KEY,
+        &json!({"card_id": ACTIVE_CARD_ID}),
+    )
+    .await;
+    assert_eq!(unenrolled.status, StatusCode::OK, "{}", unenrolled.text());
+    assert_eq!(h.sandbox.calls_to("3ds/v2/unenroll").len(), 1);
+    let record = h
+        .item(&gateway::enrollment::key(ACTIVE_CARD_ID))
+        .await
+        .unwrap();
+    assert_eq!(
+        gateway::store::string(&record, "status"),
+        Some("UNENROLLED")
+    );
+    assert!(!record.contains_key("cardholder_id"));
+    h.clock.advance(std::time::Duration::from_millis(5));
+    h.sandbox.clear_calls();
+    let status = status_of(&issuer, ACTIVE_CARD_ID, ISSUER_KEY).await;
+    assert_eq!(status.json()["data"]["enrolled"], false);
+    assert_eq!(status.json()["data"]["status"], "UNENROLLED");
+    assert!(h.sandbox.calls().is_empty());
+
+    // The seed's re-enrollment: first unenroll, then enroll with another cardholder.
+    let again = write(
+        &issuer,
+        "3ds/v2/enroll",
+        ISSUER_KEY,
+        &link(ACTIVE_CARD_ID, SECOND_CARDHOLDER_ID),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    let status = status_of(&issuer, ACTIVE_CARD_ID, ISSUER_KEY).await;
+    assert_eq!(status.json()["data"]["status"], "ENROLLED");
+    assert_eq!(status.json()["data"]["cardholder_id"], SECOND_CARDHOLDER_ID);
+}
+
+#[tokio::test]
+async fn a_refresh_brings_the_record_in_line_with_a_change_made_outside_the_gateway() {
+    let h = Harness::new().await;
+    let issuer = enrolled_by_bank_x(&h).await;
+    // The card program re-points the card at the upstream directly.
+    let outside = reqwest::Client::new()
+        .post(format!("{}{ISSUING}/3ds/v2/update", h.sandbox.base_url))
+        .header("x-api-key", sandbox::state::ISSUANCE_API_KEY)
+        .bearer_auth(sandbox::state::ISSUANCE_ACCESS_TOKEN)
+        .json(&link(ACTIVE_CARD_ID, SECOND_CARDHOLDER_ID))
+        .send()
+        .await
+        .unwrap();
+    assert!(outside.status().is_success());
+    h.clock.advance(std::time::Duration::from_millis(5));
+    let stale = status_of(&issuer, ACTIVE_CARD_ID, ISSUER_KEY).await;
+    assert_eq!(
+        stale.json()["data"]["cardholder_id"],
+        CARDHOLDER_ID,
+        "our record, as it was"
+    );
+
+    let refreshed = send(
+        &issuer,
+        get(
+            &path(&format!(
+                "3ds/v2/status?card_id={ACTIVE_CARD_ID}&refresh=true"
+            )),
+            Some(ISSUER_KEY),
+        ),
+    )
+    .await;
+    let data = &refreshed.json()["data"];
+    assert_eq!(data["refreshed"], true);
+    assert_eq!(data["differed"], true, "{data}");
+    assert_eq!(data["cardholder_id"], SECOND_CARDHOLDER_ID);
+    assert!(!refreshed.text().contains("security_answer") && !refreshed.text().contains("email"));
+    h.clock.advance(std::time::Duration::from_millis(5));
+    let again = send(
+        &issuer,
+        get(
+            &path(&format!(
+                "3ds/v2/status?card_id={ACTIVE_CARD_ID}&refresh=true"
+            )),
+            Some(ISSUER_KEY),
+        ),
+    )
+    .await;
+    assert_eq!(again.json()["data"]["differed"], false);
+    let bad = send(
+        &issuer,
+        get(
+            &path(&format!(
+                "3ds/v2/status?card_id={ACTIVE_CARD_ID}&refresh=yes"
+            )),
+            Some(ISSUER_KEY),
+        ),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json()["field"], "refresh");
+}
+
+#[tokio::test]
+async fn a_card_program_cannot_read_or_unenroll_another_programs_card() {
+    let h = Harness::new().await;
+    let issuer = enrolled_by_bank_x(&h).await;
+    h.sandbox.clear_calls();
+    let theirs = status_of(&issuer, ACTIVE_CARD_ID, OTHER_ISSUER_KEY).await;
+    let nothing = status_of(&issuer, "card00000000000000000000", OTHER_ISSUER_KEY).await;
+    assert_eq!(theirs.status, nothing.status);
+    assert_eq!(theirs.json(), nothing.json());
+    assert_eq!(theirs.json()["code"], "CARD_NOT_FOUND");
+    let attack = write(
+        &issuer,
+        "3ds/v2/unenroll",
+        OTHER_ISSUER_KEY,
+        &json!({"card_id": ACTIVE_CARD_ID}),
+    )
+    .await;
+    assert_eq!(attack.json()["code"], "CARD_NOT_FOUND");
+    assert!(
+        h.sandbox.calls_to("3ds/v2/unenroll").is_empty(),
+        "the upstream never heard of it"
+    );
+    let status = status_of(&issuer, ACTIVE_CARD_ID, ISSUER_KEY).await;
+    assert_eq!(status.json()["data"]["status"], "ENROLLED");
+}
+
+#[tokio::test]
+async fn where_the_upstream_has_no_unenroll_route_the_answer_is_501_and_nothing_is_recorded() {
+    let config = SandboxConfig {
+        unenroll_route: false,
+        ..SandboxConfig::default()
+    };
+    let h = Harness::with(default_backend(), config, &[]).await;
+    let issuer = h.issuer().await;
+    write(
+        &issuer,
+        "3ds/v2/enroll",
+        ISSUER_KEY,
+        &link(ACTIVE_CARD_ID, CARDHOLDER_ID),
+    )
+    .await;
+    let before = h.item(&gateway::enrollment::key(ACTIVE_CARD_ID)).await;
+    let answer = write(
+        &issuer,
+        "3ds/v2/unenroll",
+        ISSUER_KEY,
+        &json!({"card_id": ACTIVE_CARD_ID}),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::NOT_IMPLEMENTED,
+        "{}",
+        answer.text()
+    );
+    assert_eq!(answer.json()["code"], "UNENROLL_NOT_AVAILABLE");
+    assert_eq!(
+        h.item(&gateway::enrollment::key(ACTIVE_CARD_ID)).await,
+        before,
+        "nothing recorded"
+    );
+    // A card that is not enrolled is the upstream's refusal, not a missing route.
+    let h2 = Harness::new().await;
+    let issuer2 = h2.issuer().await;
+    let not_enrolled = write(
+        &issuer2,
+        "3ds/v2/unenroll",
+        ISSUER_KEY,
+        &json!({"card_id": ACTIVE_CARD_ID}),
+    )
+    .await;
+    assert_eq!(not_enrolled.status, StatusCode::NOT_FOUND);
+    assert_eq!(not_enrolled.json()["code"], "CARD_NOT_ENROLLED");
+}
+
+fn keyed(route: &str, api_key: &str, idempotency_key: &str, body: &Value) -> Request<Body> {
+    Request::post(path(route))
+        .header("content-type", "application/json")
+        .header("x-api-key", api_key)
+        .header("idempotency-key", idempotency_key)
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// `cardholders/v2/create` under an idempotency key.
+async fn create_contact(
+    issuer: &axum::Router,
+    api_key: &str,
+    idempotency_key: &str,
+    body: &Value,
+) -> Answer {
+    send(
+        issuer,
+        keyed("cardholders/v2/create", api_key, idempotency_key, body),
+    )
+    .await
+}
+
+fn contact(budget: &str, mobile: &str) -> Value {
+    json!({
+        "budget_id": budget, "first_name": "Ava", "last_name": "Lee", "call_prefix": "+1",
+        "mobile": mobile, "email": "ava.lee@example.com", "date_of_birth": "1990-02-03",
+        "state": "Illinois", "city": "Chicago", "address_line": "1 Main St", "post_code": "60601",
+        "country_code": "US", "security_index": "2", "security_answer": "Oak"
+    })
+}
+
+#[tokio::test]
+async fn a_retried_create_contact_with_the_same_key_makes_one_upstream_call() {
+    let h = Harness::new().await;
+    let issuer = h.issuer().await;
+    let body = contact(BUDGET_ID, "3125550101");
+    let first = create_contact(&issuer, ISSUER_KEY, "order-7-contact", &body).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    let retried = create_contact(&issuer, ISSUER_KEY, "order-7-contact", &body).await;
+    assert_eq!(retried.status, StatusCode::OK);
+    assert_eq!(retried.json(), first.json(), "the first answer");
+    assert_eq!(retried.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        h.sandbox.calls_to("cardholders/v2/create").len(),
+        1,
+        "one contact upstream"
+    );
+    assert!(
+        !retried.text().contains("Oak"),
+        "the security answer stays redacted"
+    );
+
+    // The same key with another body is refused, before any upstream call.
+    let other = contact(BUDGET_ID, "3125550199");
+    let reused = create_contact(&issuer, ISSUER_KEY, "order-7-contact", &other).await;
+    assert_eq!(reused.status, StatusCode::CONFLICT);
+    assert_eq!(reused.json()["code"], "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(h.sandbox.calls_to("cardholders/v2/create").len(), 1);
+
+    // Keys are per tenant: bank-y's same key is its own.
+    let theirs = create_contact(
+        &issuer,
+        OTHER_ISSUER_KEY,
+        "order-7-contact",
+        &contact(sandbox::state::THIRD_BUDGET_ID, "3125550101"),
+    )
+    .await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.text());
+    assert_ne!(
+        theirs.json()["data"]["cardholder_id"],
+        first.json()["data"]["cardholder_id"]
+    );
+    assert_eq!(h.sandbox.calls_to("cardholders/v2/create").len(), 2);
+
+    // A day later the key is free again.
+    h.clock
+        .advance(std::time::Duration::from_secs(24 * 3600 + 1));
+    let later = create_contact(&issuer, ISSUER_KEY, "order-7-contact", &other).await;
+    assert_eq!(later.status, StatusCode::OK);
+    assert_eq!(h.sandbox.calls_to("cardholders/v2/create").len(), 3);
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_under_one_key_make_one_upstream_call() {
+    let h = Harness::new().await;
+    let issuer = h.issuer().await;
+    h.sandbox.inject(FaultRule::on(
+        "/card/issuance/api/issuing/3ds/v2/enroll",
+        Fault::Latency { ms: 150 },
+    ));
+    let body = link(seeded_card_id(7).as_str(), CARDHOLDER_ID);
+    let requests = (0..6).map(|_| {
+        send(
+            &issuer,
+            keyed("3ds/v2/enroll", ISSUER_KEY, "enroll-7", &body),
+        )
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        assert_eq!(answer.json(), answers[0].json());
+    }
+    assert_eq!(h.sandbox.calls_to("3ds/v2/enroll").len(), 1);
+}
+
+#[tokio::test]
+async fn every_issuer_write_takes_an_idempotency_key() {
+    let h = Harness::new().await;
+    let issuer = h.issuer().await;
+    let writes = [
+        ("3ds/v2/enroll", link(ACTIVE_CARD_ID, CARDHOLDER_ID)),
+        ("3ds/v2/update", link(ACTIVE_CARD_ID, SECOND_CARDHOLDER_ID)),
+        ("3ds/v2/unenroll", json!({"card_id": ACTIVE_CARD_ID})),
+        (
+            "cardholders/v2/update",
+            json!({
+            "cardholder_id": CARDHOLDER_ID, "call_prefix": "+1", "mobile": "2125550000",
+            "email": "emma.johnson@example.com", "date_of_birth": "1996-10-31", "state": "Illinois",
+            "city": "Chicago", "address_line": "456 Maple Avenue", "post_code": "60601",
+            "country_code": "US", "security_index": "2", "security_answer": "Han"}),
+        ),
+    ];
+    for (route, body) in writes {
+        let key = format!("key-{}", route.replace('/', "-"));
+        let first = send(&issuer, keyed(route, ISSUER_KEY, &key, &body)).await;
+        assert_eq!(first.status, StatusCode::OK, "{route}: {}", first.text());
+        let calls = h.sandbox.calls_to(route).len();
+        let again = send(&issuer, keyed(route, ISSUER_KEY, &key, &body)).await;
+        assert_eq!(again.header("idempotent-replayed"), Some("true"), "{route}");
+        assert_eq!(
+            h.sandbox.calls_to(route).len(),
+            calls,
+            "{route}: no second call"
+        );
+        h.clock.advance(std::time::Duration::from_millis(5));
+    }
+    let bad = send(
+        &issuer,
+        keyed(
+            "3ds/v2/enroll",
+            ISSUER_KEY,
+            "has space",
+            &link(ACTIVE_CARD_ID, CARDHOLDER_ID),
+        ),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json()["field"], "Idempotency-Key");
+}
+
+#[tokio::test]
+async fn a_batch_status_reads_the_callers_records_in_one_round_trip() {
+    let h = Harness::new().await;
+    let issuer = enrolled_by_bank_x(&h).await;
+    write(
+        &issuer,
+        "3ds/v2/enroll",
+        ISSUER_KEY,
+        &link(&seeded_card_id(1), CARDHOLDER_ID),
+    )
+    .await;
+    write(
+        &issuer,
+        "3ds/v2/enroll",
+        OTHER_ISSUER_KEY,
+        &link(THIRD_BUDGET_CARD_ID, THIRD_BUDGET_CARDHOLDER_ID),
+    )
+    .await;
+    h.sandbox.clear_calls();
+    let asked = json!({"card_ids": [ACTIVE_CARD_ID, seeded_card_id(1), THIRD_BUDGET_CARD_ID, "card00000000000000000000", ACTIVE_CARD_ID]});
+    let answer = write(&issuer, "3ds/v2/status/batch", ISSUER_KEY, &asked).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let results = answer.json()["data"]["results"].clone();
+    let statuses: Vec<&str> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["ENROLLED", "ENROLLED", "UNKNOWN", "UNKNOWN"],
+        "duplicates once; another program's like none"
+    );
+    assert_eq!(results[2]["card_id"], THIRD_BUDGET_CARD_ID);
+    assert!(results[2].get("cardholder_id").is_none());
+    assert!(h.sandbox.calls().is_empty(), "no upstream call");
+    let too_many: Vec<String> = (0..101).map(seeded_card_id).collect();
+    let refused = write(
+        &issuer,
+        "3ds/v2/status/batch",
+        ISSUER_KEY,
+        &json!({"card_ids": too_many}),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.json()["field"], "card_ids");
+}

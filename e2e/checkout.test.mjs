@@ -208,3 +208,179 @@ test('the result page shows the webhook beside the signed redirect', async () =>
   });
 });
 
+
+// --- Completion modes and the browser library (gateway.js)
+
+/** The callback's answer to the browser's return (the bank's page posting to our return URL). */
+function returnResponse(page) {
+  return page.waitForResponse((r) => r.url().includes('/v1/risk/authentication/callback/') && r.request().method() === 'POST');
+}
+
+async function challengeWith(page, mode, card = '4000000000002503', code = '1234') {
+  await page.goto(`${BASE}/demo/?completion=${mode}`);
+  await page.fill('#card-number', card);
+  const returned = returnResponse(page);
+  await page.click('#pay');
+  const frame = await challengeFrame(page);
+  await frame.locator('#otp').fill(code);
+  await frame.locator('#submit').click();
+  return returned;
+}
+
+test('completion "redirect": a signed 303 inside the frame, then the result page', async () => {
+  await withPage('completion-redirect', async (page) => {
+    const response = await challengeWith(page, 'redirect');
+    assert.equal(response.status(), 303);
+    const outcome = await result(page);
+    assert.equal(outcome.status, 'authenticated');
+    const fields = verify(new URL(page.url()).search, REDIRECT_KEYS, TENANT);
+    assert.equal(fields.flow, 'challenge');
+    assert.equal(fields.liability_shift, 'true');
+  });
+});
+
+test('completion "top": a page with a nonce-only script sends the top window to the signed URL', async () => {
+  await withPage('completion-top', async (page) => {
+    const response = await challengeWith(page, 'top');
+    assert.equal(response.status(), 200);
+    const policy = response.headers()['content-security-policy'];
+    assert.match(policy, /script-src 'nonce-[0-9a-f]{32}'/);
+    assert.doesNotMatch(policy, /unsafe-inline/);
+    const outcome = await result(page);
+    assert.equal(outcome.status, 'authenticated');
+    const fields = verify(new URL(page.url()).search, REDIRECT_KEYS, TENANT);
+    assert.equal(fields.flow, 'challenge');
+  });
+});
+
+test('completion "post_message": the library resolves with the signed outcome', async () => {
+  await withPage('completion-post-message', async (page) => {
+    const response = await challengeWith(page, 'post_message');
+    assert.equal(response.status(), 200);
+    assert.match(response.headers()['content-security-policy'], /script-src 'nonce-/);
+    const outcome = await result(page);
+    assert.equal(outcome.status, 'authenticated');
+    assert.match(outcome.proof, /signature verified/);
+    const fields = verify(new URL(page.url()).search, REDIRECT_KEYS, TENANT);
+    assert.equal(fields.flow, 'challenge');
+    assert.equal(fields.liability_shift, 'true');
+    assert.equal(await page.locator('#challenge-frame').count(), 0, 'the frame is gone with the checkout');
+  });
+});
+
+/** Runs a challenge in post_message mode and returns how the library's Promise settled. */
+async function librarySettles(page, { card = '4000000000002503', code = '1234', base = BASE, before } = {}) {
+  await page.goto(`${base}/demo/?completion=post_message`);
+  // Watch the library's Promise: wrap ThreeDSGateway.challenge before the checkout calls it.
+  await page.evaluate(() => {
+    const original = window.ThreeDSGateway.challenge;
+    window.ThreeDSGateway.challenge = (options) => {
+      const promise = original(options);
+      window.settled = promise.then(
+        (outcome) => ({ resolved: outcome }),
+        (error) => ({ rejected: { reason: error.reason, outcome: error.outcome } }),
+      );
+      return new Promise(() => {}); // keep the checkout on this page
+    };
+  });
+  await page.fill('#card-number', card);
+  await page.click('#pay');
+  const frame = await challengeFrame(page);
+  if (before) await before(page);
+  await frame.locator('#otp').fill(code);
+  await frame.locator('#submit').click();
+  return page.evaluate(() => window.settled);
+}
+
+test('the library resolves on success and rejects with a reason on failure and on cancel', async () => {
+  await withPage('library-outcomes', async (page) => {
+    const success = await librarySettles(page);
+    assert.equal(success.resolved.status, 'authenticated');
+    assert.equal(success.resolved.flow, 'challenge');
+    assert.equal(success.resolved.liabilityShift, 'true');
+    assert.equal(verify(success.resolved.signed, REDIRECT_KEYS, TENANT).status, 'authenticated');
+
+    const failure = await librarySettles(page, { code: '0000' });
+    assert.equal(failure.rejected.reason, 'NOT_AUTHENTICATED');
+    assert.equal(failure.rejected.outcome.status, 'failed');
+    assert.equal(verify(failure.rejected.outcome.signed, REDIRECT_KEYS, TENANT).reason, 'NOT_AUTHENTICATED');
+
+    // The merchant cancels while the cardholder is at the bank's page.
+    const canceled = await librarySettles(page, {
+      before: async (p) => {
+        const reference = await p.evaluate(() => window.demoReference);
+        const answer = await p.evaluate(async (ref) => (await fetch('/demo/api/cancel', {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ reference_code: ref }),
+        })).status, reference);
+        assert.equal(answer, 200);
+      },
+    });
+    assert.equal(canceled.rejected.reason, 'CANCELED_BY_MERCHANT');
+    assert.equal(canceled.rejected.outcome.status, 'canceled');
+    assert.equal(canceled.rejected.outcome.liabilityShift, 'unknown');
+  });
+});
+
+test('the library rejects with CHALLENGE_EXPIRED after the deadline', async () => {
+  // A stack of its own whose challenges last two seconds.
+  const { spawn } = await import('node:child_process');
+  const net = await import('node:net');
+  const freePort = () => new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+  const [port, sandboxPort] = [await freePort(), await freePort()];
+  const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const { openSync } = await import('node:fs');
+  const logDir = process.env.GATEWAY_TEST_LOG_DIR ?? path.join(root, 'target', 'test-logs');
+  await mkdir(logDir, { recursive: true });
+  const log = openSync(path.join(logDir, 'local-e2e-expiry.log'), 'w');
+  const stack = spawn(path.join(root, 'target', 'debug', 'gateway-local'),
+    ['--port', String(port), '--sandbox-port', String(sandboxPort)],
+    { env: { ...process.env, CHALLENGE_DEADLINE_SECS: '2' }, stdio: ['ignore', log, 'ignore'] });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i++) {
+      try { if ((await fetch(`${base}/demo/`)).ok) break; } catch (_) { /* starting */ }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await withPage('library-expired', async (page) => {
+      const expired = await librarySettles(page, {
+        base,
+        before: () => new Promise((resolve) => setTimeout(resolve, 3000)),
+      });
+      assert.equal(expired.rejected.reason, 'CHALLENGE_EXPIRED');
+      assert.equal(expired.rejected.outcome.status, 'expired');
+    });
+  } finally {
+    stack.kill();
+  }
+});
+
+test('a page on another origin than the merchant registered receives nothing', async () => {
+  await withPage('post-message-other-origin', async (page) => {
+    // The same checkout, served from http://localhost (demo-shop-b's origin); the gateway
+    // answers demo-shop, whose registered origin is http://127.0.0.1.
+    const otherOrigin = BASE.replace('127.0.0.1', 'localhost');
+    await page.goto(`${otherOrigin}/demo/?completion=post_message`);
+    await page.evaluate(() => {
+      window.received = [];
+      window.addEventListener('message', (event) => {
+        if (event.data && event.data.type === '3ds-gateway:result') window.received.push(event.origin);
+      });
+    });
+    await page.fill('#card-number', '4000000000002503');
+    const returned = returnResponse(page);
+    await page.click('#pay');
+    const frame = await challengeFrame(page);
+    await frame.locator('#otp').fill('1234');
+    await frame.locator('#submit').click();
+    assert.equal((await returned).status(), 200, 'the return page was served');
+    await page.waitForTimeout(1500);
+    assert.deepEqual(await page.evaluate(() => window.received), [], 'no result reached this page');
+    assert.match(page.url(), /\/demo\/\?completion=post_message$/, 'still on the checkout');
+  });
+});

@@ -39,6 +39,11 @@ pub async fn challenged_as(
     let merchant = h.merchant().await;
     let enroll_body = prepared_enroll_as(&merchant, key, origin, reference, card).await;
     let answer = send(&merchant, post_json(ENROLL, Some(key), &enroll_body)).await;
+    challenge_of(reference, enroll_body, &answer)
+}
+
+/// The challenge a check-enroll answer asks for.
+pub fn challenge_of(reference: &str, enroll_body: Value, answer: &Answer) -> Challenge {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let info = answer.json()["data"]["consumer_auth_info"].clone();
     assert_eq!(

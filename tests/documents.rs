@@ -100,3 +100,20 @@ fn the_readme_lists_every_error_code_with_its_status() {
         );
     }
 }
+
+#[test]
+fn the_readme_publishes_the_browser_librarys_integrity_hash() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha384::digest(callback::library::GATEWAY_JS.as_bytes());
+    let integrity = format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    );
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("integrity=\"{integrity}\"")),
+        "the README's SRI hash must be {integrity}"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod abandoned;
 mod callback;
+mod completion;
 mod documents;
 mod events;
 mod issuer;

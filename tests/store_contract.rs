@@ -263,6 +263,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
                 transaction_mac: "mac".into(),
                 challenge_deadline_ms: now + 600_000,
                 sweep_partition: "0#0".into(),
+                completion: Default::default(),
                 merchant_return_url: "https://shop.example/r".into(),
                 sealed_payment_data: sealed.clone(),
             },

@@ -220,6 +220,7 @@ fn add_tenant(
             redirect_keys: vec![key],
             webhook: webhook.clone(),
             payer_auth: None,
+            completion: None,
         }
     });
     let issuer = roles.contains(&Role::Issuer).then(|| IssuerEntry {

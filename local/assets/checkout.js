@@ -1,6 +1,7 @@
 // The demo merchant's front end. It talks only to its own server (/demo/api/...), which
-// holds the gateway API key; the browser talks to the bank (sandbox) pages only through
-// the iframes the 3DS flow requires.
+// holds the gateway API key; the bank's pages (the sandbox) are in the frames the
+// gateway's browser library mounts (/v1/js/gateway.js). `?completion=` picks how the
+// challenge ends: post_message (the library's Promise, the default), top, or redirect.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -21,47 +22,6 @@ async function post(path, body) {
   return json;
 }
 
-// Posts `fields` into the iframe named `target`, as Cardinal's integration does.
-function postInto(target, action, fields) {
-  const form = document.createElement('form');
-  form.method = 'POST';
-  form.action = action;
-  form.target = target;
-  for (const [name, value] of Object.entries(fields)) {
-    const input = document.createElement('input');
-    input.type = 'hidden';
-    input.name = name;
-    input.value = value;
-    form.appendChild(input);
-  }
-  document.body.appendChild(form);
-  form.submit();
-  form.remove();
-}
-
-// Device data collection: a hidden iframe; done on the bank's `profile.completed` message,
-// or after 10 s (the enroll call carries the browser fields as a fallback).
-function collectDeviceData(url, jwt) {
-  return new Promise((resolve) => {
-    const origin = new URL(url).origin;
-    const timer = setTimeout(finish, 10000);
-    function finish() {
-      clearTimeout(timer);
-      window.removeEventListener('message', onMessage);
-      resolve();
-    }
-    function onMessage(event) {
-      if (event.origin !== origin) return;
-      try {
-        const message = typeof event.data === 'string' ? JSON.parse(event.data) : event.data;
-        if (message.MessageType === 'profile.completed') finish();
-      } catch (_) { /* not ours */ }
-    }
-    window.addEventListener('message', onMessage);
-    postInto('ddc-frame', url, { JWT: jwt });
-  });
-}
-
 function browserData() {
   return {
     color_depth: String(screen.colorDepth),
@@ -75,6 +35,8 @@ function browserData() {
   };
 }
 
+const completion = new URLSearchParams(window.location.search).get('completion') || 'post_message';
+
 $('checkout').addEventListener('submit', async (event) => {
   event.preventDefault();
   $('pay').disabled = true;
@@ -83,7 +45,7 @@ $('checkout').addEventListener('submit', async (event) => {
     progress('Setting up 3-D Secure…');
     const setup = await post('/demo/api/setup', card);
     progress('Collecting device data…');
-    await collectDeviceData(setup.device_data_collection_url, setup.access_token);
+    await ThreeDSGateway.collectDeviceData({ url: setup.device_data_collection_url, accessToken: setup.access_token });
     progress('Checking with your bank…');
     const enroll = await post('/demo/api/enroll', {
       ...card,
@@ -93,12 +55,31 @@ $('checkout').addEventListener('submit', async (event) => {
       amount: $('amount').value.trim(),
       currency: $('currency').value,
       browser: browserData(),
+      completion,
     });
     const info = enroll.data.consumer_auth_info;
     if (enroll.data.transaction_info.status === 'Pending_authentication') {
       progress('Waiting for your bank…');
       $('challenge').style.display = 'block';
-      postInto('challenge-frame', info.stepup_url, { JWT: info.access_token, MD: setup.reference_code });
+      window.demoReference = setup.reference_code;
+      const challenge = ThreeDSGateway.challenge({
+        container: $('challenge'),
+        frameId: 'challenge-frame',
+        stepupUrl: info.stepup_url,
+        accessToken: info.access_token,
+        md: setup.reference_code,
+        windowSize: info.challenge_window_size,
+        gatewayOrigin: window.location.origin,
+        removeFrame: false,
+      });
+      // The signed outcome goes to the merchant's result page, whose server verifies it.
+      challenge.then(
+        (outcome) => { window.location.href = '/demo/result?' + outcome.signed; },
+        (error) => {
+          if (error.outcome) window.location.href = '/demo/result?' + error.outcome.signed;
+          else progress('The challenge did not end: ' + error.reason);
+        },
+      );
     } else {
       window.location.href = '/demo/result?reference_code=' + encodeURIComponent(setup.reference_code);
     }

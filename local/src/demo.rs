@@ -45,6 +45,7 @@ pub fn routes(demo: Arc<Demo>) -> Router {
         .route("/demo/api/setup", post(setup))
         .route("/demo/api/enroll", post(enroll))
         .route("/demo/result", get(result))
+        .route("/demo/api/cancel", post(cancel))
         .route("/demo/webhooks", post(receive_webhook))
         .route("/demo/api/webhooks", get(list_webhooks))
         .with_state(demo)
@@ -174,11 +175,14 @@ struct EnrollFields {
     amount: String,
     currency: String,
     browser: Browser,
+    /// How the challenge ends on the checkout (the gateway's `completion`).
+    #[serde(default)]
+    completion: Option<String>,
 }
 
 async fn enroll(State(demo): State<Arc<Demo>>, Json(fields): Json<EnrollFields>) -> Response {
     let b = &fields.browser;
-    let body = json!({
+    let mut body = json!({
         "transaction_info": {"type": "check_enroll", "reference_code": fields.reference_code},
         "card": {"number": fields.card_number, "expiration_date": fields.expiration_date},
         "order_info": {"amount_details": {"total_amount": fields.amount, "currency": fields.currency}},
@@ -209,6 +213,9 @@ async fn enroll(State(demo): State<Arc<Demo>>, Json(fields): Json<EnrollFields>)
             "token": fields.token
         }
     });
+    if let Some(completion) = &fields.completion {
+        body["completion"] = json!(completion);
+    }
     demo.call(
         reqwest::Method::POST,
         "/v1/risk/authentication/enroll",
@@ -230,6 +237,7 @@ fn result_page(http_status: StatusCode, outcome: &Outcome) -> Response {
         "authenticated" => "Payment authenticated",
         "failed" => "Payment not authenticated",
         "expired" => "Authentication expired",
+        "canceled" => "Authentication canceled",
         _ => "Result unknown",
     };
     let page = format!(
@@ -405,4 +413,19 @@ async fn list_webhooks(State(demo): State<Arc<Demo>>, RawQuery(query): RawQuery)
         .filter(|w| w["event"]["data"]["reference_code"] == reference.as_str())
         .collect();
     Json(json!({"webhooks": matching})).into_response()
+}
+
+#[derive(Deserialize)]
+struct CancelFields {
+    reference_code: String,
+}
+
+/// The merchant gives up on the order: its backend cancels the pending challenge.
+async fn cancel(State(demo): State<Arc<Demo>>, Json(fields): Json<CancelFields>) -> Response {
+    let path = format!(
+        "/v1/risk/authentication/{}/cancel",
+        urlencoding(&fields.reference_code)
+    );
+    demo.call(reqwest::Method::POST, &path, Some(&json!({})))
+        .await
 }

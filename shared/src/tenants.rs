@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::config::Secret;
 use crate::crypto::{MacKey, MacKeys, is_key_id};
-use crate::domain::{BudgetId, TenantId};
+use crate::domain::{BudgetId, CompletionMode, TenantId};
 use crate::redirect::ReturnUrlPolicy;
 use crate::secrets::SecretDocument;
 
@@ -68,6 +68,10 @@ pub struct MerchantEntry {
     pub webhook: Option<WebhookEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payer_auth: Option<ApiKeyEntry>,
+    /// How a challenge ends on the merchant's page: `redirect` (the default), `top` or
+    /// `post_message`; a check enroll may ask for another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,6 +166,8 @@ pub struct MerchantProfile {
     pub webhook: Option<Webhook>,
     /// The merchant's own payer-authentication key, instead of the gateway's.
     pub payer_auth_api_key: Option<Secret>,
+    /// How its challenges end unless a check enroll asks otherwise.
+    pub completion: CompletionMode,
 }
 
 #[derive(Debug)]
@@ -336,6 +342,12 @@ fn check_merchant(
         Some(own) => Some(Secret::new(own.api_key)),
         None => None,
     };
+    let completion = match entry.completion.as_deref() {
+        None => CompletionMode::default(),
+        Some(mode) => {
+            CompletionMode::parse("merchant.completion", mode).map_err(|e| e.to_string())?
+        }
+    };
     Ok(MerchantProfile {
         return_urls,
         redirect_keys,
@@ -344,6 +356,7 @@ fn check_merchant(
             .map(|w| check_webhook(w, policy, "merchant.webhook"))
             .transpose()?,
         payer_auth_api_key,
+        completion,
     })
 }
 

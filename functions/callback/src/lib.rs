@@ -17,6 +17,7 @@ use gateway::secrets::{Cached, SecretError};
 use gateway::tenants::Registry;
 
 mod browser;
+pub mod library;
 mod redirect;
 mod validate;
 mod validation;
@@ -52,11 +53,15 @@ type State = Arc<CallbackApp>;
 const VALIDATE: &str = "/v1/risk/authentication/validate";
 
 /// The function's route table.
+/// The browser library, versioned by its path.
+const LIBRARY: &str = "/v1/js/gateway.js";
+
 fn route_list() -> Vec<Route<State>> {
     vec![
         Route::get(CALLBACK_ROUTE, browser::browser_return),
         Route::post(CALLBACK_ROUTE, browser::browser_return),
         Route::post(VALIDATE, validate::merchant_validate),
+        Route::get(LIBRARY, library::gateway_js),
     ]
 }
 

@@ -1,19 +1,29 @@
-//! The browser's last hop: a 303 to the merchant's stored return URL with the outcome,
-//! signed (`gateway::redirect`).
+//! The browser's last hop: the outcome, signed (`gateway::redirect`), to the merchant —
+//! as the session's completion mode says (`CompletionMode`): a 303 to the merchant's
+//! return URL; a page sending the top window there (out of the bank's frame); or a page
+//! posting the signed result to the parent window, at the merchant's registered origin
+//! only. The pages' one inline script carries a per-response CSP nonce.
 
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
+use gateway::domain::CompletionMode;
 use gateway::error::{ApiError, ErrorCode};
+use gateway::http::pages::escape;
 use gateway::redirect::sign_redirect;
 use gateway::session::{AuthenticationSession, SessionState};
 use gateway::tenants::Tenant;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::{Value, json};
+use url::Url;
 
 use crate::CallbackApp;
 
+/// The `type` of the message a `post_message` completion posts.
+pub const MESSAGE_TYPE: &str = "3ds-gateway:result";
+
 impl CallbackApp {
-    /// The decided (or expired, or canceled) session's outcome, signed with the decision time: every
-    /// redirect for a decided session is the same URL, however many browsers or retries
-    /// arrive.
+    /// The decided (or expired, or canceled) session's outcome, signed with the decision
+    /// time: every completion for a decided session carries the same URL, however many
+    /// browsers or retries arrive.
     pub(crate) fn redirect_to_merchant(
         &self,
         session: &AuthenticationSession,
@@ -25,18 +35,22 @@ impl CallbackApp {
             SessionState::Canceled => "canceled",
             _ => "expired",
         };
-        let mut params = vec![("status", status.to_owned())];
-        if let Some(result) = &session.result {
-            let network = session.card.as_ref().and_then(|c| c.network.as_deref());
-            if let Some(eci) = result.eci.clone().or_else(|| result.eci_raw.clone()) {
-                params.push(("eci", eci));
-            }
-            params.push((
-                "liability_shift",
-                result.liability_shift(network).to_string(),
-            ));
+        let mut params = vec![
+            ("status", status.to_owned()),
+            ("flow", session.flow().to_owned()),
+            ("liability_shift", session.liability_shift().to_owned()),
+        ];
+        if let Some(reason) = session.reason() {
+            params.push(("reason", reason.to_owned()));
         }
-        self.signed_redirect(session, tenant, params, session.updated_at / 1000)
+        if let Some(eci) = session
+            .result
+            .as_ref()
+            .and_then(|r| r.eci.clone().or_else(|| r.eci_raw.clone()))
+        {
+            params.push(("eci", eci));
+        }
+        self.complete(session, tenant, params, session.updated_at / 1000)
     }
 
     /// Nothing was decided and retrying will not help (the upstream refused, the
@@ -50,16 +64,17 @@ impl CallbackApp {
     ) -> Result<Response, ApiError> {
         let params = vec![
             ("status", "error".to_owned()),
+            ("flow", session.flow().to_owned()),
+            ("liability_shift", "unknown".to_owned()),
             ("reason", reason.as_str().to_owned()),
         ];
-        self.signed_redirect(session, tenant, params, self.merchant.now_ms() / 1000)
+        self.complete(session, tenant, params, self.merchant.now_ms() / 1000)
     }
 
-    /// A 303 to the session's stored return URL with `outcome`, the reference code and
-    /// the tenant, signed with the merchant's key. The URL is checked against the
-    /// allowed origins again (configuration may have changed since it was stored): no
-    /// open redirect.
-    fn signed_redirect(
+    /// The signed outcome on its way to the merchant, in the session's completion mode.
+    /// The return URL is checked against the allowed origins again (configuration may
+    /// have changed since it was stored): no open redirect, no message to another origin.
+    fn complete(
         &self,
         session: &AuthenticationSession,
         tenant: &Tenant,
@@ -88,17 +103,98 @@ impl CallbackApp {
             .map(|(_, value)| value.clone())
             .unwrap_or_default();
         let url = sign_redirect(&target, &params, timestamp_secs, &merchant.redirect_keys);
-        tracing::info!(status, "browser sent back to the merchant");
-        let mut response = StatusCode::SEE_OTHER.into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::LOCATION,
-            HeaderValue::from_str(url.as_str())
-                .map_err(|_| ApiError::Internal("unencodable redirect".into()))?,
+        let mode = session.completion.unwrap_or(merchant.completion);
+        tracing::info!(
+            status,
+            mode = mode.as_str(),
+            "browser sent back to the merchant"
         );
-        no_store(headers);
-        Ok(response)
+        match mode {
+            CompletionMode::Redirect => see_other(&url),
+            CompletionMode::Top => Ok(page(
+                "Returning to the shop",
+                &format!(
+                    "<p>Returning to the shop…</p><p><a href=\"{u}\" target=\"_top\">Continue</a></p>",
+                    u = escape(url.as_str())
+                ),
+                &format!(
+                    "window.top.location.href = {};",
+                    script_value(&json!(url.as_str()))
+                ),
+            )),
+            CompletionMode::PostMessage => {
+                let origin = url.origin().ascii_serialization();
+                let fields: serde_json::Map<String, Value> = url
+                    .query_pairs()
+                    .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
+                    .collect();
+                let message = json!({
+                    "type": MESSAGE_TYPE,
+                    "version": 1,
+                    "result": fields,
+                    // What the merchant's backend verifies, as for a redirect.
+                    "signed": url.query().unwrap_or_default(),
+                });
+                Ok(page(
+                    "You can close this window",
+                    "<p>The bank has answered. You can close this window.</p>",
+                    &format!(
+                        "window.parent.postMessage({}, {});",
+                        script_value(&message),
+                        script_value(&json!(origin))
+                    ),
+                ))
+            }
+        }
     }
+}
+
+fn see_other(url: &Url) -> Result<Response, ApiError> {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::LOCATION,
+        HeaderValue::from_str(url.as_str())
+            .map_err(|_| ApiError::Internal("unencodable redirect".into()))?,
+    );
+    no_store(headers);
+    Ok(response)
+}
+
+/// A JSON value safe inside a `<script>` element.
+fn script_value(value: &Value) -> String {
+    value
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// A completion page: `body` (escaped by the caller) and one script allowed by a
+/// per-response nonce; nothing else runs, loads or is styled from elsewhere.
+fn page(title: &str, body: &str, script: &str) -> Response {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <style nonce=\"{nonce}\">body{{font-family:system-ui,sans-serif;margin:2rem;color:#1f2933}}</style></head>\
+         <body>{body}<script nonce=\"{nonce}\">{script}</script></body></html>",
+        t = escape(title),
+    );
+    let mut response = Html(html).into_response();
+    let headers = response.headers_mut();
+    let policy = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'"
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&policy).expect("a nonce is a header value"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    no_store(headers);
+    response
 }
 
 pub(crate) fn no_store(headers: &mut HeaderMap) {

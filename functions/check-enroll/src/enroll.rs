@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use gateway::config::Secret;
+use gateway::domain::CompletionMode;
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::{self, JsonBody, MerchantCaller};
 use gateway::merchant::requests::ValidCheckEnroll;
@@ -22,6 +23,7 @@ use gateway::session::{
     Transition,
 };
 use gateway::telemetry::note_reference;
+use gateway::upstream::payer_auth::answer::challenge_window_size;
 use gateway::upstream::payer_auth::wire::CheckEnrollRequest;
 use gateway::upstream::payer_auth::{EnrollmentDecision, PayerAuthAnswer};
 use serde_json::Value;
@@ -46,13 +48,28 @@ pub(crate) async fn check_enroll(
         &caller.merchant().return_urls,
     )?;
     note_reference(request.reference.as_str());
+    // An added field of ours (dropped before the upstream): how the challenge ends.
+    let asked_completion = match body.get("completion") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(mode)) => Some(CompletionMode::parse("completion", mode)?),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "completion",
+                "must be redirect, top or post_message",
+            ));
+        }
+    };
+    let completion_mode = asked_completion.unwrap_or(caller.merchant().completion);
     let session = SessionRef::new(caller.id().clone(), request.reference.clone());
     let keys = merchant.keys().await?;
     let our_return_url = app.return_url_for(&parts, &session, &keys)?;
     let api_key = merchant.payer_auth_key(caller.merchant()).await?;
     // The request as the merchant sent it, typed and normalised: what a replay is.
-    let canonical = serde_json::to_value(request.upstream_body(&request.merchant_return_url))
+    let mut canonical = serde_json::to_value(request.upstream_body(&request.merchant_return_url))
         .expect("check-enroll requests serialize");
+    if let Some(mode) = asked_completion {
+        canonical["completion"] = Value::from(mode.as_str());
+    }
     let held = match take_claim(&app, &session, &keys, &canonical).await? {
         Claimed::Held(held) => held,
         Claimed::Answered(replay) => return Ok(replay),
@@ -61,7 +78,8 @@ pub(crate) async fn check_enroll(
     // merchant: we validate first, then redirect the browser to the merchant, signed.
     let upstream_body = request.upstream_body(&our_return_url);
     let deadline = held.upstream_deadline(merchant.now_ms());
-    let (answer, decision) = match ask_upstream(&app, &api_key, &upstream_body, deadline).await {
+    let (mut answer, decision) = match ask_upstream(&app, &api_key, &upstream_body, deadline).await
+    {
         Ok(decided) => decided,
         Err(error) => {
             // Not a decline: nothing was decided. Free the session for a retry.
@@ -73,7 +91,22 @@ pub(crate) async fn check_enroll(
             return Err(error);
         }
     };
-    let complete = completion(&app, &keys, &held, &request, &answer, decision);
+    // Added to the upstream's answer (nothing renamed): the size the challenge frame needs.
+    if matches!(decision, EnrollmentDecision::ChallengeRequired { .. })
+        && let Some(size) = challenge_window_size(&answer.body)
+        && let Some(info) = answer.body.pointer_mut("/data/consumer_auth_info")
+    {
+        info["challenge_window_size"] = Value::from(size);
+    }
+    let complete = completion(
+        &app,
+        &keys,
+        &held,
+        &request,
+        &answer,
+        decision,
+        completion_mode,
+    );
     match merchant.sessions.complete(&held, &complete).await? {
         Recorded::Done(_) => {
             tracing::info!(state = complete.target().as_str(), "check enroll recorded");
@@ -164,6 +197,7 @@ fn completion(
     request: &ValidCheckEnroll,
     answer: &PayerAuthAnswer,
     decision: EnrollmentDecision,
+    completion_mode: CompletionMode,
 ) -> Transition {
     let merchant = &app.merchant;
     let record_key = held.session_ref.key();
@@ -194,6 +228,7 @@ fn completion(
                     authentication_transaction_id,
                     challenge_deadline_ms: deadline,
                     sweep_partition: sweep_partition(&record_key, deadline),
+                    completion: completion_mode,
                     merchant_return_url: request.merchant_return_url.to_string(),
                     sealed_payment_data: keys.seal(
                         &record_key,

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::events::queue::DeliveryMessage;
 use gateway::events::{EventType, attr, view};
-use gateway::http::{TenantCaller, query_param};
+use gateway::http::{TenantCaller, page_limit, query_param};
 use gateway::store::{Index, string};
 use serde_json::{Value, json};
 
@@ -38,14 +38,7 @@ pub(crate) async fn list(
             )
         })?),
     };
-    let limit = match query_param(query, "limit") {
-        None => DEFAULT_LIMIT,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| ApiError::invalid("limit", format!("must be 1 to {MAX_LIMIT}")))?,
-    };
+    let limit = page_limit(query, DEFAULT_LIMIT, MAX_LIMIT)?;
     let events = &app.events;
     let tenant = caller.id().as_str();
     // `after`: an event of the caller's; the page continues below its place.

@@ -22,6 +22,7 @@ use url::Url;
 mod cancel;
 mod enroll;
 mod events;
+mod listing;
 mod setup;
 mod status;
 
@@ -89,6 +90,7 @@ type State = Arc<CheckEnrollApp>;
 const SETUP: &str = "/v1/risk/authentication/setup";
 const CHECK_ENROLL: &str = "/v1/risk/authentication/enroll";
 const STATUS: &str = "/v1/risk/authentication/{reference_code}";
+const LIST: &str = "/v1/risk/authentication";
 const CANCEL: &str = "/v1/risk/authentication/{reference_code}/cancel";
 const EVENTS: &str = "/v1/events";
 const REDELIVER: &str = "/v1/events/{event_id}/redeliver";
@@ -99,6 +101,7 @@ fn route_list() -> Vec<Route<State>> {
         Route::post(SETUP, setup::setup),
         Route::post(CHECK_ENROLL, enroll::check_enroll),
         Route::get(STATUS, status::status),
+        Route::get(LIST, listing::list),
         Route::post(CANCEL, cancel::cancel),
         Route::get(EVENTS, events::list),
         Route::post(REDELIVER, events::redeliver),

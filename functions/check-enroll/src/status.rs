@@ -104,6 +104,13 @@ struct StatusView<'a> {
     transaction_status: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     authentication: Option<AuthenticationView<'a>>,
+    /// `frictionless` or `challenge`.
+    flow: &'static str,
+    /// Why it did not succeed (failed, expired, canceled); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    /// `true`, `false`, or `unknown` while (or when never) decided.
+    liability_shift: &'static str,
 }
 
 /// BIN, last four and network, each `null` when unknown.
@@ -168,6 +175,12 @@ impl<'a> StatusView<'a> {
                 signed_pares_status_reason: r.signed_pares_status_reason.as_deref(),
                 liability_shift: r.liability_shift(network),
             }),
+            flow: session.flow(),
+            reason: match state {
+                SessionState::Expired => Some("CHALLENGE_EXPIRED"),
+                _ => session.reason(),
+            },
+            liability_shift: session.liability_shift(),
         }
     }
 }

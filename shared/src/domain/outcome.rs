@@ -1,6 +1,47 @@
-//! The outcome of an authentication, as the merchant needs it for authorization.
+//! The outcome of an authentication, as the merchant needs it for authorization, and how
+//! it reaches the merchant's page.
 
 use serde::{Deserialize, Serialize};
+
+use super::field::FieldError;
+
+/// How the browser's return ends, once the challenge is decided (the step-up iframe
+/// loads our return URL, so the merchant's page is its parent):
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompletionMode {
+    /// A signed 303 to the merchant's return URL (inside the frame).
+    #[default]
+    Redirect,
+    /// A page that sends the top window to the signed URL (out of the frame).
+    Top,
+    /// A page that posts the signed result to the parent window, at the merchant's
+    /// registered origin only, then says the frame can be closed.
+    PostMessage,
+}
+
+impl CompletionMode {
+    pub const ALL: [CompletionMode; 3] = [
+        CompletionMode::Redirect,
+        CompletionMode::Top,
+        CompletionMode::PostMessage,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompletionMode::Redirect => "redirect",
+            CompletionMode::Top => "top",
+            CompletionMode::PostMessage => "post_message",
+        }
+    }
+
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == value)
+            .ok_or_else(|| FieldError::new(field, "must be redirect, top or post_message"))
+    }
+}
 
 /// The 3DS outcome fields a merchant needs for authorization.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

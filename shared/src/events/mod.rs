@@ -19,8 +19,8 @@ use sha2::{Digest, Sha256};
 use crate::clock::{rfc3339, utc_date};
 use crate::session::{AuthenticationSession, SessionState};
 use crate::store::{
-    Guard, Index, Item, Mutation, Page, Patch, Query, SharedStore, StoreError, Written, number,
-    number_value, string, string_value,
+    Guard, Index, Item, Mutation, Patch, SharedStore, StoreError, Written, newest_first, number,
+    number_value, string,
 };
 use crate::tenants::Role;
 
@@ -192,6 +192,8 @@ fn authentication_data(session: &AuthenticationSession, flow: &str) -> Value {
             "network": network,
             "last4": session.card.as_ref().and_then(|c| c.last4.clone()),
         },
+        "reason": session.reason(),
+        "liability_shift": session.liability_shift(),
         "decided_at": rfc3339(session.updated_at),
     })
 }
@@ -352,44 +354,18 @@ impl Events {
         limit: usize,
         now_ms: i64,
     ) -> Result<(Vec<Item>, bool), StoreError> {
-        let sort = Index::ByTenantDay.sort_attr();
-        let mut found = Vec::new();
-        let start_day = before
+        let start = before
             .and_then(|b| b.split('#').next()?.parse::<i64>().ok())
             .unwrap_or(now_ms);
-        for day in 0..RETENTION_DAYS {
-            let day_ms = start_day - day * 86_400_000;
-            if day_ms < now_ms - RETENTION_DAYS * 86_400_000 {
-                break;
-            }
-            let mut query = Query {
-                index: Index::ByTenantDay,
-                partition: list_partition(tenant, day_ms),
-                up_to: before.map(|b| (string_value(b), false)),
-                descending: true,
-                limit: limit + 1,
-                start_after: None,
-            };
-            loop {
-                let Page { items, next } = self.store.query(&query).await?;
-                for item in items {
-                    let wanted = kind.is_none_or(|k| string(&item, attr::TYPE) == Some(k.as_str()));
-                    if wanted {
-                        found.push(item);
-                    }
-                    if found.len() > limit {
-                        found.truncate(limit);
-                        return Ok((found, true));
-                    }
-                }
-                match next {
-                    Some(next) => query.start_after = Some(next),
-                    None => break,
-                }
-            }
-        }
-        found.sort_by(|a, b| string(b, sort).cmp(&string(a, sort)));
-        Ok((found, false))
+        let oldest = now_ms - RETENTION_DAYS * 86_400_000;
+        let days = (0..=RETENTION_DAYS)
+            .map(|day| start - day * 86_400_000)
+            .take_while(|day| *day >= oldest)
+            .map(|day| list_partition(tenant, day));
+        newest_first(&*self.store, days, before, limit, |item| {
+            kind.is_none_or(|k| string(item, attr::TYPE) == Some(k.as_str()))
+        })
+        .await
     }
 
     /// Appends one delivery attempt, and the status it leads to. Guarded by the attempt

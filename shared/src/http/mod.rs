@@ -108,6 +108,18 @@ pub fn public_base_url_from_context(parts: &http::request::Parts) -> Option<Url>
 }
 
 /// The first value of `name` in a query string.
+/// A listing's `limit` query parameter: `default` when absent, 1 to `max` when given.
+pub fn page_limit(query: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match query_param(query, "limit") {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=max).contains(l))
+            .ok_or_else(|| ApiError::invalid("limit", format!("must be 1 to {max}"))),
+    }
+}
+
 pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == name)

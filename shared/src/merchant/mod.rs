@@ -127,6 +127,19 @@ impl MerchantContext {
         .await
     }
 
+    /// The store the sessions are in.
+    pub fn store(&self) -> &dyn crate::store::ItemStore {
+        self.sessions.store()
+    }
+
+    /// A session's raw item (with its index attributes).
+    pub async fn store_item(
+        &self,
+        session: &crate::session::SessionRef,
+    ) -> Result<Option<crate::store::Item>, crate::store::StoreError> {
+        self.store().read(&session.key()).await
+    }
+
     pub fn now_ms(&self) -> i64 {
         self.sessions.now_ms()
     }

@@ -311,6 +311,7 @@ mod tests {
                 transaction_mac: "mac".into(),
                 challenge_deadline_ms: now + 600_000,
                 sweep_partition: "0#0".into(),
+                completion: Default::default(),
                 merchant_return_url: "https://shop.example/r".into(),
                 sealed_payment_data: sealed(),
             },

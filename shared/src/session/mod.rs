@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::SealedData;
-use crate::domain::{AuthenticationResult, CardSummary, ReferenceCode, TenantId};
+use crate::domain::{AuthenticationResult, CardSummary, CompletionMode, ReferenceCode, TenantId};
 
 pub mod claim;
 pub mod claims;
@@ -47,6 +47,7 @@ pub mod attr {
     pub const SEALED_PAYMENT_DATA: &str = "sealed_payment_data";
     pub const RESULT: &str = "result";
     pub const SEALED_AUTHENTICATION_VALUES: &str = "sealed_authentication_values";
+    pub const COMPLETION: &str = "completion";
     /// The deadline index (`crate::store::Index::ByDeadline`): only pending challenges.
     pub const SWEEP_PK: &str = "sweep_pk";
     pub const SWEEP_SK: &str = "sweep_sk";
@@ -121,9 +122,58 @@ pub struct AuthenticationSession {
     pub sealed_authentication_values: Option<SealedData>,
     #[serde(default)]
     pub validate_response: Option<SealedData>,
+    /// How the browser's return ends (a challenge's), as check enroll asked.
+    #[serde(default)]
+    pub completion: Option<CompletionMode>,
 }
 
 impl AuthenticationSession {
+    /// A session from its stored item (`None` if the item is not one).
+    pub fn from_item(item: crate::store::Item) -> Option<Self> {
+        serde_dynamo::from_item(item).ok()
+    }
+
+    /// `challenge` when the cardholder was sent to the bank's page, else `frictionless`.
+    pub fn flow(&self) -> &'static str {
+        if self.challenge_deadline.is_some() {
+            "challenge"
+        } else {
+            "frictionless"
+        }
+    }
+
+    /// Why it did not succeed, for the merchant to act on: from the upstream's
+    /// `pares_status` for a failure, or how the challenge ended.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self.state {
+            SessionState::Failed => Some(
+                match self.result.as_ref().and_then(|r| r.pares_status.as_deref()) {
+                    Some("U") => "AUTHENTICATION_UNAVAILABLE",
+                    Some("R") => "AUTHENTICATION_REJECTED",
+                    _ => "NOT_AUTHENTICATED",
+                },
+            ),
+            SessionState::Expired => Some("CHALLENGE_EXPIRED"),
+            SessionState::Canceled => Some("CANCELED_BY_MERCHANT"),
+            _ => None,
+        }
+    }
+
+    /// `true` / `false` once decided; `unknown` while not (or never: expired, canceled).
+    pub fn liability_shift(&self) -> &'static str {
+        let network = self.card.as_ref().and_then(|c| c.network.as_deref());
+        match (&self.result, self.state) {
+            (Some(result), SessionState::Authenticated | SessionState::Failed) => {
+                if result.liability_shift(network) {
+                    "true"
+                } else {
+                    "false"
+                }
+            }
+            _ => "unknown",
+        }
+    }
+
     /// The state as it stands at `now_ms`: a challenge past its deadline is expired even
     /// before anything wrote EXPIRED (DynamoDB TTL is not a clock).
     pub fn effective_state(&self, now_ms: i64) -> SessionState {

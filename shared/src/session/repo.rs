@@ -53,6 +53,10 @@ impl Sessions {
         self.clock.now_ms()
     }
 
+    pub fn store(&self) -> &dyn crate::store::ItemStore {
+        &*self.store
+    }
+
     pub async fn apply(
         &self,
         session: &SessionRef,

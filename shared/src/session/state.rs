@@ -39,7 +39,6 @@ pub enum SessionState {
 }
 
 impl SessionState {
-    #[cfg(test)]
     pub const ALL: [SessionState; 8] = [
         SessionState::SetupCompleted,
         SessionState::Enrolling,
@@ -62,6 +61,11 @@ impl SessionState {
             SessionState::Expired => "EXPIRED",
             SessionState::Canceled => "CANCELED",
         }
+    }
+
+    /// The state named as `as_str` names it.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
     pub fn is_terminal(self) -> bool {
@@ -99,6 +103,8 @@ pub enum EnrollmentOutcome {
         challenge_deadline_ms: i64,
         /// Its partition of the deadline index ([`sweep_partition`]).
         sweep_partition: String,
+        /// How the browser's return will end.
+        completion: crate::domain::CompletionMode,
         merchant_return_url: String,
         sealed_payment_data: SealedData,
     },
@@ -164,6 +170,20 @@ pub enum Transition {
         now_ms: i64,
         expires_at: i64,
     },
+}
+
+/// The listing index's attributes (`crate::store::Index::ByTenantDay`): a tenant's
+/// sessions by the day they were created.
+const LIST_PK: &str = "list_pk";
+const LIST_SK: &str = "list_sk";
+
+/// The listing index's partition of a tenant's sessions created on one day.
+pub fn listing_partition(tenant: &str, created_ms: i64) -> String {
+    format!("{tenant}#AUTH#{}", crate::clock::utc_date(created_ms))
+}
+
+fn listing_sort(reference_code: &str, created_ms: i64) -> String {
+    format!("{created_ms:013}#{reference_code}")
 }
 
 /// How many partitions of the deadline index one minute's challenges spread over.
@@ -314,6 +334,8 @@ impl Transition {
                 .set_s(attr::TENANT_ID, tenant_id)
                 .set_s(attr::SETUP_FINGERPRINT, fingerprint)
                 .set(attr::SETUP_RESPONSE, map(response))
+                .set_s(LIST_PK, listing_partition(tenant_id, *now_ms))
+                .set_s(LIST_SK, listing_sort(reference_code, *now_ms))
                 .set_n(attr::CREATED_AT, *now_ms)
                 .set_n(attr::UPDATED_AT, *now_ms)
                 .set_n(attr::EXPIRES_AT, *expires_at),
@@ -332,6 +354,8 @@ impl Transition {
                 .set_if_absent(attr::KIND, string_value(super::KIND))
                 .set_if_absent(attr::REFERENCE_CODE, string_value(reference_code))
                 .set_if_absent(attr::TENANT_ID, string_value(tenant_id))
+                .set_if_absent(LIST_PK, string_value(listing_partition(tenant_id, *now_ms)))
+                .set_if_absent(LIST_SK, string_value(listing_sort(reference_code, *now_ms)))
                 .set_if_absent(attr::CREATED_AT, number_value(*now_ms)),
             Transition::CompleteEnrollment {
                 outcome,
@@ -397,9 +421,11 @@ impl EnrollmentOutcome {
                 transaction_mac,
                 challenge_deadline_ms,
                 sweep_partition,
+                completion,
                 merchant_return_url,
                 sealed_payment_data,
             } => patch
+                .set_s(attr::COMPLETION, completion.as_str())
                 .set_s(attr::SWEEP_PK, sweep_partition)
                 .set_n(attr::SWEEP_SK, *challenge_deadline_ms)
                 .set_s(

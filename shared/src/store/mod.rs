@@ -205,6 +205,45 @@ pub trait ItemStore: Send + Sync {
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Item>, StoreError>;
 }
 
+/// A tenant's items of one kind, newest first, across the listing index's day partitions
+/// (`partitions`, newest day first): `limit` of them whose sort key is below `before`
+/// (the last one of the previous page) and that `keep` accepts. Returns them and whether
+/// more may follow.
+pub async fn newest_first(
+    store: &dyn ItemStore,
+    partitions: impl IntoIterator<Item = String>,
+    before: Option<&str>,
+    limit: usize,
+    keep: impl Fn(&Item) -> bool,
+) -> Result<(Vec<Item>, bool), StoreError> {
+    let mut found = Vec::new();
+    for partition in partitions {
+        let mut query = Query {
+            index: Index::ByTenantDay,
+            partition,
+            up_to: before.map(|b| (AttributeValue::S(b.to_owned()), false)),
+            descending: true,
+            limit: limit + 1,
+            start_after: None,
+        };
+        loop {
+            let page = store.query(&query).await?;
+            for item in page.items.into_iter().filter(|i| keep(i)) {
+                found.push(item);
+                if found.len() > limit {
+                    found.truncate(limit);
+                    return Ok((found, true));
+                }
+            }
+            match page.next {
+                Some(next) => query.start_after = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok((found, false))
+}
+
 /// Orders two sort-key values of one index (numbers as numbers).
 pub(crate) fn compare_sort(a: &AttributeValue, b: &AttributeValue) -> std::cmp::Ordering {
     match (a, b) {

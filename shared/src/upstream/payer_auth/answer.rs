@@ -53,6 +53,27 @@ impl TransactionStatus {
     }
 }
 
+/// The challenge window size (`01`–`05`, EMV 3DS) of a challenge, decoded from the
+/// check-enroll answer's `pareq` (base64 of the challenge request, `CReq`, JSON), when it
+/// carries one.
+pub fn challenge_window_size(body: &Value) -> Option<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let pareq = body
+        .pointer("/data/consumer_auth_info/pareq")
+        .and_then(Value::as_str)?;
+    let trimmed = pareq.trim().trim_end_matches('=');
+    let bytes = URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .or_else(|_| STANDARD.decode(pareq.trim()))
+        .ok()?;
+    let creq: Value = serde_json::from_slice(&bytes).ok()?;
+    creq.get("challengeWindowSize")
+        .and_then(Value::as_str)
+        .filter(|size| matches!(*size, "01" | "02" | "03" | "04" | "05"))
+        .map(str::to_owned)
+}
+
 /// What check enroll decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnrollmentDecision {

@@ -1,0 +1,31 @@
+//! `GET /v1/js/gateway.js`: the browser library (`assets/gateway.js`), served as is. Its
+//! path is its version; the README publishes its SRI hash (a test keeps them in step), so
+//! it is served to any origin (`crossorigin` loads need CORS).
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, header};
+
+/// The library's source: what the README's SRI hash is of.
+pub const GATEWAY_JS: &str = include_str!("../assets/gateway.js");
+
+pub(crate) async fn gateway_js() -> Response {
+    let mut response = GATEWAY_JS.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

@@ -384,3 +384,20 @@ test('a page on another origin than the merchant registered receives nothing', a
     assert.match(page.url(), /\/demo\/\?completion=post_message$/, 'still on the checkout');
   });
 });
+
+test('frictionless in every completion mode: no challenge, the outcome from the status API', async () => {
+  await withPage('frictionless-every-mode', async (page) => {
+    for (const mode of ['redirect', 'top', 'post_message']) {
+      await page.goto(`${BASE}/demo/?completion=${mode}`);
+      await page.fill('#card-number', '4000000000002701');
+      await page.click('#pay');
+      const outcome = await result(page);
+      assert.equal(outcome.status, 'authenticated', mode);
+      assert.equal(outcome.liabilityShift, 'yes', mode);
+      const reference = new URL(page.url()).searchParams.get('reference_code');
+      const [webhook] = await webhooksFor(reference);
+      assert.equal(webhook.event.data.flow, 'frictionless', mode);
+      assert.equal(webhook.event.data.liability_shift, 'true', mode);
+    }
+  });
+});

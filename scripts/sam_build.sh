@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `scripts/sam_build.sh`: builds the three functions as `sam deploy` ships them — `sam build`
+# `scripts/sam_build.sh`: builds the four functions as `sam deploy` ships them — `sam build`
 # with the rust-cargolambda build method (release profile, arm64, cross-compiled by
 # cargo-lambda with zig; no Docker) — and checks that each artifact is an aarch64 Linux
 # executable named bootstrap.

@@ -14,7 +14,7 @@
 #      on the local stack with its embedded store and again pointed at DynamoDB
 #   6. a scan of every log line captured above (at TRACE and DEBUG) for card data, keys
 #      and tokens, in clear and base64-encoded
-#   7. with SAM_BUILD=1 (CI sets it): sam build of the three arm64 bootstraps
+#   7. with SAM_BUILD=1 (CI sets it): sam build of the four arm64 bootstraps
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -113,7 +113,7 @@ step "Logs: JSON lines with request ids; no card data, keys or tokens"
 "$VENV/bin/python" scripts/scan_logs.py "$LOGS"
 
 if [ "${SAM_BUILD:-0}" = 1 ]; then
-  step "sam build: three arm64 bootstraps"
+  step "sam build: four arm64 bootstraps"
   scripts/sam_build.sh
 fi
 

@@ -855,3 +855,43 @@ async fn outcomes_upstream_calls_and_replays_are_emitted_as_embedded_metrics() {
         "no reference code, tenant or card in a metric"
     );
 }
+
+/// A check enroll whose invocation died (a crash or a Lambda timeout) leaves its claim;
+/// once the lease lapses the merchant's next request completes the session, even with a
+/// corrected body (the dead attempt's outcome is unknown either way).
+#[tokio::test]
+async fn after_a_crashed_check_enroll_a_corrected_request_completes_the_session() {
+    let h = Harness::new().await;
+    let merchant = h.merchant().await;
+    let body = prepared_enroll(&h, &merchant, "crashed-1", "4000000000002701").await;
+    let sessions = gateway::session::Sessions::new(h.store.clone(), h.clock());
+    let now = h.clock.now_ms();
+    let dead = gateway::session::Transition::ClaimEnrollment {
+        reference_code: "crashed-1".into(),
+        tenant_id: MERCHANT.into(),
+        fingerprint: "the-dead-attempts-fingerprint".into(),
+        claim_id: "dead".into(),
+        now_ms: now,
+        lease_until_ms: now + 1_000,
+        expires_at: now / 1000 + 3600,
+    };
+    let session = gateway::session::SessionRef::new(
+        gateway::domain::TenantId::parse("tenant", MERCHANT).unwrap(),
+        gateway::domain::ReferenceCode::parse("reference_code", "crashed-1").unwrap(),
+    );
+    sessions.apply(&session, &dead).await.unwrap();
+    let early = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(
+        early.status,
+        StatusCode::CONFLICT,
+        "the claim is still live"
+    );
+    h.clock.advance(std::time::Duration::from_secs(2));
+    let corrected = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+    assert_eq!(corrected.status, StatusCode::OK, "{}", corrected.text());
+    assert_eq!(
+        state_of(&session_item(&h, "crashed-1").await),
+        "AUTHENTICATED"
+    );
+    assert_eq!(h.sandbox.calls_to("authentication/enroll").len(), 1);
+}

@@ -61,7 +61,7 @@ error_codes! {
     MalformedJson = ("MALFORMED_JSON", 400, "the request body is not valid JSON"),
     Unauthorized = ("UNAUTHORIZED", 401, "missing or invalid x-api-key"),
     /// The upstream refused the gateway's credentials (not the caller's).
-    UpstreamUnauthorized = ("UPSTREAM_UNAUTHORIZED", 401, "the upstream rejected the gateway's credentials"),
+    UpstreamUnauthorized = ("UPSTREAM_UNAUTHORIZED", 502, "the upstream rejected the gateway's credentials"),
     /// The caller's tenant does not have the role the route needs.
     RoleNotAllowed = ("ROLE_NOT_ALLOWED", 403, "this API key's tenant does not have the role this route needs"),
     FeatureNotEnabled = ("FEATURE_NOT_ENABLED", 403, "3DS is not enabled for this card-issuance account"),
@@ -338,6 +338,12 @@ impl ApiError {
     /// The HTTP status: the code's, except an upstream refusal keeps the upstream's 4xx.
     pub fn status(&self) -> u16 {
         match self {
+            // The upstream refusing the gateway's own credentials is not the caller's 401
+            // (clients read that as "my key is wrong"): a bad gateway.
+            ApiError::UpstreamRefused {
+                code: RefusalCode::Ours(ErrorCode::UpstreamUnauthorized),
+                ..
+            } => ErrorCode::UpstreamUnauthorized.status(),
             ApiError::UpstreamRefused { status, .. } if (400..500).contains(status) => *status,
             ApiError::UpstreamRefused { .. } => 502,
             other => other.error_code().status(),

@@ -92,6 +92,11 @@ impl ClaimRequest for EnrollmentClaim<'_> {
             .enroll_fingerprint
             .as_deref()
             .is_some_and(|stored| self.fingerprint.matches(stored));
+        // A claim whose holder died: any request of the merchant's may take it over.
+        let lapsed = session.state == SessionState::Enrolling && !session.is_claimed_at(now_ms);
+        if lapsed {
+            return Verdict::Retry;
+        }
         if !same_request {
             return Verdict::Refuse(EnrollmentRefusal::ReferenceInUse);
         }

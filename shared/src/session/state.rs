@@ -279,18 +279,14 @@ impl Transition {
         match self {
             Transition::RecordSetup { .. } => Guard::Absent,
             // Setup may have gone through us or straight to the upstream: a session that
-            // does not exist yet is created by its first claim.
-            Transition::ClaimEnrollment {
-                fingerprint,
-                now_ms,
-                ..
-            } => Guard::Or(vec![
+            // does not exist yet is created by its first claim. A claim left by an
+            // invocation that died (its lease lapsed) is taken over by the merchant's next
+            // request, whatever its body: the dead attempt's outcome is unknown either way,
+            // as after an upstream fault (which releases the claim).
+            Transition::ClaimEnrollment { now_ms, .. } => Guard::Or(vec![
                 Guard::Absent,
                 SessionState::SetupCompleted.guard(),
-                Guard::And(vec![
-                    lapsed_claim(SessionState::Enrolling, *now_ms),
-                    Guard::equals(attr::ENROLL_FINGERPRINT, fingerprint),
-                ]),
+                lapsed_claim(SessionState::Enrolling, *now_ms),
             ]),
             Transition::CompleteEnrollment { claim_id, .. }
             | Transition::ReleaseEnrollment { claim_id, .. } => {
@@ -520,7 +516,7 @@ mod tests {
     }
 
     #[test]
-    fn a_live_claim_or_another_request_blocks_a_claim() {
+    fn a_live_claim_blocks_a_claim_and_a_lapsed_one_is_taken_over_by_any_request() {
         let live = item(
             SessionState::Enrolling,
             &[(attr::LEASE_UNTIL, number_value(10_000))],
@@ -537,7 +533,11 @@ mod tests {
         assert!(!holds(&claim("fp").mutation("m").guard, Some(&live)));
         let lapsed = item(SessionState::Enrolling, &[]);
         assert!(holds(&claim("fp").mutation("m").guard, Some(&lapsed)));
-        assert!(!holds(&claim("other").mutation("m").guard, Some(&lapsed)));
+        assert!(
+            holds(&claim("other").mutation("m").guard, Some(&lapsed)),
+            "a corrected body after a crash"
+        );
+        assert!(!holds(&claim("other").mutation("m").guard, Some(&live)));
         let setup = item(SessionState::SetupCompleted, &[]);
         assert!(holds(&claim("other").mutation("m").guard, Some(&setup)));
     }

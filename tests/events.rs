@@ -577,3 +577,280 @@ async fn with_sqs_a_failed_delivery_comes_back_on_schedule_then_goes_to_the_dead
 fn sqs_for(endpoint: &str) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(&gateway::aws::endpoint_config(endpoint))
 }
+
+impl Notifying {
+    /// The check-enroll function with this gateway's delivery queue (for redeliveries).
+    pub async fn merchant_with_queue(&self) -> axum::Router {
+        let platform = gateway::platform::Platform {
+            deliveries: Some(self.queue.clone()),
+            ..self.h.platform()
+        };
+        check_enroll::build(&self.h.check_enroll_config(), &platform)
+            .await
+            .unwrap()
+    }
+}
+
+async fn frictionless(n: &Notifying, merchant: &axum::Router, key: &str, reference: &str) {
+    let origin = if key == MERCHANT_KEY {
+        MERCHANT_ORIGIN
+    } else {
+        OTHER_MERCHANT_ORIGIN
+    };
+    let body =
+        crate::merchant::prepared_enroll_as(merchant, key, origin, reference, "4000000000002701")
+            .await;
+    let answer = send(merchant, post_json(ENROLL, Some(key), &body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    n.h.clock.advance(Duration::from_millis(10));
+}
+
+#[tokio::test]
+async fn a_tenant_lists_its_own_events_newest_first_and_pages_through_them() {
+    let n = Notifying::start(0, "5").await;
+    let merchant = n.merchant_with_queue().await;
+    for reference in ["list-1", "list-2", "list-3"] {
+        frictionless(&n, &merchant, MERCHANT_KEY, reference).await;
+    }
+    frictionless(&n, &merchant, OTHER_MERCHANT_KEY, "theirs-1").await;
+    n.run_for(Duration::from_secs(2)).await;
+
+    let page = send(&merchant, get("/v1/events?limit=2", Some(MERCHANT_KEY))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let data = page.json()["data"].clone();
+    let references: Vec<&str> = data["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["data"]["reference_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(references, ["list-3", "list-2"], "newest first");
+    assert_eq!(data["has_more"], true);
+    let first = &data["events"][0];
+    assert_eq!(first["type"], "authentication.succeeded");
+    assert_eq!(first["delivery"]["status"], "delivered");
+    assert_eq!(first["delivery"]["attempt_count"], 1);
+    assert_eq!(first["delivery"]["attempts"][0]["status"], 200);
+
+    let after = data["next_after"].as_str().unwrap();
+    let rest = send(
+        &merchant,
+        get(
+            &format!("/v1/events?limit=2&after={after}"),
+            Some(MERCHANT_KEY),
+        ),
+    )
+    .await;
+    let rest = rest.json()["data"].clone();
+    assert_eq!(rest["events"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["events"][0]["data"]["reference_code"], "list-1");
+    assert_eq!(rest["has_more"], false);
+
+    // Another merchant sees only its own; a filter by type; a bad type named.
+    let theirs = send(&merchant, get("/v1/events", Some(OTHER_MERCHANT_KEY))).await;
+    let theirs = theirs.json()["data"]["events"].clone();
+    assert_eq!(theirs.as_array().unwrap().len(), 1);
+    assert_eq!(theirs[0]["data"]["reference_code"], "theirs-1");
+    let none = send(
+        &merchant,
+        get("/v1/events?type=authentication.failed", Some(MERCHANT_KEY)),
+    )
+    .await;
+    assert_eq!(none.json()["data"]["events"], json!([]));
+    let bad = send(
+        &merchant,
+        get("/v1/events?type=payment.made", Some(MERCHANT_KEY)),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json()["error"]["field"], "type");
+    // Paging from another tenant's event is refused like an unknown one.
+    let cross = send(
+        &merchant,
+        get(
+            &format!("/v1/events?after={after}"),
+            Some(OTHER_MERCHANT_KEY),
+        ),
+    )
+    .await;
+    assert_eq!(cross.status, StatusCode::BAD_REQUEST);
+    assert_eq!(cross.json()["error"]["field"], "after");
+}
+
+#[tokio::test]
+async fn a_redelivery_sends_the_same_event_again_and_another_tenant_cannot_ask_for_it() {
+    let n = Notifying::start(0, "5").await;
+    let merchant = n.merchant_with_queue().await;
+    frictionless(&n, &merchant, MERCHANT_KEY, "again-1").await;
+    n.run_for(Duration::from_secs(2)).await;
+    assert_eq!(n.receiver.received().len(), 1);
+    let id = n.receiver.received()[0].headers["webhook-id"].clone();
+
+    let path = format!("/v1/events/{id}/redeliver");
+    let attack = send(
+        &merchant,
+        post_json(&path, Some(OTHER_MERCHANT_KEY), &json!({})),
+    )
+    .await;
+    let unknown = send(
+        &merchant,
+        post_json(
+            "/v1/events/evt_0000/redeliver",
+            Some(OTHER_MERCHANT_KEY),
+            &json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (attack.status, attack.json()),
+        (unknown.status, unknown.json())
+    );
+    assert_eq!(attack.json()["error"]["reason"], "EVENT_NOT_FOUND");
+    assert_eq!(n.queue.waiting(), 0, "nothing queued for the attacker");
+
+    let asked = send(&merchant, post_json(&path, Some(MERCHANT_KEY), &json!({}))).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text());
+    n.run_for(Duration::from_secs(2)).await;
+    let received = n.receiver.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(
+        received[1].headers["webhook-id"], id,
+        "the same id: receivers de-duplicate"
+    );
+    assert_eq!(received[1].body, received[0].body);
+    let listed = send(&merchant, get("/v1/events", Some(MERCHANT_KEY))).await;
+    assert_eq!(
+        listed.json()["data"]["events"][0]["delivery"]["attempt_count"],
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_card_program_hears_of_its_enrollments_unenrollments_and_contact_updates() {
+    let n = Notifying::start(0, "5").await;
+    let issuer = n.h.issuer().await;
+    let enrolled = send(
+        &issuer,
+        post_json(
+            "/card/issuance/api/issuing/3ds/v2/enroll",
+            Some(ISSUER_KEY),
+            &json!({"card_id": sandbox::state::ACTIVE_CARD_ID, "cardholder_id": sandbox::state::CARDHOLDER_ID}),
+        ),
+    )
+    .await;
+    assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.text());
+    n.h.clock.advance(Duration::from_millis(10));
+    let repointed = send(
+        &issuer,
+        post_json(
+            "/card/issuance/api/issuing/3ds/v2/update",
+            Some(ISSUER_KEY),
+            &json!({"card_id": sandbox::state::ACTIVE_CARD_ID, "cardholder_id": sandbox::state::SECOND_CARDHOLDER_ID}),
+        ),
+    )
+    .await;
+    assert_eq!(repointed.status, StatusCode::OK, "{}", repointed.text());
+    n.h.clock.advance(Duration::from_millis(10));
+    let contact = json!({
+        "cardholder_id": sandbox::state::CARDHOLDER_ID, "call_prefix": "+1", "mobile": "2125559999",
+        "email": "emma.johnson@example.com", "date_of_birth": "1996-10-31", "state": "Illinois",
+        "city": "Chicago", "address_line": "456 Maple Avenue", "post_code": "60601",
+        "country_code": "US", "security_index": "2", "security_answer": "Han"
+    });
+    let updated = send(
+        &issuer,
+        post_json(
+            "/card/issuance/api/issuing/cardholders/v2/update",
+            Some(ISSUER_KEY),
+            &contact,
+        ),
+    )
+    .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
+    n.h.clock.advance(Duration::from_millis(10));
+    let unenrolled = send(
+        &issuer,
+        post_json(
+            "/card/issuance/api/issuing/3ds/v2/unenroll",
+            Some(ISSUER_KEY),
+            &json!({"card_id": sandbox::state::ACTIVE_CARD_ID}),
+        ),
+    )
+    .await;
+    assert_eq!(unenrolled.status, StatusCode::OK, "{}", unenrolled.text());
+    n.run_for(Duration::from_secs(2)).await;
+
+    let merchant = n.h.merchant().await;
+    let listed = send(&merchant, get("/v1/events", Some(ISSUER_KEY))).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
+    let events = listed.json()["data"]["events"].clone();
+    let types: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "card.unenrolled",
+            "cardholder.updated",
+            "card.enrollment_updated",
+            "card.enrolled"
+        ]
+    );
+    assert_eq!(
+        events[0]["data"]["previous_cardholder_id"],
+        sandbox::state::SECOND_CARDHOLDER_ID
+    );
+    assert_eq!(
+        events[2]["data"]["previous_cardholder_id"],
+        sandbox::state::CARDHOLDER_ID
+    );
+    assert_eq!(events[3]["data"]["card_id"], sandbox::state::ACTIVE_CARD_ID);
+    assert_eq!(
+        events[0]["delivery"]["status"], "not_sent",
+        "bank-x has no webhook"
+    );
+    let text = listed.text();
+    for secret in ["Han", "2125559999", "emma.johnson"] {
+        assert!(
+            !text.contains(secret),
+            "{secret}: no contact details in events"
+        );
+    }
+    // The merchant's list does not show them.
+    let shop = send(&merchant, get("/v1/events", Some(MERCHANT_KEY))).await;
+    assert_eq!(shop.json()["data"]["events"], json!([]));
+}
+
+#[tokio::test]
+async fn an_abandoned_challenge_is_expired_by_the_next_sweep_and_its_event_delivered() {
+    let n = Notifying::start(0, "5").await;
+    challenged_as(
+        &n.h,
+        MERCHANT_KEY,
+        MERCHANT_ORIGIN,
+        "abandoned-1",
+        "4000000000002503",
+    )
+    .await;
+    n.run_for(Duration::from_secs(2)).await;
+    assert!(n.receiver.received().is_empty(), "nothing decided yet");
+    // Deadline (600 s) passed: the next minute's sweep expires it.
+    n.h.clock.advance(Duration::from_secs(600));
+    let swept = n.app.sweep().await.unwrap();
+    assert_eq!(swept.expired, 1);
+    n.run_for(Duration::from_secs(2)).await;
+    let received = n.receiver.received();
+    assert_eq!(received.len(), 1);
+    let event: Value = serde_json::from_str(&received[0].body).unwrap();
+    assert_eq!(event["type"], "authentication.expired");
+    assert_eq!(event["data"]["reference_code"], "abandoned-1");
+    assert_eq!(event["data"]["flow"], "challenge");
+    let item = crate::merchant::session_item(&n.h, "abandoned-1").await;
+    assert!(
+        !item.contains_key("sealed_payment_data"),
+        "its card data is gone"
+    );
+}

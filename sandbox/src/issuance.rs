@@ -41,6 +41,21 @@ pub fn routes(unenroll: bool) -> Router<Arc<SandboxState>> {
     }
 }
 
+/// The `card_id` query parameter of the GET routes.
+fn card_id_param(query: &std::collections::HashMap<String, String>) -> Result<&str, Refusal> {
+    query
+        .get("card_id")
+        .map(String::as_str)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_PARAMETER",
+                "Invalid card_id",
+            )
+        })
+}
+
 fn card_not_found() -> Refusal {
     error(
         StatusCode::NOT_FOUND,
@@ -413,16 +428,7 @@ async fn enrollment_detail(
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, Refusal> {
     admit(&state, &headers)?;
-    let card_id = query
-        .get("card_id")
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| {
-            error(
-                StatusCode::BAD_REQUEST,
-                "INVALID_PARAMETER",
-                "Invalid card_id",
-            )
-        })?;
+    let card_id = card_id_param(&query)?;
     let world = state.issuance.lock().unwrap();
     if !world.cards.contains_key(card_id) {
         return Err(card_not_found());
@@ -443,16 +449,7 @@ async fn card_detail(
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, Refusal> {
     admit(&state, &headers)?;
-    let card_id = query
-        .get("card_id")
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| {
-            error(
-                StatusCode::BAD_REQUEST,
-                "INVALID_PARAMETER",
-                "Invalid card_id",
-            )
-        })?;
+    let card_id = card_id_param(&query)?;
     let world = state.issuance.lock().unwrap();
     let card = world.cards.get(card_id).ok_or_else(card_not_found)?;
     Ok(success(Some(json!({

@@ -24,9 +24,7 @@ use crate::domain::{FieldError, TenantId};
 use crate::error::{ApiError, ErrorCode};
 use crate::secrets::Cached;
 use crate::session::SessionKeys;
-use crate::store::{
-    Guard, Item, Mutation, Patch, SharedStore, Written, number, number_value, string,
-};
+use crate::store::{Guard, Item, Mutation, Patch, SharedStore, Written, number_value, string};
 
 /// How long a key's answer is kept.
 pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
@@ -239,14 +237,4 @@ impl Idempotency {
             tracing::warn!(%error, "an idempotency claim could not be released: it lapses");
         }
     }
-}
-
-/// Whether a record is past its day (for tests and operators).
-pub fn is_expired(item: &Item, now_ms: i64) -> bool {
-    number(item, attr::CREATED_AT).is_some_and(|c| c < now_ms - RETENTION.as_millis() as i64)
-}
-
-/// The store key of a tenant's key (for tests).
-pub fn key_of(tenant: &TenantId, key: &IdempotencyKey) -> String {
-    record_key(tenant, key)
 }

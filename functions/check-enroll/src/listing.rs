@@ -10,7 +10,7 @@ use gateway::error::ApiError;
 use gateway::http::{MerchantCaller, page_limit, query_param};
 use gateway::session::state::listing_partition;
 use gateway::session::{AuthenticationSession, SessionState};
-use gateway::store::{Index, newest_first, string};
+use gateway::store::{Index, days_back, newest_first, string};
 use serde_json::{Value, json};
 
 use crate::State as AppState;
@@ -64,10 +64,7 @@ pub(crate) async fn list(
         .and_then(|b| b.split('#').next()?.parse::<i64>().ok())
         .unwrap_or(now);
     let oldest = created_after.unwrap_or(now - LOOKBACK_DAYS * 86_400_000);
-    let days = (0..=LOOKBACK_DAYS)
-        .map(|day| start - day * 86_400_000)
-        .take_while(|day| *day >= oldest - 86_400_000)
-        .map(|day| listing_partition(tenant, day));
+    let days = days_back(start, oldest, LOOKBACK_DAYS).map(|day| listing_partition(tenant, day));
     let (items, has_more) =
         newest_first(merchant.store(), days, before.as_deref(), limit, |item| {
             let session = AuthenticationSession::from_item(item.clone());

@@ -7,7 +7,7 @@ use gateway::clock::rfc3339;
 use gateway::domain::{AuthenticationResult, CardSummary, ReferenceCode};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::MerchantCaller;
-use gateway::session::{AuthenticationSession, Recorded, SessionRef, SessionState, Transition};
+use gateway::session::{AuthenticationSession, SessionRef, SessionState};
 use gateway::telemetry::note_reference;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -69,17 +69,17 @@ async fn settle_expiry(
         return (session, state);
     }
     let merchant = &app.merchant;
-    let expire = Transition::Expire {
-        now_ms: now,
-        expires_at: merchant.settings.record_expiry(now),
-    };
-    match merchant.sessions.apply(session_ref, &expire).await {
-        Ok(Recorded::Done(expired)) => (*expired, SessionState::Expired),
-        Ok(Recorded::Refused(Some(current))) => {
+    let recorded = merchant
+        .sessions
+        .expire(session_ref, Box::new(session.clone()), &merchant.settings)
+        .await;
+    match recorded {
+        Ok(Ok(expired)) => (*expired, SessionState::Expired),
+        Ok(Err(Some(current))) => {
             let state = current.effective_state(now);
             (*current, state)
         }
-        Ok(Recorded::Refused(None)) => (session, state),
+        Ok(Err(None)) => (session, state),
         Err(error) => {
             tracing::warn!(%error, "could not record the expiry");
             (session, state)

@@ -10,7 +10,7 @@
 //! same 404, code and message, before any upstream call about it.
 
 use gateway::domain::{BudgetId, CardId, CardholderId};
-use gateway::enrollment::Recorded;
+use gateway::enrollment::{CardEnrollment, Recorded};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::IssuerCaller;
 use gateway::upstream::card_issuance::wire::CardholderQuery;
@@ -78,21 +78,32 @@ impl EnrollApp {
         upstream: &CardIssuance<'_>,
         card_id: &CardId,
     ) -> Result<BudgetId, ApiError> {
+        Ok(self.own_card_and_record(caller, upstream, card_id).await?.0)
+    }
+
+    /// [`EnrollApp::own_card`], with the card's record as it was read for it.
+    pub(crate) async fn own_card_and_record(
+        &self,
+        caller: &IssuerCaller,
+        upstream: &CardIssuance<'_>,
+        card_id: &CardId,
+    ) -> Result<(BudgetId, Option<CardEnrollment>), ApiError> {
         let gone = || not_found(ErrorCode::CardNotFound);
-        match self.enrollments.card(card_id).await? {
-            Some(record) if record.tenant_id != caller.id().as_str() => return Err(gone()),
-            Some(record) => {
-                if let Some(budget) = record
-                    .budget_id
-                    .filter(|budget| caller.issuer().owns_budget(budget))
-                    .and_then(|budget| BudgetId::parse("budget_id", &budget).ok())
-                {
-                    return Ok(budget);
-                }
-                // Recorded before budgets were, or the budget left the caller's
-                // registry entry: the upstream decides.
+        let record = self.enrollments.card(card_id).await?;
+        if let Some(record) = &record {
+            if record.tenant_id != caller.id().as_str() {
+                return Err(gone());
             }
-            None => {}
+            // Recorded before budgets were, or the budget left the caller's registry
+            // entry: the upstream decides.
+            if let Some(budget) = record
+                .budget_id
+                .as_deref()
+                .filter(|budget| caller.issuer().owns_budget(budget))
+                .and_then(|budget| BudgetId::parse("budget_id", budget).ok())
+            {
+                return Ok((budget, Some(record.clone())));
+            }
         }
         let budget = match upstream.card_budget(card_id).await {
             Ok(budget) => budget,
@@ -101,10 +112,11 @@ impl EnrollApp {
             }
             Err(other) => return Err(other.into()),
         };
-        budget
+        let budget = budget
             .filter(|budget| caller.issuer().owns_budget(budget))
             .and_then(|budget| BudgetId::parse("budget_id", &budget).ok())
-            .ok_or_else(gone)
+            .ok_or_else(gone)?;
+        Ok((budget, record))
     }
 
     /// An enrollment detail's cardholder is in one of the caller's budgets.

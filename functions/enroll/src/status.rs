@@ -60,8 +60,9 @@ pub(crate) async fn card_status(
     let upstream = app.card_issuance.with(&credentials);
     // Another program's card, or none: 404 CARD_NOT_FOUND (from the record when there is
     // one, with no upstream call).
-    let budget = app.own_card(&caller, &upstream, &card_id).await?;
-    let before = app.enrollments.card(&card_id).await?;
+    let (budget, before) = app
+        .own_card_and_record(&caller, &upstream, &card_id)
+        .await?;
     if !refresh {
         return Ok(Json(
             json!({"code": "SUCCESS", "data": view(card_id.as_str(), before.as_ref())}),

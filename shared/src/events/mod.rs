@@ -19,8 +19,8 @@ use sha2::{Digest, Sha256};
 use crate::clock::{rfc3339, utc_date};
 use crate::session::{AuthenticationSession, SessionState};
 use crate::store::{
-    Guard, Index, Item, Mutation, Patch, SharedStore, StoreError, Written, newest_first, number,
-    number_value, string,
+    Guard, Index, Item, Mutation, Patch, SharedStore, StoreError, Written, days_back, newest_first,
+    number, number_value, string,
 };
 use crate::tenants::Role;
 
@@ -358,10 +358,7 @@ impl Events {
             .and_then(|b| b.split('#').next()?.parse::<i64>().ok())
             .unwrap_or(now_ms);
         let oldest = now_ms - RETENTION_DAYS * 86_400_000;
-        let days = (0..=RETENTION_DAYS)
-            .map(|day| start - day * 86_400_000)
-            .take_while(|day| *day >= oldest)
-            .map(|day| list_partition(tenant, day));
+        let days = days_back(start, oldest, RETENTION_DAYS).map(|day| list_partition(tenant, day));
         newest_first(&*self.store, days, before, limit, |item| {
             kind.is_none_or(|k| string(item, attr::TYPE) == Some(k.as_str()))
         })

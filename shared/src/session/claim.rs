@@ -187,7 +187,7 @@ impl Sessions {
 
     /// Records the expiry of a challenge past its deadline (one conditional write, which
     /// also drops the card data). `Err` carries the session when the write was refused.
-    async fn expire(
+    pub async fn expire(
         &self,
         session_ref: &SessionRef,
         current: Box<AuthenticationSession>,

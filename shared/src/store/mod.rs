@@ -205,6 +205,16 @@ pub trait ItemStore: Send + Sync {
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Item>, StoreError>;
 }
 
+/// The days a newest-first listing walks, as epoch ms in each: from the day of `start_ms`
+/// back to the day of `oldest_ms`, at most `max_days + 1` of them.
+pub fn days_back(start_ms: i64, oldest_ms: i64, max_days: i64) -> impl Iterator<Item = i64> {
+    const DAY: i64 = 86_400_000;
+    let oldest_day = oldest_ms.div_euclid(DAY);
+    (0..=max_days)
+        .map(move |back| start_ms - back * DAY)
+        .take_while(move |day| day.div_euclid(DAY) >= oldest_day)
+}
+
 /// A tenant's items of one kind, newest first, across the listing index's day partitions
 /// (`partitions`, newest day first): `limit` of them whose sort key is below `before`
 /// (the last one of the previous page) and that `keep` accepts. Returns them and whether

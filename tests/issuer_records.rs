@@ -459,3 +459,41 @@ async fn a_batch_status_reads_the_callers_records_in_one_round_trip() {
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert_eq!(refused.json()["field"], "card_ids");
 }
+
+#[tokio::test]
+async fn bad_card_ids_are_named_before_any_upstream_call_or_write() {
+    let h = Harness::new().await;
+    let issuer = h.issuer().await;
+    let cases = [
+        get(&path("3ds/v2/status?card_id=card%201"), Some(ISSUER_KEY)),
+        get(&path("3ds/v2/status"), Some(ISSUER_KEY)),
+        post_json(
+            &path("3ds/v2/unenroll"),
+            Some(ISSUER_KEY),
+            &json!({"card_id": "card 1"}),
+        ),
+        post_json(&path("3ds/v2/unenroll"), Some(ISSUER_KEY), &json!({})),
+    ];
+    for request in cases {
+        let answer = send(&issuer, request).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
+        assert_eq!(answer.json()["field"], "card_id", "{}", answer.text());
+    }
+    let batch = send(
+        &issuer,
+        post_json(
+            &path("3ds/v2/status/batch"),
+            Some(ISSUER_KEY),
+            &json!({"card_ids": [ACTIVE_CARD_ID, "x y"]}),
+        ),
+    )
+    .await;
+    assert_eq!(batch.json()["field"], "card_ids[1]");
+    assert!(h.sandbox.calls().is_empty(), "no upstream call");
+    assert!(
+        h.item(&gateway::enrollment::key(ACTIVE_CARD_ID))
+            .await
+            .is_none(),
+        "nothing written"
+    );
+}

@@ -289,7 +289,19 @@ steps = [
      {"status": 400, "json": {"/error/field": "authentication.return_url"}}, {}),
     ("check-enroll/status-unknown.json", "check-enroll", rest("GET", f"{AUTH}/evt-never-seen", resource=f"{AUTH}/{{reference_code}}"),
      {"status": 404, "json": {"/error/reason": "SESSION_NOT_FOUND"}}, {}),
-    # --- callback function (browser return and merchant validate)
+    # --- the merchant's validate (check-enroll function), for a challenge completed in its page
+    ("check-enroll/validate.json", "check-enroll", rest("POST", f"{AUTH}/validate",
+                                                validate_body("evt-validate", "4000000000002503", transaction_id("evt-validate"))),
+     {"status": 200, "json": {"/data/transaction_info/type": "validate_result_response",
+                              "/data/transaction_info/status": "Authentication_successful"}},
+     {"before": {"complete_challenge": "evt-validate", "otp": "1234"}}),
+    ("check-enroll/validate-no-challenge.json", "check-enroll", rest("POST", f"{AUTH}/validate",
+                                                             validate_body("evt-frictionless", "4000000000002701", "AAAAAAAAAAAAAAAAAAAA")),
+     {"status": 409, "json": {"/error/reason": "NO_CHALLENGE_PENDING"}}, {}),
+    ("check-enroll/invalid-validate-type.json", "check-enroll", rest("POST", f"{AUTH}/validate", {
+        **validate_body("evt-validate", "4000000000002503", "AAAAAAAAAAAAAAAAAAAA"), "transaction_info": {"type": "validate", "reference_code": "evt-validate"}}),
+     {"status": 400, "json": {"/error/field": "transaction_info.type"}}, {}),
+    # --- callback function (the browser's return)
     ("callback/return-form-post.json", "callback", rest(
         "POST", return_path("evt-challenge"), f"TransactionId={transaction_id('evt-challenge')}&MD=null",
         headers=FORM, api_key=False, base64_body=True, resource=RETURN_RESOURCE),
@@ -307,17 +319,6 @@ steps = [
         "POST", return_path("evt-challenge"), "MD=null", headers=FORM, api_key=False, resource=RETURN_RESOURCE),
      # A valid return URL never dead-ends: the decided session sends the browser to its outcome.
      {"status": 303, "location_prefix": REDIRECTED}, {}),
-    ("callback/validate.json", "callback", rest("POST", f"{AUTH}/validate",
-                                                validate_body("evt-validate", "4000000000002503", transaction_id("evt-validate"))),
-     {"status": 200, "json": {"/data/transaction_info/type": "validate_result_response",
-                              "/data/transaction_info/status": "Authentication_successful"}},
-     {"before": {"complete_challenge": "evt-validate", "otp": "1234"}}),
-    ("callback/validate-no-challenge.json", "callback", rest("POST", f"{AUTH}/validate",
-                                                             validate_body("evt-frictionless", "4000000000002701", "AAAAAAAAAAAAAAAAAAAA")),
-     {"status": 409, "json": {"/error/reason": "NO_CHALLENGE_PENDING"}}, {}),
-    ("callback/invalid-validate-type.json", "callback", rest("POST", f"{AUTH}/validate", {
-        **validate_body("evt-validate", "4000000000002503", "AAAAAAAAAAAAAAAAAAAA"), "transaction_info": {"type": "validate", "reference_code": "evt-validate"}}),
-     {"status": 400, "json": {"/error/field": "transaction_info.type"}}, {}),
     # --- notify function (change stream, deliveries, sweeper)
     ("notify/table-change-authenticated.json", "notify", stream_event([
         ("MODIFY", f"AUTH#{MERCHANT}#evt-stream",
@@ -339,10 +340,24 @@ steps = [
      {"response": {"/batchItemFailures": []}}, {}),
     ("notify/sweeper-schedule.json", "notify", {"task": "sweep"},
      {"response": {"/expired": 0}}, {}),
+    # --- history function (events, the merchant's authentications)
+    ("history/list-events.json", "history", rest("GET", "/v1/events", query={"limit": "1"}),
+     {"status": 200, "json": {"/data/events/0/type": "authentication.succeeded",
+                              "/data/events/0/data/reference_code": "evt-stream"}}, {}),
+    ("history/list-authentications.json", "history", rest("GET", AUTH, query={"state": "AUTHENTICATED"}),
+     {"status": 200, "json": {"/status": "success", "/data/authentications/0/state": "AUTHENTICATED"}}, {}),
+    ("history/redeliver-unknown-event.json", "history", rest(
+        "POST", "/v1/events/evt_00000000000000000000000000000000/redeliver", {},
+        resource="/v1/events/{event_id}/redeliver"),
+     {"status": 404, "json": {"/error/reason": "EVENT_NOT_FOUND"}}, {}),
+    ("history/invalid-type-as-card-program.json", "history", rest(
+        "GET", "/v1/events", api_key=ISSUER_API_KEY, query={"type": "payment.made"}),
+     # A card program is answered in the card-issuance API's envelope.
+     {"status": 400, "json": {"/code": "INVALID_PARAMETER", "/field": "type"}}, {}),
 ]
 
 SAM_FUNCTION = {"enroll": "EnrollFunction", "check-enroll": "CheckEnrollFunction", "callback": "CallbackFunction",
-                "notify": "NotifyFunction"}
+                "history": "HistoryFunction", "notify": "NotifyFunction"}
 
 manifest = []
 for file, function, event, expect, extra in steps:

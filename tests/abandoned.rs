@@ -4,28 +4,17 @@
 
 use std::time::Duration;
 
-use gateway::config::SessionSettings;
-use gateway::session::Sessions;
 use gateway::session::sweeper::{Sweeper, Swept};
 use gateway_tests::*;
 use http::StatusCode;
 use serde_json::json;
-
-use crate::callback::{at_the_acs, challenged_as, form_post, validate_body, verified_redirect};
-use crate::merchant::{session_item, state_of, status};
-
-const VALIDATE: &str = "/v1/risk/authentication/validate";
 
 fn cancel_path(reference: &str) -> String {
     format!("/v1/risk/authentication/{reference}/cancel")
 }
 
 fn sweeper(h: &Harness) -> Sweeper {
-    Sweeper::new(
-        Sessions::new(h.store.clone(), h.clock()),
-        h.store.clone(),
-        SessionSettings::from_env(&h.config_env()).unwrap(),
-    )
+    Sweeper::new(h.sessions(), h.store.clone())
 }
 
 #[tokio::test]
@@ -51,8 +40,13 @@ async fn a_merchant_cancels_a_pending_challenge_once_and_the_cardholder_comes_ba
     assert_eq!(canceled.json()["data"]["state"], "CANCELED");
     let item = session_item(&h, "cancel-1").await;
     assert_eq!(state_of(&item), "CANCELED");
-    for gone in ["sealed_payment_data", "sweep_pk", "sweep_sk", "claim_id"] {
-        assert!(!item.contains_key(gone), "{gone} removed");
+    for gone in [
+        gateway::session::attr::SEALED_PAYMENT_DATA,
+        gateway::store::index::attr::SWEEP_PK,
+        gateway::store::index::attr::SWEEP_SK,
+        gateway::session::attr::CLAIM_ID,
+    ] {
+        assert!(!item.has(gone), "{gone} removed");
     }
 
     // Idempotent: the same answer, marked as a replay, nothing written.
@@ -65,23 +59,20 @@ async fn a_merchant_cancels_a_pending_challenge_once_and_the_cardholder_comes_ba
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.json()["data"]["state"], "CANCELED");
     assert_eq!(
-        session_item(&h, "cancel-1").await.get("mutation_id"),
-        item.get("mutation_id")
+        session_item(&h, "cancel-1").await.mutation_id.clone(),
+        item.mutation_id.clone()
     );
 
     // The cardholder finishes at the bank anyway: back to the merchant, signed, canceled.
     let callback = h.callback().await;
     let back = send(&callback, form_post(&acs.path, acs.form())).await;
     assert_eq!(verified_redirect(&back).1.get("status"), Some("canceled"));
-    let validate = send(
-        &callback,
-        post_json(
-            VALIDATE,
+    let validate = h
+        .validate(
             Some(MERCHANT_KEY),
             &validate_body(&challenge, &challenge.transaction_id),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(validate.status, StatusCode::CONFLICT);
     assert_eq!(
         validate.json()["error"]["reason"],
@@ -201,8 +192,12 @@ async fn the_sweeper_expires_an_abandoned_challenge_after_its_deadline_and_drops
     for reference in ["swept-1", "not-yet"] {
         let item = session_item(&h, reference).await;
         assert_eq!(state_of(&item), "EXPIRED");
-        for gone in ["sealed_payment_data", "sweep_pk", "sweep_sk"] {
-            assert!(!item.contains_key(gone), "{reference}: {gone} removed");
+        for gone in [
+            gateway::session::attr::SEALED_PAYMENT_DATA,
+            gateway::store::index::attr::SWEEP_PK,
+            gateway::store::index::attr::SWEEP_SK,
+        ] {
+            assert!(!item.has(gone), "{reference}: {gone} removed");
         }
     }
     assert_eq!(

@@ -4,164 +4,9 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use gateway::redirect::verify_redirect;
 use gateway_tests::*;
 use http::{Request, StatusCode};
-use serde_json::{Value, json};
-
-use crate::merchant::{
-    ENROLL, assert_no_clear_card_data, prepared_enroll, prepared_enroll_as, session_item,
-};
-
-const VALIDATE: &str = "/v1/risk/authentication/validate";
-
-/// A challenge the gateway started: what the merchant page gets from check enroll.
-pub struct Challenge {
-    pub reference: String,
-    pub enroll_body: Value,
-    pub stepup_url: String,
-    pub access_token: String,
-    pub transaction_id: String,
-}
-
-async fn challenged(h: &Harness, reference: &str, card: &str) -> Challenge {
-    challenged_as(h, MERCHANT_KEY, MERCHANT_ORIGIN, reference, card).await
-}
-
-/// A challenge the merchant holding `key` started, returning to `origin`.
-pub async fn challenged_as(
-    h: &Harness,
-    key: &str,
-    origin: &str,
-    reference: &str,
-    card: &str,
-) -> Challenge {
-    let merchant = h.merchant().await;
-    let enroll_body = prepared_enroll_as(&merchant, key, origin, reference, card).await;
-    let answer = send(&merchant, post_json(ENROLL, Some(key), &enroll_body)).await;
-    challenge_of(reference, enroll_body, &answer)
-}
-
-/// The challenge a check-enroll answer asks for.
-pub fn challenge_of(reference: &str, enroll_body: Value, answer: &Answer) -> Challenge {
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    let info = answer.json()["data"]["consumer_auth_info"].clone();
-    assert_eq!(
-        answer.json()["data"]["transaction_info"]["status"],
-        "Pending_authentication"
-    );
-    Challenge {
-        reference: reference.into(),
-        enroll_body,
-        stepup_url: info["stepup_url"].as_str().unwrap().into(),
-        access_token: info["access_token"].as_str().unwrap().into(),
-        transaction_id: info["authentication_transaction_id"]
-            .as_str()
-            .unwrap()
-            .into(),
-    }
-}
-
-/// What the ACS page auto-posts to the return URL.
-#[derive(Debug, Clone)]
-pub struct AcsReturn {
-    pub path: String,
-    pub transaction_id: String,
-    pub md: String,
-}
-
-impl AcsReturn {
-    pub fn form(&self) -> String {
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("TransactionId", &self.transaction_id)
-            .append_pair("MD", &self.md)
-            .finish()
-    }
-}
-
-fn html_attr(html: &str, before: &str) -> String {
-    let start = html
-        .find(before)
-        .unwrap_or_else(|| panic!("{before} not in {html}"))
-        + before.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end]
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// The cardholder at the sandbox ACS: the merchant page posts the step-up JWT (and MD)
-/// into the iframe; the cardholder types `otp` (or cancels); the page auto-posts back.
-pub async fn at_the_acs(challenge: &Challenge, action: &str, otp: &str) -> AcsReturn {
-    let client = reqwest::Client::new();
-    let page = client
-        .post(&challenge.stepup_url)
-        .form(&[("JWT", challenge.access_token.as_str()), ("MD", "order-42")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let page = page.text().await.unwrap();
-    assert!(page.contains("one-time code"), "{page}");
-    let complete_url = challenge
-        .stepup_url
-        .replace("/V2/Cruise/StepUp", "/V2/Cruise/StepUp/complete");
-    let tid = html_attr(&page, "name=\"TransactionId\" value=\"");
-    let returned = client
-        .post(complete_url)
-        .form(&[
-            ("TransactionId", tid.as_str()),
-            ("MD", "order-42"),
-            ("otp", otp),
-            ("action", action),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let action_url = html_attr(&returned, "action=\"");
-    AcsReturn {
-        path: action_url
-            .strip_prefix(PUBLIC_BASE_URL)
-            .expect("posts to our return URL")
-            .into(),
-        transaction_id: html_attr(&returned, "name=\"TransactionId\" value=\""),
-        md: html_attr(&returned, "name=\"MD\" value=\""),
-    }
-}
-
-pub fn form_post(path: &str, form: String) -> Request<Body> {
-    Request::post(path)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(form))
-        .unwrap()
-}
-
-/// Checks the redirect's signature with the function a merchant would use and returns
-/// its parameters.
-pub fn verified_redirect(answer: &Answer) -> (String, gateway::redirect::VerifiedRedirect) {
-    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
-    let location = answer.header("location").expect("Location").to_owned();
-    assert!(
-        location.starts_with("https://shop.example/checkout/return?order=42&"),
-        "{location}"
-    );
-    let query = url::Url::parse(&location)
-        .unwrap()
-        .query()
-        .unwrap()
-        .to_owned();
-    let keys = merchant_redirect_keys();
-    let now = chrono::Utc::now().timestamp() + 3600;
-    let verified =
-        verify_redirect(&query, &keys, now, Duration::from_secs(7200)).expect("a valid signature");
-    (location, verified)
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn challenge_success_per_network_validates_once_and_redirects_signed() {
@@ -209,15 +54,12 @@ async fn challenge_success_per_network_validates_once_and_redirects_signed() {
         assert_eq!(call.body["bill_to"]["email"], "accept@gmsectec.com");
 
         let item = session_item(&h, &challenge.reference).await;
-        assert_eq!(
-            string_attr(&item, "state").as_deref(),
-            Some("AUTHENTICATED")
-        );
+        assert_eq!(Some(item.state.as_str()), Some("AUTHENTICATED"));
         assert!(
-            !item.contains_key("sealed_payment_data"),
+            item.sealed_payment_data.is_none(),
             "card data removed once decided"
         );
-        assert!(!item.contains_key("claim_id"));
+        assert!(item.claim_id.is_none());
         assert_no_clear_card_data(&item, card);
     }
     assert_eq!(h.sandbox.calls_to("authentication/validate").len(), 3);
@@ -297,8 +139,8 @@ async fn challenge_failure_unavailable_and_cancel_redirect_with_their_outcome() 
         } else {
             "AUTHENTICATED"
         };
-        assert_eq!(string_attr(&item, "state").as_deref(), Some(expected));
-        assert!(!item.contains_key("sealed_payment_data"));
+        assert_eq!(Some(item.state.as_str()), Some(expected));
+        assert!(item.sealed_payment_data.is_none());
     }
 }
 
@@ -359,8 +201,8 @@ async fn after_the_deadline_the_callback_expires_the_session_without_calling_val
     assert_eq!(redirect.get("eci"), None);
     assert!(h.sandbox.calls_to("authentication/validate").is_empty());
     let item = session_item(&h, "late-cb").await;
-    assert_eq!(string_attr(&item, "state").as_deref(), Some("EXPIRED"));
-    assert!(!item.contains_key("sealed_payment_data"));
+    assert_eq!(Some(item.state.as_str()), Some("EXPIRED"));
+    assert!(item.sealed_payment_data.is_none());
 }
 
 #[tokio::test]
@@ -415,13 +257,10 @@ async fn a_forged_transaction_id_a_tampered_binding_or_an_unknown_session_is_ref
         "nothing reached validate"
     );
     let after = session_item(&h, "forged-cb").await;
+    assert_eq!(Some(after.state.as_str()), Some("CHALLENGE_PENDING"));
     assert_eq!(
-        string_attr(&after, "state").as_deref(),
-        Some("CHALLENGE_PENDING")
-    );
-    assert_eq!(
-        after.get("mutation_id"),
-        before.get("mutation_id"),
+        after.mutation_id.clone(),
+        before.mutation_id.clone(),
         "nothing written"
     );
     // The real return still completes it.
@@ -465,7 +304,7 @@ async fn an_upstream_refusal_of_validate_sends_the_cardholder_to_the_merchant_wi
     assert_eq!(h.sandbox.calls_to("authentication/validate").len(), 1);
     let item = session_item(&h, "refused-cb").await;
     assert_eq!(
-        string_attr(&item, "state").as_deref(),
+        Some(item.state.as_str()),
         Some("CHALLENGE_PENDING"),
         "nothing was decided: released for a later try"
     );
@@ -568,12 +407,12 @@ async fn a_validate_fault_leaves_the_challenge_pending_and_a_later_callback_comp
         );
         let item = session_item(&h, "flaky-cb").await;
         assert_eq!(
-            string_attr(&item, "state").as_deref(),
+            Some(item.state.as_str()),
             Some("CHALLENGE_PENDING"),
             "{fault:?}: never FAILED"
         );
-        assert!(item.contains_key("sealed_payment_data"));
-        assert!(!item.contains_key("claim_id"));
+        assert!(item.sealed_payment_data.is_some());
+        assert!(item.claim_id.is_none());
 
         let retry = send(&callback, form_post(&acs.path, acs.form())).await;
         assert_eq!(
@@ -596,7 +435,7 @@ async fn a_claim_left_by_a_dead_invocation_is_taken_over_after_its_lease() {
     let challenge = challenged(&h, "dead-cb", "4000000000002503").await;
     let acs = at_the_acs(&challenge, "submit", "1234").await;
     // An invocation claims the session and dies before validating.
-    let sessions = gateway::session::Sessions::new(h.store.clone(), h.clock());
+    let sessions = h.sessions();
     let now = h.clock.now_ms();
     let claim = gateway::session::Transition::ClaimValidation {
         transaction_mac: h.session_keys().transaction_macs(&acs.transaction_id)[0].clone(),
@@ -606,7 +445,7 @@ async fn a_claim_left_by_a_dead_invocation_is_taken_over_after_its_lease() {
     };
     assert!(matches!(
         sessions
-            .apply(&session_ref(MERCHANT, "dead-cb"), &claim)
+            .apply_transition(&session_ref(MERCHANT, "dead-cb"), &claim)
             .await
             .unwrap(),
         gateway::session::Recorded::Done(_)
@@ -619,7 +458,7 @@ async fn a_claim_left_by_a_dead_invocation_is_taken_over_after_its_lease() {
         Some("authenticated")
     );
     assert_eq!(
-        string_attr(&session_item(&h, "dead-cb").await, "state").as_deref(),
+        Some(session_item(&h, "dead-cb").await.state.as_str()),
         Some("AUTHENTICATED")
     );
 }
@@ -638,20 +477,7 @@ async fn a_return_url_no_longer_allowed_is_never_redirected_to() {
     assert!(answer.header("location").is_none());
 }
 
-pub fn validate_body(challenge: &Challenge, transaction_id: &str) -> Value {
-    validate_body_for(&challenge.reference, &challenge.enroll_body, transaction_id)
-}
-
 /// The upstream's validate body, for the session `reference` enrolled with `enroll`.
-fn validate_body_for(reference: &str, enroll: &Value, transaction_id: &str) -> Value {
-    json!({
-        "transaction_info": {"type": "validate_result", "reference_code": reference},
-        "card": enroll["card"],
-        "order_info": enroll["order_info"],
-        "bill_to": enroll["bill_to"],
-        "authentication": {"transaction_id": transaction_id}
-    })
-}
 
 #[tokio::test]
 async fn merchant_driven_validate_is_one_shot_too() {
@@ -661,7 +487,7 @@ async fn merchant_driven_validate_is_one_shot_too() {
     at_the_acs(&challenge, "submit", "1234").await; // completed in the browser, no return hit
     let body = validate_body(&challenge, &challenge.transaction_id);
 
-    let answer = send(&callback, post_json(VALIDATE, Some(MERCHANT_KEY), &body)).await;
+    let answer = h.validate(Some(MERCHANT_KEY), &body).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let json = answer.json();
     assert_eq!(json["status"], "success");
@@ -675,7 +501,7 @@ async fn merchant_driven_validate_is_one_shot_too() {
     );
     assert_eq!(json["data"]["consumer_auth_info"]["eci"], "05");
 
-    let replay = send(&callback, post_json(VALIDATE, Some(MERCHANT_KEY), &body)).await;
+    let replay = h.validate(Some(MERCHANT_KEY), &body).await;
     assert_eq!(replay.json(), json);
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(h.sandbox.calls_to("authentication/validate").len(), 1);
@@ -700,49 +526,41 @@ async fn merchant_driven_validate_is_one_shot_too() {
 #[tokio::test]
 async fn merchant_validate_refusals() {
     let h = Harness::new().await;
-    let callback = h.callback().await;
+    let _callback = h.callback().await;
     let challenge = challenged(&h, "api-refusals", "4000000000002503").await;
     at_the_acs(&challenge, "submit", "1234").await;
 
-    let wrong = send(
-        &callback,
-        post_json(
-            VALIDATE,
+    let wrong = h
+        .validate(
             Some(MERCHANT_KEY),
             &validate_body(&challenge, "BBBBBBBBBBBBBBBBBBBB"),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         wrong.json()["error"]["field"],
         "authentication.transaction_id"
     );
 
-    let other = send(
-        &callback,
-        post_json(
-            VALIDATE,
+    let other = h
+        .validate(
             Some(OTHER_MERCHANT_KEY),
             &validate_body(&challenge, &challenge.transaction_id),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
     assert_eq!(other.json()["error"]["reason"], "SESSION_NOT_FOUND");
 
     let mut bad = validate_body(&challenge, &challenge.transaction_id);
     bad["card"]["number"] = json!("4000000000002504");
-    let answer = send(&callback, post_json(VALIDATE, Some(MERCHANT_KEY), &bad)).await;
+    let answer = h.validate(Some(MERCHANT_KEY), &bad).await;
     assert_eq!(answer.json()["error"]["field"], "card.number");
     let mut bad = validate_body(&challenge, &challenge.transaction_id);
     bad["transaction_info"]["type"] = json!("check_enroll");
-    let answer = send(&callback, post_json(VALIDATE, Some(MERCHANT_KEY), &bad)).await;
+    let answer = h.validate(Some(MERCHANT_KEY), &bad).await;
     assert_eq!(answer.json()["error"]["field"], "transaction_info.type");
     assert_eq!(
-        send(&callback, post_json(VALIDATE, None, &bad))
-            .await
-            .status,
+        h.validate(None, &bad).await.status,
         StatusCode::UNAUTHORIZED
     );
     assert!(h.sandbox.calls_to("authentication/validate").is_empty());
@@ -757,24 +575,17 @@ async fn merchant_validate_refusals() {
         StatusCode::OK
     );
     let frictionless = validate_body_for("api-frictionless", &body, "CCCCCCCCCCCCCCCCCCCC");
-    let answer = send(
-        &callback,
-        post_json(VALIDATE, Some(MERCHANT_KEY), &frictionless),
-    )
-    .await;
+    let answer = h.validate(Some(MERCHANT_KEY), &frictionless).await;
     assert_eq!(answer.status, StatusCode::CONFLICT);
     assert_eq!(answer.json()["error"]["reason"], "NO_CHALLENGE_PENDING");
 
     h.clock.advance(Duration::from_secs(601));
-    let late = send(
-        &callback,
-        post_json(
-            VALIDATE,
+    let late = h
+        .validate(
             Some(MERCHANT_KEY),
             &validate_body(&challenge, &challenge.transaction_id),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(late.status, StatusCode::CONFLICT);
     assert_eq!(late.json()["error"]["reason"], "AUTHENTICATION_EXPIRED");
     assert!(h.sandbox.calls_to("authentication/validate").is_empty());
@@ -835,7 +646,7 @@ impl gateway::store::ItemStore for StaleFirstRead {
 async fn the_status_route_never_reports_expired_for_a_session_decided_meanwhile() {
     let h = Harness::new().await;
     let challenge = challenged(&h, "decided-late", "4000000000002503").await;
-    let key = gateway::session::key(MERCHANT, "decided-late");
+    let key = session_ref(MERCHANT, "decided-late").key();
     let pending = h.item(&key).await.unwrap();
     // The cardholder completes the challenge just before the deadline...
     let acs = at_the_acs(&challenge, "submit", "1234").await;
@@ -855,7 +666,7 @@ async fn the_status_route_never_reports_expired_for_a_session_decided_meanwhile(
     };
     let config = check_enroll::CheckEnrollConfig::from_env(&h.config_env()).unwrap();
     let merchant = check_enroll::build(&config, &platform).await.unwrap();
-    let view = crate::merchant::status(&merchant, "decided-late", MERCHANT_KEY).await;
+    let view = status(&merchant, "decided-late", MERCHANT_KEY).await;
     assert_eq!(
         view.json()["data"]["state"],
         "AUTHENTICATED",

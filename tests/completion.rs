@@ -5,9 +5,6 @@ use gateway_tests::*;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::callback::{AcsReturn, at_the_acs, form_post, verified_redirect};
-use crate::merchant::{ENROLL, prepared_enroll, prepared_enroll_as};
-
 /// A challenge started with `completion` (or the merchant's default), and the bank's
 /// return, ready to post.
 async fn challenge_with(h: &Harness, reference: &str, completion: Option<&str>) -> AcsReturn {
@@ -29,7 +26,7 @@ async fn challenge_with(h: &Harness, reference: &str, completion: Option<&str>) 
         "02",
         "decoded from the pareq"
     );
-    let challenge = crate::callback::challenge_of(reference, body, &answer);
+    let challenge = challenge_of(reference, body, &answer);
     at_the_acs(&challenge, "submit", "1234").await
 }
 
@@ -160,17 +157,13 @@ async fn outcomes_say_their_flow_their_reason_and_a_three_valued_liability_shift
         post_json(ENROLL, Some(MERCHANT_KEY), &frictionless),
     )
     .await;
-    let view = crate::merchant::status(&merchant, "rich-1", MERCHANT_KEY)
-        .await
-        .json();
+    let view = status(&merchant, "rich-1", MERCHANT_KEY).await.json();
     assert_eq!(view["data"]["flow"], "frictionless");
     assert_eq!(view["data"]["reason"], "NOT_AUTHENTICATED");
     assert_eq!(view["data"]["liability_shift"], "false");
 
     let acs = challenge_with(&h, "rich-2", Some("redirect")).await;
-    let pending = crate::merchant::status(&merchant, "rich-2", MERCHANT_KEY)
-        .await
-        .json();
+    let pending = status(&merchant, "rich-2", MERCHANT_KEY).await.json();
     assert_eq!(pending["data"]["flow"], "challenge");
     assert_eq!(pending["data"]["liability_shift"], "unknown");
     assert!(pending["data"].get("reason").is_none());
@@ -191,14 +184,14 @@ async fn the_browser_library_is_served_as_is_with_its_published_hash() {
         Some("text/javascript; charset=utf-8")
     );
     assert_eq!(answer.header("access-control-allow-origin"), Some("*"));
-    assert_eq!(answer.text(), callback::library::GATEWAY_JS);
+    assert_eq!(answer.text(), ::callback::library::GATEWAY_JS);
     assert!(answer.text().contains("ThreeDSGateway"));
 }
 
 #[tokio::test]
 async fn a_merchant_lists_its_own_authentications_newest_first_without_card_data() {
     let h = Harness::new().await;
-    let merchant = h.merchant().await;
+    let merchant = h.api().await;
     for (reference, card) in [
         ("l-1", "4000000000002701"),
         ("l-2", "4000000000002925"),

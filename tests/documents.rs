@@ -50,6 +50,7 @@ fn each_functions_route_table_is_what_the_template_routes_to_it() {
         ("enroll", enroll::routes()),
         ("check-enroll", check_enroll::routes()),
         ("callback", callback::routes()),
+        ("history", history::routes()),
     ] {
         assert_eq!(
             code_routes(routes),

@@ -3,224 +3,14 @@
 //! pushed to the tenant's endpoint signed as Standard Webhooks says — retried on
 //! schedule, then dead-lettered — whatever the browser did.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use gateway::events::queue::MemoryQueue;
-use gateway::events::{Events, attr, status};
-use gateway::store::string;
+use gateway::events::DeliveryStatus;
+use gateway_tests::events::*;
 use gateway_tests::*;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
-
-use crate::callback::{at_the_acs, challenged_as, form_post};
-use crate::merchant::{ENROLL, prepared_enroll};
-
-/// shop-a's webhook secret (Standard Webhooks form: 32 random bytes, base64).
-pub const WEBHOOK_SECRET: &str = "whsec_c2hvcC1hLXdlYmhvb2stc2VjcmV0LWZvci10ZXN0cy0wMQ==";
-
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub headers: HashMap<String, String>,
-    pub body: String,
-}
-
-type ReceiverState = (Arc<Mutex<Vec<Received>>>, Arc<AtomicUsize>);
-
-/// A merchant's webhook endpoint on loopback: answers 500 to its first `fail_first`
-/// requests (or to all), then 200.
-#[derive(Clone)]
-pub struct Receiver {
-    pub url: String,
-    received: Arc<Mutex<Vec<Received>>>,
-    fail_first: Arc<AtomicUsize>,
-}
-
-impl Receiver {
-    pub async fn start(fail_first: usize) -> Self {
-        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let fail_first = Arc::new(AtomicUsize::new(fail_first));
-        let state = (received.clone(), fail_first.clone());
-        let app = axum::Router::new()
-            .route(
-                "/hooks",
-                axum::routing::post(
-                    |State((received, fail_first)): State<ReceiverState>,
-                     headers: HeaderMap,
-                     body: String| async move {
-                        let headers = headers
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
-                            .collect();
-                        received.lock().unwrap().push(Received { headers, body });
-                        let failing = fail_first
-                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                            .is_ok();
-                        if failing {
-                            StatusCode::INTERNAL_SERVER_ERROR
-                        } else {
-                            StatusCode::OK
-                        }
-                    },
-                ),
-            )
-            .with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self {
-            url,
-            received,
-            fail_first,
-        }
-    }
-
-    pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-
-    pub fn fail_always(&self) {
-        self.fail_first.store(usize::MAX, Ordering::SeqCst);
-    }
-}
-
-/// The test registry with shop-a's webhook pointing at `receiver`.
-fn registry_with_webhook(receiver: &Receiver) -> Value {
-    let mut registry = test_registry();
-    for tenant in registry["tenants"].as_array_mut().unwrap() {
-        if tenant["id"] == MERCHANT {
-            tenant["merchant"]["webhook"] =
-                json!({"url": receiver.url, "keys": [{"kid": "wh-1", "secret": WEBHOOK_SECRET}]});
-        }
-    }
-    registry
-}
-
-/// A gateway with shop-a's webhook on a loopback receiver, and the notify function on an
-/// in-process queue with the retry schedule `schedule` (seconds).
-pub struct Notifying {
-    pub h: Harness,
-    pub receiver: Receiver,
-    pub app: notify::NotifyApp,
-    pub queue: Arc<MemoryQueue>,
-}
-
-impl Notifying {
-    pub async fn start(fail_first: usize, schedule: &str) -> Self {
-        let receiver = Receiver::start(fail_first).await;
-        let h = Harness::with_env(&[
-            ("ALLOW_INSECURE_LOOPBACK_URLS", "true"),
-            ("DELIVERY_QUEUE_URL", "memory"),
-            ("WEBHOOK_RETRY_SCHEDULE_SECS", schedule),
-        ])
-        .await;
-        h.set_registry(&registry_with_webhook(&receiver));
-        let queue = Arc::new(MemoryQueue::new());
-        let config = notify::NotifyConfig::from_env(&h.config_env()).unwrap();
-        let app = notify::build(&config, &h.platform(), queue.clone())
-            .await
-            .unwrap();
-        Self {
-            h,
-            receiver,
-            app,
-            queue,
-        }
-    }
-
-    /// Reads the change stream into events. Returns how many were recorded.
-    pub async fn notice_changes(&self) -> usize {
-        let mut recorded = 0;
-        for change in self.h.feed.poll().await.unwrap() {
-            if self.app.on_change(&change).await.unwrap() {
-                recorded += 1;
-            }
-        }
-        recorded
-    }
-
-    /// Makes the deliveries due now; each failure waits its scheduled delay.
-    pub async fn deliver_due(&self) -> usize {
-        let now = self.h.clock.now_ms();
-        let due = self.queue.receive(now);
-        let made = due.len();
-        for queued in due {
-            match self
-                .app
-                .on_delivery(&queued.message, queued.receive_count)
-                .await
-            {
-                Ok(None) => {}
-                Ok(Some(delay)) => self.queue.failed(queued, Some(delay), now),
-                Err(notify::Exhausted) => self.queue.failed(queued, None, now),
-            }
-        }
-        made
-    }
-
-    /// Notices the changes, then delivers until nothing is due within `horizon`,
-    /// moving the clock through the retry delays.
-    pub async fn run_for(&self, horizon: Duration) {
-        self.notice_changes().await;
-        let end = self.h.clock.now_ms() + horizon.as_millis() as i64;
-        while self.h.clock.now_ms() <= end {
-            self.deliver_due().await;
-            self.notice_changes().await;
-            self.h.clock.advance(Duration::from_secs(1));
-        }
-    }
-
-    pub async fn events_of(&self, tenant: &str) -> Vec<gateway::store::Item> {
-        let events = Events::new(self.h.store.clone());
-        events
-            .list(tenant, None, None, 100, self.h.clock.now_ms())
-            .await
-            .unwrap()
-            .0
-    }
-}
-
-/// Asks the Standard Webhooks reference library (PyPI `standardwebhooks`) whether it
-/// accepts a delivery with `secret`. `None` where the library is not installed (plain
-/// `cargo test`; the test command installs it).
-pub fn library_accepts(delivery: &Received, secret: &str) -> Option<bool> {
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/verify_webhook.py");
-    let check = std::process::Command::new(&python)
-        .args(["-c", "import standardwebhooks"])
-        .output()
-        .ok()?;
-    if !check.status.success() {
-        eprintln!(
-            "skipped: the standardwebhooks library is not installed (scripts/test.sh installs it)"
-        );
-        return None;
-    }
-    let mut child = std::process::Command::new(python)
-        .arg(script)
-        .arg(secret)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(
-            json!({"headers": delivery.headers, "body": delivery.body})
-                .to_string()
-                .as_bytes(),
-        )
-        .unwrap();
-    Some(child.wait_with_output().unwrap().status.success())
-}
 
 #[tokio::test]
 async fn an_outcome_is_pushed_as_one_signed_webhook_retried_until_the_endpoint_takes_it() {
@@ -263,16 +53,11 @@ async fn an_outcome_is_pushed_as_one_signed_webhook_retried_until_the_endpoint_t
     let events = n.events_of(MERCHANT).await;
     assert_eq!(events.len(), 1, "one event");
     let stored = &events[0];
-    assert_eq!(string(stored, attr::STATUS), Some(status::DELIVERED));
-    let attempts: Vec<Value> =
-        serde_json::from_str(string(stored, attr::ATTEMPTS).unwrap()).unwrap();
-    let statuses: Vec<&Value> = attempts.iter().map(|a| &a["status"]).collect();
-    assert_eq!(statuses, [&json!(500), &json!(500), &json!(200)]);
-    assert!(
-        attempts
-            .iter()
-            .all(|a| a["latency_ms"].is_u64() && a["at"].is_i64())
-    );
+    assert_eq!(stored.status, DeliveryStatus::Delivered);
+    let attempts = &stored.attempts.0;
+    let statuses: Vec<Option<u16>> = attempts.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [Some(500), Some(500), Some(200)]);
+    assert!(attempts.iter().all(|a| a.at > 0));
 
     // The stream delivering the same changes again records and sends nothing more.
     assert_eq!(n.notice_changes().await, 0);
@@ -295,8 +80,8 @@ async fn the_same_change_seen_twice_makes_one_event() {
     let events = n.events_of(MERCHANT).await;
     assert_eq!(events.len(), 1);
     assert_eq!(
-        string(&events[0], attr::TYPE),
-        Some("authentication.failed")
+        events[0].event_type,
+        gateway::events::EventType::AuthenticationFailed
     );
 }
 
@@ -316,11 +101,8 @@ async fn a_receiver_that_never_succeeds_leaves_the_event_failed_in_the_dead_lett
     let dead = n.queue.dead_letters();
     assert_eq!(dead.len(), 1);
     let events = n.events_of(MERCHANT).await;
-    assert_eq!(
-        dead[0].event_id,
-        string(&events[0], attr::EVENT_ID).unwrap()
-    );
-    assert_eq!(string(&events[0], attr::STATUS), Some(status::FAILED));
+    assert_eq!(dead[0].event_id, events[0].event_id);
+    assert_eq!(events[0].status, DeliveryStatus::Failed);
 }
 
 #[tokio::test]
@@ -451,15 +233,14 @@ async fn callback_sweeper_and_cancel_racing_on_one_session_make_exactly_one_even
         );
         let received = n.receiver.received();
         assert_eq!(received.len(), 1);
-        let state =
-            crate::merchant::state_of(&crate::merchant::session_item(&n.h, &reference).await);
+        let state = state_of(&session_item(&n.h, &reference).await);
         let expected = match state.as_str() {
             "AUTHENTICATED" => "authentication.succeeded",
             "CANCELED" => "authentication.canceled",
             "EXPIRED" => "authentication.expired",
             other => panic!("{other}"),
         };
-        assert_eq!(string(&events[0], attr::TYPE), Some(expected));
+        assert_eq!(events[0].event_type.as_str(), expected);
     }
 }
 
@@ -549,12 +330,13 @@ async fn with_sqs_a_failed_delivery_comes_back_on_schedule_then_goes_to_the_dead
             "attributes": {"ApproximateReceiveCount": message.attributes.as_ref()
                 .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)).cloned()}
         }]});
-        let answer = notify::lambda::handle(&app, Some(&sqs), event).await;
-        assert_eq!(
-            answer["batchItemFailures"].as_array().unwrap().len(),
-            1,
-            "reported failed"
-        );
+        let event = serde_json::from_value(event).expect("an SQS event");
+        let notify::lambda::NotifyResponse::Deliveries(answer) =
+            notify::lambda::handle(&app, event).await
+        else {
+            panic!("a queue batch is answered as one")
+        };
+        assert_eq!(answer.batch_item_failures.len(), 1, "reported failed");
     }
     let dead_letters = sqs_client
         .receive_message()
@@ -566,29 +348,12 @@ async fn with_sqs_a_failed_delivery_comes_back_on_schedule_then_goes_to_the_dead
         .unwrap_or_default();
     assert_eq!(dead_letters.len(), 1);
     assert_eq!(receiver.received().len(), 3);
-    let events = Events::new(h.store.clone())
-        .list(MERCHANT, None, None, 10, h.clock.now_ms())
-        .await
-        .unwrap()
-        .0;
-    assert_eq!(string(&events[0], attr::STATUS), Some(status::FAILED));
+    let events = events_of(&h, MERCHANT).await;
+    assert_eq!(events[0].status, DeliveryStatus::Failed);
 }
 
 fn sqs_for(endpoint: &str) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(&gateway::aws::endpoint_config(endpoint))
-}
-
-impl Notifying {
-    /// The check-enroll function with this gateway's delivery queue (for redeliveries).
-    pub async fn merchant_with_queue(&self) -> axum::Router {
-        let platform = gateway::platform::Platform {
-            deliveries: Some(self.queue.clone()),
-            ..self.h.platform()
-        };
-        check_enroll::build(&self.h.check_enroll_config(), &platform)
-            .await
-            .unwrap()
-    }
+    aws_sdk_sqs::Client::new(&gateway_loopback::endpoint_config(endpoint))
 }
 
 async fn frictionless(n: &Notifying, merchant: &axum::Router, key: &str, reference: &str) {
@@ -597,9 +362,7 @@ async fn frictionless(n: &Notifying, merchant: &axum::Router, key: &str, referen
     } else {
         OTHER_MERCHANT_ORIGIN
     };
-    let body =
-        crate::merchant::prepared_enroll_as(merchant, key, origin, reference, "4000000000002701")
-            .await;
+    let body = prepared_enroll_as(merchant, key, origin, reference, "4000000000002701").await;
     let answer = send(merchant, post_json(ENROLL, Some(key), &body)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     n.h.clock.advance(Duration::from_millis(10));
@@ -608,7 +371,7 @@ async fn frictionless(n: &Notifying, merchant: &axum::Router, key: &str, referen
 #[tokio::test]
 async fn a_tenant_lists_its_own_events_newest_first_and_pages_through_them() {
     let n = Notifying::start(0, "5").await;
-    let merchant = n.merchant_with_queue().await;
+    let merchant = n.api().await;
     for reference in ["list-1", "list-2", "list-3"] {
         frictionless(&n, &merchant, MERCHANT_KEY, reference).await;
     }
@@ -680,7 +443,7 @@ async fn a_tenant_lists_its_own_events_newest_first_and_pages_through_them() {
 #[tokio::test]
 async fn a_redelivery_sends_the_same_event_again_and_another_tenant_cannot_ask_for_it() {
     let n = Notifying::start(0, "5").await;
-    let merchant = n.merchant_with_queue().await;
+    let merchant = n.api().await;
     frictionless(&n, &merchant, MERCHANT_KEY, "again-1").await;
     n.run_for(Duration::from_secs(2)).await;
     assert_eq!(n.receiver.received().len(), 1);
@@ -780,7 +543,7 @@ async fn a_card_program_hears_of_its_enrollments_unenrollments_and_contact_updat
     assert_eq!(unenrolled.status, StatusCode::OK, "{}", unenrolled.text());
     n.run_for(Duration::from_secs(2)).await;
 
-    let merchant = n.h.merchant().await;
+    let merchant = n.api().await;
     let listed = send(&merchant, get("/v1/events", Some(ISSUER_KEY))).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
     let events = listed.json()["data"]["events"].clone();
@@ -839,7 +602,7 @@ async fn an_abandoned_challenge_is_expired_by_the_next_sweep_and_its_event_deliv
     assert!(n.receiver.received().is_empty(), "nothing decided yet");
     // Deadline (600 s) passed: the next minute's sweep expires it.
     n.h.clock.advance(Duration::from_secs(600));
-    let swept = n.app.sweep().await.unwrap();
+    let swept = n.app.sweep().await;
     assert_eq!(swept.expired, 1);
     n.run_for(Duration::from_secs(2)).await;
     let received = n.receiver.received();
@@ -848,9 +611,6 @@ async fn an_abandoned_challenge_is_expired_by_the_next_sweep_and_its_event_deliv
     assert_eq!(event["type"], "authentication.expired");
     assert_eq!(event["data"]["reference_code"], "abandoned-1");
     assert_eq!(event["data"]["flow"], "challenge");
-    let item = crate::merchant::session_item(&n.h, "abandoned-1").await;
-    assert!(
-        !item.contains_key("sealed_payment_data"),
-        "its card data is gone"
-    );
+    let item = session_item(&n.h, "abandoned-1").await;
+    assert!(item.sealed_payment_data.is_none(), "its card data is gone");
 }

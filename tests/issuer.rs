@@ -1,5 +1,6 @@
 //! The enroll function against the card-issuance sandbox and DynamoDB (moto).
 
+use gateway::enrollment::EnrollmentStatus;
 use gateway_tests::*;
 use http::StatusCode;
 use sandbox::state::{
@@ -30,8 +31,9 @@ fn contact() -> Value {
     })
 }
 
-async fn enrollment_item(h: &Harness, card: &str) -> Option<gateway::store::Item> {
-    h.item(&gateway::enrollment::key(card)).await
+/// The cardholder a card's record links it to.
+fn linked(record: &gateway::enrollment::CardEnrollment) -> Option<&str> {
+    record.cardholder_id.as_ref().map(|c| c.as_str())
 }
 
 #[tokio::test]
@@ -66,21 +68,16 @@ async fn enroll_success_links_the_card_upstream_and_records_the_status() {
         Some(CARDHOLDER_ID)
     );
 
-    let item = enrollment_item(&h, ACTIVE_CARD_ID)
+    let record = h
+        .card_record(ACTIVE_CARD_ID)
         .await
         .expect("enrollment recorded");
-    assert_eq!(
-        string_attr(&item, "card_id").as_deref(),
-        Some(ACTIVE_CARD_ID)
-    );
-    assert_eq!(
-        string_attr(&item, "cardholder_id").as_deref(),
-        Some(CARDHOLDER_ID)
-    );
-    assert_eq!(string_attr(&item, "status").as_deref(), Some("ENROLLED"));
-    assert_eq!(string_attr(&item, "tenant_id").as_deref(), Some(ISSUER));
-    assert!(gateway::store::number(&item, "enrolled_at").is_some());
-    assert!(gateway::store::number(&item, "updated_at").is_some());
+    assert_eq!(record.card_id.as_str(), ACTIVE_CARD_ID);
+    assert_eq!(linked(&record), Some(CARDHOLDER_ID));
+    assert_eq!(record.status, EnrollmentStatus::Enrolled);
+    assert_eq!(record.tenant_id.as_str(), ISSUER);
+    assert!(record.enrolled_at > 0);
+    assert!(record.updated_at > 0);
 }
 
 #[tokio::test]
@@ -111,7 +108,7 @@ async fn a_card_enrolled_with_another_cardholder_is_a_conflict_and_nothing_is_wr
         1,
         "the 409 is checked against the detail"
     );
-    assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_none());
+    assert!(h.card_record(ACTIVE_CARD_ID).await.is_none());
 }
 
 #[tokio::test]
@@ -145,11 +142,8 @@ async fn an_enroll_that_timed_out_and_is_retried_into_a_409_is_reconciled_as_enr
         "timed out, then retried"
     );
     assert_eq!(h.sandbox.calls_to("3ds/v2/detail").len(), 1);
-    let item = enrollment_item(&h, ACTIVE_CARD_ID).await.expect("recorded");
-    assert_eq!(
-        string_attr(&item, "cardholder_id").as_deref(),
-        Some(CARDHOLDER_ID)
-    );
+    let record = h.card_record(ACTIVE_CARD_ID).await.expect("recorded");
+    assert_eq!(linked(&record), Some(CARDHOLDER_ID));
 }
 
 #[tokio::test]
@@ -175,7 +169,7 @@ async fn a_caller_retrying_after_our_504_gets_enrolled_not_a_conflict() {
     assert_eq!(first.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(first.json()["code"], "UPSTREAM_TIMEOUT");
     assert!(
-        enrollment_item(&h, ACTIVE_CARD_ID).await.is_none(),
+        h.card_record(ACTIVE_CARD_ID).await.is_none(),
         "nothing recorded on a timeout"
     );
 
@@ -189,7 +183,7 @@ async fn a_caller_retrying_after_our_504_gets_enrolled_not_a_conflict() {
     )
     .await;
     assert_eq!(retry.status, StatusCode::OK, "{}", retry.text());
-    assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_some());
+    assert!(h.card_record(ACTIVE_CARD_ID).await.is_some());
 }
 
 #[tokio::test]
@@ -223,7 +217,7 @@ async fn each_documented_enroll_error_reaches_the_caller_with_its_status_and_cod
                 .is_some_and(|m| !m.is_empty())
         );
         assert!(
-            enrollment_item(&h, body["card_id"].as_str().unwrap())
+            h.card_record(body["card_id"].as_str().unwrap())
                 .await
                 .is_none()
         );
@@ -271,7 +265,7 @@ async fn an_account_without_3ds_gets_403_and_bad_upstream_credentials_401() {
         "not to be confused with the caller's own key"
     );
     assert!(!answer.text().contains("expired-token"));
-    assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_none());
+    assert!(h.card_record(ACTIVE_CARD_ID).await.is_none());
 }
 
 #[tokio::test]
@@ -358,7 +352,7 @@ async fn a_short_429_or_503_is_retried_honouring_retry_after() {
     .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(h.sandbox.calls_to("3ds/v2/enroll").len(), 3);
-    assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_some());
+    assert!(h.card_record(ACTIVE_CARD_ID).await.is_some());
 }
 
 #[tokio::test]
@@ -406,7 +400,7 @@ async fn upstream_faults_become_502_or_504_and_record_nothing() {
         .await;
         assert_eq!(answer.status, status, "{fault:?}: {}", answer.text());
         assert_eq!(answer.json()["code"], code);
-        assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_none());
+        assert!(h.card_record(ACTIVE_CARD_ID).await.is_none());
         // Re-pointing is idempotent: every fault is retried, within the attempts and the
         // call budget (3 x 400 ms): after a timed-out attempt, only one more fits unless
         // the jittered wait happens to be zero.
@@ -457,7 +451,7 @@ async fn update_enrollment_repoints_the_card_and_the_record() {
     )
     .await;
     assert_eq!(enrolled.status, StatusCode::OK);
-    let before = enrollment_item(&h, ACTIVE_CARD_ID).await.unwrap();
+    let before = h.card_record(ACTIVE_CARD_ID).await.unwrap();
     h.clock.advance(std::time::Duration::from_secs(5));
 
     let answer = send(
@@ -475,13 +469,10 @@ async fn update_enrollment_repoints_the_card_and_the_record() {
         h.sandbox.enrolled_cardholder(ACTIVE_CARD_ID).as_deref(),
         Some(SECOND_CARDHOLDER_ID)
     );
-    let after = enrollment_item(&h, ACTIVE_CARD_ID).await.unwrap();
-    assert_eq!(
-        string_attr(&after, "cardholder_id").as_deref(),
-        Some(SECOND_CARDHOLDER_ID)
-    );
-    assert_eq!(after.get("enrolled_at"), before.get("enrolled_at"));
-    assert_ne!(after.get("updated_at"), before.get("updated_at"));
+    let after = h.card_record(ACTIVE_CARD_ID).await.unwrap();
+    assert_eq!(linked(&after), Some(SECOND_CARDHOLDER_ID));
+    assert_eq!(after.enrolled_at, before.enrolled_at);
+    assert_ne!(after.updated_at, before.updated_at);
 
     let not_enrolled = send(
         &issuer,
@@ -494,7 +485,7 @@ async fn update_enrollment_repoints_the_card_and_the_record() {
     .await;
     assert_eq!(not_enrolled.status, StatusCode::NOT_FOUND);
     assert_eq!(not_enrolled.json()["code"], "CARD_NOT_ENROLLED");
-    assert!(enrollment_item(&h, &seeded_card_id(7)).await.is_none());
+    assert!(h.card_record(&seeded_card_id(7)).await.is_none());
 }
 
 #[tokio::test]
@@ -649,7 +640,7 @@ mod bad_input {
             "bad input reached the upstream: {:?}",
             h.sandbox.calls()
         );
-        assert!(enrollment_item(&h, ACTIVE_CARD_ID).await.is_none());
+        assert!(h.card_record(ACTIVE_CARD_ID).await.is_none());
     }
 
     fn contact_with(change: impl FnOnce(&mut Value)) -> Value {
@@ -760,7 +751,7 @@ async fn bulk_enrollment_reports_each_item_and_one_failure_does_not_fail_the_res
     assert_eq!(results[2]["card_id"], "card00000000000000000000");
     for (i, enrolled) in [(0, true), (1, false), (3, true)] {
         assert_eq!(
-            enrollment_item(&h, &seeded_card_id(i)).await.is_some(),
+            h.card_record(&seeded_card_id(i)).await.is_some(),
             enrolled,
             "item {i}"
         );
@@ -789,7 +780,7 @@ async fn a_full_batch_of_100_runs_with_bounded_concurrency() {
     let peak = h.sandbox.max_in_flight();
     assert!((4..=6).contains(&peak), "peak concurrency {peak}");
     for i in [0, 42, 99] {
-        assert!(enrollment_item(&h, &seeded_card_id(i)).await.is_some());
+        assert!(h.card_record(&seeded_card_id(i)).await.is_some());
     }
 }
 
@@ -847,7 +838,7 @@ async fn a_batch_answers_by_its_deadline_and_its_unfinished_items_are_safe_to_re
         resent.text()
     );
     for i in 0..8 {
-        assert!(enrollment_item(&h, &seeded_card_id(i)).await.is_some());
+        assert!(h.card_record(&seeded_card_id(i)).await.is_some());
     }
 }
 

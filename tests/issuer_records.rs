@@ -92,15 +92,9 @@ async fn the_status_follows_enroll_re_point_and_unenroll_without_an_upstream_cal
     .await;
     assert_eq!(unenrolled.status, StatusCode::OK, "{}", unenrolled.text());
     assert_eq!(h.sandbox.calls_to("3ds/v2/unenroll").len(), 1);
-    let record = h
-        .item(&gateway::enrollment::key(ACTIVE_CARD_ID))
-        .await
-        .unwrap();
-    assert_eq!(
-        gateway::store::string(&record, "status"),
-        Some("UNENROLLED")
-    );
-    assert!(!record.contains_key("cardholder_id"));
+    let record = h.card_record(ACTIVE_CARD_ID).await.unwrap();
+    assert_eq!(Some(record.status.as_str()), Some("UNENROLLED"));
+    assert!(record.cardholder_id.is_none());
     h.clock.advance(std::time::Duration::from_millis(5));
     h.sandbox.clear_calls();
     let status = status_of(&issuer, ACTIVE_CARD_ID, ISSUER_KEY).await;
@@ -226,7 +220,7 @@ async fn where_the_upstream_has_no_unenroll_route_the_answer_is_501_and_nothing_
         &link(ACTIVE_CARD_ID, CARDHOLDER_ID),
     )
     .await;
-    let before = h.item(&gateway::enrollment::key(ACTIVE_CARD_ID)).await;
+    let before = h.card_record(ACTIVE_CARD_ID).await;
     let answer = write(
         &issuer,
         "3ds/v2/unenroll",
@@ -242,7 +236,7 @@ async fn where_the_upstream_has_no_unenroll_route_the_answer_is_501_and_nothing_
     );
     assert_eq!(answer.json()["code"], "UNENROLL_NOT_AVAILABLE");
     assert_eq!(
-        h.item(&gateway::enrollment::key(ACTIVE_CARD_ID)).await,
+        h.card_record(ACTIVE_CARD_ID).await,
         before,
         "nothing recorded"
     );
@@ -491,9 +485,7 @@ async fn bad_card_ids_are_named_before_any_upstream_call_or_write() {
     assert_eq!(batch.json()["field"], "card_ids[1]");
     assert!(h.sandbox.calls().is_empty(), "no upstream call");
     assert!(
-        h.item(&gateway::enrollment::key(ACTIVE_CARD_ID))
-            .await
-            .is_none(),
+        h.card_record(ACTIVE_CARD_ID).await.is_none(),
         "nothing written"
     );
 }

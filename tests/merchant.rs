@@ -5,120 +5,6 @@ use gateway_tests::*;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-pub const SETUP: &str = "/v1/risk/authentication/setup";
-pub const ENROLL: &str = "/v1/risk/authentication/enroll";
-pub const EXPIRY: &str = "01/2030";
-
-pub fn setup_body(reference: &str, card: &str) -> Value {
-    json!({
-        "transaction_info": {"type": "setup", "reference_code": reference},
-        "card": {"number": card, "expiration_date": EXPIRY}
-    })
-}
-
-/// The documentation's check-enroll request, for `card`, after a setup that gave
-/// `reference_id`, returning to merchant `shop-a`.
-pub fn enroll_body(reference: &str, card: &str, reference_id: &str) -> Value {
-    enroll_body_for(MERCHANT_ORIGIN, reference, card, reference_id)
-}
-
-/// The same request, returning to `origin`.
-pub fn enroll_body_for(origin: &str, reference: &str, card: &str, reference_id: &str) -> Value {
-    json!({
-        "transaction_info": {"type": "check_enroll", "reference_code": reference},
-        "card": {"number": card, "expiration_date": EXPIRY},
-        "order_info": {"amount_details": {"total_amount": "1000", "currency": "MXN"}},
-        "bill_to": {
-            "first_name": "John", "last_name": "Doe", "country": "US",
-            "address_1": "1 Market St", "address_2": "Suite 200", "city": "san francisco",
-            "state": "CA", "phone_number": "4158880000", "email": "accept@gmsectec.com",
-            "postal_code": "94105"
-        },
-        "buyer_info": {"mobile_phone": "4158880000"},
-        "device_info": {
-            "ip_address": "190.123.237.237", "http_browser_color_depth": "30",
-            "http_browser_java_enabled": false, "http_browser_js_enabled": true,
-            "http_browser_screen_height": "1117", "http_browser_screen_width": "1728",
-            "http_browser_time_offset": "240",
-            "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36",
-            "cookies_accepted": true, "http_browser_language": "en-US",
-            "http_accept_content": "application/json"
-        },
-        "authentication": {
-            "reference_id": reference_id,
-            "return_url": format!("{origin}/checkout/return?order=42"),
-            "device_channel": "Browser",
-            "mode": "S",
-            "token": "AxixbwSTl1LdGx33S/NFAU9+ZWgkZAKH0MmkmXoxkcwdAJgAOBao"
-        }
-    })
-}
-
-/// Runs setup through the gateway and returns the body check enroll needs.
-pub async fn prepared_enroll(
-    h: &Harness,
-    merchant: &axum::Router,
-    reference: &str,
-    card: &str,
-) -> Value {
-    let _ = h;
-    prepared_enroll_as(merchant, MERCHANT_KEY, MERCHANT_ORIGIN, reference, card).await
-}
-
-/// Setup as the merchant holding `key`; the check-enroll body returns to `origin`.
-pub async fn prepared_enroll_as(
-    merchant: &axum::Router,
-    key: &str,
-    origin: &str,
-    reference: &str,
-    card: &str,
-) -> Value {
-    let answer = send(
-        merchant,
-        post_json(SETUP, Some(key), &setup_body(reference, card)),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK, "setup: {}", answer.text());
-    let reference_id = answer.json()["data"]["consumer_auth_info"]["reference_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    enroll_body_for(origin, reference, card, &reference_id)
-}
-
-pub async fn session_item(h: &Harness, reference: &str) -> gateway::store::Item {
-    h.item(&gateway::session::key(MERCHANT, reference))
-        .await
-        .expect("session item")
-}
-
-/// No card number, expiry, billing contact or step-up token anywhere in the item.
-pub fn assert_no_clear_card_data(item: &gateway::store::Item, card: &str) {
-    let dump = format!("{item:?}");
-    for secret in [
-        card,
-        EXPIRY,
-        "accept@gmsectec.com",
-        "4158880000",
-        "1 Market St",
-        "eyJhbGciOi",
-    ] {
-        assert!(!dump.contains(secret), "{secret:?} stored in clear: {dump}");
-    }
-}
-
-pub fn state_of(item: &gateway::store::Item) -> String {
-    string_attr(item, "state").unwrap()
-}
-
-pub async fn status(merchant: &axum::Router, reference: &str, key: &str) -> Answer {
-    send(
-        merchant,
-        get(&format!("/v1/risk/authentication/{reference}"), Some(key)),
-    )
-    .await
-}
-
 /// A frictionless outcome per the test cards: what the upstream says and what we record.
 struct Frictionless {
     card: &'static str,
@@ -164,10 +50,10 @@ async fn frictionless(expected: Frictionless) {
     let item = session_item(&h, reference).await;
     assert_eq!(state_of(&item), state, "{card}");
     assert!(
-        !item.contains_key("sealed_payment_data"),
+        item.sealed_payment_data.is_none(),
         "{card}: nothing to keep after a frictionless decision"
     );
-    assert!(!item.contains_key("claim_id"));
+    assert!(item.claim_id.is_none());
     assert_no_clear_card_data(&item, card);
     // CAVV and XID are proof of the authentication, usable in an authorization: sealed
     // at rest, opened for the owner only.
@@ -177,7 +63,7 @@ async fn frictionless(expected: Frictionless) {
             !format!("{item:?}").contains(cavv),
             "{card}: the CAVV is not stored in clear"
         );
-        assert!(item.contains_key("sealed_authentication_values"));
+        assert!(item.sealed_authentication_values.is_some());
     }
 
     let view = status(&merchant, reference, MERCHANT_KEY).await.json();
@@ -279,26 +165,21 @@ async fn a_challenge_keeps_the_session_with_our_bound_return_url_and_sealed_data
     let item = session_item(&h, "challenge-1").await;
     assert_eq!(state_of(&item), "CHALLENGE_PENDING");
     assert_eq!(
-        string_attr(&item, "authentication_transaction_id").as_deref(),
+        item.authentication_transaction_id.as_deref(),
         Some(tid.as_str())
     );
-    assert_ne!(
-        string_attr(&item, "transaction_mac").as_deref(),
-        Some(tid.as_str())
-    );
+    assert_ne!(item.transaction_mac.as_deref(), Some(tid.as_str()));
     assert_eq!(
-        string_attr(&item, "merchant_return_url").as_deref(),
+        item.merchant_return_url.as_deref(),
         Some("https://shop.example/checkout/return?order=42")
     );
-    let deadline = gateway::store::number(&item, "challenge_deadline").unwrap();
+    let deadline = item.challenge_deadline.unwrap();
     assert!((before + 600_000..=h.clock.now_ms() + 600_000).contains(&deadline));
     let sealed = item
-        .get("sealed_payment_data")
+        .sealed_payment_data
+        .as_ref()
         .expect("what validate needs is kept, sealed");
-    let gateway::store::AttributeValue::M(sealed) = sealed else {
-        panic!("{sealed:?}")
-    };
-    assert_eq!(string_attr(sealed, "key_id").as_deref(), Some("k1"));
+    assert_eq!(sealed.key_id, "k1");
     assert_no_clear_card_data(&item, card);
 
     let view = status(&merchant, "challenge-1", MERCHANT_KEY).await.json();
@@ -413,11 +294,8 @@ async fn setup_is_recorded_once_and_replays_its_answer() {
 
     let item = session_item(&h, "setup-1").await;
     assert_eq!(state_of(&item), "SETUP_COMPLETED");
-    assert_eq!(string_attr(&item, "tenant_id").as_deref(), Some(MERCHANT));
-    assert!(
-        gateway::store::number(&item, "expires_at").unwrap()
-            > h.clock.now_ms() / 1000 + 6 * 24 * 3600
-    );
+    assert_eq!(item.tenant_id.as_str(), MERCHANT);
+    assert!(item.expires_at > h.clock.now_ms() / 1000 + 6 * 24 * 3600);
     assert_no_clear_card_data(&item, "4000000000002701");
 
     let replay = send(&merchant, post_json(SETUP, Some(MERCHANT_KEY), &body)).await;
@@ -499,7 +377,7 @@ async fn upstream_faults_never_fail_the_session_and_the_same_request_completes_o
             "SETUP_COMPLETED",
             "{fault:?}: released, not failed"
         );
-        assert!(!item.contains_key("enroll_response") && !item.contains_key("claim_id"));
+        assert!(item.enroll_response.is_none() && item.claim_id.is_none());
 
         h.sandbox.clear_faults();
         let retry = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
@@ -594,7 +472,7 @@ mod bad_input {
             "bad input reached the upstream"
         );
         assert!(
-            h.item(&gateway::session::key(MERCHANT, "bad-1"))
+            h.item(&session_ref(MERCHANT, "bad-1").key())
                 .await
                 .is_none(),
             "bad input was written"
@@ -747,7 +625,7 @@ async fn a_pending_challenge_past_its_deadline_reads_as_expired_and_loses_its_ca
     assert_eq!(view["data"]["state"], "EXPIRED");
     let item = session_item(&h, "expiry-1").await;
     assert_eq!(state_of(&item), SessionState::Expired.as_str());
-    assert!(!item.contains_key("sealed_payment_data"));
+    assert!(item.sealed_payment_data.is_none());
 }
 
 #[tokio::test]
@@ -808,15 +686,15 @@ async fn through_api_gateway_our_return_url_comes_from_the_request_context() {
 async fn outcomes_upstream_calls_and_replays_are_emitted_as_embedded_metrics() {
     let h = Harness::new().await;
     let merchant = h.merchant().await;
-    let body = prepared_enroll(&h, &merchant, "metrics-1", "4000000000002701").await;
-    for _ in 0..2 {
-        let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    }
-    let metrics: Vec<Value> = logged_lines()
-        .into_iter()
-        .filter(|line| line.get("_aws").is_some())
-        .collect();
+    // This test's own metric lines: the other tests of the process emit theirs meanwhile.
+    let ((), metrics) = gateway::telemetry::metrics::captured(async {
+        let body = prepared_enroll(&h, &merchant, "metrics-1", "4000000000002701").await;
+        for _ in 0..2 {
+            let answer = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        }
+    })
+    .await;
     let named = |name: &str| -> Vec<&Value> {
         metrics
             .iter()
@@ -864,11 +742,9 @@ async fn after_a_crashed_check_enroll_a_corrected_request_completes_the_session(
     let h = Harness::new().await;
     let merchant = h.merchant().await;
     let body = prepared_enroll(&h, &merchant, "crashed-1", "4000000000002701").await;
-    let sessions = gateway::session::Sessions::new(h.store.clone(), h.clock());
+    let sessions = h.sessions();
     let now = h.clock.now_ms();
     let dead = gateway::session::Transition::ClaimEnrollment {
-        reference_code: "crashed-1".into(),
-        tenant_id: MERCHANT.into(),
         fingerprint: "the-dead-attempts-fingerprint".into(),
         claim_id: "dead".into(),
         now_ms: now,
@@ -879,7 +755,7 @@ async fn after_a_crashed_check_enroll_a_corrected_request_completes_the_session(
         gateway::domain::TenantId::parse("tenant", MERCHANT).unwrap(),
         gateway::domain::ReferenceCode::parse("reference_code", "crashed-1").unwrap(),
     );
-    sessions.apply(&session, &dead).await.unwrap();
+    sessions.apply_transition(&session, &dead).await.unwrap();
     let early = send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
     assert_eq!(
         early.status,

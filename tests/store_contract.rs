@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use gateway::domain::AuthenticationResult;
-use gateway::session::{EnrollmentOutcome, Recorded, SessionState, Sessions, Transition};
+use gateway::session::{EnrollmentOutcome, Recorded, SessionState, Transition};
 use gateway::store::{Guard, Mutation, Patch, Written, number_value, string_value};
 use gateway_tests::*;
 
@@ -144,10 +144,8 @@ async fn comparisons_on_missing_attributes_are_false_and_patches_behave_alike() 
     }
 }
 
-fn claim(reference: &str, claim_id: &str, now_ms: i64) -> Transition {
+fn claim(_reference: &str, claim_id: &str, now_ms: i64) -> Transition {
     Transition::ClaimEnrollment {
-        reference_code: reference.into(),
-        tenant_id: "shop-a".into(),
         fingerprint: "fp-1".into(),
         claim_id: claim_id.into(),
         now_ms,
@@ -159,14 +157,14 @@ fn claim(reference: &str, claim_id: &str, now_ms: i64) -> Transition {
 #[tokio::test]
 async fn twenty_concurrent_claims_have_exactly_one_winner() {
     for (backend, h) in stores().await {
-        let sessions = Arc::new(Sessions::new(h.store.clone(), h.clock()));
+        let sessions = Arc::new(h.sessions());
         let now = h.clock.now_ms();
         let tasks: Vec<_> = (0..20)
             .map(|i| {
                 let sessions = sessions.clone();
                 tokio::spawn(async move {
                     sessions
-                        .apply(
+                        .apply_transition(
                             &session_ref("shop-a", "race-1"),
                             &claim("race-1", &format!("claim-{i}"), now),
                         )
@@ -198,12 +196,12 @@ async fn twenty_concurrent_claims_have_exactly_one_winner() {
 #[tokio::test]
 async fn a_retried_write_that_already_landed_is_recognised_as_ours() {
     for (backend, h) in stores().await {
-        let sessions = Sessions::new(h.store.clone(), h.clock());
+        let sessions = h.sessions();
         let now = h.clock.now_ms();
         let transition = claim("retry-1", "c1", now);
         assert!(matches!(
             sessions
-                .apply_as(&session_ref("shop-a", "retry-1"), &transition, "m-1")
+                .apply_retried(&session_ref("shop-a", "retry-1"), &transition, "m-1")
                 .await
                 .unwrap(),
             Recorded::Done(_)
@@ -213,7 +211,7 @@ async fn a_retried_write_that_already_landed_is_recognised_as_ours() {
         assert!(
             matches!(
                 sessions
-                    .apply_as(&session_ref("shop-a", "retry-1"), &transition, "m-1")
+                    .apply_retried(&session_ref("shop-a", "retry-1"), &transition, "m-1")
                     .await
                     .unwrap(),
                 Recorded::Done(_)
@@ -224,7 +222,7 @@ async fn a_retried_write_that_already_landed_is_recognised_as_ours() {
         assert!(
             matches!(
                 sessions
-                    .apply_as(
+                    .apply_retried(
                         &session_ref("shop-a", "retry-1"),
                         &claim("retry-1", "c2", now),
                         "m-2"
@@ -241,10 +239,10 @@ async fn a_retried_write_that_already_landed_is_recognised_as_ours() {
 #[tokio::test]
 async fn a_session_walks_the_state_machine_with_one_write_per_step() {
     for (backend, h) in stores().await {
-        let sessions = Sessions::new(h.store.clone(), h.clock());
+        let sessions = h.sessions();
         let now = h.clock.now_ms();
         let Recorded::Done(_) = sessions
-            .apply(
+            .apply_transition(
                 &session_ref("shop-a", "walk-1"),
                 &claim("walk-1", "c1", now),
             )
@@ -262,7 +260,6 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
                 authentication_transaction_id: "TID".into(),
                 transaction_mac: "mac".into(),
                 challenge_deadline_ms: now + 600_000,
-                sweep_partition: "0#0".into(),
                 completion: Default::default(),
                 merchant_return_url: "https://shop.example/r".into(),
                 sealed_payment_data: sealed.clone(),
@@ -279,7 +276,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
         assert!(
             matches!(
                 sessions
-                    .apply(&session_ref("shop-a", "walk-1"), &wrong_claim)
+                    .apply_transition(&session_ref("shop-a", "walk-1"), &wrong_claim)
                     .await
                     .unwrap(),
                 Recorded::Refused(_)
@@ -287,7 +284,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
             "{backend:?}"
         );
         let Recorded::Done(session) = sessions
-            .apply(&session_ref("shop-a", "walk-1"), &pending)
+            .apply_transition(&session_ref("shop-a", "walk-1"), &pending)
             .await
             .unwrap()
         else {
@@ -304,7 +301,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
             lease_until_ms: now + 25_000,
         };
         let Recorded::Done(session) = sessions
-            .apply(&session_ref("shop-a", "walk-1"), &claim_validation)
+            .apply_transition(&session_ref("shop-a", "walk-1"), &claim_validation)
             .await
             .unwrap()
         else {
@@ -326,7 +323,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
             expires_at: now / 1000 + 7200,
         };
         let Recorded::Done(session) = sessions
-            .apply(&session_ref("shop-a", "walk-1"), &done)
+            .apply_transition(&session_ref("shop-a", "walk-1"), &done)
             .await
             .unwrap()
         else {
@@ -341,7 +338,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
         assert!(
             matches!(
                 sessions
-                    .apply(&session_ref("shop-a", "walk-1"), &claim_validation)
+                    .apply_transition(&session_ref("shop-a", "walk-1"), &claim_validation)
                     .await
                     .unwrap(),
                 Recorded::Refused(Some(_))

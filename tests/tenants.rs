@@ -14,9 +14,6 @@ use sandbox::state::{
 };
 use serde_json::{Value, json};
 
-use crate::callback::{at_the_acs, challenged_as, form_post, validate_body};
-use crate::merchant::{ENROLL, SETUP, prepared_enroll_as, setup_body, status};
-
 const ISSUING: &str = "/card/issuance/api/issuing";
 
 fn path(route: &str) -> String {
@@ -153,13 +150,10 @@ async fn a_card_program_cannot_re_point_another_programs_card_to_its_cardholder(
         Some(CARDHOLDER_ID),
         "the OTPs still go to Emma"
     );
-    let record = h
-        .item(&gateway::enrollment::key(ACTIVE_CARD_ID))
-        .await
-        .unwrap();
-    assert_eq!(string_attr(&record, "tenant_id").as_deref(), Some(ISSUER));
+    let record = h.card_record(ACTIVE_CARD_ID).await.unwrap();
+    assert_eq!(record.tenant_id.as_str(), ISSUER);
     assert_eq!(
-        string_attr(&record, "cardholder_id").as_deref(),
+        record.cardholder_id.as_ref().map(|c| c.as_str()),
         Some(CARDHOLDER_ID)
     );
 }
@@ -190,11 +184,7 @@ async fn a_card_program_cannot_enroll_another_programs_card_or_use_its_cardholde
     .await;
     assert_eq!(cardholder_of_bank_x.json()["code"], "CARDHOLDER_NOT_FOUND");
     assert!(h.sandbox.calls_to("3ds/v2/enroll").is_empty());
-    assert!(
-        h.item(&gateway::enrollment::key(THIRD_BUDGET_CARD_ID))
-            .await
-            .is_none()
-    );
+    assert!(h.card_record(THIRD_BUDGET_CARD_ID).await.is_none());
 }
 
 #[tokio::test]
@@ -217,11 +207,7 @@ async fn a_card_program_cannot_claim_another_programs_card_before_it_is_enrolled
         h.sandbox.calls_to("3ds/v2/enroll").is_empty(),
         "the upstream never heard of the enrollment"
     );
-    assert!(
-        h.item(&gateway::enrollment::key(NOT_YET_ENROLLED))
-            .await
-            .is_none()
-    );
+    assert!(h.card_record(NOT_YET_ENROLLED).await.is_none());
     let (status, nothing) = answer_for_nothing(
         &h,
         post_json(
@@ -270,14 +256,8 @@ async fn a_card_program_cannot_claim_another_programs_card_before_it_is_enrolled
     )
     .await;
     assert_eq!(rightful.status, StatusCode::OK, "{}", rightful.text());
-    let record = h
-        .item(&gateway::enrollment::key(NOT_YET_ENROLLED))
-        .await
-        .unwrap();
-    assert_eq!(
-        record["tenant_id"],
-        gateway::store::AttributeValue::S("bank-x".into())
-    );
+    let record = h.card_record(NOT_YET_ENROLLED).await.unwrap();
+    assert_eq!(record.tenant_id.as_str(), "bank-x");
 }
 
 #[tokio::test]
@@ -381,7 +361,7 @@ async fn each_role_is_refused_on_the_other_roles_routes_before_any_upstream_call
     );
     assert!(h.sandbox.calls().is_empty());
     assert!(
-        h.item(&gateway::session::key(MERCHANT, "role-1"))
+        h.item(&session_ref(MERCHANT, "role-1").key())
             .await
             .is_none()
     );
@@ -405,7 +385,7 @@ async fn a_merchant_cannot_use_another_merchants_origin_as_its_return_url() {
     assert_eq!(answer.json()["error"]["field"], "authentication.return_url");
     assert!(h.sandbox.calls().is_empty());
     let item = h
-        .item(&gateway::session::key(MERCHANT, "origin-1"))
+        .item(&session_ref(MERCHANT, "origin-1").key())
         .await
         .unwrap();
     assert_eq!(
@@ -499,7 +479,7 @@ async fn a_merchant_cannot_read_or_validate_another_merchants_session() {
 
     h.sandbox.clear_calls();
     let validate = send(
-        &h.callback().await,
+        &h.merchant().await,
         post_json(
             "/v1/risk/authentication/validate",
             Some(MERCHANT_KEY),
@@ -516,7 +496,7 @@ async fn a_merchant_cannot_read_or_validate_another_merchants_session() {
     assert_eq!(validate.json()["error"]["reason"], "SESSION_NOT_FOUND");
     assert!(h.sandbox.calls().is_empty(), "no upstream validate");
     let theirs = h
-        .item(&gateway::session::key(OTHER_MERCHANT, "order-9"))
+        .item(&session_ref(OTHER_MERCHANT, "order-9").key())
         .await
         .unwrap();
     assert_eq!(
@@ -548,12 +528,12 @@ async fn two_merchants_use_the_same_reference_code_independently() {
     assert_eq!(a["data"]["state"], "AUTHENTICATED");
     assert_eq!(b["data"]["state"], "FAILED");
     assert!(
-        h.item(&gateway::session::key(MERCHANT, "ORDER-1001"))
+        h.item(&session_ref(MERCHANT, "ORDER-1001").key())
             .await
             .is_some()
     );
     assert!(
-        h.item(&gateway::session::key(OTHER_MERCHANT, "ORDER-1001"))
+        h.item(&session_ref(OTHER_MERCHANT, "ORDER-1001").key())
             .await
             .is_some()
     );
@@ -623,7 +603,7 @@ async fn an_api_key_removed_from_the_registry_stops_working_after_the_ttl() {
     let rotated_in = send(&merchant, setup(new_key, "key-3")).await;
     assert_eq!(rotated_in.status, StatusCode::OK, "{}", rotated_in.text());
     assert!(
-        h.item(&gateway::session::key(MERCHANT, "key-2"))
+        h.item(&session_ref(MERCHANT, "key-2").key())
             .await
             .is_none()
     );
@@ -638,7 +618,7 @@ async fn secrets_come_from_secrets_manager_and_a_rotation_needs_no_redeploy() {
         return;
     };
     let h = Harness::new().await;
-    let manager = gateway::secrets::SecretsManager::for_endpoint(&endpoint);
+    let manager = gateway_loopback::secrets::secrets_manager(&endpoint);
     let prefix = format!("gateway-test-{}", uuid::Uuid::new_v4());
     let mut env = h.env.clone();
     for (variable, id) in [
@@ -661,7 +641,7 @@ async fn secrets_come_from_secrets_manager_and_a_rotation_needs_no_redeploy() {
         env.insert(variable.into(), name);
     }
     let platform = gateway::platform::Platform {
-        secrets: std::sync::Arc::new(gateway::secrets::SecretsManager::for_endpoint(&endpoint)),
+        secrets: std::sync::Arc::new(gateway_loopback::secrets::secrets_manager(&endpoint)),
         ..h.platform()
     };
     let config =

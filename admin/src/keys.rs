@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use gateway::session::sealing::{KeyDocument, SessionKeysDocument};
+use gateway::keys::{KeyDocument, KeysDocument as SessionKeysDocument};
 
 use crate::store::RegistryStore;
 
@@ -45,7 +45,7 @@ async fn session_keys(store: &RegistryStore) -> Result<SessionKeysDocument, Stri
         serde_json::from_str::<SessionKeysDocument>(&text)
             .map_err(|_| "the secret is not a session keys document".to_owned())
     } else {
-        gateway::session::sealing::derived_document(text.trim())
+        gateway::keys::derived_document(text.trim())
     }
 }
 
@@ -57,7 +57,7 @@ async fn write_session_keys(
     let text = serde_json::to_string_pretty(document).expect("the document serializes");
     {
         use gateway::secrets::SecretDocument as _;
-        gateway::session::SessionKeys::parse(&text, &())?;
+        gateway::keys::GatewayKeys::parse(&text, &())?;
     }
     store.write(&text).await
 }

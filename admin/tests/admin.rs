@@ -160,10 +160,10 @@ fn session_keys_rotate_in_two_steps_from_the_generated_string_without_losing_sea
     let file = temp_file("session-keys");
     let generated = "x".repeat(64);
     std::fs::write(&file, &generated).unwrap();
-    let before = gateway::session::SessionKeys::parse(&generated, &()).unwrap();
+    let before = gateway::keys::GatewayKeys::parse(&generated, &()).unwrap();
     let sealed = before.seal("AUTH#t#r", "payment_data", &"card data");
     let read = |file: &std::path::Path| {
-        gateway::session::SessionKeys::parse(&std::fs::read_to_string(file).unwrap(), &()).unwrap()
+        gateway::keys::GatewayKeys::parse(&std::fs::read_to_string(file).unwrap(), &()).unwrap()
     };
     admin(&file, &["add-session-keys"]);
     // Step 1: every instance learns the new keys before any value is made with them.
@@ -204,7 +204,7 @@ async fn the_admin_command_edits_the_secrets_manager_secret() {
         eprintln!("skipped: needs moto_server (scripts/test.sh starts it)");
         return;
     };
-    let manager = gateway::secrets::SecretsManager::for_endpoint(&endpoint);
+    let manager = gateway_loopback::secrets::secrets_manager(&endpoint);
     let secret_id = format!("admin-test-{}", uuid::Uuid::new_v4());
     manager
         .client()

@@ -6,7 +6,6 @@
 //! Every setting can be overridden with the same environment variable the Lambda
 //! functions read (see the README's configuration table).
 
-mod background;
 mod demo;
 mod tenants;
 
@@ -16,16 +15,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::response::IntoResponse as _;
 use callback::CallbackConfig;
 use check_enroll::CheckEnrollConfig;
 use enroll::EnrollConfig;
 use gateway::config::Env;
-use gateway::http::routes::RouteKey;
 use gateway::platform::Platform;
-use gateway::store::SharedStore;
-use gateway::store::dynamo::{DynamoStore, ensure_table};
-use gateway::store::memory::MemoryStore;
+use gateway_loopback::background::{self, Deliveries};
+use gateway_loopback::dispatch::Dispatch;
+use gateway_loopback::queue::{MemoryQueue, sqs_deliveries};
+use history::HistoryConfig;
 use sandbox::{Sandbox, SandboxConfig};
 
 struct Options {
@@ -126,73 +124,13 @@ fn is_setting(key: &str) -> bool {
 }
 
 /// The store and its change stream.
-async fn store(options: &Options) -> (SharedStore, Arc<dyn gateway::store::ChangeFeed>) {
+async fn store(options: &Options) -> gateway_loopback::Stack {
     let Some(endpoint) = &options.dynamodb_endpoint else {
-        let memory = Arc::new(MemoryStore::new());
-        return (memory.clone(), memory);
+        return gateway_loopback::memory_stack();
     };
-    let client = gateway::store::dynamo::client_for_endpoint(endpoint);
-    ensure_table(&client, &options.table)
+    gateway_loopback::stack(endpoint, &options.table)
         .await
-        .unwrap_or_else(|e| panic!("cannot use the DynamoDB endpoint {endpoint}: {e}"));
-    let feed = gateway::store::stream::StreamFeed::new(
-        gateway::store::stream::client_for_endpoint(endpoint),
-        client.clone(),
-        options.table.clone(),
-    );
-    (
-        Arc::new(DynamoStore::new(client, options.table.clone())),
-        Arc::new(feed),
-    )
-}
-
-/// The delivery queue and its dead-letter queue on the SQS of a compatible endpoint
-/// (moto), with the template's redrive policy (attempts: the retry schedule's).
-async fn sqs_queue(
-    endpoint: &str,
-    table: &str,
-    schedule: &gateway::events::queue::RetrySchedule,
-) -> gateway::events::queue::SqsQueue {
-    use aws_sdk_sqs::types::QueueAttributeName;
-    let client = aws_sdk_sqs::Client::new(&gateway::aws::endpoint_config(endpoint));
-    fn fail_sqs<E: std::error::Error + Send + Sync + 'static>(
-        e: aws_sdk_sqs::error::SdkError<E>,
-    ) -> ! {
-        fail(&format!(
-            "cannot use SQS on the endpoint: {}",
-            aws_sdk_sqs::error::DisplayErrorContext(e)
-        ))
-    }
-    let dead = client
-        .create_queue()
-        .queue_name(format!("{table}-deliveries-dead"))
-        .send()
-        .await
-        .unwrap_or_else(|e| fail_sqs(e));
-    let dead_arn = client
-        .get_queue_attributes()
-        .queue_url(dead.queue_url().unwrap_or_default())
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap_or_else(|e| fail_sqs(e))
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .unwrap_or_default();
-    let redrive = serde_json::json!({
-        "deadLetterTargetArn": dead_arn,
-        "maxReceiveCount": schedule.attempts(),
-    });
-    let url = client
-        .create_queue()
-        .queue_name(format!("{table}-deliveries"))
-        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-        .send()
-        .await
-        .unwrap_or_else(|e| fail_sqs(e))
-        .queue_url
-        .unwrap_or_default();
-    gateway::events::queue::SqsQueue::new(client, url)
+        .unwrap_or_else(|e| fail(&format!("cannot use the DynamoDB endpoint {endpoint}: {e}")))
 }
 
 /// API Gateway's job, locally: send each request to the function whose route table has
@@ -206,6 +144,7 @@ async fn gateway(
     let enroll_config = EnrollConfig::from_env(env).map_err(|e| e.to_string())?;
     let check_enroll_config = CheckEnrollConfig::from_env(env).map_err(|e| e.to_string())?;
     let callback_config = CallbackConfig::from_env(env).map_err(|e| e.to_string())?;
+    let history_config = HistoryConfig::from_env(env).map_err(|e| e.to_string())?;
     let functions = Dispatch::new(vec![
         (
             enroll::routes(),
@@ -225,6 +164,12 @@ async fn gateway(
                 .await
                 .map_err(|e| e.to_string())?,
         ),
+        (
+            history::routes(),
+            history::build(&history_config, platform)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
     ]);
     let demo = demo::Demo {
         gateway: gateway_url.to_owned(),
@@ -233,68 +178,6 @@ async fn gateway(
         webhooks: Default::default(),
     };
     Ok(demo::routes(Arc::new(demo)).fallback_service(functions))
-}
-
-/// Routes each request, untouched, to the function whose route table matches its path —
-/// what API Gateway does in front of the Lambda functions. (Dispatching with axum routes
-/// instead would hand the function router the dispatcher's own path parameters.)
-#[derive(Clone)]
-struct Dispatch {
-    paths: Arc<matchit::Router<usize>>,
-    functions: Arc<Vec<Router>>,
-}
-
-impl Dispatch {
-    fn new(functions: Vec<(Vec<RouteKey>, Router)>) -> Self {
-        let mut paths = matchit::Router::new();
-        let mut routers = Vec::new();
-        for (index, (routes, router)) in functions.into_iter().enumerate() {
-            // A path two methods of one function share is inserted once; a path of two
-            // functions is a conflict, as it would be in API Gateway.
-            let unique: std::collections::BTreeSet<&str> =
-                routes.iter().map(|(_, path)| *path).collect();
-            for path in unique {
-                paths
-                    .insert(path, index)
-                    .unwrap_or_else(|e| panic!("{path} is routed twice: {e}"));
-            }
-            routers.push(router);
-        }
-        Self {
-            paths: Arc::new(paths),
-            functions: Arc::new(routers),
-        }
-    }
-}
-
-impl tower::Service<axum::extract::Request> for Dispatch {
-    type Response = axum::response::Response;
-    type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
-    >;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: axum::extract::Request) -> Self::Future {
-        use tower::ServiceExt as _;
-        let router = self
-            .paths
-            .at(request.uri().path())
-            .ok()
-            .map(|found| self.functions[*found.value].clone());
-        Box::pin(async move {
-            match router {
-                Some(router) => router.oneshot(request).await,
-                None => Ok(axum::http::StatusCode::NOT_FOUND.into_response()),
-            }
-        })
-    }
 }
 
 /// What the local stack prints at start, on stderr (stdout carries only JSON log lines).
@@ -363,24 +246,29 @@ async fn main() {
         &gateway_url,
     )
     .unwrap_or_else(|e| fail(&e));
-    let (store, feed) = store(&options).await;
+    let gateway_loopback::Stack { store, feed } = store(&options).await;
     let notify_config = notify::NotifyConfig::from_env(&env).unwrap_or_else(|e| fail(&e));
-    let (queue, deliveries): (gateway::events::queue::SharedQueue, background::Deliveries) =
+    let clock = gateway::clock::system();
+    let attempts = notify_config.retry_schedule.attempts();
+    let (queue, deliveries): (gateway::events::queue::SharedQueue, Deliveries) =
         match &options.dynamodb_endpoint {
             None => {
-                let memory = Arc::new(gateway::events::queue::MemoryQueue::new());
-                (memory.clone(), background::Deliveries::Memory(memory))
+                let memory = Arc::new(MemoryQueue::new(clock.clone(), attempts));
+                (memory.clone(), Deliveries::Memory(memory))
             }
             Some(endpoint) => {
+                let name = format!("{}-deliveries", options.table);
                 let sqs = Arc::new(
-                    sqs_queue(endpoint, &options.table, &notify_config.retry_schedule).await,
+                    sqs_deliveries(endpoint, &name, attempts)
+                        .await
+                        .unwrap_or_else(|e| fail(&e)),
                 );
-                (sqs.clone(), background::Deliveries::Sqs(sqs))
+                (sqs.clone(), Deliveries::Sqs(sqs))
             }
         };
     let platform = Platform {
         store,
-        clock: gateway::clock::system(),
+        clock,
         secrets: local.secrets.clone(),
         aws: None,
         deliveries: Some(queue.clone()),
@@ -396,13 +284,7 @@ async fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(60),
     );
-    tokio::spawn(background::run(
-        notifier,
-        feed,
-        deliveries,
-        platform.clock.clone(),
-        sweep_every,
-    ));
+    tokio::spawn(background::run(notifier, feed, deliveries, sweep_every));
     banner(&options, &gateway_url, &sandbox.base_url, &local.printed);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

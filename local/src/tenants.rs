@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use gateway::crypto::{MacKey, MacKeys};
-use gateway::secrets::LocalSecrets;
 use gateway::tenants::{RegistryDocument, api_key_digest};
+use gateway_loopback::secrets::LocalSecrets;
 use serde_json::json;
 
 pub const TENANTS: &str = "local/tenants";

@@ -256,11 +256,8 @@ pub struct SessionSettings {
     pub challenge_deadline: Duration,
     /// When DynamoDB's TTL may delete the record. Expiry is decided in code, not by TTL.
     pub record_ttl: Duration,
-    /// How long a claim (ENROLLING, VALIDATING) blocks others. Must not exceed the
-    /// function timeout, so a claim left by an invocation that died is free again.
-    pub claim_lease: Duration,
-    /// How long a duplicate request waits for the one holding the claim to finish.
-    pub settle_wait: Duration,
+    /// The claims' leases (ENROLLING, VALIDATING) and a duplicate's patience.
+    pub lease: crate::lease::LeaseSettings,
 }
 
 impl SessionSettings {
@@ -273,8 +270,7 @@ impl SessionSettings {
         let settings = Self {
             challenge_deadline: env.seconds("CHALLENGE_DEADLINE_SECS", 600)?,
             record_ttl: env.seconds("SESSION_TTL_SECS", 7 * 24 * 3600)?,
-            claim_lease: env.seconds("CLAIM_LEASE_SECS", 25)?,
-            settle_wait: env.millis("SETTLE_WAIT_MS", 10_000)?,
+            lease: crate::lease::LeaseSettings::from_env(env)?,
         };
         if settings.record_ttl <= settings.challenge_deadline {
             return Err(invalid(
@@ -307,36 +303,6 @@ pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(2);
 /// API Gateway answers its caller after 29 s: a request's waiting and working must end
 /// before, so the caller gets our answer, not a gateway timeout.
 pub const API_GATEWAY_LIMIT: Duration = Duration::from_secs(29);
-
-/// A claim must outlast everything done under it — the claim's own write, the longest
-/// upstream call, with a margin for clock skew — otherwise a duplicate could take the
-/// claim over while the call is in flight, and the upstream would be called twice. (The
-/// upstream call's deadline also derives from the lease, so even a slow claim write cannot
-/// make it outlive the lease.) A duplicate's wait must end before API Gateway gives up.
-pub(crate) fn check_lease(
-    http: &HttpSettings,
-    session: &SessionSettings,
-) -> Result<(), ConfigError> {
-    let under_claim = http.call_budget() + STORE_OPERATION_TIMEOUT + CLOCK_SKEW_MARGIN;
-    if session.claim_lease <= under_claim {
-        return Err(invalid(
-            "CLAIM_LEASE_SECS",
-            format!(
-                "must exceed the longest upstream call (UPSTREAM_TIMEOUT_MS x UPSTREAM_MAX_ATTEMPTS) plus a store write ({} ms) and a clock-skew margin ({} ms): {} ms",
-                STORE_OPERATION_TIMEOUT.as_millis(),
-                CLOCK_SKEW_MARGIN.as_millis(),
-                under_claim.as_millis()
-            ),
-        ));
-    }
-    if session.settle_wait + 2 * STORE_OPERATION_TIMEOUT >= API_GATEWAY_LIMIT {
-        return Err(invalid(
-            "SETTLE_WAIT_MS",
-            "a duplicate's wait plus its store reads and writes must end before API Gateway's 29 s",
-        ));
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {
@@ -383,35 +349,5 @@ mod tests {
         assert_eq!(secrets.ttl, Duration::from_secs(300));
         let debug = format!("{:?}", Secret::new("0123456789abcdef"));
         assert!(!debug.contains("0123456789abcdef"), "{debug}");
-    }
-
-    #[test]
-    fn a_claim_lease_shorter_than_an_upstream_call_is_refused() {
-        let vars = |lease: &'static str| {
-            env(&[
-                ("UPSTREAM_TIMEOUT_MS", "6000"),
-                ("UPSTREAM_MAX_ATTEMPTS", "3"),
-                ("UPSTREAM_MAX_RETRY_AFTER_MS", "100"),
-                ("CLAIM_LEASE_SECS", lease),
-            ])
-        };
-        let check = |e: &Env| {
-            check_lease(
-                &HttpSettings::from_env(e).unwrap(),
-                &SessionSettings::from_env(e).unwrap(),
-            )
-        };
-        // 18 s of upstream call, a 3 s store write, 2 s of skew: 23 s.
-        let err = check(&vars("23")).unwrap_err().to_string();
-        assert!(
-            err.contains("CLAIM_LEASE_SECS") && err.contains("23000 ms"),
-            "{err}"
-        );
-        assert!(check(&vars("24")).is_ok());
-        let patient = env(&[("SETTLE_WAIT_MS", "25000")]);
-        let err = check(&patient).unwrap_err().to_string();
-        assert!(err.contains("SETTLE_WAIT_MS"), "{err}");
-        // The defaults hold together.
-        assert!(check(&env(&[])).is_ok());
     }
 }

@@ -10,77 +10,108 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
 use crate::domain::{BudgetId, CardId, CardholderId, TenantId};
+use crate::store::record::{stored_record, the_same};
 use crate::store::{
-    Guard, Item, Mutation, Patch, SharedStore, StoreError, Written, number_value, string,
+    Guard, Item, Kind, Mutation, Patch, SharedStore, StoreError, Written, number_value, string,
 };
 
-const CARD_KIND: &str = "card_enrollment";
-const CARDHOLDER_KIND: &str = "cardholder";
-
-/// Attribute names of the issuer-side records.
-pub mod attr {
-    pub const KIND: &str = "kind";
-    pub const CARD_ID: &str = "card_id";
-    pub const CARDHOLDER_ID: &str = "cardholder_id";
-    pub const BUDGET_ID: &str = "budget_id";
-    pub const STATUS: &str = "status";
-    pub const TENANT_ID: &str = "tenant_id";
-    pub const ENROLLED_AT: &str = "enrolled_at";
-    pub const CREATED_AT: &str = "created_at";
-    pub const UPDATED_AT: &str = "updated_at";
-    pub const CONFIRMED_AT: &str = "confirmed_at";
-}
-
 /// A card's 3DS status in its record.
-pub mod status {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EnrollmentStatus {
     /// The upstream confirmed the card is linked to `cardholder_id`.
-    pub const ENROLLED: &str = "ENROLLED";
+    Enrolled,
     /// The upstream confirmed the card has no 3DS link any more.
-    pub const UNENROLLED: &str = "UNENROLLED";
+    Unenrolled,
 }
 
-/// A card's record as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CardEnrollment {
-    pub card_id: String,
-    /// The linked cardholder; none once unenrolled.
-    #[serde(default)]
-    pub cardholder_id: Option<String>,
-    /// The budget the card was issued from (which card program it is); absent on
-    /// records written before it was kept.
-    #[serde(default)]
-    pub budget_id: Option<String>,
-    /// [`status`]: `ENROLLED` or `UNENROLLED`.
-    pub status: String,
-    /// The tenant (card program) that owns the card.
-    pub tenant_id: String,
-    /// Epoch milliseconds of the first confirmed enrollment.
-    pub enrolled_at: i64,
-    /// Epoch milliseconds of the last confirmed change.
-    pub updated_at: i64,
-    /// Epoch milliseconds the upstream last confirmed the record (a change, or a refresh
-    /// that found it as recorded).
-    #[serde(default)]
-    pub confirmed_at: Option<i64>,
+impl EnrollmentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnrollmentStatus::Enrolled => "ENROLLED",
+            EnrollmentStatus::Unenrolled => "UNENROLLED",
+        }
+    }
 }
 
-/// A cardholder contact's record: whose it is, in which budget.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CardholderRecord {
-    pub cardholder_id: String,
-    pub budget_id: String,
-    pub tenant_id: String,
-    pub created_at: i64,
+stored_record! {
+    /// A card's record as stored.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CardEnrollment, attributes in attr {
+        card_id: CardId => CARD_ID,
+        /// The linked cardholder; none once unenrolled.
+        #[serde(default)]
+        cardholder_id: Option<CardholderId> => CARDHOLDER_ID,
+        /// The budget the card was issued from (which card program it is); absent on
+        /// records written before it was kept.
+        #[serde(default)]
+        budget_id: Option<BudgetId> => BUDGET_ID,
+        status: EnrollmentStatus => STATUS,
+        /// The tenant (card program) that owns the card.
+        tenant_id: TenantId => TENANT_ID,
+        /// Epoch milliseconds of the first confirmed enrollment.
+        enrolled_at: i64 => ENROLLED_AT,
+        /// Epoch milliseconds of the last confirmed change.
+        updated_at: i64 => UPDATED_AT,
+        /// Epoch milliseconds the upstream last confirmed the record (a change, or a
+        /// refresh that found it as recorded).
+        #[serde(default)]
+        confirmed_at: Option<i64> => CONFIRMED_AT,
+    }
+}
+
+stored_record! {
+    /// A cardholder contact's record: whose it is, in which budget.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CardholderRecord, attributes in cardholder_attr {
+        cardholder_id: CardholderId => CARDHOLDER_ID,
+        budget_id: BudgetId => BUDGET_ID,
+        tenant_id: TenantId => TENANT_ID,
+        created_at: i64 => CREATED_AT,
+        /// Epoch milliseconds the contact last changed through the gateway (a
+        /// `cardholder.updated` event each time).
+        #[serde(default)]
+        updated_at: Option<i64> => UPDATED_AT,
+    }
+}
+
+the_same! {
+    attr::TENANT_ID => crate::store::attr::TENANT_ID,
+    attr::UPDATED_AT => crate::store::attr::UPDATED_AT,
+    cardholder_attr::TENANT_ID => crate::store::attr::TENANT_ID,
+    cardholder_attr::CREATED_AT => crate::store::attr::CREATED_AT,
+    cardholder_attr::UPDATED_AT => crate::store::attr::UPDATED_AT,
+    cardholder_attr::CARDHOLDER_ID => attr::CARDHOLDER_ID,
+    cardholder_attr::BUDGET_ID => attr::BUDGET_ID,
+}
+
+impl CardEnrollment {
+    /// A card's record from its stored item (a change stream's image, a read).
+    pub fn from_item(item: Item) -> Result<Self, StoreError> {
+        decode(item)
+    }
+
+    /// The card is linked to a cardholder now.
+    pub fn is_enrolled(&self) -> bool {
+        self.status == EnrollmentStatus::Enrolled
+    }
+}
+
+impl CardholderRecord {
+    /// A contact's record from its stored item.
+    pub fn from_item(item: Item) -> Result<Self, StoreError> {
+        decode(item)
+    }
 }
 
 /// The store key of a card's record.
-pub fn key(card_id: &str) -> String {
-    format!("CARD#{card_id}")
+pub fn key(card_id: &CardId) -> String {
+    Kind::CardEnrollment.key(&[card_id.as_str()])
 }
 
 /// The store key of a cardholder's record.
-pub fn cardholder_key(cardholder_id: &str) -> String {
-    format!("CARDHOLDER#{cardholder_id}")
+pub fn cardholder_key(cardholder_id: &CardholderId) -> String {
+    Kind::Cardholder.key(&[cardholder_id.as_str()])
 }
 
 /// What a record write came to.
@@ -118,7 +149,7 @@ impl Enrollments {
 
     pub async fn card(&self, card_id: &CardId) -> Result<Option<CardEnrollment>, StoreError> {
         self.store
-            .read(&key(card_id.as_str()))
+            .read(&key(card_id))
             .await?
             .map(decode)
             .transpose()
@@ -129,7 +160,7 @@ impl Enrollments {
         cardholder_id: &CardholderId,
     ) -> Result<Option<CardholderRecord>, StoreError> {
         self.store
-            .read(&cardholder_key(cardholder_id.as_str()))
+            .read(&cardholder_key(cardholder_id))
             .await?
             .map(decode)
             .transpose()
@@ -173,7 +204,7 @@ impl Enrollments {
     ) -> Result<Recorded, StoreError> {
         let now = self.clock.now_ms();
         let patch = Patch::default()
-            .set_s(attr::KIND, CARD_KIND)
+            .set_s(crate::store::attr::KIND, Kind::CardEnrollment.as_str())
             .set_s(attr::CARD_ID, card_id.as_str())
             .set_s(attr::BUDGET_ID, card_budget.as_str())
             .set_s(attr::TENANT_ID, tenant.as_str())
@@ -182,10 +213,10 @@ impl Enrollments {
         let patch = match cardholder_id {
             Some(cardholder) => patch
                 .set_s(attr::CARDHOLDER_ID, cardholder.as_str())
-                .set_s(attr::STATUS, status::ENROLLED)
+                .set_s(attr::STATUS, EnrollmentStatus::Enrolled.as_str())
                 .set_if_absent(attr::ENROLLED_AT, number_value(now)),
             None => patch
-                .set_s(attr::STATUS, status::UNENROLLED)
+                .set_s(attr::STATUS, EnrollmentStatus::Unenrolled.as_str())
                 .remove(attr::CARDHOLDER_ID),
         };
         let mutation = Mutation {
@@ -195,7 +226,7 @@ impl Enrollments {
             ]),
             patch,
         };
-        let written = self.store.write(&key(card_id.as_str()), &mutation).await?;
+        let written = self.store.write(&key(card_id), &mutation).await?;
         Ok(refusal(written, tenant, "card"))
     }
 
@@ -209,7 +240,7 @@ impl Enrollments {
             guard: Guard::equals(attr::TENANT_ID, tenant.as_str()),
             patch: Patch::default().set_n(attr::CONFIRMED_AT, self.clock.now_ms()),
         };
-        let written = self.store.write(&key(card_id.as_str()), &mutation).await?;
+        let written = self.store.write(&key(card_id), &mutation).await?;
         Ok(refusal(written, tenant, "card"))
     }
 
@@ -218,11 +249,11 @@ impl Enrollments {
         &self,
         card_ids: &[CardId],
     ) -> Result<std::collections::HashMap<String, CardEnrollment>, StoreError> {
-        let keys: Vec<String> = card_ids.iter().map(|c| key(c.as_str())).collect();
+        let keys: Vec<String> = card_ids.iter().map(key).collect();
         let items = self.store.read_many(&keys).await?;
         items
             .into_values()
-            .map(|item| decode::<CardEnrollment>(item).map(|r| (r.card_id.clone(), r)))
+            .map(|item| decode::<CardEnrollment>(item).map(|r| (r.card_id.to_string(), r)))
             .collect()
     }
 
@@ -238,15 +269,15 @@ impl Enrollments {
         let mutation = Mutation {
             guard: absent_or_owned_by(tenant),
             patch: Patch::default()
-                .set_s(attr::KIND, CARDHOLDER_KIND)
-                .set_s(attr::CARDHOLDER_ID, cardholder_id.as_str())
-                .set_s(attr::BUDGET_ID, budget_id.as_str())
-                .set_s(attr::TENANT_ID, tenant.as_str())
-                .set_if_absent(attr::CREATED_AT, number_value(now)),
+                .set_s(crate::store::attr::KIND, Kind::Cardholder.as_str())
+                .set_s(cardholder_attr::CARDHOLDER_ID, cardholder_id.as_str())
+                .set_s(cardholder_attr::BUDGET_ID, budget_id.as_str())
+                .set_s(cardholder_attr::TENANT_ID, tenant.as_str())
+                .set_if_absent(cardholder_attr::CREATED_AT, number_value(now)),
         };
         let written = self
             .store
-            .write(&cardholder_key(cardholder_id.as_str()), &mutation)
+            .write(&cardholder_key(cardholder_id), &mutation)
             .await?;
         Ok(refusal(written, tenant, "cardholder"))
     }
@@ -263,12 +294,12 @@ impl Enrollments {
     ) -> Result<Recorded, StoreError> {
         let now = self.clock.now_ms();
         let mutation = Mutation {
-            guard: Guard::equals(attr::TENANT_ID, tenant.as_str()),
-            patch: Patch::default().set_n(attr::UPDATED_AT, now),
+            guard: Guard::equals(cardholder_attr::TENANT_ID, tenant.as_str()),
+            patch: Patch::default().set_n(cardholder_attr::UPDATED_AT, now),
         };
         let written = self
             .store
-            .write(&cardholder_key(cardholder_id.as_str()), &mutation)
+            .write(&cardholder_key(cardholder_id), &mutation)
             .await?;
         Ok(refusal(written, tenant, "cardholder"))
     }

@@ -10,9 +10,9 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::domain::FieldError;
+use crate::keys::SealError;
 use crate::outbound::UpstreamError;
 use crate::secrets::SecretError;
-use crate::session::sealing::SealError;
 use crate::store::StoreError;
 use crate::upstream::card_issuance::{CardIssuanceError, RefusalKind};
 use crate::upstream::payer_auth::PayerAuthError;

@@ -1,19 +1,21 @@
 //! Idempotency keys on the issuer's writes (`Idempotency-Key` header): a client that
 //! retries after a timeout gets the first answer, and the upstream is called once.
 //!
-//! One record per tenant and key (`IDEM#<tenant>#<sha256 of the key>`), kept 24 hours:
-//! the route and a keyed fingerprint (HMAC under the session MAC keys: the bodies hold
-//! personal data) of the request as parsed, a claim with a lease while the first request
-//! runs, then its answer, sealed. The claim is one conditional write, so concurrent
-//! duplicates make one upstream call: the others wait for its answer.
+//! One record per tenant and key ([`IdempotencyRecord`], `IDEM#<tenant>#<sha256 of the
+//! key>`), kept [`RETENTION`]: the route and a keyed fingerprint (an HMAC under the
+//! idempotency keys: the bodies hold personal data) of the request as parsed, a lease
+//! while the first request runs (the one lease protocol of `crate::lease`: concurrent
+//! duplicates make one upstream call, the others wait for its answer), then its answer,
+//! sealed. Every upstream call under a key gets its deadline from the lease
+//! ([`crate::lease::Held::deadline`]).
 //!
-//! Only an answer that changed something (2xx) is kept. A refusal or a fault changed
-//! nothing upstream, so its claim is released and the same key may be retried; another
-//! body under a key already used is `409 IDEMPOTENCY_KEY_REUSED`.
+//! Only an answer that changed something (2xx) is kept. A refusal or a fault that changed
+//! nothing upstream releases the key, and the same request may be retried; another body
+//! under a key already used is `409 IDEMPOTENCY_KEY_REUSED`.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -22,34 +24,13 @@ use crate::clock::SharedClock;
 use crate::crypto::SealedData;
 use crate::domain::{FieldError, TenantId};
 use crate::error::{ApiError, ErrorCode};
-use crate::secrets::Cached;
-use crate::session::SessionKeys;
-use crate::store::{Guard, Item, Mutation, Patch, SharedStore, Written, number_value, string};
+use crate::keys::{GatewayKeys, KeyedValue};
+use crate::lease::{self, Applied, LeaseBook, LeaseRequest, LeaseSettings, NextStep, Verdict};
+use crate::store::record::{stored_record, the_same};
+use crate::store::{Guard, Item, Kind, Mutation, Patch, SharedStore, StoreError, Written};
 
 /// How long a key's answer is kept.
 pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
-
-/// How long a request may hold its key before a duplicate may take it over.
-const LEASE: Duration = Duration::from_secs(25);
-
-/// How long a duplicate waits for the first request's answer.
-const WAIT: Duration = Duration::from_secs(10);
-
-mod attr {
-    pub const KIND: &str = "kind";
-    pub const TENANT_ID: &str = "tenant_id";
-    pub const ROUTE: &str = "route";
-    pub const FINGERPRINT: &str = "fingerprint";
-    pub const STATE: &str = "state";
-    pub const CLAIM_ID: &str = "claim_id";
-    pub const LEASE_UNTIL: &str = "lease_until";
-    pub const CREATED_AT: &str = "created_at";
-    pub const ANSWER: &str = "answer";
-    pub const EXPIRES_AT: &str = "expires_at";
-}
-
-const PENDING: &str = "PENDING";
-const DONE: &str = "DONE";
 
 /// A client's idempotency key: 1 to 255 visible ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +67,69 @@ impl IdempotencyKey {
     }
 }
 
+/// Where a key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KeyState {
+    /// Its first request runs under the lease.
+    Pending,
+    /// The request failed and changed nothing: the same request may run again.
+    Released,
+    /// The request's answer is kept.
+    Done,
+}
+
+impl KeyState {
+    fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Pending => "PENDING",
+            KeyState::Released => "RELEASED",
+            KeyState::Done => "DONE",
+        }
+    }
+}
+
+stored_record! {
+    /// An idempotency key's record.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct IdempotencyRecord, attributes in attr {
+        tenant_id: TenantId => TENANT_ID,
+        /// The route the key was first used on.
+        route: String => ROUTE,
+        /// The request's fingerprint under the key set's current key when it was taken.
+        fingerprint: String => FINGERPRINT,
+        state: KeyState => STATE,
+        #[serde(default)]
+        claim_id: Option<String> => CLAIM_ID,
+        #[serde(default)]
+        lease_until: Option<i64> => LEASE_UNTIL,
+        /// Epoch ms; the key is free again [`RETENTION`] later.
+        created_at: i64 => CREATED_AT,
+        /// The kept answer, sealed.
+        #[serde(default)]
+        answer: Option<SealedData> => ANSWER,
+        expires_at: i64 => EXPIRES_AT,
+    }
+}
+
+the_same! {
+    attr::TENANT_ID => crate::store::attr::TENANT_ID,
+    attr::CREATED_AT => crate::store::attr::CREATED_AT,
+    attr::EXPIRES_AT => crate::store::attr::EXPIRES_AT,
+    attr::CLAIM_ID => crate::lease::attr::CLAIM_ID,
+    attr::LEASE_UNTIL => crate::lease::attr::LEASE_UNTIL,
+}
+
+impl lease::Leased for IdempotencyRecord {
+    fn lease(&self) -> Option<(&str, i64)> {
+        Some((self.claim_id.as_deref()?, self.lease_until?))
+    }
+
+    fn is_held_at(&self, now_ms: i64) -> bool {
+        self.state == KeyState::Pending && self.lease_until.is_some_and(|l| l >= now_ms)
+    }
+}
+
 /// The answer kept for a key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeptAnswer {
@@ -93,148 +137,336 @@ pub struct KeptAnswer {
     pub body: Value,
 }
 
+/// The idempotency records: the lease protocol's book for the keys.
+#[derive(Clone)]
+pub struct KeyBook {
+    store: SharedStore,
+    clock: SharedClock,
+}
+
+fn decode(item: Item) -> Result<IdempotencyRecord, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[async_trait]
+impl LeaseBook for KeyBook {
+    type Key = String;
+    type Record = IdempotencyRecord;
+    type Write = Mutation;
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    async fn apply(
+        &self,
+        key: &String,
+        write: &Mutation,
+    ) -> Result<Applied<IdempotencyRecord>, StoreError> {
+        Ok(match self.store.write(key, write).await? {
+            Written::Applied(item) => Applied::Done(Box::new(decode(item)?)),
+            Written::Refused(item) => Applied::Refused(item.map(decode).transpose()?.map(Box::new)),
+        })
+    }
+
+    async fn get(&self, key: &String) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.store.read(key).await?.map(decode).transpose()
+    }
+}
+
+/// A request under a key: its tenant, its route and its fingerprints (one per key of
+/// the set, the current one first).
+pub struct KeyedRequest {
+    tenant: TenantId,
+    route: String,
+    fingerprints: KeyedValue,
+}
+
+/// Why a keyed request is refused for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// The key was used with another request (or on another route).
+    Reused,
+}
+
+impl LeaseRequest<KeyBook> for KeyedRequest {
+    type Refusal = KeyRefusal;
+    const OPERATION: &'static str = "idempotency";
+
+    fn take(&self, claim_id: &str, now_ms: i64, until_ms: i64) -> Mutation {
+        // The same request under any key of the set (a fingerprint made before a key
+        // rotation is still this request's).
+        let same_request = Guard::And(vec![
+            Guard::equals(attr::ROUTE, self.route.clone()),
+            Guard::Or(
+                self.fingerprints
+                    .all()
+                    .iter()
+                    .map(|f| Guard::equals(attr::FINGERPRINT, f.clone()))
+                    .collect(),
+            ),
+        ]);
+        let free_again = Guard::Or(vec![
+            Guard::equals(attr::STATE, KeyState::Released.as_str()),
+            // Its first run died or gave up without releasing it.
+            Guard::And(vec![
+                Guard::equals(attr::STATE, KeyState::Pending.as_str()),
+                lease::claimable(now_ms),
+            ]),
+        ]);
+        let patch = Patch::default()
+            .set_s(crate::store::attr::KIND, Kind::Idempotency.as_str())
+            .set_s(attr::TENANT_ID, self.tenant.as_str())
+            .set_s(attr::ROUTE, self.route.clone())
+            .set_s(attr::FINGERPRINT, self.fingerprints.current())
+            .set_s(attr::STATE, KeyState::Pending.as_str())
+            .set_n(attr::CREATED_AT, now_ms)
+            .set_n(attr::EXPIRES_AT, now_ms / 1000 + RETENTION.as_secs() as i64)
+            .remove(attr::ANSWER);
+        Mutation {
+            guard: Guard::Or(vec![
+                Guard::Absent,
+                // Kept past its retention: the key is free again.
+                Guard::Lt(attr::CREATED_AT, now_ms - RETENTION.as_millis() as i64),
+                Guard::And(vec![same_request, free_again]),
+            ]),
+            patch: lease::taken(patch, claim_id, until_ms),
+        }
+    }
+
+    fn release(&self, claim_id: &str, _now_ms: i64) -> Mutation {
+        Mutation {
+            guard: lease::held_by(claim_id),
+            patch: lease::ended(Patch::default().set_s(attr::STATE, KeyState::Released.as_str())),
+        }
+    }
+
+    fn inspect(&self, record: &IdempotencyRecord, now_ms: i64) -> Verdict<KeyRefusal> {
+        let same = record.route == self.route && self.fingerprints.matches(&record.fingerprint);
+        if !same {
+            return Verdict::Refuse(KeyRefusal::Reused);
+        }
+        match record.state {
+            KeyState::Done => Verdict::Replay,
+            KeyState::Pending if lease::Leased::is_held_at(record, now_ms) => Verdict::Wait,
+            KeyState::Pending | KeyState::Released => Verdict::Retry,
+        }
+    }
+}
+
+/// A key held by the request that runs under it.
+pub type HeldKey = lease::Held<String, IdempotencyRecord>;
+
 /// What a request with a key does.
 pub enum Begin {
-    /// It is the first: run it, then [`Idempotency::complete`] or [`Idempotency::release`].
-    Proceed(Claim),
+    /// It is the first: run it (its upstream calls end by [`lease::Held::deadline`]), then
+    /// [`Idempotency::complete`] or [`Idempotency::release`].
+    Proceed(Box<HeldKey>, KeyedRequest),
     /// It ran before: answer this.
     Replay(KeptAnswer),
 }
 
-/// The key held by the request that runs.
-pub struct Claim {
-    record: String,
-    claim_id: String,
-}
-
+/// The idempotency keys of one function, with the key set that fingerprints requests and
+/// seals answers.
 pub struct Idempotency {
-    store: SharedStore,
-    clock: SharedClock,
-    keys: Arc<Cached<SessionKeys>>,
+    book: KeyBook,
+    settings: LeaseSettings,
 }
 
 fn record_key(tenant: &TenantId, key: &IdempotencyKey) -> String {
     let digest = hex::encode(Sha256::digest(key.0.as_bytes()));
-    format!("IDEM#{tenant}#{digest}")
+    Kind::Idempotency.key(&[tenant.as_str(), &digest])
 }
 
 impl Idempotency {
-    pub fn new(store: SharedStore, clock: SharedClock, keys: Arc<Cached<SessionKeys>>) -> Self {
-        Self { store, clock, keys }
+    pub fn new(store: SharedStore, clock: SharedClock, settings: LeaseSettings) -> Self {
+        Self {
+            book: KeyBook { store, clock },
+            settings,
+        }
     }
 
-    /// Claims the key for this request (`route` and its parsed `request`), or finds the
+    /// Takes the key for this request (`route` and its parsed `request`), or finds the
     /// answer it already has.
     pub async fn begin(
         &self,
+        keys: &GatewayKeys,
         tenant: &TenantId,
         key: &IdempotencyKey,
         route: &str,
         request: &Value,
     ) -> Result<Begin, ApiError> {
-        let keys = self.keys.get().await?;
-        let fingerprints =
-            keys.fingerprints(&format!("idempotency:{route}"), tenant.as_str(), request);
+        let keyed = KeyedRequest {
+            tenant: tenant.clone(),
+            route: route.to_owned(),
+            fingerprints: KeyedValue::new(keys.fingerprints(
+                &format!("idempotency:{route}"),
+                tenant.as_str(),
+                request,
+            )),
+        };
         let record = record_key(tenant, key);
-        let started = Instant::now();
-        loop {
-            let now = self.clock.now_ms();
-            let claim_id = uuid::Uuid::new_v4().to_string();
-            let mutation = Mutation {
-                guard: Guard::Or(vec![
-                    Guard::Absent,
-                    // Kept past its day: the key is free again.
-                    Guard::Lt(attr::CREATED_AT, now - RETENTION.as_millis() as i64),
-                    // The same request, whose first run died or gave up: take it over.
-                    Guard::And(vec![
-                        Guard::equals(attr::STATE, PENDING),
-                        Guard::Lt(attr::LEASE_UNTIL, now),
-                        Guard::equals(attr::FINGERPRINT, fingerprints[0].clone()),
-                    ]),
-                ]),
-                patch: Patch::default()
-                    .set_s(attr::KIND, "idempotency")
-                    .set_s(attr::TENANT_ID, tenant.as_str())
-                    .set_s(attr::ROUTE, route)
-                    .set_s(attr::FINGERPRINT, fingerprints[0].clone())
-                    .set_s(attr::STATE, PENDING)
-                    .set_s(attr::CLAIM_ID, &claim_id)
-                    .set_n(attr::LEASE_UNTIL, now + LEASE.as_millis() as i64)
-                    .set_n(attr::CREATED_AT, now)
-                    .set_n(attr::EXPIRES_AT, now / 1000 + RETENTION.as_secs() as i64)
-                    .remove(attr::ANSWER),
-            };
-            let current = match self.store.write(&record, &mutation).await? {
-                Written::Applied(_) => return Ok(Begin::Proceed(Claim { record, claim_id })),
-                Written::Refused(None) => continue,
-                Written::Refused(Some(current)) => current,
-            };
-            let same = string(&current, attr::ROUTE) == Some(route)
-                && string(&current, attr::FINGERPRINT)
-                    .is_some_and(|stored| fingerprints.iter().any(|f| f == stored));
-            if !same {
-                return Err(ApiError::of(ErrorCode::IdempotencyKeyReused));
+        match lease::acquire(&self.book, &record, &keyed, &self.settings).await? {
+            NextStep::Proceed(held) => Ok(Begin::Proceed(Box::new(held), keyed)),
+            NextStep::Replay(done) => Ok(Begin::Replay(kept(keys, &record, &done)?)),
+            NextStep::Refused(KeyRefusal::Reused) => {
+                Err(ApiError::of(ErrorCode::IdempotencyKeyReused))
             }
-            if let Some(answer) = self.kept(&keys, &record, &current)? {
-                return Ok(Begin::Replay(answer));
-            }
-            // The first request is still running: wait for its answer, briefly.
-            if started.elapsed() >= WAIT {
-                return Err(ApiError::with_message(
-                    ErrorCode::RequestInProgress,
-                    "a request with this Idempotency-Key is being processed; retry shortly",
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            NextStep::InProgress => Err(ApiError::with_message(
+                ErrorCode::RequestInProgress,
+                "a request with this Idempotency-Key is being processed; retry shortly",
+            )),
+            NextStep::Closed(_) | NextStep::NotFound => Err(ApiError::Internal(
+                "an idempotency key can neither be closed nor missing".into(),
+            )),
         }
-    }
-
-    fn kept(
-        &self,
-        keys: &SessionKeys,
-        record: &str,
-        item: &Item,
-    ) -> Result<Option<KeptAnswer>, ApiError> {
-        if string(item, attr::STATE) != Some(DONE) {
-            return Ok(None);
-        }
-        let sealed: SealedData = item
-            .get(attr::ANSWER)
-            .cloned()
-            .and_then(|a| serde_dynamo::from_attribute_value(a).ok())
-            .ok_or_else(|| ApiError::Internal("a kept answer could not be read".into()))?;
-        Ok(Some(keys.open(record, "answer", &sealed)?))
     }
 
     /// Keeps the answer of the request that held the key.
-    pub async fn complete(&self, claim: Claim, answer: &KeptAnswer) -> Result<(), ApiError> {
-        let keys = self.keys.get().await?;
-        let sealed = keys.seal(&claim.record, "answer", answer);
-        let mutation = Mutation {
-            guard: Guard::equals(attr::CLAIM_ID, claim.claim_id),
-            patch: Patch::default()
-                .set_s(attr::STATE, DONE)
-                .set(
-                    attr::ANSWER,
-                    serde_dynamo::to_attribute_value(&sealed).expect("sealed data serializes"),
-                )
-                .remove(attr::CLAIM_ID)
-                .remove(attr::LEASE_UNTIL),
+    pub async fn complete(
+        &self,
+        keys: &GatewayKeys,
+        held: &HeldKey,
+        answer: &KeptAnswer,
+    ) -> Result<(), ApiError> {
+        let sealed = keys.seal(&held.key, attr::ANSWER, answer);
+        let write = Mutation {
+            guard: lease::held_by(&held.claim_id),
+            patch: lease::ended(
+                Patch::default()
+                    .set_s(attr::STATE, KeyState::Done.as_str())
+                    .set(
+                        attr::ANSWER,
+                        serde_dynamo::to_attribute_value(&sealed).expect("sealed data serializes"),
+                    ),
+            ),
         };
-        if let Written::Refused(_) = self.store.write(&claim.record, &mutation).await? {
-            tracing::warn!("an idempotency claim was taken over before its answer was kept");
-        }
+        lease::complete(&self.book, held, &write).await?;
         Ok(())
     }
 
     /// Nothing changed (a refusal or a fault): the same request may run again at once.
-    pub async fn release(&self, claim: Claim) {
-        let mutation = Mutation {
-            guard: Guard::equals(attr::CLAIM_ID, claim.claim_id),
-            patch: Patch::default().set(attr::LEASE_UNTIL, number_value(0)),
-        };
-        if let Err(error) = self.store.write(&claim.record, &mutation).await {
-            tracing::warn!(%error, "an idempotency claim could not be released: it lapses");
+    pub async fn release(&self, request: &KeyedRequest, held: &HeldKey) {
+        lease::release(&self.book, request, held).await
+    }
+}
+
+/// A kept answer, opened.
+fn kept(
+    keys: &GatewayKeys,
+    record: &str,
+    done: &IdempotencyRecord,
+) -> Result<KeptAnswer, ApiError> {
+    let sealed = done
+        .answer
+        .as_ref()
+        .ok_or_else(|| ApiError::Internal("a kept answer could not be read".into()))?;
+    Ok(keys.open(record, attr::ANSWER, sealed)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::OffsetClock;
+    use crate::lease::contract::{Subject, lease_contract_tests};
+    use crate::store::memory::MemoryStore;
+
+    /// An issuer's create-contact request under one key, held to the lease protocol's
+    /// contract.
+    struct KeySubject;
+
+    fn request() -> KeyedRequest {
+        KeyedRequest {
+            tenant: TenantId::parse("tenant", "bank-x").unwrap(),
+            route: "create_cardholder".into(),
+            fingerprints: KeyedValue::new(vec!["fp".into()]),
         }
+    }
+
+    impl Subject for KeySubject {
+        type Book = KeyBook;
+        type Request = KeyedRequest;
+
+        async fn arrange() -> (KeyBook, Arc<OffsetClock>, String) {
+            let clock = Arc::new(OffsetClock::default());
+            let book = KeyBook {
+                store: Arc::new(MemoryStore::new()),
+                clock: clock.clone(),
+            };
+            (book, clock, "IDEM#bank-x#digest".into())
+        }
+
+        fn request() -> KeyedRequest {
+            request()
+        }
+
+        fn decision(held: &HeldKey, _now_ms: i64) -> Mutation {
+            Mutation {
+                guard: lease::held_by(&held.claim_id),
+                patch: lease::ended(Patch::default().set_s(attr::STATE, KeyState::Done.as_str())),
+            }
+        }
+
+        fn is_decided(record: &IdempotencyRecord) -> bool {
+            record.state == KeyState::Done
+        }
+    }
+
+    lease_contract_tests!(KeySubject);
+
+    #[tokio::test]
+    async fn a_key_used_with_another_request_or_route_is_refused() {
+        let (book, _clock, key) = KeySubject::arrange().await;
+        let settings = crate::lease::contract::settings(50);
+        let NextStep::Proceed(_) = lease::acquire(&book, &key, &request(), &settings)
+            .await
+            .unwrap()
+        else {
+            panic!("the first request takes the key")
+        };
+        let other_body = KeyedRequest {
+            fingerprints: KeyedValue::new(vec!["another".into()]),
+            ..request()
+        };
+        let other_route = KeyedRequest {
+            route: "update_cardholder".into(),
+            ..request()
+        };
+        for refused in [other_body, other_route] {
+            assert!(matches!(
+                lease::acquire(&book, &key, &refused, &settings)
+                    .await
+                    .unwrap(),
+                NextStep::Refused(KeyRefusal::Reused)
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_fingerprinted_before_a_key_rotation_is_still_the_same_request() {
+        let (book, _clock, key) = KeySubject::arrange().await;
+        let settings = crate::lease::contract::settings(50);
+        let NextStep::Proceed(held) = lease::acquire(&book, &key, &request(), &settings)
+            .await
+            .unwrap()
+        else {
+            panic!("the first request takes the key")
+        };
+        lease::release(&book, &request(), &held).await;
+        let rotated = KeyedRequest {
+            fingerprints: KeyedValue::new(vec!["fp-under-a-new-key".into(), "fp".into()]),
+            ..request()
+        };
+        assert!(
+            matches!(
+                lease::acquire(&book, &key, &rotated, &settings)
+                    .await
+                    .unwrap(),
+                NextStep::Proceed(_)
+            ),
+            "a released key is taken by the same request after a rotation"
+        );
     }
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{self, SharedClock};
-use crate::config::{STORE_OPERATION_TIMEOUT, StoreSettings};
-use crate::secrets::{SecretsManager, SharedSecretSource};
+use crate::config::{STORE_OPERATION_TIMEOUT, SecretSettings, StoreSettings};
+use crate::secrets::{Cached, SecretDocument, SecretsManager, SharedSecretSource};
 use crate::store::SharedStore;
 use crate::store::dynamo::DynamoStore;
 use crate::store::memory::MemoryStore;
+use crate::tenants::{Registry, RegistryPolicy};
 
 #[derive(Clone)]
 pub struct Platform {
@@ -47,6 +48,34 @@ impl Platform {
             aws: Some(aws),
             deliveries: None,
         }
+    }
+
+    /// A secret of the function's, read from this platform's source and re-read after the
+    /// secrets' TTL.
+    pub fn secret<T: SecretDocument>(
+        &self,
+        secret_id: &str,
+        settings: &SecretSettings,
+        context: T::Context,
+    ) -> Cached<T> {
+        Cached::new(
+            self.secrets.clone(),
+            secret_id.to_owned(),
+            settings.ttl,
+            self.clock.clone(),
+            context,
+        )
+    }
+
+    /// The tenant registry, as every function reads it.
+    pub fn tenant_registry(&self, settings: &SecretSettings) -> Cached<Registry> {
+        self.secret(
+            &settings.tenant_registry,
+            settings,
+            RegistryPolicy {
+                allow_loopback_http: settings.allow_loopback_http,
+            },
+        )
     }
 
     /// Deliveries queued on the SQS queue at `url`.

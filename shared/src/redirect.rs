@@ -136,56 +136,6 @@ fn check_query(url: &Url) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether an address is one a gateway must never send to from a deployment: loopback,
-/// private, link-local (cloud metadata), unspecified, or otherwise not globally routed.
-pub fn is_internal_address(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.octets()[0] == 0
-                || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
-        }
-        std::net::IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_internal_address(std::net::IpAddr::V4(v4)))
-        }
-    }
-}
-
-/// An endpoint the gateway sends to (a webhook): https on a public host, no credentials,
-/// no fragment; in local runs also plain http to loopback.
-pub fn check_endpoint(url: &Url, allow_loopback_http: bool) -> Result<(), String> {
-    ReturnUrlPolicy::check_scheme(url, allow_loopback_http)?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry credentials".into());
-    }
-    if url.fragment().is_some() {
-        return Err("must not carry a fragment".into());
-    }
-    let internal = match url.host() {
-        None => return Err("must name a host".into()),
-        Some(url::Host::Domain(domain)) => {
-            domain.eq_ignore_ascii_case("localhost") || domain.ends_with(".localhost")
-        }
-        Some(url::Host::Ipv4(ip)) => is_internal_address(ip.into()),
-        Some(url::Host::Ipv6(ip)) => is_internal_address(ip.into()),
-    };
-    if internal && !(allow_loopback_http && is_loopback(url)) {
-        return Err("must be a public address (not loopback, private or link-local)".into());
-    }
-    Ok(())
-}
-
 fn canonical_query(pairs: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = pairs.iter().collect();
     sorted.sort();

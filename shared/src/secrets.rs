@@ -1,5 +1,5 @@
-//! Secrets: read from AWS Secrets Manager (on Lambda) or from files and built-in values
-//! (the local stack and the tests), parsed once per read, and read again after a TTL so a
+//! Secrets: read from AWS Secrets Manager (on Lambda; off AWS the loopback crate's sources
+//! stand in: files, built-in values, moto), parsed once per read, and read again after a TTL so a
 //! rotation needs no redeploy.
 //!
 //! The environment names secrets by id only; their values never pass through it. A
@@ -9,7 +9,6 @@
 //! Secrets Manager hiccup never takes the gateway down, and a removed key stops working at
 //! the first successful re-read.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -51,13 +50,6 @@ pub struct SecretsManager {
 impl SecretsManager {
     pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
         Self { client }
-    }
-
-    /// For a Secrets Manager-compatible endpoint on loopback (moto).
-    pub fn for_endpoint(endpoint: &str) -> Self {
-        Self::new(aws_sdk_secretsmanager::Client::new(
-            &crate::aws::endpoint_config(endpoint),
-        ))
     }
 
     pub fn client(&self) -> &aws_sdk_secretsmanager::Client {
@@ -144,53 +136,6 @@ impl SecretsManager {
                 })
             })
             .collect()
-    }
-}
-
-/// Secrets held in memory (built-in development values), or read from files on every
-/// fetch (so editing a file is a rotation), for the local stack and the tests.
-#[derive(Default)]
-pub struct LocalSecrets {
-    values: RwLock<HashMap<String, LocalValue>>,
-}
-
-enum LocalValue {
-    Inline(String),
-    File(std::path::PathBuf),
-}
-
-impl LocalSecrets {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets (or replaces: a rotation) a secret's value.
-    pub fn set(&self, secret_id: &str, value: impl Into<String>) {
-        self.values
-            .write()
-            .expect("secrets lock poisoned")
-            .insert(secret_id.into(), LocalValue::Inline(value.into()));
-    }
-
-    /// The secret's value is the content of `path`, read on every fetch.
-    pub fn from_file(&self, secret_id: &str, path: impl Into<std::path::PathBuf>) {
-        self.values
-            .write()
-            .expect("secrets lock poisoned")
-            .insert(secret_id.into(), LocalValue::File(path.into()));
-    }
-}
-
-#[async_trait]
-impl SecretSource for LocalSecrets {
-    async fn fetch(&self, secret_id: &str) -> Result<String, SecretError> {
-        let values = self.values.read().expect("secrets lock poisoned");
-        match values.get(secret_id) {
-            None => Err(SecretError::Missing(secret_id.into())),
-            Some(LocalValue::Inline(value)) => Ok(value.clone()),
-            Some(LocalValue::File(path)) => std::fs::read_to_string(path)
-                .map_err(|e| SecretError::Unavailable(secret_id.into(), e.to_string())),
-        }
     }
 }
 
@@ -366,8 +311,36 @@ impl<T: SecretDocument> Preload for Cached<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
     use crate::clock::OffsetClock;
+
+    /// Secret values a test sets (and replaces: a rotation).
+    #[derive(Default)]
+    struct LocalSecrets(RwLock<HashMap<String, String>>);
+
+    impl LocalSecrets {
+        fn new() -> Self {
+            Self::default()
+        }
+
+        fn set(&self, id: &str, value: &str) {
+            self.0.write().unwrap().insert(id.into(), value.into());
+        }
+    }
+
+    #[async_trait]
+    impl SecretSource for LocalSecrets {
+        async fn fetch(&self, id: &str) -> Result<String, SecretError> {
+            self.0
+                .read()
+                .unwrap()
+                .get(id)
+                .cloned()
+                .ok_or_else(|| SecretError::Missing(id.into()))
+        }
+    }
 
     struct Words(Vec<String>);
 

@@ -232,6 +232,13 @@ impl Registry {
         self.by_id.values()
     }
 
+    /// Where `tenant`'s events for `role`'s side go, if it has a webhook there: the one
+    /// place that decides whether an event is delivered (a registered webhook always has
+    /// a signing key).
+    pub fn webhook_for(&self, tenant: &TenantId, role: Role) -> Option<&Webhook> {
+        self.by_id.get(tenant)?.webhook(role)
+    }
+
     pub fn check(document: RegistryDocument, policy: &RegistryPolicy) -> Result<Self, String> {
         let mut registry = Registry::default();
         // A budget is one card program's: under two tenants, each could act on the
@@ -394,7 +401,7 @@ fn check_webhook(
     field: &str,
 ) -> Result<Webhook, String> {
     let url = Url::parse(&entry.url).map_err(|_| format!("{field}.url: not an absolute URL"))?;
-    crate::redirect::check_endpoint(&url, policy.allow_loopback_http)
+    crate::endpoint::check_endpoint(&url, policy.allow_loopback_http)
         .map_err(|reason| format!("{field}.url: {reason}"))?;
     if entry.keys.is_empty() {
         return Err(format!("{field}.keys: at least one key is required"));

@@ -13,17 +13,22 @@ use gateway::clock::{OffsetClock, SharedClock};
 use gateway::config::Env;
 use gateway::crypto::{MacKey, MacKeys};
 use gateway::platform::Platform;
-use gateway::secrets::LocalSecrets;
-use gateway::store::dynamo::{DynamoStore, ensure_table};
-use gateway::store::memory::MemoryStore;
 use gateway::store::{Item, SharedStore};
 use gateway::tenants::api_key_digest;
+use gateway_loopback::secrets::LocalSecrets;
 use http::{Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt as _;
 
 pub use gateway::clock::Clock;
 pub use sandbox::{Fault, FaultRule, Sandbox, SandboxConfig};
+
+pub mod callback;
+pub mod events;
+pub mod merchant;
+
+pub use callback::*;
+pub use merchant::*;
 
 /// The tenants every test has: two card programs and two merchants.
 pub const ISSUER: &str = "bank-x";
@@ -187,29 +192,16 @@ impl Harness {
             .await
             .expect("start the sandbox");
         let table = format!("gateway-test-{}", uuid::Uuid::new_v4());
-        let (store, feed): (SharedStore, Arc<dyn gateway::store::ChangeFeed>) = match backend {
+        let gateway_loopback::Stack { store, feed } = match backend {
             Backend::DynamoDb => {
                 let endpoint = dynamodb_endpoint().expect(
                     "GATEWAY_TEST_DYNAMODB_ENDPOINT is not set: scripts/test.sh starts moto_server",
                 );
-                let client = gateway::store::dynamo::client_for_endpoint(&endpoint);
-                ensure_table(&client, &table)
+                gateway_loopback::stack(&endpoint, &table)
                     .await
-                    .expect("create the test table");
-                let feed = gateway::store::stream::StreamFeed::new(
-                    gateway::store::stream::client_for_endpoint(&endpoint),
-                    client.clone(),
-                    table.clone(),
-                );
-                (
-                    Arc::new(DynamoStore::new(client, table.clone())),
-                    Arc::new(feed),
-                )
+                    .expect("create the test table")
             }
-            Backend::Memory => {
-                let memory = Arc::new(MemoryStore::new());
-                (memory.clone(), memory)
-            }
+            Backend::Memory => gateway_loopback::memory_stack(),
         };
         let secrets = Arc::new(LocalSecrets::new());
         secrets.set(TENANTS_SECRET, test_registry().to_string());
@@ -239,6 +231,7 @@ impl Harness {
             ("UPSTREAM_RETRY_BASE_DELAY_MS", "5"),
             ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
             ("SETTLE_WAIT_MS", "5000"),
+            ("DELIVERY_QUEUE_URL", "memory"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -293,21 +286,68 @@ impl Harness {
             .unwrap()
     }
 
-    pub fn callback_config(&self) -> callback::CallbackConfig {
-        callback::CallbackConfig::from_env(&self.config_env()).unwrap()
+    pub fn callback_config(&self) -> ::callback::CallbackConfig {
+        ::callback::CallbackConfig::from_env(&self.config_env()).unwrap()
     }
 
     /// The callback function's router, built by the `build` its main calls.
     pub async fn callback(&self) -> Router {
-        callback::build(&self.callback_config(), &self.platform())
+        ::callback::build(&self.callback_config(), &self.platform())
+            .await
+            .unwrap()
+    }
+
+    /// The whole gateway as a client sees it: every function built by its own `build`,
+    /// each request routed by the functions' route tables as API Gateway routes it.
+    pub async fn api(&self) -> Router {
+        self.api_on(&self.platform()).await
+    }
+
+    /// [`Harness::api`] on another platform (a delivery queue of the test's).
+    pub async fn api_on(&self, platform: &Platform) -> Router {
+        let enroll = enroll::EnrollConfig::from_env(&self.config_env()).unwrap();
+        let functions = vec![
+            (
+                enroll::routes(),
+                enroll::build(&enroll, platform).await.unwrap(),
+            ),
+            (
+                check_enroll::routes(),
+                check_enroll::build(&self.check_enroll_config(), platform)
+                    .await
+                    .unwrap(),
+            ),
+            (
+                ::callback::routes(),
+                ::callback::build(&self.callback_config(), platform)
+                    .await
+                    .unwrap(),
+            ),
+            (
+                history::routes(),
+                history::build(&self.history_config(), platform)
+                    .await
+                    .unwrap(),
+            ),
+        ];
+        Router::new().fallback_service(gateway_loopback::dispatch::Dispatch::new(functions))
+    }
+
+    pub fn history_config(&self) -> history::HistoryConfig {
+        history::HistoryConfig::from_env(&self.config_env()).unwrap()
+    }
+
+    /// The history function's router, built by the `build` its main calls.
+    pub async fn history(&self) -> Router {
+        history::build(&self.history_config(), &self.platform())
             .await
             .unwrap()
     }
 
     /// The session keys the functions use.
-    pub fn session_keys(&self) -> gateway::session::SessionKeys {
+    pub fn session_keys(&self) -> gateway::keys::GatewayKeys {
         use gateway::secrets::SecretDocument as _;
-        gateway::session::SessionKeys::parse(&test_session_keys().to_string(), &()).unwrap()
+        gateway::keys::GatewayKeys::parse(&test_session_keys().to_string(), &()).unwrap()
     }
 
     /// Merchant `shop-a`'s return-URL binding of `reference`.
@@ -326,6 +366,36 @@ impl Harness {
             CARD_ISSUANCE_SECRET,
             serde_json::json!({"api_key": api_key, "access_token": access_token}).to_string(),
         );
+    }
+
+    /// The sessions as the functions see them (the harness's settings).
+    pub fn sessions(&self) -> gateway::session::Sessions {
+        gateway::session::Sessions::new(
+            self.store.clone(),
+            self.clock(),
+            gateway::config::SessionSettings::from_env(&self.config_env()).unwrap(),
+        )
+    }
+
+    /// A tenant's session, decoded by its own module.
+    pub async fn session(
+        &self,
+        tenant: &str,
+        reference: &str,
+    ) -> Option<gateway::session::AuthenticationSession> {
+        self.sessions()
+            .get(&session_ref(tenant, reference))
+            .await
+            .unwrap()
+    }
+
+    /// A card's enrollment record, decoded by its own module.
+    pub async fn card_record(&self, card_id: &str) -> Option<gateway::enrollment::CardEnrollment> {
+        let card = gateway::domain::CardId::parse("card_id", card_id).unwrap();
+        gateway::enrollment::Enrollments::new(self.store.clone(), self.clock())
+            .card(&card)
+            .await
+            .unwrap()
     }
 
     pub async fn item(&self, key: &str) -> Option<Item> {
@@ -388,6 +458,11 @@ pub fn get(path: &str, api_key: Option<&str>) -> Request<Body> {
         builder = builder.header("x-api-key", key);
     }
     builder.body(Body::empty()).unwrap()
+}
+
+/// A tenant id of the tests.
+pub fn tenant_id(tenant: &str) -> gateway::domain::TenantId {
+    gateway::domain::TenantId::parse("tenant", tenant).unwrap()
 }
 
 /// A tenant's session of a reference code.

@@ -6,7 +6,7 @@
 
 use ::http::{HeaderMap, Method, StatusCode, header};
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use gateway::domain::{ReferenceCode, TenantId, TransactionId};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::{self, HasTenants, pages};
@@ -14,9 +14,9 @@ use gateway::session::SessionRef;
 use gateway::telemetry::note_reference;
 use serde_json::Value;
 
+use gateway::merchant::validation::{Presenter, Validation, ValidationInputs};
+
 use crate::State as AppState;
-use crate::redirect::no_store;
-use crate::validation::{Attempt, Presenter, Validation};
 
 pub(crate) async fn browser_return(
     State(app): State<AppState>,
@@ -30,7 +30,7 @@ pub(crate) async fn browser_return(
     // validation.
     if request.method() == Method::HEAD {
         let mut response = StatusCode::OK.into_response();
-        no_store(response.headers_mut());
+        pages::no_store(response.headers_mut());
         return Ok(response);
     }
     let keys = app.merchant.keys().await?;
@@ -49,7 +49,7 @@ pub(crate) async fn browser_return(
     let session = SessionRef::new(tenant, reference);
     let (parts, body) = request.into_parts();
     let outcome = match read_return(parts, body, query.as_deref()).await {
-        Ok(fields) => validate(&app, &session, profile, fields).await,
+        Ok(fields) => validate_return(&app, &session, profile, fields).await,
         Err(error) => Err(error),
     };
     match outcome {
@@ -88,14 +88,15 @@ async fn read_return(
     return_fields(&parts.headers, query, &body)
 }
 
-async fn validate(
+async fn validate_return(
     app: &AppState,
     session: &SessionRef,
     merchant: &gateway::tenants::MerchantProfile,
     fields: ReturnFields,
 ) -> Result<Returned, ApiError> {
     let outcome = app
-        .validate_once(Attempt {
+        .merchant
+        .validate_once(ValidationInputs {
             session,
             transaction_id: &fields.transaction_id,
             presenter: Presenter::Browser,
@@ -197,13 +198,11 @@ fn retry_page(status: StatusCode, title: &str, message: &str, fields: &ReturnFie
     let body = format!(
         "<p>{m}</p>\
          <form id=\"retry\" method=\"post\"><input type=\"hidden\" name=\"TransactionId\" value=\"{tid}\">\
-         <input type=\"hidden\" name=\"MD\" value=\"{md}\"><button>Check again</button></form>\
-         <script>setTimeout(function(){{document.getElementById('retry').submit()}},4000)</script>",
+         <input type=\"hidden\" name=\"MD\" value=\"{md}\"><button>Check again</button></form>",
         m = pages::escape(message),
         tid = pages::escape(fields.transaction_id.as_str()),
         md = pages::escape(md),
     );
-    let mut response = (status, Html(pages::shell(title, &body))).into_response();
-    no_store(response.headers_mut());
-    response
+    let retry = "setTimeout(function(){document.getElementById('retry').submit()},4000)";
+    pages::page(status, title, &body, Some(retry))
 }

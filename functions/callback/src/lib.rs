@@ -1,16 +1,18 @@
 //! The callback function: the `return_url` the browser comes back to after the challenge
-//! (the ACS / Cardinal page form-posts `TransactionId` and `MD` to it), and the drop-in
-//! `POST /v1/risk/authentication/validate` for merchants whose front end completes the
-//! challenge without it. Both run the same one-shot validation ([`validation`]).
+//! (the ACS / Cardinal page form-posts `TransactionId` and `MD` to it) — it validates
+//! once (`gateway::merchant::validation`), then sends the browser on to the merchant,
+//! signed — and the browser library `gateway.js`. Both are keyless and public; nothing a
+//! merchant calls with its key runs here, so a merchant's traffic never takes the
+//! instances a cardholder's return needs.
 //!
 //! [`build`] is the one composition root: the Lambda main, the local stack and the tests
 //! all call it. [`routes`] is the one route table.
 
 use std::sync::Arc;
 
-use axum::{Router, middleware};
+use axum::Router;
 use gateway::config::{ConfigError, Env};
-use gateway::http::{self, HasTenants, Route};
+use gateway::http::{self, Envelope, HasTenants, Route};
 use gateway::merchant::{CALLBACK_ROUTE, MerchantConfig, MerchantContext};
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
@@ -19,8 +21,6 @@ use gateway::tenants::Registry;
 mod browser;
 pub mod library;
 mod redirect;
-mod validate;
-mod validation;
 
 /// Settings of the callback function.
 #[derive(Debug, Clone)]
@@ -50,17 +50,14 @@ impl HasTenants for CallbackApp {
 
 type State = Arc<CallbackApp>;
 
-const VALIDATE: &str = "/v1/risk/authentication/validate";
-
-/// The function's route table.
 /// The browser library, versioned by its path.
 const LIBRARY: &str = "/v1/js/gateway.js";
 
+/// The function's route table.
 fn route_list() -> Vec<Route<State>> {
     vec![
         Route::get(CALLBACK_ROUTE, browser::browser_return),
         Route::post(CALLBACK_ROUTE, browser::browser_return),
-        Route::post(VALIDATE, validate::merchant_validate),
         Route::get(LIBRARY, library::gateway_js),
     ]
 }
@@ -70,24 +67,16 @@ pub fn routes() -> Vec<http::routes::RouteKey> {
     http::routes::table(&route_list())
 }
 
-/// The callback function's router: the browser's return renders errors as pages, the
-/// merchant's validate in the payer-authentication API's envelope. Its secrets are read
-/// first: a missing or malformed one fails the cold start.
+/// The callback function's router: errors are pages for the browser. Its secrets are
+/// read first: a missing or malformed one fails the cold start.
 pub async fn build(config: &CallbackConfig, platform: &Platform) -> Result<Router, SecretError> {
     let app = CallbackApp {
         merchant: MerchantContext::new(&config.merchant, platform),
     };
     app.merchant.load_secrets().await?;
-    let (browser, api): (Vec<_>, Vec<_>) = route_list()
-        .into_iter()
-        .partition(|route| route.path == CALLBACK_ROUTE);
-    let browser =
-        http::routes::assemble(browser).layer(middleware::map_response(http::browser_page));
-    Ok(http::routes::assemble(api)
-        .merge(browser)
-        .fallback(http::route_not_found)
-        .method_not_allowed_fallback(http::method_not_allowed)
-        .with_state(Arc::new(app))
-        .layer(middleware::map_response(http::payer_auth_envelope))
-        .layer(middleware::from_fn(http::request_span)))
+    Ok(http::router(
+        route_list(),
+        Arc::new(app),
+        Envelope::BrowserPage,
+    ))
 }

@@ -4,14 +4,14 @@
 //! posting the signed result to the parent window, at the merchant's registered origin
 //! only. The pages' one inline script carries a per-response CSP nonce.
 
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use gateway::domain::CompletionMode;
 use gateway::error::{ApiError, ErrorCode};
-use gateway::http::pages::escape;
+use gateway::http::pages::{escape, no_store, page};
 use gateway::redirect::sign_redirect;
-use gateway::session::{AuthenticationSession, SessionState};
+use gateway::session::{AuthenticationSession, Outcome};
 use gateway::tenants::Tenant;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -29,28 +29,13 @@ impl CallbackApp {
         session: &AuthenticationSession,
         tenant: &Tenant,
     ) -> Result<Response, ApiError> {
-        let status = match session.state {
-            SessionState::Authenticated => "authenticated",
-            SessionState::Failed => "failed",
-            SessionState::Canceled => "canceled",
-            _ => "expired",
-        };
-        let mut params = vec![
-            ("status", status.to_owned()),
-            ("flow", session.flow().to_owned()),
-            ("liability_shift", session.liability_shift().to_owned()),
-        ];
-        if let Some(reason) = session.reason() {
-            params.push(("reason", reason.to_owned()));
-        }
-        if let Some(eci) = session
-            .result
-            .as_ref()
-            .and_then(|r| r.eci.clone().or_else(|| r.eci_raw.clone()))
-        {
-            params.push(("eci", eci));
-        }
-        self.complete(session, tenant, params, session.updated_at / 1000)
+        let outcome = Outcome::at(session, session.updated_at);
+        self.complete(
+            session,
+            tenant,
+            outcome.redirect_params(),
+            session.updated_at / 1000,
+        )
     }
 
     /// Nothing was decided and retrying will not help (the upstream refused, the
@@ -62,9 +47,10 @@ impl CallbackApp {
         tenant: &Tenant,
         reason: ErrorCode,
     ) -> Result<Response, ApiError> {
+        let outcome = Outcome::at(session, self.merchant.now_ms());
         let params = vec![
             ("status", "error".to_owned()),
-            ("flow", session.flow().to_owned()),
+            ("flow", outcome.flow.as_str().to_owned()),
             ("liability_shift", "unknown".to_owned()),
             ("reason", reason.as_str().to_owned()),
         ];
@@ -92,16 +78,15 @@ impl CallbackApp {
             .return_urls
             .check(stored)
             .map_err(|_| ApiError::of(ErrorCode::ReturnUrlNotAllowed))?;
+        let status = outcome
+            .first()
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default();
         let mut params = vec![
-            ("reference_code", session.reference_code.clone()),
+            ("reference_code", session.reference_code.to_string()),
             ("tenant", tenant.id.to_string()),
         ];
         params.extend(outcome);
-        let status = params
-            .iter()
-            .find(|(name, _)| *name == "status")
-            .map(|(_, value)| value.clone())
-            .unwrap_or_default();
         let url = sign_redirect(&target, &params, timestamp_secs, &merchant.redirect_keys);
         let mode = session.completion.unwrap_or(merchant.completion);
         tracing::info!(
@@ -112,15 +97,16 @@ impl CallbackApp {
         match mode {
             CompletionMode::Redirect => see_other(&url),
             CompletionMode::Top => Ok(page(
+                StatusCode::OK,
                 "Returning to the shop",
                 &format!(
                     "<p>Returning to the shop…</p><p><a href=\"{u}\" target=\"_top\">Continue</a></p>",
                     u = escape(url.as_str())
                 ),
-                &format!(
+                Some(&format!(
                     "window.top.location.href = {};",
                     script_value(&json!(url.as_str()))
-                ),
+                )),
             )),
             CompletionMode::PostMessage => {
                 let origin = url.origin().ascii_serialization();
@@ -136,13 +122,14 @@ impl CallbackApp {
                     "signed": url.query().unwrap_or_default(),
                 });
                 Ok(page(
+                    StatusCode::OK,
                     "You can close this window",
                     "<p>The bank has answered. You can close this window.</p>",
-                    &format!(
+                    Some(&format!(
                         "window.parent.postMessage({}, {});",
                         script_value(&message),
                         script_value(&json!(origin))
-                    ),
+                    )),
                 ))
             }
         }
@@ -168,40 +155,4 @@ fn script_value(value: &Value) -> String {
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
-}
-
-/// A completion page: `body` (escaped by the caller) and one script allowed by a
-/// per-response nonce; nothing else runs, loads or is styled from elsewhere.
-fn page(title: &str, body: &str, script: &str) -> Response {
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <style nonce=\"{nonce}\">body{{font-family:system-ui,sans-serif;margin:2rem;color:#1f2933}}</style></head>\
-         <body>{body}<script nonce=\"{nonce}\">{script}</script></body></html>",
-        t = escape(title),
-    );
-    let mut response = Html(html).into_response();
-    let headers = response.headers_mut();
-    let policy = format!(
-        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'"
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_str(&policy).expect("a nonce is a header value"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    no_store(headers);
-    response
-}
-
-pub(crate) fn no_store(headers: &mut HeaderMap) {
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // Our return URL carries the binding token: not for the next site's Referer.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
 }

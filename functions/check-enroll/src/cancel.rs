@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use gateway::domain::ReferenceCode;
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::MerchantCaller;
-use gateway::session::{Recorded, SessionRef, SessionState, Transition};
+use gateway::session::{Recorded, SessionRef, SessionState};
 use gateway::telemetry::note_reference;
 
 use crate::State as AppState;
@@ -26,20 +26,10 @@ pub(crate) async fn cancel(
     let session_ref = SessionRef::new(caller.id().clone(), reference);
     let merchant = &app.merchant;
     let now = merchant.now_ms();
-    let cancel = Transition::Cancel {
-        now_ms: now,
-        expires_at: merchant.settings.record_expiry(now),
-    };
-    let current = match merchant.sessions.apply(&session_ref, &cancel).await? {
+    let current = match merchant.sessions.cancel(&session_ref).await? {
         Recorded::Done(canceled) => {
             tracing::info!("challenge canceled by the merchant");
-            let answer = view(
-                &app,
-                &session_ref,
-                &canceled,
-                SessionState::Canceled,
-                "Authentication canceled",
-            );
+            let answer = view(&app, &session_ref, &canceled, "Authentication canceled");
             return answer.await.map(IntoResponse::into_response);
         }
         Recorded::Refused(None) => return Err(ErrorCode::SessionNotFound.into()),
@@ -47,14 +37,7 @@ pub(crate) async fn cancel(
     };
     match current.effective_state(now) {
         SessionState::Canceled => {
-            let Json(body) = view(
-                &app,
-                &session_ref,
-                &current,
-                SessionState::Canceled,
-                "Authentication canceled",
-            )
-            .await?;
+            let Json(body) = view(&app, &session_ref, &current, "Authentication canceled").await?;
             Ok(gateway::http::replayed(body))
         }
         SessionState::Validating => Err(ApiError::with_message(

@@ -11,19 +11,17 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use gateway::config::Secret;
-use gateway::domain::CompletionMode;
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::{self, JsonBody, MerchantCaller};
+use gateway::keys::GatewayKeys;
+use gateway::lease::NextStep;
 use gateway::merchant::requests::ValidCheckEnroll;
-use gateway::session::claim::{Held, NextStep};
-use gateway::session::claims::{EnrollmentClaim, EnrollmentRefusal, KeyedValue};
-use gateway::session::state::sweep_partition;
+use gateway::session::claims::{EnrollmentClaim, EnrollmentRefusal, HeldSession, KeyedValue};
+use gateway::session::sealing::seal_result;
 use gateway::session::{
-    AuthenticationSession, EnrollmentOutcome, Recorded, SessionKeys, SessionRef, SessionState,
-    Transition,
+    EnrollmentOutcome, Recorded, SessionRef, SessionState, StoredAnswer, Transition,
 };
 use gateway::telemetry::note_reference;
-use gateway::upstream::payer_auth::answer::challenge_window_size;
 use gateway::upstream::payer_auth::wire::CheckEnrollRequest;
 use gateway::upstream::payer_auth::{EnrollmentDecision, PayerAuthAnswer};
 use serde_json::Value;
@@ -42,71 +40,47 @@ pub(crate) async fn check_enroll(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let merchant = &app.merchant;
-    let request = ValidCheckEnroll::parse(
-        http::from_value(body.clone())?,
-        merchant.today(),
-        &caller.merchant().return_urls,
-    )?;
+    let request =
+        ValidCheckEnroll::from_body(body, merchant.today(), &caller.merchant().return_urls)?;
     note_reference(request.reference.as_str());
-    // An added field of ours (dropped before the upstream): how the challenge ends.
-    let asked_completion = match body.get("completion") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(mode)) => Some(CompletionMode::parse("completion", mode)?),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "completion",
-                "must be redirect, top or post_message",
-            ));
-        }
-    };
-    let completion_mode = asked_completion.unwrap_or(caller.merchant().completion);
     let session = SessionRef::new(caller.id().clone(), request.reference.clone());
     let keys = merchant.keys().await?;
     let our_return_url = app.return_url_for(&parts, &session, &keys)?;
     let api_key = merchant.payer_auth_key(caller.merchant()).await?;
-    // The request as the merchant sent it, typed and normalised: what a replay is.
-    let mut canonical = serde_json::to_value(request.upstream_body(&request.merchant_return_url))
-        .expect("check-enroll requests serialize");
-    if let Some(mode) = asked_completion {
-        canonical["completion"] = Value::from(mode.as_str());
-    }
-    let held = match take_claim(&app, &session, &keys, &canonical).await? {
+    let claim = EnrollmentClaim {
+        fingerprint: KeyedValue::new(keys.fingerprints(
+            "check_enroll",
+            session.tenant.as_str(),
+            &request.fingerprint_body(),
+        )),
+        record_ttl: merchant.sessions.settings().record_ttl,
+    };
+    let held = match take_claim(&app, &session, &keys, &claim).await? {
         Claimed::Held(held) => held,
         Claimed::Answered(replay) => return Ok(replay),
     };
     // The upstream (and the ACS behind it) sends the browser back to us, not to the
     // merchant: we validate first, then redirect the browser to the merchant, signed.
     let upstream_body = request.upstream_body(&our_return_url);
-    let deadline = held.upstream_deadline(merchant.now_ms());
-    let (mut answer, decision) = match ask_upstream(&app, &api_key, &upstream_body, deadline).await
-    {
+    let deadline = held.deadline(merchant.now_ms());
+    let (answer, decision) = match ask_upstream(&app, &api_key, &upstream_body, deadline).await {
         Ok(decided) => decided,
         Err(error) => {
             // Not a decline: nothing was decided. Free the session for a retry.
-            let release = Transition::ReleaseEnrollment {
-                claim_id: held.claim_id.clone(),
-                now_ms: merchant.now_ms(),
-            };
-            merchant.sessions.release(&held, &release).await;
+            merchant.sessions.release(&claim, &held).await;
             return Err(error);
         }
     };
-    // Added to the upstream's answer (nothing renamed): the size the challenge frame needs.
-    if matches!(decision, EnrollmentDecision::ChallengeRequired { .. })
-        && let Some(size) = challenge_window_size(&answer.body)
-        && let Some(info) = answer.body.pointer_mut("/data/consumer_auth_info")
-    {
-        info["challenge_window_size"] = Value::from(size);
-    }
-    let complete = completion(
-        &app,
-        &keys,
-        &held,
-        &request,
-        &answer,
-        decision,
-        completion_mode,
-    );
+    let completion_mode = request.completion.unwrap_or(caller.merchant().completion);
+    let outcome = record_decision(&app, &keys, &held, &request, decision, completion_mode);
+    let complete = Transition::CompleteEnrollment {
+        claim_id: held.claim_id.clone(),
+        card: request.card_summary().merged_with(answer.card_summary()),
+        response: StoredAnswer::Enroll.seal(&keys, &session, &answer.body),
+        now_ms: merchant.now_ms(),
+        expires_at: outcome.1,
+        outcome: outcome.0,
+    };
     match merchant.sessions.complete(&held, &complete).await? {
         Recorded::Done(_) => {
             tracing::info!(state = complete.target().as_str(), "check enroll recorded");
@@ -119,7 +93,7 @@ pub(crate) async fn check_enroll(
 /// Where the claim left this request.
 enum Claimed {
     /// Ours: make the upstream call.
-    Held(Held),
+    Held(HeldSession),
     /// Answered from the store (a replay, or the duplicate we waited for).
     Answered(Response),
 }
@@ -127,50 +101,27 @@ enum Claimed {
 async fn take_claim(
     app: &AppState,
     session: &SessionRef,
-    keys: &SessionKeys,
-    body: &Value,
+    keys: &GatewayKeys,
+    claim: &EnrollmentClaim,
 ) -> Result<Claimed, ApiError> {
-    let merchant = &app.merchant;
-    let tenant = session.tenant.as_str();
-    let claim = EnrollmentClaim {
-        reference_code: session.reference.as_str(),
-        tenant_id: tenant,
-        fingerprint: KeyedValue::new(keys.fingerprints("check_enroll", tenant, body)),
-        settings: &merchant.settings,
-    };
-    match merchant
-        .sessions
-        .claim(session, &claim, &merchant.settings)
-        .await?
-    {
+    let sessions = &app.merchant.sessions;
+    match sessions.claim(session, claim).await? {
         NextStep::Proceed(held) => Ok(Claimed::Held(held)),
-        NextStep::Replay(stored) => replay(keys, session, &stored).map(Claimed::Answered),
+        NextStep::Replay(stored) => {
+            let answer = sessions
+                .stored_answer(keys, &stored, StoredAnswer::Enroll)?
+                .ok_or_else(|| ApiError::Internal("a decided enrollment has no answer".into()))?;
+            tracing::info!("check enroll replayed from the store");
+            Ok(Claimed::Answered(http::replayed(answer)))
+        }
         NextStep::Refused(EnrollmentRefusal::ReferenceInUse) => {
             Err(ErrorCode::ReferenceCodeInUse.into())
         }
         NextStep::InProgress => Err(ErrorCode::RequestInProgress.into()),
-        NextStep::Expired(_) | NextStep::NotFound => Err(ApiError::Internal(
-            "an enrollment claim can neither miss its session nor expire it".into(),
+        NextStep::Closed(_) | NextStep::NotFound => Err(ApiError::Internal(
+            "an enrollment claim can neither miss its session nor close it".into(),
         )),
     }
-}
-
-/// The stored answer of a check enroll already made with this request.
-fn replay(
-    keys: &SessionKeys,
-    session: &SessionRef,
-    stored: &AuthenticationSession,
-) -> Result<Response, ApiError> {
-    let sealed = stored
-        .enroll_response
-        .as_ref()
-        .ok_or_else(|| ApiError::Internal("a decided enrollment has no answer".into()))?;
-    tracing::info!("check enroll replayed from the store");
-    Ok(http::replayed(keys.open(
-        &session.key(),
-        "enroll_response",
-        sealed,
-    )?))
 }
 
 async fn ask_upstream(
@@ -184,51 +135,46 @@ async fn ask_upstream(
         .payer_auth
         .check_enroll(api_key, body, deadline)
         .await?;
-    let decision = answer.enrollment_decision()?;
-    Ok((answer, decision))
+    Ok(answer.into_enrollment()?)
 }
 
-/// The write that records the upstream's decision: final for a frictionless outcome;
-/// for a challenge, what validate needs later (sealed) and the deadline.
-fn completion(
+/// What the session records of the upstream's decision, and until when it is kept: final
+/// for a frictionless outcome; for a challenge, what validate needs later (sealed) and the
+/// deadline.
+fn record_decision(
     app: &AppState,
-    keys: &SessionKeys,
-    held: &Held,
+    keys: &GatewayKeys,
+    held: &HeldSession,
     request: &ValidCheckEnroll,
-    answer: &PayerAuthAnswer,
     decision: EnrollmentDecision,
-    completion_mode: CompletionMode,
-) -> Transition {
-    let merchant = &app.merchant;
-    let record_key = held.session_ref.key();
-    let now = merchant.now_ms();
-    let (outcome, expires_at) = match decision {
-        EnrollmentDecision::Authenticated(result) => (
+    completion: gateway::domain::CompletionMode,
+) -> (EnrollmentOutcome, i64) {
+    let sessions = &app.merchant.sessions;
+    let record_key = held.key.key();
+    let now = sessions.now_ms();
+    let decided = |state, result| {
+        (
             EnrollmentOutcome::Final {
-                state: SessionState::Authenticated,
-                result: keys.seal_result(&record_key, result),
+                state,
+                result: seal_result(keys, &record_key, result),
             },
-            merchant.settings.record_expiry(now),
-        ),
-        EnrollmentDecision::Failed(result) => (
-            EnrollmentOutcome::Final {
-                state: SessionState::Failed,
-                result: keys.seal_result(&record_key, result),
-            },
-            merchant.settings.record_expiry(now),
-        ),
+            sessions.record_expiry(now),
+        )
+    };
+    match decision {
+        EnrollmentDecision::Authenticated(result) => decided(SessionState::Authenticated, result),
+        EnrollmentDecision::Failed(result) => decided(SessionState::Failed, result),
         EnrollmentDecision::ChallengeRequired {
             authentication_transaction_id,
         } => {
-            let deadline = now + merchant.settings.challenge_deadline.as_millis() as i64;
+            let deadline = now + sessions.settings().challenge_deadline.as_millis() as i64;
             (
                 EnrollmentOutcome::Challenge {
                     transaction_mac: keys.transaction_macs(&authentication_transaction_id)[0]
                         .clone(),
                     authentication_transaction_id,
                     challenge_deadline_ms: deadline,
-                    sweep_partition: sweep_partition(&record_key, deadline),
-                    completion: completion_mode,
+                    completion,
                     merchant_return_url: request.merchant_return_url.to_string(),
                     sealed_payment_data: keys.seal(
                         &record_key,
@@ -239,13 +185,5 @@ fn completion(
                 deadline / 1000 + PENDING_RECORD_MARGIN_SECS,
             )
         }
-    };
-    Transition::CompleteEnrollment {
-        claim_id: held.claim_id.clone(),
-        outcome,
-        card: request.card_summary().merged_with(answer.card_summary()),
-        response: keys.seal(&record_key, "enroll_response", &answer.body),
-        now_ms: now,
-        expires_at,
     }
 }

@@ -1,30 +1,31 @@
-//! The check-enroll function (merchant side): drop-in setup and check enroll of the
-//! payer-authentication API, with the authentication session kept in the store; the
-//! status and the cancel of a stored authentication; the events API.
+//! The check-enroll function (merchant side): drop-in setup, check enroll and validate of
+//! the payer-authentication API, with the authentication session kept in the store; the
+//! status and the cancel of a stored authentication. The merchant's checkout path, and
+//! nothing that lists (the history function does).
 //!
 //! [`build`] is the one composition root: the Lambda main, the local stack and the tests
 //! all call it. [`routes`] is the one route table.
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::http::request::Parts;
-use axum::{Router, middleware};
 use gateway::config::{ConfigError, Env, public_base_url};
 use gateway::error::ApiError;
-use gateway::http::{self, HasTenants, Route};
+use gateway::http::{self, Envelope, HasTenants, Route};
+use gateway::keys::GatewayKeys;
 use gateway::merchant::{MerchantConfig, MerchantContext, callback_url};
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
-use gateway::session::{SessionKeys, SessionRef};
+use gateway::session::SessionRef;
 use gateway::tenants::Registry;
 use url::Url;
 
 mod cancel;
 mod enroll;
-mod events;
-mod listing;
 mod setup;
 mod status;
+mod validate;
 
 /// Settings of the check-enroll function.
 #[derive(Debug, Clone)]
@@ -32,8 +33,6 @@ pub struct CheckEnrollConfig {
     pub merchant: MerchantConfig,
     /// Our public base URL for return URLs; derived from the request when unset.
     pub public_base_url: Option<Url>,
-    /// `DELIVERY_QUEUE_URL`: where redeliveries are queued (SQS).
-    pub delivery_queue_url: Option<String>,
 }
 
 impl CheckEnrollConfig {
@@ -41,7 +40,6 @@ impl CheckEnrollConfig {
         Ok(Self {
             merchant: MerchantConfig::from_env(env)?,
             public_base_url: public_base_url(env)?,
-            delivery_queue_url: env.optional("DELIVERY_QUEUE_URL"),
         })
     }
 }
@@ -50,9 +48,6 @@ impl CheckEnrollConfig {
 struct CheckEnrollApp {
     merchant: MerchantContext,
     public_base_url: Option<Url>,
-    /// Where redeliveries are queued (`DELIVERY_QUEUE_URL`).
-    deliveries: Option<gateway::events::queue::SharedQueue>,
-    events: gateway::events::Events,
 }
 
 impl HasTenants for CheckEnrollApp {
@@ -68,7 +63,7 @@ impl CheckEnrollApp {
         &self,
         parts: &Parts,
         session: &SessionRef,
-        keys: &SessionKeys,
+        keys: &GatewayKeys,
     ) -> Result<Url, ApiError> {
         let base = self
             .public_base_url
@@ -89,22 +84,18 @@ type State = Arc<CheckEnrollApp>;
 
 const SETUP: &str = "/v1/risk/authentication/setup";
 const CHECK_ENROLL: &str = "/v1/risk/authentication/enroll";
+const VALIDATE: &str = "/v1/risk/authentication/validate";
 const STATUS: &str = "/v1/risk/authentication/{reference_code}";
-const LIST: &str = "/v1/risk/authentication";
 const CANCEL: &str = "/v1/risk/authentication/{reference_code}/cancel";
-const EVENTS: &str = "/v1/events";
-const REDELIVER: &str = "/v1/events/{event_id}/redeliver";
 
 /// The function's route table.
 fn route_list() -> Vec<Route<State>> {
     vec![
         Route::post(SETUP, setup::setup),
         Route::post(CHECK_ENROLL, enroll::check_enroll),
+        Route::post(VALIDATE, validate::merchant_validate),
         Route::get(STATUS, status::status),
-        Route::get(LIST, listing::list),
         Route::post(CANCEL, cancel::cancel),
-        Route::get(EVENTS, events::list),
-        Route::post(REDELIVER, events::redeliver),
     ]
 }
 
@@ -119,14 +110,11 @@ pub async fn build(config: &CheckEnrollConfig, platform: &Platform) -> Result<Ro
     let app = CheckEnrollApp {
         merchant: MerchantContext::new(&config.merchant, platform),
         public_base_url: config.public_base_url.clone(),
-        deliveries: platform.deliveries.clone(),
-        events: gateway::events::Events::new(platform.store.clone()),
     };
     app.merchant.load_secrets().await?;
-    Ok(http::routes::assemble(route_list())
-        .fallback(http::route_not_found)
-        .method_not_allowed_fallback(http::method_not_allowed)
-        .with_state(Arc::new(app))
-        .layer(middleware::map_response(http::payer_auth_envelope))
-        .layer(middleware::from_fn(http::request_span)))
+    Ok(http::router(
+        route_list(),
+        Arc::new(app),
+        Envelope::PayerAuth,
+    ))
 }

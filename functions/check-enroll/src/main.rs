@@ -1,5 +1,5 @@
 //! Lambda: the merchant-side 3DS routes (payer-authentication API, drop-in): setup,
-//! check enroll, and the status of a stored authentication.
+//! check enroll, validate, and the status and cancel of a stored authentication.
 
 use gateway::config::Env;
 use gateway::platform::Platform;
@@ -11,10 +11,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         check_enroll::CheckEnrollConfig::from_env(&Env::process()).inspect_err(|error| {
             tracing::error!(%error, "invalid configuration");
         })?;
-    let mut platform = Platform::from_env(&config.merchant.store).await;
-    if let Some(url) = &config.delivery_queue_url {
-        platform = platform.with_sqs_deliveries(url);
-    }
+    let platform = Platform::from_env(&config.merchant.store).await;
     let router = check_enroll::build(&config, &platform)
         .await
         .inspect_err(|error| tracing::error!(%error, "a secret could not be read"))?;

@@ -6,11 +6,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use gateway::crypto::constant_time_eq;
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::{self, JsonBody, MerchantCaller};
+use gateway::keys::KeyedValue;
 use gateway::merchant::requests::ValidSetup;
-use gateway::session::{Recorded, SessionRef, Transition};
+use gateway::session::{Recorded, SessionRef, StoredAnswer};
 use gateway::telemetry::note_reference;
 use serde_json::Value;
 
@@ -26,21 +26,22 @@ pub(crate) async fn setup(
     note_reference(request.reference.as_str());
     let session = SessionRef::new(caller.id().clone(), request.reference.clone());
     let keys = merchant.keys().await?;
-    let upstream_body = request.upstream_body();
-    let canonical = serde_json::to_value(&upstream_body).expect("setup requests serialize");
-    let fingerprints = keys.fingerprints("setup", session.tenant.as_str(), &canonical);
+    let fingerprint = KeyedValue::new(keys.fingerprints(
+        "setup",
+        session.tenant.as_str(),
+        &request.fingerprint_body(),
+    ));
     let api_key = merchant.payer_auth_key(caller.merchant()).await?;
-    let answer = merchant.payer_auth.setup(&api_key, &upstream_body).await?;
-    let now = merchant.now_ms();
-    let record = Transition::RecordSetup {
-        reference_code: session.reference.to_string(),
-        tenant_id: session.tenant.to_string(),
-        fingerprint: fingerprints[0].clone(),
-        response: keys.seal(&session.key(), "setup_response", &answer.body),
-        now_ms: now,
-        expires_at: merchant.settings.record_expiry(now),
-    };
-    match merchant.sessions.apply(&session, &record).await? {
+    let answer = merchant
+        .payer_auth
+        .setup(&api_key, &request.upstream_body())
+        .await?;
+    let sealed = StoredAnswer::Setup.seal(&keys, &session, &answer.body);
+    let sessions = &merchant.sessions;
+    match sessions
+        .record_setup(&session, fingerprint.current(), sealed)
+        .await?
+    {
         Recorded::Done(_) => {
             tracing::info!("payer authentication set up");
             Ok(Json(answer.body).into_response())
@@ -49,18 +50,13 @@ pub(crate) async fn setup(
             if current
                 .setup_fingerprint
                 .as_deref()
-                .is_some_and(|stored| fingerprints.iter().any(|f| constant_time_eq(f, stored))) =>
+                .is_some_and(|stored| fingerprint.matches(stored)) =>
         {
-            let sealed = current
-                .setup_response
-                .as_ref()
+            let answer = sessions
+                .stored_answer(&keys, &current, StoredAnswer::Setup)?
                 .ok_or_else(|| ApiError::Internal("a recorded setup has no response".into()))?;
             tracing::info!("setup replayed from the store");
-            Ok(http::replayed(keys.open(
-                &session.key(),
-                "setup_response",
-                sealed,
-            )?))
+            Ok(http::replayed(answer))
         }
         Recorded::Refused(_) => Err(ErrorCode::ReferenceCodeInUse.into()),
     }

@@ -7,7 +7,9 @@ use gateway::clock::rfc3339;
 use gateway::domain::{AuthenticationResult, CardSummary, ReferenceCode};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::MerchantCaller;
-use gateway::session::{AuthenticationSession, SessionRef, SessionState};
+use gateway::session::outcome::{LiabilityShift, Reason};
+use gateway::session::sealing::open_result;
+use gateway::session::{AuthenticationSession, Expired, Flow, Outcome, SessionRef, SessionState};
 use gateway::telemetry::note_reference;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -28,29 +30,25 @@ pub(crate) async fn status(
         .get(&session_ref)
         .await?
         .ok_or(ApiError::of(ErrorCode::SessionNotFound))?;
-    let now = merchant.now_ms();
-    let (session, state) = settle_expiry(&app, &session_ref, session, now).await;
-    view(&app, &session_ref, &session, state, "Authentication found").await
+    let session = settle_expiry(&app, &session_ref, session).await;
+    view(&app, &session_ref, &session, "Authentication found").await
 }
 
-/// The status route's answer for `session` in `state`. CAVV and XID are sealed at rest;
-/// the owner sees them opened.
+/// The status route's answer for `session` as it stands now. CAVV and XID are sealed at
+/// rest; the owner sees them opened.
 pub(crate) async fn view(
     app: &AppState,
     session_ref: &SessionRef,
     session: &AuthenticationSession,
-    state: SessionState,
     message: &str,
 ) -> Result<Json<Value>, ApiError> {
-    let result = app
-        .merchant
-        .keys()
-        .await?
-        .open_result(&session_ref.key(), session)?;
+    let keys = app.merchant.keys().await?;
+    let result = open_result(&keys, &session_ref.key(), session)?;
+    let outcome = Outcome::at(session, app.merchant.now_ms());
     Ok(Json(json!({
         "status": "success",
         "message": message,
-        "data": StatusView::of(session, state, result.as_ref()),
+        "data": StatusView::of(session, &outcome, result.as_ref()),
     })))
 }
 
@@ -62,27 +60,18 @@ async fn settle_expiry(
     app: &AppState,
     session_ref: &SessionRef,
     session: AuthenticationSession,
-    now: i64,
-) -> (AuthenticationSession, SessionState) {
-    let state = session.effective_state(now);
-    if state != SessionState::Expired || session.state == SessionState::Expired {
-        return (session, state);
+) -> AuthenticationSession {
+    let sessions = &app.merchant.sessions;
+    let due = session.effective_state(sessions.now_ms()) == SessionState::Expired;
+    if !due || session.state == SessionState::Expired {
+        return session;
     }
-    let merchant = &app.merchant;
-    let recorded = merchant
-        .sessions
-        .expire(session_ref, Box::new(session.clone()), &merchant.settings)
-        .await;
-    match recorded {
-        Ok(Ok(expired)) => (*expired, SessionState::Expired),
-        Ok(Err(Some(current))) => {
-            let state = current.effective_state(now);
-            (*current, state)
-        }
-        Ok(Err(None)) => (session, state),
+    match sessions.expire(session_ref, &session).await {
+        Ok(Expired::Now(current) | Expired::Already(current) | Expired::Moved(current)) => *current,
+        Ok(Expired::Gone) => session,
         Err(error) => {
             tracing::warn!(%error, "could not record the expiry");
-            (session, state)
+            session
         }
     }
 }
@@ -105,12 +94,12 @@ struct StatusView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     authentication: Option<AuthenticationView<'a>>,
     /// `frictionless` or `challenge`.
-    flow: &'static str,
+    flow: Flow,
     /// Why it did not succeed (failed, expired, canceled); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'static str>,
+    reason: Option<Reason>,
     /// `true`, `false`, or `unknown` while (or when never) decided.
-    liability_shift: &'static str,
+    liability_shift: LiabilityShift,
 }
 
 /// BIN, last four and network, each `null` when unknown.
@@ -139,7 +128,7 @@ struct AuthenticationView<'a> {
 impl<'a> StatusView<'a> {
     fn of(
         session: &'a AuthenticationSession,
-        state: SessionState,
+        outcome: &Outcome,
         result: Option<&'a AuthenticationResult>,
     ) -> Self {
         const NO_CARD: &CardSummary = &CardSummary {
@@ -150,8 +139,8 @@ impl<'a> StatusView<'a> {
         let card = session.card.as_ref().unwrap_or(NO_CARD);
         let network = card.network.as_deref();
         Self {
-            reference_code: &session.reference_code,
-            state: state.as_str(),
+            reference_code: session.reference_code.as_str(),
+            state: outcome.state.as_str(),
             created_at: rfc3339(session.created_at),
             updated_at: rfc3339(session.updated_at),
             card: CardView {
@@ -175,12 +164,9 @@ impl<'a> StatusView<'a> {
                 signed_pares_status_reason: r.signed_pares_status_reason.as_deref(),
                 liability_shift: r.liability_shift(network),
             }),
-            flow: session.flow(),
-            reason: match state {
-                SessionState::Expired => Some("CHALLENGE_EXPIRED"),
-                _ => session.reason(),
-            },
-            liability_shift: session.liability_shift(),
+            flow: outcome.flow,
+            reason: outcome.reason,
+            liability_shift: outcome.liability_shift,
         }
     }
 }

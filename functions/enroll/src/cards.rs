@@ -50,11 +50,7 @@ impl EnrollApp {
         caller: &IssuerCaller,
         deadline: Option<Instant>,
     ) -> Result<Value, ApiError> {
-        let credentials = self.credentials_for(caller).await?;
-        let mut upstream = self.card_issuance.with(&credentials);
-        if let Some(deadline) = deadline {
-            upstream = upstream.until(deadline);
-        }
+        let upstream = self.upstream_for(caller, deadline).await?;
         let card_budget = self.own_card(caller, &upstream, &link.card_id).await?;
         self.own_cardholder(caller, &upstream, &link.cardholder_id)
             .await?;
@@ -90,9 +86,14 @@ pub(crate) async fn enroll(
 ) -> Result<Response, ApiError> {
     let link = CardLink::parse(&request, "")?;
     note_card(link.card_id.as_str());
-    app.once(&caller, &headers, "enroll", &request, || async {
-        app.enroll_card(&link, &caller, None).await.map(Json)
-    })
+    let (app, caller) = (&app, &caller);
+    app.once(
+        caller,
+        &headers,
+        "enroll",
+        &request,
+        |deadline| async move { app.enroll_card(&link, caller, deadline).await.map(Json) },
+    )
     .await
 }
 
@@ -106,19 +107,25 @@ pub(crate) async fn update_enrollment(
 ) -> Result<Response, ApiError> {
     let link = CardLink::parse(&request, "")?;
     note_card(link.card_id.as_str());
-    app.once(&caller, &headers, "update_enrollment", &request, || async {
-        let credentials = app.credentials_for(&caller).await?;
-        let upstream = app.card_issuance.with(&credentials);
-        let card_budget = app.own_card(&caller, &upstream, &link.card_id).await?;
-        app.own_cardholder(&caller, &upstream, &link.cardholder_id)
-            .await?;
-        let envelope = upstream
-            .update_enrollment(&link.card_id, &link.cardholder_id)
-            .await?;
-        app.record(&link, &card_budget, &caller).await?;
-        tracing::info!("3DS enrollment re-pointed to another cardholder");
-        Ok(Json(envelope))
-    })
+    let (app, caller) = (&app, &caller);
+    app.once(
+        caller,
+        &headers,
+        "update_enrollment",
+        &request,
+        |deadline| async move {
+            let upstream = app.upstream_for(caller, deadline).await?;
+            let card_budget = app.own_card(caller, &upstream, &link.card_id).await?;
+            app.own_cardholder(caller, &upstream, &link.cardholder_id)
+                .await?;
+            let envelope = upstream
+                .update_enrollment(&link.card_id, &link.cardholder_id)
+                .await?;
+            app.record(&link, &card_budget, caller).await?;
+            tracing::info!("3DS enrollment re-pointed to another cardholder");
+            Ok(Json(envelope))
+        },
+    )
     .await
 }
 
@@ -135,38 +142,44 @@ pub(crate) async fn unenroll(
 ) -> Result<Response, ApiError> {
     let card_id = CardId::parse("card_id", &request.card_id)?;
     note_card(card_id.as_str());
-    app.once(&caller, &headers, "unenroll", &request, || async {
-        let credentials = app.credentials_for(&caller).await?;
-        let upstream = app.card_issuance.with(&credentials);
-        let card_budget = app.own_card(&caller, &upstream, &card_id).await?;
-        match upstream.unenroll(&card_id).await {
-            Ok(envelope) => {
-                app.enrollments
-                    .record_unenrolled(&card_id, &card_budget, caller.id())
-                    .await?;
-                tracing::info!("card unenrolled from 3DS");
-                Ok(Json(envelope))
+    let (app, caller) = (&app, &caller);
+    app.once(
+        caller,
+        &headers,
+        "unenroll",
+        &request,
+        |deadline| async move {
+            let upstream = app.upstream_for(caller, deadline).await?;
+            let card_budget = app.own_card(caller, &upstream, &card_id).await?;
+            match upstream.unenroll(&card_id).await {
+                Ok(envelope) => {
+                    app.enrollments
+                        .record_unenrolled(&card_id, &card_budget, caller.id())
+                        .await?;
+                    tracing::info!("card unenrolled from 3DS");
+                    Ok(Json(envelope))
+                }
+                Err(CardIssuanceError::Refused(refusal)) if route_missing(&refusal) => {
+                    tracing::warn!(
+                        status = refusal.status,
+                        "the card-issuance API has no unenroll route: nothing recorded"
+                    );
+                    Err(ErrorCode::UnenrollNotAvailable.into())
+                }
+                Err(CardIssuanceError::Refused(refusal))
+                    if refusal.code.as_deref() == Some("CARD_NOT_ENROLLED") =>
+                {
+                    // The upstream says the card has no link (a repeat of an unenroll that
+                    // landed, or one made elsewhere): the record follows it.
+                    app.enrollments
+                        .record_unenrolled(&card_id, &card_budget, caller.id())
+                        .await?;
+                    Err(CardIssuanceError::Refused(refusal).into())
+                }
+                Err(other) => Err(other.into()),
             }
-            Err(CardIssuanceError::Refused(refusal)) if route_missing(&refusal) => {
-                tracing::warn!(
-                    status = refusal.status,
-                    "the card-issuance API has no unenroll route: nothing recorded"
-                );
-                Err(ErrorCode::UnenrollNotAvailable.into())
-            }
-            Err(CardIssuanceError::Refused(refusal))
-                if refusal.code.as_deref() == Some("CARD_NOT_ENROLLED") =>
-            {
-                // The upstream says the card has no link (a repeat of an unenroll that
-                // landed, or one made elsewhere): the record follows it.
-                app.enrollments
-                    .record_unenrolled(&card_id, &card_budget, caller.id())
-                    .await?;
-                Err(CardIssuanceError::Refused(refusal).into())
-            }
-            Err(other) => Err(other.into()),
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -189,8 +202,7 @@ pub(crate) async fn enrollment_detail(
     let card_id = query_param(query.as_deref(), "card_id").unwrap_or_default();
     let card_id = CardId::parse("card_id", &card_id)?;
     note_card(card_id.as_str());
-    let credentials = app.credentials_for(&caller).await?;
-    let upstream = app.card_issuance.with(&credentials);
+    let upstream = app.upstream_for(&caller, None).await?;
     app.own_card(&caller, &upstream, &card_id).await?;
     let mut envelope = upstream.enrollment_detail(&card_id).await?;
     // Linked outside the gateway to another program's cardholder: that contact is not

@@ -1,6 +1,8 @@
 //! Cardholder 3DS contacts (the OTP email and mobile, the security question): create,
 //! update, query.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -34,9 +36,13 @@ pub(crate) async fn create_cardholder(
     if !caller.issuer().owns_budget(budget.as_str()) {
         return Err(not_found(ErrorCode::BudgetNotFound));
     }
-    app.once(&caller, &headers, "create_cardholder", &request, || {
-        create(&app, &caller, &request, &budget)
-    })
+    app.once(
+        &caller,
+        &headers,
+        "create_cardholder",
+        &request,
+        |deadline| create(&app, &caller, &request, &budget, deadline),
+    )
     .await
 }
 
@@ -45,11 +51,11 @@ async fn create(
     caller: &IssuerCaller,
     request: &CreateCardholderRequest,
     budget: &BudgetId,
+    deadline: Option<Instant>,
 ) -> Result<Json<Value>, ApiError> {
-    let credentials = app.credentials_for(caller).await?;
     let mut envelope = app
-        .card_issuance
-        .with(&credentials)
+        .upstream_for(caller, deadline)
+        .await?
         .create_cardholder(request)
         .await?;
     let created = envelope
@@ -79,9 +85,13 @@ pub(crate) async fn update_cardholder(
 ) -> Result<Response, ApiError> {
     let cardholder = CardholderId::parse("cardholder_id", &request.cardholder_id)?;
     check_contact(&request.contact(), app.today())?;
-    app.once(&caller, &headers, "update_cardholder", &request, || {
-        update(&app, &caller, &request, &cardholder)
-    })
+    app.once(
+        &caller,
+        &headers,
+        "update_cardholder",
+        &request,
+        |deadline| update(&app, &caller, &request, &cardholder, deadline),
+    )
     .await
 }
 
@@ -90,9 +100,9 @@ async fn update(
     caller: &IssuerCaller,
     request: &UpdateCardholderRequest,
     cardholder: &CardholderId,
+    deadline: Option<Instant>,
 ) -> Result<Json<Value>, ApiError> {
-    let credentials = app.credentials_for(caller).await?;
-    let upstream = app.card_issuance.with(&credentials);
+    let upstream = app.upstream_for(caller, deadline).await?;
     app.own_cardholder(caller, &upstream, cardholder).await?;
     let mut envelope = upstream.update_cardholder(request).await?;
     // Recorded so the change stream tells the card program (`cardholder.updated`).
@@ -117,8 +127,7 @@ pub(crate) async fn query_cardholders(
     {
         return Err(not_found(ErrorCode::BudgetNotFound));
     }
-    let credentials = app.credentials_for(&caller).await?;
-    let upstream = app.card_issuance.with(&credentials);
+    let upstream = app.upstream_for(&caller, None).await?;
     if let Some(cardholder) = &query.cardholder_id {
         let cardholder = CardholderId::parse("cardholder_id", cardholder)?;
         app.own_cardholder(&caller, &upstream, &cardholder).await?;

@@ -5,9 +5,9 @@
 //! all call it. [`routes`] is the one route table.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::{Router, middleware};
+use axum::Router;
 use gateway::clock::SharedClock;
 use gateway::config::{
     API_GATEWAY_LIMIT, CardIssuanceSettings, ConfigError, Env, HttpSettings,
@@ -15,14 +15,17 @@ use gateway::config::{
 };
 use gateway::enrollment::Enrollments;
 use gateway::error::ApiError;
-use gateway::http::{self, HasTenants, IssuerCaller, Route};
+use gateway::http::{self, Envelope, HasTenants, IssuerCaller, Route};
 use gateway::idempotency::Idempotency;
+use gateway::keys::GatewayKeys;
+use gateway::lease::LeaseSettings;
 use gateway::outbound::HttpClient;
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
-use gateway::session::SessionKeys;
-use gateway::tenants::{Registry, RegistryPolicy};
-use gateway::upstream::card_issuance::{CardIssuanceClient, CardIssuanceCredentials, PATH_PREFIX};
+use gateway::tenants::Registry;
+use gateway::upstream::card_issuance::{
+    CardIssuance, CardIssuanceClient, CardIssuanceCredentials, PATH_PREFIX,
+};
 
 mod batch;
 mod cards;
@@ -40,9 +43,12 @@ pub struct EnrollConfig {
     pub secrets: SecretSettings,
     /// The gateway's card-issuance credentials (`CARD_ISSUANCE_SECRET_ID`).
     pub card_issuance_secret: String,
-    /// The session keys (`SESSION_KEYS_SECRET_ID`): idempotency fingerprints and kept
-    /// answers are keyed and sealed with them.
-    pub session_keys_secret: String,
+    /// The idempotency keys (`SESSION_KEYS_SECRET_ID`): fingerprints of requests under an
+    /// `Idempotency-Key` and their kept answers are keyed and sealed with them.
+    pub idempotency_keys_secret: String,
+    /// The leases of `Idempotency-Key`s: checked at cold start against the longest
+    /// upstream call made under one.
+    pub lease: LeaseSettings,
     pub batch_concurrency: usize,
     /// When a bulk request answers, finished or not (`ENROLL_BATCH_DEADLINE_MS`).
     pub batch_deadline: Duration,
@@ -50,13 +56,17 @@ pub struct EnrollConfig {
 
 impl EnrollConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let http = HttpSettings::from_env(env)?;
+        let lease = LeaseSettings::from_env(env)?;
+        lease.check(http.call_budget())?;
         Ok(Self {
-            http: HttpSettings::from_env(env)?,
+            http,
+            lease,
             store: StoreSettings::from_env(env)?,
             card_issuance: CardIssuanceSettings::from_env(env)?,
             secrets: SecretSettings::from_env(env)?,
             card_issuance_secret: env.required("CARD_ISSUANCE_SECRET_ID")?,
-            session_keys_secret: env.required("SESSION_KEYS_SECRET_ID")?,
+            idempotency_keys_secret: env.required("SESSION_KEYS_SECRET_ID")?,
             batch_concurrency: env.ranged("ENROLL_BATCH_CONCURRENCY", 8, 1..=32)?,
             batch_deadline: batch_deadline(env)?,
         })
@@ -85,7 +95,7 @@ struct EnrollApp {
     clock: SharedClock,
     tenants: Cached<Registry>,
     credentials: Cached<CardIssuanceCredentials>,
-    session_keys: Arc<Cached<SessionKeys>>,
+    idempotency_keys: Cached<GatewayKeys>,
     idempotency: Idempotency,
 }
 
@@ -100,19 +110,22 @@ impl EnrollApp {
         gateway::clock::utc_date(self.clock.now_ms())
     }
 
-    /// The card-issuance credentials a card program's calls are made with: its own, or
-    /// the gateway's.
-    async fn credentials_for(
+    /// The card-issuance API as a card program's calls are made: with its own
+    /// credentials, or the gateway's; every call over by `deadline` when there is one (a
+    /// lease's, a batch's).
+    async fn upstream_for(
         &self,
         caller: &IssuerCaller,
-    ) -> Result<Arc<CardIssuanceCredentials>, ApiError> {
-        if let Some((api_key, access_token)) = &caller.issuer().card_issuance {
-            return Ok(Arc::new(CardIssuanceCredentials {
+        deadline: Option<Instant>,
+    ) -> Result<CardIssuance<'_>, ApiError> {
+        let credentials = match &caller.issuer().card_issuance {
+            Some((api_key, access_token)) => Arc::new(CardIssuanceCredentials {
                 api_key: api_key.clone(),
                 access_token: access_token.clone(),
-            }));
-        }
-        Ok(self.credentials.get().await?)
+            }),
+            None => self.credentials.get().await?,
+        };
+        Ok(self.card_issuance.with(credentials).until(deadline))
     }
 }
 
@@ -155,13 +168,6 @@ pub fn routes() -> Vec<http::routes::RouteKey> {
 pub async fn build(config: &EnrollConfig, platform: &Platform) -> Result<Router, SecretError> {
     debug_assert!(route_list().iter().all(|r| r.path.starts_with(PATH_PREFIX)));
     let secrets = &config.secrets;
-    let session_keys = Arc::new(Cached::new(
-        platform.secrets.clone(),
-        config.session_keys_secret.clone(),
-        secrets.ttl,
-        platform.clock.clone(),
-        (),
-    ));
     let app = EnrollApp {
         card_issuance: CardIssuanceClient::new(
             HttpClient::new(config.http.clone()),
@@ -171,31 +177,20 @@ pub async fn build(config: &EnrollConfig, platform: &Platform) -> Result<Router,
         batch_concurrency: config.batch_concurrency,
         batch_deadline: config.batch_deadline,
         clock: platform.clock.clone(),
-        tenants: Cached::new(
-            platform.secrets.clone(),
-            secrets.tenant_registry.clone(),
-            secrets.ttl,
+        tenants: platform.tenant_registry(secrets),
+        credentials: platform.secret(&config.card_issuance_secret, secrets, ()),
+        idempotency_keys: platform.secret(&config.idempotency_keys_secret, secrets, ()),
+        idempotency: Idempotency::new(
+            platform.store.clone(),
             platform.clock.clone(),
-            RegistryPolicy {
-                allow_loopback_http: secrets.allow_loopback_http,
-            },
+            config.lease.clone(),
         ),
-        credentials: Cached::new(
-            platform.secrets.clone(),
-            config.card_issuance_secret.clone(),
-            secrets.ttl,
-            platform.clock.clone(),
-            (),
-        ),
-        session_keys: session_keys.clone(),
-        idempotency: Idempotency::new(platform.store.clone(), platform.clock.clone(), session_keys),
     };
     // All in one Secrets Manager round trip.
-    gateway::secrets::load_all(&[&app.tenants, &app.credentials, &*app.session_keys]).await?;
-    Ok(http::routes::assemble(route_list())
-        .fallback(http::route_not_found)
-        .method_not_allowed_fallback(http::method_not_allowed)
-        .with_state(Arc::new(app))
-        .layer(middleware::map_response(http::card_issuance_envelope))
-        .layer(middleware::from_fn(http::request_span)))
+    gateway::secrets::load_all(&[&app.tenants, &app.credentials, &app.idempotency_keys]).await?;
+    Ok(http::router(
+        route_list(),
+        Arc::new(app),
+        Envelope::CardIssuance,
+    ))
 }

@@ -37,8 +37,8 @@ impl EnrollApp {
         let gone = || not_found(ErrorCode::CardholderNotFound);
         match self.enrollments.cardholder(cardholder_id).await? {
             Some(record)
-                if record.tenant_id == caller.id().as_str()
-                    && caller.issuer().owns_budget(&record.budget_id) =>
+                if record.tenant_id == *caller.id()
+                    && caller.issuer().owns_budget(record.budget_id.as_str()) =>
             {
                 return Ok(());
             }
@@ -91,16 +91,15 @@ impl EnrollApp {
         let gone = || not_found(ErrorCode::CardNotFound);
         let record = self.enrollments.card(card_id).await?;
         if let Some(record) = &record {
-            if record.tenant_id != caller.id().as_str() {
+            if record.tenant_id != *caller.id() {
                 return Err(gone());
             }
             // Recorded before budgets were, or the budget left the caller's registry
             // entry: the upstream decides.
             if let Some(budget) = record
                 .budget_id
-                .as_deref()
-                .filter(|budget| caller.issuer().owns_budget(budget))
-                .and_then(|budget| BudgetId::parse("budget_id", budget).ok())
+                .clone()
+                .filter(|budget| caller.issuer().owns_budget(budget.as_str()))
             {
                 return Ok((budget, Some(record.clone())));
             }

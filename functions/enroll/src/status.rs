@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use gateway::clock::rfc3339;
 use gateway::domain::{BudgetId, CardId, CardholderId};
-use gateway::enrollment::{CardEnrollment, status};
+use gateway::enrollment::{CardEnrollment, EnrollmentStatus};
 use gateway::error::ApiError;
 use gateway::http::{IssuerCaller, JsonBody, query_param};
 use gateway::telemetry::note_card;
@@ -30,8 +30,8 @@ fn view(card_id: &str, record: Option<&CardEnrollment>) -> Value {
     };
     json!({
         "card_id": card_id,
-        "enrolled": record.status == status::ENROLLED,
-        "status": record.status,
+        "enrolled": record.is_enrolled(),
+        "status": record.status.as_str(),
         "cardholder_id": record.cardholder_id,
         "enrolled_at": rfc3339(record.enrolled_at),
         "updated_at": rfc3339(record.updated_at),
@@ -56,8 +56,7 @@ pub(crate) async fn card_status(
         Some("true") => true,
         Some(_) => return Err(ApiError::invalid("refresh", "must be true or false")),
     };
-    let credentials = app.credentials_for(&caller).await?;
-    let upstream = app.card_issuance.with(&credentials);
+    let upstream = app.upstream_for(&caller, None).await?;
     // Another program's card, or none: 404 CARD_NOT_FOUND (from the record when there is
     // one, with no upstream call).
     let (budget, before) = app
@@ -115,10 +114,10 @@ async fn reconcile(
     linked: Option<&String>,
 ) -> Result<bool, ApiError> {
     let recorded_link = before
-        .filter(|r| r.status == status::ENROLLED)
-        .and_then(|r| r.cardholder_id.as_ref());
+        .filter(|r| r.status == EnrollmentStatus::Enrolled)
+        .and_then(|r| r.cardholder_id.as_ref().map(|c| c.as_str()));
     let enrollments = &app.enrollments;
-    if recorded_link == linked {
+    if recorded_link == linked.map(String::as_str) {
         if before.is_some() {
             enrollments
                 .record_still_confirmed(card_id, caller.id())
@@ -179,7 +178,7 @@ pub(crate) async fn card_status_batch(
         .map(|card| {
             let own = records
                 .get(card.as_str())
-                .filter(|r| r.tenant_id == caller.id().as_str());
+                .filter(|r| r.tenant_id == *caller.id());
             match own {
                 Some(record) => view(card.as_str(), Some(record)),
                 None => json!({"card_id": card.as_str(), "status": "UNKNOWN"}),

@@ -1,167 +1,184 @@
-//! The function's Lambda events, told apart by their shape: a DynamoDB stream batch, an
-//! SQS batch, or the sweeper's schedule. Both batches answer with the records that
-//! failed (`batchItemFailures`, with `ReportBatchItemFailures` on the event source), so
-//! one bad record never makes the others run again.
+//! The function's Lambda events, typed as the runtime's own event crate types them
+//! (`aws_lambda_events`): a DynamoDB stream batch, an SQS batch, or the sweeper's
+//! schedule. Both batches answer with the records that failed (`batchItemFailures`, with
+//! `ReportBatchItemFailures` on the event source), and each record is read on its own:
+//! one that does not parse fails alone, never its batch.
 
-use std::sync::Arc;
-
+use aws_lambda_events::event::dynamodb::EventRecord;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use gateway::events::Change;
-use gateway::events::queue::{DeliveryMessage, SqsQueue};
+use gateway::events::queue::DeliveryMessage;
 use gateway::store::{Item, KEY, string};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
-use crate::NotifyApp;
+use crate::{NotifyApp, Outcome};
 
-/// A DynamoDB stream record, as Lambda passes it.
+/// One invocation's event, by its source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotifyEvent {
+    /// A batch of the table's changes (each a DynamoDB stream record).
+    Changes(Vec<Value>),
+    /// A batch of delivery messages (each an SQS message).
+    Deliveries(Vec<Value>),
+    /// The schedule's `{"task": "sweep"}`.
+    Sweep,
+}
+
+/// What the sweeper's schedule sends.
 #[derive(Debug, Deserialize)]
-struct StreamRecord {
-    dynamodb: StreamChange,
+struct Task {
+    task: String,
 }
 
+/// The records of a batch, left unparsed so that each is read alone.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct StreamChange {
-    sequence_number: String,
-    #[serde(default)]
-    keys: Option<serde_dynamo::Item>,
-    #[serde(default)]
-    new_image: Option<serde_dynamo::Item>,
-    #[serde(default)]
-    old_image: Option<serde_dynamo::Item>,
+struct Batch {
+    #[serde(rename = "Records")]
+    records: Vec<Value>,
 }
 
-/// An SQS record, as Lambda passes it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct QueueRecord {
-    message_id: String,
-    receipt_handle: String,
-    body: String,
-    #[serde(default)]
-    attributes: QueueAttributes,
+impl<'de> Deserialize<'de> for NotifyEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        if let Ok(Task { task }) = serde_json::from_value::<Task>(value.clone()) {
+            return match task.as_str() {
+                "sweep" => Ok(NotifyEvent::Sweep),
+                other => Err(serde::de::Error::custom(format!("unknown task {other:?}"))),
+            };
+        }
+        let Batch { records } = serde_json::from_value(value).map_err(serde::de::Error::custom)?;
+        let source = records
+            .first()
+            .and_then(|r| r.get("eventSource").or_else(|| r.get("EventSource")))
+            .and_then(Value::as_str);
+        match source {
+            Some("aws:dynamodb") => Ok(NotifyEvent::Changes(records)),
+            Some("aws:sqs") => Ok(NotifyEvent::Deliveries(records)),
+            _ => Err(serde::de::Error::custom("an event of no known source")),
+        }
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct QueueAttributes {
-    #[serde(default)]
-    approximate_receive_count: Option<String>,
+/// What the function answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum NotifyResponse {
+    Changes(DynamoDbEventResponse),
+    Deliveries(SqsBatchResponse),
+    Swept(crate::SweepReport),
 }
 
-fn item(image: Option<serde_dynamo::Item>) -> Option<Item> {
-    image.map(Into::into)
+/// Handles one invocation.
+pub async fn handle(app: &NotifyApp, event: NotifyEvent) -> NotifyResponse {
+    match event {
+        NotifyEvent::Changes(records) => NotifyResponse::Changes(on_changes(app, records).await),
+        NotifyEvent::Deliveries(records) => {
+            NotifyResponse::Deliveries(on_deliveries(app, records).await)
+        }
+        NotifyEvent::Sweep => NotifyResponse::Swept(app.sweep().await),
+    }
 }
 
 /// A stream record as a change of the table.
-fn change(record: StreamChange) -> Option<(String, Change)> {
-    let keys = item(record.keys)?;
+fn change(record: EventRecord) -> Option<Change> {
+    let keys: Item = record.change.keys.into();
     let key = string(&keys, KEY)?.to_owned();
-    Some((
-        record.sequence_number,
-        Change {
-            key,
-            old: item(record.old_image),
-            new: item(record.new_image),
-        },
-    ))
+    let image = |item: Item| (!item.is_empty()).then_some(item);
+    Some(Change {
+        key,
+        old: image(record.change.old_image.into()),
+        new: image(record.change.new_image.into()),
+    })
 }
 
-/// Handles one Lambda event; `sqs` makes failed deliveries visible again on schedule.
-pub async fn handle(app: &NotifyApp, sqs: Option<&Arc<SqsQueue>>, event: Value) -> Value {
-    let source = event
-        .pointer("/Records/0/eventSource")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    match source {
-        "aws:dynamodb" => on_stream(app, &event).await,
-        "aws:sqs" => on_queue(app, sqs, &event).await,
-        _ if event.get("task").and_then(Value::as_str) == Some("sweep") => {
-            match app.sweep().await {
-                Ok(swept) => json!({"expired": swept.expired, "left": swept.left}),
-                Err(error) => {
-                    // The next run (a minute later) starts from the same cursor.
-                    tracing::error!(%error, "the sweep stopped");
-                    json!({"error": "the sweep stopped"})
-                }
+async fn on_changes(app: &NotifyApp, records: Vec<Value>) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for raw in records {
+        let sequence = raw
+            .pointer("/dynamodb/SequenceNumber")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let handled = match serde_json::from_value::<EventRecord>(raw) {
+            Ok(record) => match change(record) {
+                Some(change) => app.on_change(&change).await.map(|_| ()).map_err(|error| {
+                    tracing::error!(%error, "a change could not be made an event: the stream retries it");
+                }),
+                None => Ok(()),
+            },
+            Err(error) => {
+                tracing::error!(%error, "a stream record could not be read: the stream retries it");
+                Err(())
             }
-        }
-        _ => {
-            tracing::warn!("an event of no known shape was ignored");
-            json!({})
-        }
-    }
-}
-
-async fn on_stream(app: &NotifyApp, event: &Value) -> Value {
-    let records: Vec<StreamRecord> = event
-        .get("Records")
-        .cloned()
-        .and_then(|r| serde_json::from_value(r).ok())
-        .unwrap_or_default();
-    let mut failures = Vec::new();
-    for record in records {
-        let sequence = record.dynamodb.sequence_number.clone();
-        let Some((_, change)) = change(record.dynamodb) else {
-            continue;
         };
-        if let Err(error) = app.on_change(&change).await {
-            tracing::error!(%error, "a change could not be made an event: the stream retries it");
+        if handled.is_err() {
             // The stream retries from the first failure: the rest come again too.
-            failures.push(json!({"itemIdentifier": sequence}));
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = sequence;
+            response.batch_item_failures.push(failure);
             break;
         }
     }
-    json!({"batchItemFailures": failures})
+    response
 }
 
-async fn on_queue(app: &NotifyApp, sqs: Option<&Arc<SqsQueue>>, event: &Value) -> Value {
-    let records: Vec<QueueRecord> = event
-        .get("Records")
-        .cloned()
-        .and_then(|r| serde_json::from_value(r).ok())
-        .unwrap_or_default();
-    let deliveries = records.into_iter().map(|record| async move {
-        let Ok(message) = serde_json::from_str::<DeliveryMessage>(&record.body) else {
+async fn on_deliveries(app: &NotifyApp, records: Vec<Value>) -> SqsBatchResponse {
+    let deliveries = records.into_iter().map(|raw| async move {
+        let id = raw
+            .get("messageId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let message = match serde_json::from_value::<SqsMessage>(raw) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::error!(%error, "a queue record could not be read: it comes back");
+                return id;
+            }
+        };
+        let parsed = message
+            .body
+            .as_deref()
+            .and_then(|body| serde_json::from_str::<DeliveryMessage>(body).ok());
+        let Some(delivery) = parsed else {
             tracing::warn!("a queue message that is not a delivery was dropped");
             return None;
         };
-        let receive_count = record
+        let receive_count = message
             .attributes
-            .approximate_receive_count
+            .get("ApproximateReceiveCount")
             .and_then(|c| c.parse().ok())
             .unwrap_or(1);
-        let again = match app.on_delivery(&message, receive_count).await {
-            Ok(None) => return None,
-            Ok(Some(delay)) => delay,
-            // The schedule ran out: visible again at once, so SQS's next receive moves it
-            // to the dead-letter queue (its receive count is past maxReceiveCount).
-            Err(crate::Exhausted) => std::time::Duration::ZERO,
-        };
-        if let Some(sqs) = sqs
-            && let Err(error) = sqs.retry_after(&record.receipt_handle, again).await
-        {
-            tracing::warn!(%error, "a failed delivery's next attempt could not be scheduled");
+        let receipt = message.receipt_handle.unwrap_or_default();
+        match app.on_delivery(&delivery, receive_count, &receipt).await {
+            Outcome::Done => None,
+            Outcome::Again => message.message_id,
         }
-        Some(json!({"itemIdentifier": record.message_id}))
     });
-    let failures: Vec<Value> = futures_util::future::join_all(deliveries)
+    let mut response = SqsBatchResponse::default();
+    for id in futures_util::future::join_all(deliveries)
         .await
         .into_iter()
         .flatten()
-        .collect();
-    json!({"batchItemFailures": failures})
+    {
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = id;
+        response.batch_item_failures.push(failure);
+    }
+    response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_stream_record_is_read_as_a_change() {
         // The shape of AWS's documented example, with our key.
-        let record: StreamRecord = serde_json::from_value(json!({
+        let record: EventRecord = serde_json::from_value(json!({
             "eventID": "1", "eventName": "MODIFY", "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
             "dynamodb": {
                 "Keys": {"pk": {"S": "AUTH#shop-a#r1"}},
                 "NewImage": {"pk": {"S": "AUTH#shop-a#r1"}, "state": {"S": "AUTHENTICATED"}, "updated_at": {"N": "5"}},
@@ -170,8 +187,7 @@ mod tests {
             }
         }))
         .unwrap();
-        let (sequence, change) = change(record.dynamodb).unwrap();
-        assert_eq!(sequence, "111");
+        let change = change(record).unwrap();
         assert_eq!(change.key, "AUTH#shop-a#r1");
         let new = change.new.unwrap();
         assert_eq!(string(&new, "state"), Some("AUTHENTICATED"));
@@ -180,5 +196,21 @@ mod tests {
             string(change.old.as_ref().unwrap(), "state"),
             Some("VALIDATING")
         );
+    }
+
+    #[test]
+    fn the_three_sources_are_told_apart_and_anything_else_is_refused() {
+        let parse = |value: Value| serde_json::from_value::<NotifyEvent>(value);
+        assert_eq!(parse(json!({"task": "sweep"})).unwrap(), NotifyEvent::Sweep);
+        assert!(matches!(
+            parse(json!({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]})).unwrap(),
+            NotifyEvent::Deliveries(records) if records.len() == 1
+        ));
+        assert!(matches!(
+            parse(json!({"Records": [{"eventSource": "aws:dynamodb"}]})).unwrap(),
+            NotifyEvent::Changes(_)
+        ));
+        assert!(parse(json!({"task": "other"})).is_err());
+        assert!(parse(json!({"Records": [{"eventSource": "aws:s3"}]})).is_err());
     }
 }

@@ -13,18 +13,19 @@
 
 pub mod lambda;
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use gateway::config::{ConfigError, Env, SecretSettings, SessionSettings, StoreSettings};
-use gateway::events::queue::{DeliveryMessage, RetrySchedule, SharedQueue};
-use gateway::events::webhooks::{Deliverer, Delivery, DeliveryError};
-use gateway::events::{Change, Events, event_of, status};
+use gateway::events::queue::{DeliveryMessage, Purpose, RetrySchedule, SharedQueue};
+use gateway::events::webhooks::{Deliverer, Delivery, Schedule};
+use gateway::events::{Change, Events, NewEvent, event_of};
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
 use gateway::session::Sessions;
-use gateway::session::sweeper::{Sweeper, Swept};
-use gateway::store::{StoreError, string};
-use gateway::tenants::{Registry, RegistryPolicy};
+use gateway::session::sweeper::Sweeper;
+use gateway::store::StoreError;
+use gateway::tenants::Registry;
+use serde::Serialize;
 
 /// Settings of the notify function.
 #[derive(Debug, Clone)]
@@ -60,10 +61,10 @@ impl NotifyConfig {
 pub struct NotifyApp {
     events: Events,
     queue: SharedQueue,
-    tenants: Arc<Cached<Registry>>,
-    pub deliverer: Deliverer,
+    tenants: std::sync::Arc<Cached<Registry>>,
+    deliverer: Deliverer,
     sweeper: Sweeper,
-    pub retry_schedule: RetrySchedule,
+    retry_schedule: RetrySchedule,
 }
 
 /// Builds the app on `platform`, queuing deliveries on `queue`. The tenant registry is
@@ -73,16 +74,7 @@ pub async fn build(
     platform: &Platform,
     queue: SharedQueue,
 ) -> Result<NotifyApp, SecretError> {
-    let policy = RegistryPolicy {
-        allow_loopback_http: config.secrets.allow_loopback_http,
-    };
-    let tenants = Arc::new(Cached::new(
-        platform.secrets.clone(),
-        config.secrets.tenant_registry.clone(),
-        config.secrets.ttl,
-        platform.clock.clone(),
-        policy,
-    ));
+    let tenants = std::sync::Arc::new(platform.tenant_registry(&config.secrets));
     tenants.load().await?;
     let events = Events::new(platform.store.clone());
     Ok(NotifyApp {
@@ -96,9 +88,12 @@ pub async fn build(
         queue,
         tenants,
         sweeper: Sweeper::new(
-            Sessions::new(platform.store.clone(), platform.clock.clone()),
+            Sessions::new(
+                platform.store.clone(),
+                platform.clock.clone(),
+                config.session.clone(),
+            ),
             platform.store.clone(),
-            config.session.clone(),
         ),
         retry_schedule: config.retry_schedule.clone(),
     })
@@ -112,8 +107,25 @@ pub enum NotifyError {
     Secret(#[from] SecretError),
     #[error(transparent)]
     Queue(#[from] gateway::events::queue::QueueError),
-    #[error(transparent)]
-    Delivery(#[from] DeliveryError),
+}
+
+/// What became of one delivery message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delivered, or nothing to send: the message is done.
+    Done,
+    /// It comes back (after the delay it was given), or goes to the dead-letter queue
+    /// when its schedule ran out.
+    Again,
+}
+
+/// What a sweep answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepReport {
+    pub expired: usize,
+    pub left: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl NotifyApp {
@@ -124,10 +136,9 @@ impl NotifyApp {
             return Ok(false);
         };
         let registry = self.tenants.get().await?;
-        let deliverable = gateway::domain::TenantId::parse("tenant", &event.tenant)
-            .ok()
-            .and_then(|id| registry.tenant(&id))
-            .is_some_and(|t| t.webhook(event.kind.audience()).is_some());
+        let deliverable = registry
+            .webhook_for(&event.tenant, event.kind.audience())
+            .is_some();
         let recorded = self.events.record(&event, deliverable).await?;
         let queue_it = recorded || self.recorded_but_never_sent(&event).await?;
         if deliverable && queue_it {
@@ -135,7 +146,7 @@ impl NotifyApp {
                 .enqueue(&DeliveryMessage {
                     tenant: event.tenant.clone(),
                     event_id: event.id.clone(),
-                    redelivery: false,
+                    purpose: Purpose::Delivery,
                 })
                 .await?;
         }
@@ -153,51 +164,62 @@ impl NotifyApp {
     /// never attempted, the earlier run may have stopped before queuing it. Queuing it
     /// twice is harmless (a delivered event is not sent again; receivers de-duplicate on
     /// `webhook-id`); not queuing it would lose it.
-    async fn recorded_but_never_sent(
-        &self,
-        event: &gateway::events::NewEvent,
-    ) -> Result<bool, StoreError> {
+    async fn recorded_but_never_sent(&self, event: &NewEvent) -> Result<bool, StoreError> {
         Ok(self
             .events
             .get(&event.tenant, &event.id)
             .await?
-            .is_some_and(|item| {
-                string(&item, gateway::events::attr::STATUS) == Some(status::PENDING)
-                    && gateway::store::number(&item, gateway::events::attr::ATTEMPT_COUNT)
-                        == Some(0)
-            }))
+            .is_some_and(|recorded| recorded.never_attempted()))
     }
 
     /// One delivery attempt for a queue message received for the `receive_count`-th
-    /// time. Returns the wait before the next attempt, `None` when it is done (delivered,
-    /// nothing to send), or an error when the schedule ran out.
+    /// time (`receipt` names the receive). A failure makes the message visible again
+    /// after the schedule's next delay; after the last it is visible at once, so the
+    /// queue's next receive moves it to the dead-letter queue.
     pub async fn on_delivery(
         &self,
         message: &DeliveryMessage,
         receive_count: u32,
-    ) -> Result<Option<std::time::Duration>, Exhausted> {
+        receipt: &str,
+    ) -> Outcome {
         let next = self.retry_schedule.after_attempt(receive_count);
-        match self.deliverer.deliver(message, next.is_none()).await {
-            Ok(Delivery::Delivered | Delivery::Nothing) => Ok(None),
-            Ok(Delivery::Failed) => next.map(Some).ok_or(Exhausted),
+        let schedule = match next {
+            Some(_) => Schedule::MoreToCome,
+            None => Schedule::LastAttempt,
+        };
+        let again = match self.deliverer.deliver(message, schedule).await {
+            Ok(Delivery::Delivered | Delivery::Nothing) => return Outcome::Done,
+            Ok(Delivery::Failed) => next.unwrap_or(Duration::ZERO),
             Err(error) => {
                 // Our own fault (the store, the registry): try again soon, within the
                 // schedule.
                 tracing::warn!(%error, "a delivery could not be attempted");
-                Ok(Some(
-                    next.unwrap_or_default()
-                        .min(std::time::Duration::from_secs(60)),
-                ))
+                next.unwrap_or_default().min(Duration::from_secs(60))
+            }
+        };
+        if let Err(error) = self.queue.retry_after(receipt, again).await {
+            tracing::warn!(%error, "a failed delivery's next attempt could not be scheduled");
+        }
+        Outcome::Again
+    }
+
+    /// Expires the abandoned challenges due now. A run that stops is reported (the next
+    /// one, a minute later, starts from the same cursor).
+    pub async fn sweep(&self) -> SweepReport {
+        match self.sweeper.sweep().await {
+            Ok(swept) => SweepReport {
+                expired: swept.expired,
+                left: swept.left,
+                error: None,
+            },
+            Err(error) => {
+                tracing::error!(%error, "the sweep stopped");
+                SweepReport {
+                    expired: 0,
+                    left: 0,
+                    error: Some("the sweep stopped".into()),
+                }
             }
         }
     }
-
-    pub async fn sweep(&self) -> Result<Swept, StoreError> {
-        self.sweeper.sweep().await
-    }
 }
-
-/// Every attempt of the retry schedule failed: the message goes to the dead-letter
-/// queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exhausted;

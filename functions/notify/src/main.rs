@@ -7,7 +7,7 @@ use gateway::config::Env;
 use gateway::events::queue::SqsQueue;
 use gateway::platform::Platform;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
-use serde_json::Value;
+use notify::lambda::NotifyEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -20,18 +20,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .aws
         .as_ref()
         .expect("on Lambda the AWS configuration is loaded");
-    let sqs = Arc::new(SqsQueue::new(
+    let queue = Arc::new(SqsQueue::new(
         aws_sdk_sqs::Client::new(aws),
         config.delivery_queue_url.clone(),
     ));
-    let app = notify::build(&config, &platform, sqs.clone())
+    let app = notify::build(&config, &platform, queue)
         .await
         .inspect_err(|error| tracing::error!(%error, "a secret could not be read"))?;
-    let (app, sqs) = (&app, &sqs);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, lambda_runtime::Error>(
-            notify::lambda::handle(app, Some(sqs), event.payload).await,
-        )
-    }))
+    let app = &app;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<NotifyEvent>| async move {
+            Ok::<_, lambda_runtime::Error>(notify::lambda::handle(app, event.payload).await)
+        },
+    ))
     .await
 }

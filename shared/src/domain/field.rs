@@ -156,6 +156,30 @@ pub fn date_of_birth(field: &str, value: &str, today: NaiveDate) -> Check {
     }
 }
 
+/// A phone number: an optional `+` and 6 to 20 digits.
+pub fn phone(field: &str, value: &str) -> Check {
+    let value = text(field, value, 20)?;
+    let digits = value.strip_prefix('+').unwrap_or(value);
+    if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return err(field, "must be a phone number of 6 to 20 digits");
+    }
+    Ok(())
+}
+
+/// A browser's time offset: a whole number of minutes, maybe negative.
+pub fn time_offset(field: &str, value: &str) -> Check {
+    let offset = text(field, value, 6)?;
+    if offset
+        .strip_prefix('-')
+        .unwrap_or(offset)
+        .parse::<u16>()
+        .is_err()
+    {
+        return err(field, "must be a whole number of minutes");
+    }
+    Ok(())
+}
+
 pub fn ip_address(field: &str, value: &str) -> Check {
     let value = text(field, value, 45)?;
     if value.parse::<std::net::IpAddr>().is_err() {

@@ -9,9 +9,26 @@ use super::field::{self, Check, FieldError};
 macro_rules! identifier {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
+        ///
+        /// Read back from storage or JSON, it is checked again (`try_from`): a stored id
+        /// that is not one is a corrupt record, never a value passed on.
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(raw: String) -> Result<Self, String> {
+                Self::parse(stringify!($name), &raw).map_err(|e| e.to_string())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
 
         impl $name {
             pub fn as_str(&self) -> &str {

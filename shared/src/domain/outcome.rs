@@ -43,6 +43,24 @@ impl CompletionMode {
     }
 }
 
+/// How an authentication was decided: straight from check enroll, or after the
+/// cardholder's challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flow {
+    Frictionless,
+    Challenge,
+}
+
+impl Flow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flow::Frictionless => "frictionless",
+            Flow::Challenge => "challenge",
+        }
+    }
+}
+
 /// The 3DS outcome fields a merchant needs for authorization.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthenticationResult {

@@ -1,26 +1,32 @@
 //! Events: what changed, told to the tenant it belongs to. They are derived from the
 //! table's change stream — the item before and after each write — never from a second
-//! write a handler might not reach: a terminal transition of an authentication, an issuer
-//! record's change. Each has a stable id (from the record and the write that changed
-//! it), so however often the stream delivers a change, one event is recorded.
+//! write a handler might not reach ([`derive`]): a terminal transition of an
+//! authentication, an issuer record's change. Each has a stable id (from the record and
+//! the write that changed it), so however often the stream delivers a change, one event
+//! is recorded.
 //!
-//! An event is recorded as one item (`EVENT#<tenant>#<id>`, created only if absent), in
-//! the tenant's listing index by day, with the exact body its deliveries send and the
-//! attempts made. No card data is ever in it: the outcome fields of the status route,
-//! the card's network and last four digits.
+//! An event is recorded as one item ([`RecordedEvent`], `EVENT#<tenant>#<id>`, created
+//! only if absent), in the tenant's listing index by day, with the exact body its
+//! deliveries send and the attempts made. No card data is ever in it: the outcome fields
+//! of the status route, the card's network and last four digits.
 
+mod derive;
 pub mod queue;
 pub mod webhooks;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::clock::{rfc3339, utc_date};
-use crate::session::{AuthenticationSession, SessionState};
+pub use crate::store::Change;
+pub use derive::event_of;
+
+use crate::clock::rfc3339;
+use crate::domain::TenantId;
+use crate::store::index::{self, ListingDay, ListingKey, days_back, newest_first};
+use crate::store::record::{stored_record, the_same};
 use crate::store::{
-    Guard, Index, Item, Mutation, Patch, SharedStore, StoreError, Written, days_back, newest_first,
-    number, number_value, string,
+    Guard, Item, Kind, Mutation, Patch, SharedStore, StoreError, Written, number_value,
 };
 use crate::tenants::Role;
 
@@ -28,7 +34,7 @@ use crate::tenants::Role;
 pub const RETENTION_DAYS: i64 = 30;
 
 /// The kinds of events, as the `type` field names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventType {
     #[serde(rename = "authentication.succeeded")]
     AuthenticationSucceeded,
@@ -89,13 +95,11 @@ impl EventType {
     }
 }
 
-pub use crate::store::Change;
-
 /// An event derived from a change, before it is recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub id: String,
-    pub tenant: String,
+    pub tenant: TenantId,
     pub kind: EventType,
     pub created_at: i64,
     pub data: Value,
@@ -126,166 +130,154 @@ fn event_id(key: &str, version: &str) -> String {
     format!("evt_{}", &hex::encode(digest)[..32])
 }
 
-/// The event a change makes, if any.
-pub fn event_of(change: &Change) -> Option<NewEvent> {
-    let new = change.new.as_ref()?;
-    match string(new, "kind")? {
-        crate::session::KIND => authentication_event(change, new),
-        "card_enrollment" => card_event(change, new),
-        "cardholder" => cardholder_event(change, new),
-        _ => None,
+/// Where an event's deliveries stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Recorded; deliveries are being made.
+    Pending,
+    Delivered,
+    /// Every attempt of the retry schedule failed: in the dead-letter queue.
+    Failed,
+    /// The tenant has no webhook endpoint for it: listed only.
+    NotSent,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::NotSent => "not_sent",
+        }
     }
 }
 
-fn authentication_event(change: &Change, new: &Item) -> Option<NewEvent> {
-    let session: AuthenticationSession = serde_dynamo::from_item(new.clone()).ok()?;
-    let before = change
-        .old
-        .as_ref()
-        .and_then(|old| string(old, crate::session::attr::STATE))
-        .unwrap_or("");
-    let was_terminal = ["AUTHENTICATED", "FAILED", "EXPIRED", "CANCELED"].contains(&before);
-    if !session.state.is_terminal() || was_terminal {
-        return None;
+/// One delivery attempt, as kept with its event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Epoch ms.
+    pub at: i64,
+    /// The endpoint's HTTP status, if it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub latency_ms: u64,
+    /// Why it failed without an answer (`timeout`, `unreachable`, `endpoint refused`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The last attempts of an event, stored as one JSON string (the last
+/// [`Attempts::KEPT`]; the count says how many there were).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attempts(pub Vec<Attempt>);
+
+impl Attempts {
+    pub const KEPT: usize = 20;
+
+    fn push(&mut self, attempt: Attempt) {
+        self.0.push(attempt);
+        let over = self.0.len().saturating_sub(Self::KEPT);
+        self.0.drain(..over);
     }
-    let kind = match session.state {
-        SessionState::Authenticated => EventType::AuthenticationSucceeded,
-        SessionState::Failed => EventType::AuthenticationFailed,
-        SessionState::Expired => EventType::AuthenticationExpired,
-        _ => EventType::AuthenticationCanceled,
-    };
-    // Decided straight from check enroll, or after a challenge.
-    let flow = if before == "ENROLLING" {
-        "frictionless"
-    } else {
-        "challenge"
-    };
-    let version = string(new, crate::session::attr::MUTATION_ID)?;
-    Some(NewEvent {
-        id: event_id(&change.key, version),
-        tenant: session.tenant_id.clone(),
-        kind,
-        created_at: session.updated_at,
-        data: authentication_data(&session, flow),
-    })
 }
 
-/// The status route's outcome fields — no card number, expiry, CAVV or XID.
-fn authentication_data(session: &AuthenticationSession, flow: &str) -> Value {
-    let network = session.card.as_ref().and_then(|c| c.network.clone());
-    let result = session.result.clone().unwrap_or_default();
-    json!({
-        "reference_code": session.reference_code,
-        "state": session.state.as_str(),
-        "flow": flow,
-        "transaction_status": result.transaction_status,
-        "authentication": session.result.as_ref().map(|r| json!({
-            "eci": r.eci,
-            "eci_raw": r.eci_raw,
-            "pares_status": r.pares_status,
-            "commerce_indicator": r.commerce_indicator,
-            "specification_version": r.specification_version,
-            "authentication_transaction_id": r.authentication_transaction_id,
-            "liability_shift": r.liability_shift(network.as_deref()),
-        })),
-        "card": {
-            "network": network,
-            "last4": session.card.as_ref().and_then(|c| c.last4.clone()),
-        },
-        "reason": session.reason(),
-        "liability_shift": session.liability_shift(),
-        "decided_at": rfc3339(session.updated_at),
-    })
-}
-
-fn card_event(change: &Change, new: &Item) -> Option<NewEvent> {
-    let old = change.old.as_ref();
-    let previous = old.and_then(|old| string(old, "cardholder_id"));
-    let was_enrolled = old.and_then(|old| string(old, "status")) == Some("ENROLLED");
-    let cardholder = string(new, "cardholder_id");
-    let kind = match (string(new, "status")?, was_enrolled) {
-        ("ENROLLED", false) => EventType::CardEnrolled,
-        ("ENROLLED", true) if previous != cardholder => EventType::CardEnrollmentUpdated,
-        ("UNENROLLED", true) => EventType::CardUnenrolled,
-        _ => return None,
-    };
-    let updated_at = number(new, "updated_at")?;
-    let mut data = json!({
-        "card_id": string(new, "card_id")?,
-        "cardholder_id": cardholder,
-        "status": string(new, "status"),
-        "updated_at": rfc3339(updated_at),
-    });
-    if kind != EventType::CardEnrolled {
-        data["previous_cardholder_id"] = json!(previous);
+impl Serialize for Attempts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(&self.0).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(&text)
     }
-    Some(NewEvent {
-        id: event_id(&change.key, &updated_at.to_string()),
-        tenant: string(new, "tenant_id")?.to_owned(),
-        kind,
-        created_at: updated_at,
-        data,
-    })
 }
 
-fn cardholder_event(change: &Change, new: &Item) -> Option<NewEvent> {
-    let updated_at = number(new, "updated_at")?;
-    let before = change
-        .old
-        .as_ref()
-        .and_then(|old| number(old, "updated_at"));
-    if before == Some(updated_at) {
-        return None;
+impl<'de> Deserialize<'de> for Attempts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        serde_json::from_str(&text)
+            .map(Attempts)
+            .map_err(serde::de::Error::custom)
     }
-    Some(NewEvent {
-        id: event_id(&change.key, &updated_at.to_string()),
-        tenant: string(new, "tenant_id")?.to_owned(),
-        kind: EventType::CardholderUpdated,
-        created_at: updated_at,
-        data: json!({
-            "cardholder_id": string(new, "cardholder_id")?,
-            "budget_id": string(new, "budget_id"),
-            "updated_at": rfc3339(updated_at),
-        }),
-    })
 }
 
-/// Attribute names of an event's item.
-pub mod attr {
-    pub const KIND: &str = "kind";
-    pub const EVENT_ID: &str = "event_id";
-    pub const TENANT_ID: &str = "tenant_id";
-    pub const TYPE: &str = "type";
-    pub const CREATED_AT: &str = "created_at";
-    pub const BODY: &str = "body";
-    pub const STATUS: &str = "status";
-    pub const ATTEMPTS: &str = "attempts";
-    pub const ATTEMPT_COUNT: &str = "attempt_count";
-    pub const DELIVERED_AT: &str = "delivered_at";
-    pub const EXPIRES_AT: &str = "expires_at";
+stored_record! {
+    /// An event as recorded.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct RecordedEvent, attributes in attr {
+        event_id: String => EVENT_ID,
+        tenant_id: TenantId => TENANT_ID,
+        event_type: EventType => TYPE as "type",
+        /// Epoch ms.
+        created_at: i64 => CREATED_AT,
+        /// The exact body every delivery sends (signed as it is).
+        body: String => BODY,
+        status: DeliveryStatus => STATUS,
+        attempt_count: i64 => ATTEMPT_COUNT,
+        #[serde(default)]
+        attempts: Attempts => ATTEMPTS,
+        #[serde(default)]
+        delivered_at: Option<i64> => DELIVERED_AT,
+        expires_at: i64 => EXPIRES_AT,
+    }
 }
 
-const EVENT_KIND: &str = "event";
+the_same! {
+    attr::TENANT_ID => crate::store::attr::TENANT_ID,
+    attr::CREATED_AT => crate::store::attr::CREATED_AT,
+    attr::EXPIRES_AT => crate::store::attr::EXPIRES_AT,
+}
+
+impl RecordedEvent {
+    /// The event's place in its tenant's listing.
+    pub fn listing_key(&self) -> ListingKey {
+        ListingKey::new(self.created_at, self.event_id.as_str())
+    }
+
+    /// Recorded, meant for an endpoint, and never attempted: a delivery may not have been
+    /// queued yet.
+    pub fn never_attempted(&self) -> bool {
+        self.status == DeliveryStatus::Pending && self.attempt_count == 0
+    }
+
+    /// The tenant-facing view: the event, its data and its deliveries.
+    pub fn view(&self) -> Value {
+        let body: Value = serde_json::from_str(&self.body).unwrap_or(Value::Null);
+        json!({
+            "id": self.event_id,
+            "type": self.event_type.as_str(),
+            "created_at": rfc3339(self.created_at),
+            "delivery": {
+                "status": self.status.as_str(),
+                "attempt_count": self.attempt_count,
+                "delivered_at": self.delivered_at.map(rfc3339),
+                "attempts": self.attempts.0,
+            },
+            "data": body.get("data").cloned().unwrap_or(Value::Null),
+        })
+    }
+}
+
+fn decode(item: Item) -> Result<RecordedEvent, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
 
 /// The store key of an event.
-pub fn key(tenant: &str, event_id: &str) -> String {
-    format!("EVENT#{tenant}#{event_id}")
+fn key(tenant: &TenantId, event_id: &str) -> String {
+    Kind::Event.key(&[tenant.as_str(), event_id])
 }
 
-/// The listing index's partition of a tenant's events on one day.
-fn list_partition(tenant: &str, epoch_ms: i64) -> String {
-    format!("{tenant}#EVENT#{}", utc_date(epoch_ms))
+/// An event id as a tenant gives it: what ours look like, and short.
+fn plausible_id(event_id: &str) -> bool {
+    (1..=64).contains(&event_id.len())
+        && event_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Where an event stands.
-pub mod status {
-    /// Recorded; deliveries are being made.
-    pub const PENDING: &str = "pending";
-    pub const DELIVERED: &str = "delivered";
-    /// Every attempt of the retry schedule failed: in the dead-letter queue.
-    pub const FAILED: &str = "failed";
-    /// The tenant has no webhook endpoint for it: listed only.
-    pub const NOT_SENT: &str = "not_sent";
+/// One page of a tenant's events, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<RecordedEvent>,
+    pub has_more: bool,
 }
 
 /// The events of the table.
@@ -302,30 +294,32 @@ impl Events {
     /// Records the event once (a repeat of the same change writes nothing). Returns
     /// whether this call recorded it.
     pub async fn record(&self, event: &NewEvent, deliverable: bool) -> Result<bool, StoreError> {
-        let state = if deliverable {
-            status::PENDING
+        let status = if deliverable {
+            DeliveryStatus::Pending
         } else {
-            status::NOT_SENT
+            DeliveryStatus::NotSent
+        };
+        let listing = ListingDay {
+            tenant: &event.tenant,
+            kind: Kind::Event,
+            day_ms: event.created_at,
         };
         let mutation = Mutation {
             guard: Guard::Absent,
             patch: Patch::default()
-                .set_s(attr::KIND, EVENT_KIND)
+                .set_s(crate::store::attr::KIND, Kind::Event.as_str())
                 .set_s(attr::EVENT_ID, &event.id)
-                .set_s(attr::TENANT_ID, &event.tenant)
+                .set_s(attr::TENANT_ID, event.tenant.as_str())
                 .set_s(attr::TYPE, event.kind.as_str())
                 .set_n(attr::CREATED_AT, event.created_at)
                 .set_s(attr::BODY, event.body())
-                .set_s(attr::STATUS, state)
+                .set_s(attr::STATUS, status.as_str())
                 .set_n(attr::ATTEMPT_COUNT, 0)
                 .set_s(attr::ATTEMPTS, "[]")
+                .set_s(index::attr::LIST_PK, listing.to_string())
                 .set_s(
-                    Index::ByTenantDay.partition_attr(),
-                    list_partition(&event.tenant, event.created_at),
-                )
-                .set_s(
-                    Index::ByTenantDay.sort_attr(),
-                    format!("{:013}#{}", event.created_at, event.id),
+                    index::attr::LIST_SK,
+                    ListingKey::new(event.created_at, event.id.as_str()).encode(),
                 )
                 .set_n(
                     attr::EXPIRES_AT,
@@ -339,30 +333,61 @@ impl Events {
         Ok(matches!(written, Written::Applied(_)))
     }
 
-    pub async fn get(&self, tenant: &str, event_id: &str) -> Result<Option<Item>, StoreError> {
-        self.store.read(&key(tenant, event_id)).await
+    /// One of `tenant`'s events; another tenant's answers like one that does not exist.
+    pub async fn get(
+        &self,
+        tenant: &TenantId,
+        event_id: &str,
+    ) -> Result<Option<RecordedEvent>, StoreError> {
+        if !plausible_id(event_id) {
+            return Ok(None);
+        }
+        self.store
+            .read(&key(tenant, event_id))
+            .await?
+            .map(decode)
+            .transpose()
     }
 
-    /// A tenant's events, newest first: `limit` of them older than `before` (an item's
-    /// listing sort key), of `kind` if given, from the last `RETENTION_DAYS` days up to
-    /// `now`. Returns the events and whether more may follow.
-    pub async fn list(
+    /// A tenant's events, newest first: `limit` of them after the event `after` (the
+    /// last one of the previous page), of `kind` if given, from the last
+    /// `RETENTION_DAYS` days up to `now`. `None` when `after` is not one of the tenant's
+    /// events.
+    pub async fn page(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         kind: Option<EventType>,
-        before: Option<&str>,
+        after: Option<&str>,
         limit: usize,
         now_ms: i64,
-    ) -> Result<(Vec<Item>, bool), StoreError> {
-        let start = before
-            .and_then(|b| b.split('#').next()?.parse::<i64>().ok())
-            .unwrap_or(now_ms);
+    ) -> Result<Option<EventPage>, StoreError> {
+        let before = match after {
+            None => None,
+            Some(event_id) => match self.get(tenant, event_id).await? {
+                None => return Ok(None),
+                Some(last) => Some(last.listing_key()),
+            },
+        };
+        let start = before.as_ref().map_or(now_ms, |b| b.created_ms);
         let oldest = now_ms - RETENTION_DAYS * 86_400_000;
-        let days = days_back(start, oldest, RETENTION_DAYS).map(|day| list_partition(tenant, day));
-        newest_first(&*self.store, days, before, limit, |item| {
-            kind.is_none_or(|k| string(item, attr::TYPE) == Some(k.as_str()))
-        })
-        .await
+        let days = days_back(start, oldest, RETENTION_DAYS).map(|day_ms| {
+            ListingDay {
+                tenant,
+                kind: Kind::Event,
+                day_ms,
+            }
+            .to_string()
+        });
+        let keep = |item: &Item| {
+            decode(item.clone()).is_ok_and(|event| kind.is_none_or(|k| event.event_type == k))
+        };
+        let (items, has_more) =
+            newest_first(&*self.store, days, before.as_ref(), limit, keep).await?;
+        let events = items
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(EventPage { events, has_more }))
     }
 
     /// Appends one delivery attempt, and the status it leads to. Guarded by the attempt
@@ -370,35 +395,32 @@ impl Events {
     /// attempt: the loser reads again and appends after.
     pub async fn record_attempt(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         event_id: &str,
         attempt: &Attempt,
-        new_status: &str,
+        new_status: DeliveryStatus,
     ) -> Result<(), StoreError> {
         let key = key(tenant, event_id);
         for _ in 0..5 {
-            let Some(item) = self.store.read(&key).await? else {
+            let Some(mut event) = self.get(tenant, event_id).await? else {
                 return Ok(());
             };
-            let count = number(&item, attr::ATTEMPT_COUNT).unwrap_or(0);
-            let mut attempts: Vec<Value> = string(&item, attr::ATTEMPTS)
-                .and_then(|a| serde_json::from_str(a).ok())
-                .unwrap_or_default();
-            attempts.push(serde_json::to_value(attempt).expect("an attempt serializes"));
-            // The last 20 are kept: the count says how many there were.
-            let keep = attempts.len().saturating_sub(20);
-            attempts.drain(..keep);
+            let count = event.attempt_count;
+            event.attempts.push(attempt.clone());
             // A delivered event stays delivered, whatever a late attempt says.
-            let status = if string(&item, attr::STATUS) == Some(status::DELIVERED) {
-                status::DELIVERED
+            let status = if event.status == DeliveryStatus::Delivered {
+                DeliveryStatus::Delivered
             } else {
                 new_status
             };
             let mut patch = Patch::default()
                 .set_n(attr::ATTEMPT_COUNT, count + 1)
-                .set_s(attr::ATTEMPTS, Value::Array(attempts).to_string())
-                .set_s(attr::STATUS, status);
-            if new_status == status::DELIVERED {
+                .set(
+                    attr::ATTEMPTS,
+                    serde_dynamo::to_attribute_value(&event.attempts).expect("attempts serialize"),
+                )
+                .set_s(attr::STATUS, status.as_str());
+            if new_status == DeliveryStatus::Delivered {
                 patch = patch.set_if_absent(attr::DELIVERED_AT, number_value(attempt.at));
             }
             let guard = Guard::Eq(attr::ATTEMPT_COUNT, number_value(count));
@@ -409,40 +431,4 @@ impl Events {
         tracing::warn!("a delivery attempt could not be recorded after five tries");
         Ok(())
     }
-}
-
-/// One delivery attempt, as kept with its event.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct Attempt {
-    /// Epoch ms.
-    pub at: i64,
-    /// The endpoint's HTTP status, if it answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    pub latency_ms: u64,
-    /// Why it failed without an answer (`timeout`, `unreachable`, `endpoint refused`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// The merchant-facing view of a recorded event.
-pub fn view(item: &Item) -> Value {
-    let body: Value = string(item, attr::BODY)
-        .and_then(|b| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    let attempts: Value = string(item, attr::ATTEMPTS)
-        .and_then(|a| serde_json::from_str(a).ok())
-        .unwrap_or(json!([]));
-    json!({
-        "id": string(item, attr::EVENT_ID),
-        "type": string(item, attr::TYPE),
-        "created_at": number(item, attr::CREATED_AT).map(rfc3339),
-        "delivery": {
-            "status": string(item, attr::STATUS),
-            "attempt_count": number(item, attr::ATTEMPT_COUNT).unwrap_or(0),
-            "delivered_at": number(item, attr::DELIVERED_AT).map(rfc3339),
-            "attempts": attempts,
-        },
-        "data": body.get("data").cloned().unwrap_or(Value::Null),
-    })
 }

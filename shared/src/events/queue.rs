@@ -4,24 +4,52 @@
 //!
 //! On AWS it is SQS: a failed delivery makes its message visible again after the
 //! schedule's next delay (`ChangeMessageVisibility`), and the queue's redrive policy
-//! moves it to the dead-letter queue after the last. Locally (and for the tests that need
-//! no SQS) [`MemoryQueue`] keeps the same schedule in process.
+//! moves it to the dead-letter queue after the last. Off AWS the loopback crate's
+//! in-process queue keeps the same schedule.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// What a queue message asks for.
+use crate::domain::TenantId;
+
+/// Why a delivery is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Purpose {
+    /// The event was just recorded: delivered once, and not again once delivered.
+    #[default]
+    Delivery,
+    /// The tenant asked for it again: sent even if it was delivered before.
+    Redelivery,
+}
+
+/// What a queue message asks for. (On the wire, `redelivery` is a boolean: messages
+/// queued by any version read alike.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryMessage {
-    pub tenant: String,
+    pub tenant: TenantId,
     pub event_id: String,
-    /// A redelivery the tenant asked for: sent even if the event was delivered before.
-    #[serde(default)]
-    pub redelivery: bool,
+    #[serde(default, rename = "redelivery", with = "purpose_flag")]
+    pub purpose: Purpose,
+}
+
+mod purpose_flag {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Purpose;
+
+    pub fn serialize<S: Serializer>(purpose: &Purpose, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bool(*purpose == Purpose::Redelivery)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Purpose, D::Error> {
+        Ok(if bool::deserialize(deserializer)? {
+            Purpose::Redelivery
+        } else {
+            Purpose::Delivery
+        })
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -31,6 +59,10 @@ pub struct QueueError(pub String);
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
     async fn enqueue(&self, message: &DeliveryMessage) -> Result<(), QueueError>;
+
+    /// A received message (named by its receipt) whose delivery failed: visible again
+    /// after `delay`.
+    async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError>;
 }
 
 pub type SharedQueue = std::sync::Arc<dyn DeliveryQueue>;
@@ -107,23 +139,6 @@ impl SqsQueue {
     pub fn url(&self) -> &str {
         &self.url
     }
-
-    /// Makes a received message visible again after `delay` (a failed delivery).
-    pub async fn retry_after(
-        &self,
-        receipt_handle: &str,
-        delay: Duration,
-    ) -> Result<(), QueueError> {
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.url)
-            .receipt_handle(receipt_handle)
-            .visibility_timeout(delay.as_secs().min(43_200) as i32)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
-    }
 }
 
 #[async_trait]
@@ -138,85 +153,17 @@ impl DeliveryQueue for SqsQueue {
             .map(|_| ())
             .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
     }
-}
 
-/// A message waiting in [`MemoryQueue`].
-#[derive(Debug, Clone)]
-pub struct Queued {
-    pub message: DeliveryMessage,
-    pub receive_count: u32,
-    /// Epoch ms when it is visible.
-    pub visible_at: i64,
-}
-
-/// The queue in process: waiting messages and the dead letters, on the app clock.
-#[derive(Default)]
-pub struct MemoryQueue {
-    waiting: Mutex<VecDeque<Queued>>,
-    dead: Mutex<Vec<DeliveryMessage>>,
-}
-
-impl MemoryQueue {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The messages visible at `now_ms`, each received once more.
-    pub fn receive(&self, now_ms: i64) -> Vec<Queued> {
-        let mut waiting = self.waiting.lock().expect("queue lock poisoned");
-        let (ready, later): (Vec<Queued>, Vec<Queued>) =
-            waiting.drain(..).partition(|q| q.visible_at <= now_ms);
-        waiting.extend(later);
-        ready
-            .into_iter()
-            .map(|q| Queued {
-                receive_count: q.receive_count + 1,
-                ..q
-            })
-            .collect()
-    }
-
-    /// A received message whose delivery failed: back after `delay`, or to the dead
-    /// letters when the schedule has run out.
-    pub fn failed(&self, queued: Queued, delay: Option<Duration>, now_ms: i64) {
-        match delay {
-            Some(delay) => self
-                .waiting
-                .lock()
-                .expect("queue lock poisoned")
-                .push_back(Queued {
-                    visible_at: now_ms + delay.as_millis() as i64,
-                    ..queued
-                }),
-            None => self
-                .dead
-                .lock()
-                .expect("queue lock poisoned")
-                .push(queued.message),
-        }
-    }
-
-    pub fn dead_letters(&self) -> Vec<DeliveryMessage> {
-        self.dead.lock().expect("queue lock poisoned").clone()
-    }
-
-    pub fn waiting(&self) -> usize {
-        self.waiting.lock().expect("queue lock poisoned").len()
-    }
-}
-
-#[async_trait]
-impl DeliveryQueue for MemoryQueue {
-    async fn enqueue(&self, message: &DeliveryMessage) -> Result<(), QueueError> {
-        self.waiting
-            .lock()
-            .expect("queue lock poisoned")
-            .push_back(Queued {
-                message: message.clone(),
-                receive_count: 0,
-                visible_at: i64::MIN,
-            });
-        Ok(())
+    async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt)
+            .visibility_timeout(delay.as_secs().min(43_200) as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
     }
 }
 

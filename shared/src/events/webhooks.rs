@@ -21,12 +21,13 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use super::queue::DeliveryMessage;
-use super::{Attempt, EventType, Events, attr, status};
+use super::queue::{DeliveryMessage, Purpose};
+use super::{Attempt, DeliveryStatus, EventType, Events};
 use crate::clock::SharedClock;
-use crate::redirect::{check_endpoint, is_internal_address};
+use crate::domain::TenantId;
+use crate::endpoint::{check_endpoint, may_connect};
 use crate::secrets::{Cached, SecretError};
-use crate::store::{StoreError, string};
+use crate::store::StoreError;
 use crate::tenants::{Registry, Webhook};
 
 /// The headers of one delivery.
@@ -128,9 +129,7 @@ impl reqwest::dns::Resolve for PublicOnly {
         Box::pin(async move {
             let addresses: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
                 .await?
-                .filter(|a| {
-                    !is_internal_address(a.ip()) || (allow_loopback && a.ip().is_loopback())
-                })
+                .filter(|a| may_connect(a.ip(), allow_loopback))
                 .collect();
             if addresses.is_empty() {
                 return Err("the endpoint resolves to no public address".into());
@@ -139,6 +138,15 @@ impl reqwest::dns::Resolve for PublicOnly {
             Ok(addresses)
         })
     }
+}
+
+/// Whether a failed attempt is the last its schedule allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// More attempts follow a failure.
+    MoreToCome,
+    /// A failure now ends the event's deliveries (`failed`).
+    LastAttempt,
 }
 
 /// What became of one delivery.
@@ -197,36 +205,30 @@ impl Deliverer {
         }
     }
 
-    /// One delivery attempt of the message's event, recorded with it. `last` says the
-    /// schedule has run out: a failure then marks the event failed.
+    /// One delivery attempt of the message's event, recorded with it.
     pub async fn deliver(
         &self,
         message: &DeliveryMessage,
-        last: bool,
+        schedule: Schedule,
     ) -> Result<Delivery, DeliveryError> {
-        let Some(item) = self.events.get(&message.tenant, &message.event_id).await? else {
+        let Some(event) = self.events.get(&message.tenant, &message.event_id).await? else {
             tracing::warn!("a delivery for an event that is not recorded was dropped");
             return Ok(Delivery::Nothing);
         };
-        if string(&item, attr::STATUS) == Some(status::DELIVERED) && !message.redelivery {
+        if event.status == DeliveryStatus::Delivered && message.purpose != Purpose::Redelivery {
             return Ok(Delivery::Nothing);
         }
-        let (Some(kind), Some(body)) = (
-            string(&item, attr::TYPE).and_then(EventType::parse),
-            string(&item, attr::BODY),
-        ) else {
-            return Ok(Delivery::Nothing);
-        };
+        let kind = event.event_type;
         let Some(webhook) = self.webhook(&message.tenant, kind).await? else {
             tracing::info!("the tenant has no webhook endpoint now: the event stays listed");
             return Ok(Delivery::Nothing);
         };
-        let attempt = self.post(&webhook, &message.event_id, body).await;
+        let attempt = self.post(&webhook, &event.event_id, &event.body).await;
         let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
-        let new_status = match (delivered, last) {
-            (true, _) => status::DELIVERED,
-            (false, true) => status::FAILED,
-            (false, false) => status::PENDING,
+        let new_status = match (delivered, schedule) {
+            (true, _) => DeliveryStatus::Delivered,
+            (false, Schedule::LastAttempt) => DeliveryStatus::Failed,
+            (false, Schedule::MoreToCome) => DeliveryStatus::Pending,
         };
         self.events
             .record_attempt(&message.tenant, &message.event_id, &attempt, new_status)
@@ -245,15 +247,14 @@ impl Deliverer {
         })
     }
 
-    async fn webhook(&self, tenant: &str, kind: EventType) -> Result<Option<Webhook>, SecretError> {
+    /// The tenant's webhook for events of `kind`, if it has one with a signing key.
+    async fn webhook(
+        &self,
+        tenant: &TenantId,
+        kind: EventType,
+    ) -> Result<Option<Webhook>, SecretError> {
         let registry = self.tenants.get().await?;
-        let Ok(id) = crate::domain::TenantId::parse("tenant", tenant) else {
-            return Ok(None);
-        };
-        Ok(registry
-            .tenant(&id)
-            .and_then(|t| t.webhook(kind.audience()).cloned())
-            .filter(|w| !w.keys.is_empty()))
+        Ok(registry.webhook_for(tenant, kind.audience()).cloned())
     }
 
     async fn post(&self, webhook: &Webhook, event_id: &str, body: &str) -> Attempt {

@@ -6,12 +6,13 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode};
 use serde_json::json;
 
 use super::pages;
 use crate::error::ApiError;
+use crate::tenants::Role;
 
 /// The error travels to the envelope layer inside the response.
 #[derive(Clone)]
@@ -88,6 +89,33 @@ pub async fn payer_auth_envelope(mut response: Response) -> Response {
     with_body(response, Json(body).into_response())
 }
 
+/// The caller's own envelope, on routes every tenant calls (the events API): a card
+/// program's key gets the card-issuance envelope, any other caller the
+/// payer-authentication one.
+pub async fn callers_own_envelope<S: super::HasTenants + Send + Sync>(
+    axum::extract::State(state): axum::extract::State<Arc<S>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let card_program = match state.tenants().get().await {
+        Ok(registry) => request
+            .headers()
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|key| registry.authenticate(key))
+            .is_some_and(|tenant| {
+                tenant.has_role(Role::Issuer) && !tenant.has_role(Role::Merchant)
+            }),
+        Err(_) => false,
+    };
+    let response = next.run(request).await;
+    if card_program {
+        card_issuance_envelope(response).await
+    } else {
+        payer_auth_envelope(response).await
+    }
+}
+
 /// Browser pages (the 3DS return URL): a plain HTML page, no scripts, no echo of input.
 pub async fn browser_page(mut response: Response) -> Response {
     let Some(error) = take_error(&mut response) else {
@@ -99,6 +127,6 @@ pub async fn browser_page(mut response: Response) -> Response {
     } else {
         "This payment link is not valid"
     };
-    let page = pages::message_page(title, &error.public_message());
-    with_body(response, Html(page).into_response())
+    let page = pages::message_page(response.status(), title, &error.public_message());
+    with_body(response, page)
 }

@@ -18,12 +18,14 @@ pub mod lambda;
 pub mod pages;
 pub mod routes;
 
-pub use envelope::{browser_page, card_issuance_envelope, payer_auth_envelope};
+pub use envelope::{
+    browser_page, callers_own_envelope, card_issuance_envelope, payer_auth_envelope,
+};
 pub use extract::{
     Caller, HasTenants, IssuerCaller, JsonBody, MerchantCaller, TenantCaller, from_value,
     parse_json, read_body,
 };
-pub use routes::Route;
+pub use routes::{Envelope, Route, router};
 
 use crate::error::{ApiError, ErrorCode};
 

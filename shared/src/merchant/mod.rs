@@ -8,18 +8,20 @@ use url::Url;
 
 use crate::config::{
     ConfigError, Env, HttpSettings, PayerAuthSettings, Secret, SecretSettings, SessionSettings,
-    StoreSettings, check_lease,
+    StoreSettings,
 };
 use crate::error::ApiError;
 use crate::http::HasTenants;
+use crate::keys::GatewayKeys;
 use crate::outbound::HttpClient;
 use crate::platform::Platform;
 use crate::secrets::{Cached, SecretError};
-use crate::session::{SessionKeys, SessionRef, Sessions};
-use crate::tenants::{MerchantProfile, Registry, RegistryPolicy};
+use crate::session::{SessionRef, Sessions};
+use crate::tenants::{MerchantProfile, Registry};
 use crate::upstream::payer_auth::{PayerAuthClient, PayerAuthCredentials};
 
 pub mod requests;
+pub mod validation;
 
 /// The return URL route: the tenant, the session's reference code and its binding token.
 pub const CALLBACK_ROUTE: &str =
@@ -63,7 +65,7 @@ impl MerchantConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let http = HttpSettings::from_env(env)?;
         let session = SessionSettings::from_env(env)?;
-        check_lease(&http, &session)?;
+        session.lease.check(http.call_budget())?;
         Ok(Self {
             http,
             store: StoreSettings::from_env(env)?,
@@ -80,39 +82,27 @@ impl MerchantConfig {
 pub struct MerchantContext {
     pub payer_auth: PayerAuthClient,
     pub sessions: Sessions,
-    pub settings: SessionSettings,
     tenants: Cached<Registry>,
-    session_keys: Cached<SessionKeys>,
+    session_keys: Cached<GatewayKeys>,
     payer_auth_credentials: Cached<PayerAuthCredentials>,
 }
 
 impl MerchantContext {
     pub fn new(config: &MerchantConfig, platform: &Platform) -> Self {
-        let cached = |id: &str| (platform.secrets.clone(), id.to_owned(), config.secrets.ttl);
-        let (source, id, ttl) = cached(&config.secrets.tenant_registry);
-        let tenants = Cached::new(
-            source,
-            id,
-            ttl,
-            platform.clock.clone(),
-            RegistryPolicy {
-                allow_loopback_http: config.secrets.allow_loopback_http,
-            },
-        );
-        let (source, id, ttl) = cached(&config.session_keys_secret);
-        let session_keys = Cached::new(source, id, ttl, platform.clock.clone(), ());
-        let (source, id, ttl) = cached(&config.payer_auth_secret);
-        let payer_auth_credentials = Cached::new(source, id, ttl, platform.clock.clone(), ());
+        let secrets = &config.secrets;
         Self {
             payer_auth: PayerAuthClient::new(
                 HttpClient::new(config.http.clone()),
                 &config.payer_auth,
             ),
-            sessions: Sessions::new(platform.store.clone(), platform.clock.clone()),
-            settings: config.session.clone(),
-            tenants,
-            session_keys,
-            payer_auth_credentials,
+            sessions: Sessions::new(
+                platform.store.clone(),
+                platform.clock.clone(),
+                config.session.clone(),
+            ),
+            tenants: platform.tenant_registry(secrets),
+            session_keys: platform.secret(&config.session_keys_secret, secrets, ()),
+            payer_auth_credentials: platform.secret(&config.payer_auth_secret, secrets, ()),
         }
     }
 
@@ -127,19 +117,6 @@ impl MerchantContext {
         .await
     }
 
-    /// The store the sessions are in.
-    pub fn store(&self) -> &dyn crate::store::ItemStore {
-        self.sessions.store()
-    }
-
-    /// A session's raw item (with its index attributes).
-    pub async fn store_item(
-        &self,
-        session: &crate::session::SessionRef,
-    ) -> Result<Option<crate::store::Item>, crate::store::StoreError> {
-        self.store().read(&session.key()).await
-    }
-
     pub fn now_ms(&self) -> i64 {
         self.sessions.now_ms()
     }
@@ -149,7 +126,7 @@ impl MerchantContext {
     }
 
     /// The session keys as they stand (re-read after their TTL).
-    pub async fn keys(&self) -> Result<Arc<SessionKeys>, ApiError> {
+    pub async fn keys(&self) -> Result<Arc<GatewayKeys>, ApiError> {
         Ok(self.session_keys.get().await?)
     }
 

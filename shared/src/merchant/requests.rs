@@ -3,12 +3,15 @@
 //! card number and the transaction id are parsed here and passed on, never re-read.
 
 use chrono::NaiveDate;
+use serde_json::Value;
 use url::Url;
 
 use crate::domain::field as f;
 use crate::domain::{
-    CardNumber, CardSummary, Check, Expiry, FieldError, ReferenceCode, TransactionId,
+    CardNumber, CardSummary, Check, CompletionMode, Expiry, FieldError, ReferenceCode,
+    TransactionId,
 };
+use crate::error::ApiError;
 use crate::redirect::ReturnUrlPolicy;
 use crate::upstream::payer_auth::wire::{
     BillTo, Card, CheckEnrollRequest, DeviceInfo, OrderInfo, PaymentData, SetupRequest,
@@ -35,6 +38,11 @@ impl ValidSetup {
             card,
             request,
         })
+    }
+
+    /// What makes a setup the same request again: its body as it goes upstream.
+    pub fn fingerprint_body(&self) -> Value {
+        serde_json::to_value(self.upstream_body()).expect("setup requests serialize")
     }
 
     /// What goes upstream: the typed request (anything else the caller sent is dropped),
@@ -68,10 +76,48 @@ pub struct ValidCheckEnroll {
     pub reference: ReferenceCode,
     pub card: CardNumber,
     pub merchant_return_url: Url,
+    /// The gateway's added field (never sent upstream): how the challenge ends, when the
+    /// request asks for a mode other than the merchant's own.
+    pub completion: Option<CompletionMode>,
     pub request: CheckEnrollRequest,
 }
 
 impl ValidCheckEnroll {
+    /// The drop-in body as the merchant sent it (the upstream's fields, plus our own
+    /// `completion`), parsed once.
+    pub fn from_body(
+        body: Value,
+        today: NaiveDate,
+        return_urls: &ReturnUrlPolicy,
+    ) -> Result<Self, ApiError> {
+        let completion = match body.get("completion") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(mode)) => Some(CompletionMode::parse("completion", mode)?),
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "completion",
+                    "must be redirect, top or post_message",
+                ));
+            }
+        };
+        let request = crate::http::from_value(body)?;
+        Ok(Self {
+            completion,
+            ..Self::parse(request, today, return_urls)?
+        })
+    }
+
+    /// What makes a check enroll the same request again: the request as parsed and
+    /// normalised (the merchant's own return URL), and the completion it asked for.
+    pub fn fingerprint_body(&self) -> Value {
+        let mut body = serde_json::to_value(self.upstream_body(&self.merchant_return_url))
+            .expect("check-enroll requests serialize");
+        if let Some(mode) = self.completion {
+            body["completion"] = Value::from(mode.as_str());
+        }
+        body
+    }
+
     /// Checks every field the check-enroll documentation marks required.
     pub fn parse(
         request: CheckEnrollRequest,
@@ -82,7 +128,7 @@ impl ValidCheckEnroll {
         let card = card(&request.card, today)?;
         order_info(&request.order_info)?;
         bill_to(&request.bill_to)?;
-        phone("buyer_info.mobile_phone", &request.buyer_info.mobile_phone)?;
+        f::phone("buyer_info.mobile_phone", &request.buyer_info.mobile_phone)?;
         device_info(&request.device_info)?;
         let auth = &request.authentication;
         f::text("authentication.reference_id", &auth.reference_id, 64)?;
@@ -101,6 +147,7 @@ impl ValidCheckEnroll {
             reference,
             card,
             merchant_return_url,
+            completion: None,
             request,
         })
     }
@@ -200,21 +247,9 @@ fn bill_to(bill_to: &BillTo) -> Check {
     f::optional_text("bill_to.address_2", bill_to.address_2.as_deref(), 60)?;
     f::text("bill_to.city", &bill_to.city, 50)?;
     f::text("bill_to.state", &bill_to.state, 20)?;
-    phone("bill_to.phone_number", &bill_to.phone_number)?;
+    f::phone("bill_to.phone_number", &bill_to.phone_number)?;
     f::email("bill_to.email", &bill_to.email)?;
     f::text("bill_to.postal_code", &bill_to.postal_code, 10)?;
-    Ok(())
-}
-
-fn phone(field: &str, value: &str) -> Check {
-    let value = f::text(field, value, 20)?;
-    let digits = value.strip_prefix('+').unwrap_or(value);
-    if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(FieldError::new(
-            field,
-            "must be a phone number of 6 to 20 digits",
-        ));
-    }
     Ok(())
 }
 
@@ -251,7 +286,10 @@ fn device_info(device: &DeviceInfo) -> Check {
         1,
         6,
     )?;
-    time_offset(&device.http_browser_time_offset)?;
+    f::time_offset(
+        "device_info.http_browser_time_offset",
+        &device.http_browser_time_offset,
+    )?;
     f::text("device_info.user_agent", &device.user_agent, 2048)?;
     required("device_info.cookies_accepted", device.cookies_accepted)?;
     f::text(
@@ -264,19 +302,5 @@ fn device_info(device: &DeviceInfo) -> Check {
         &device.http_accept_content,
         256,
     )?;
-    Ok(())
-}
-
-fn time_offset(value: &str) -> Check {
-    const FIELD: &str = "device_info.http_browser_time_offset";
-    let offset = f::text(FIELD, value, 6)?;
-    if offset
-        .strip_prefix('-')
-        .unwrap_or(offset)
-        .parse::<u16>()
-        .is_err()
-    {
-        return Err(FieldError::new(FIELD, "must be a whole number of minutes"));
-    }
     Ok(())
 }

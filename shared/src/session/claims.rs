@@ -1,63 +1,35 @@
-//! The two claims the gateway makes on a session, and how each reads a refusal: the
-//! enrollment claim (check enroll) and the validation claim (the browser's return, the
-//! merchant's validate). The protocol that runs them is [`super::claim`].
+//! The two lease requests the gateway makes on a session, and how each reads a refusal:
+//! the enrollment claim (check enroll) and the validation claim (the browser's return,
+//! the merchant's validate). The protocol that runs them is `crate::lease`; the sessions
+//! are its book ([`Sessions`]).
 //!
 //! Both compare a keyed digest (the request's fingerprint, the transaction id's digest)
 //! inside the claim's condition. A digest made before a session-key rotation names its
 //! key: each claim carries its digest under every key it holds, claims with the current
 //! key's, and on a refusal that shows an older key's digest, claims again with that one.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use super::claim::{ClaimRequest, Verdict};
-use super::{AuthenticationSession, SessionState, Transition};
-use crate::config::SessionSettings;
-use crate::crypto::constant_time_eq;
+use super::{AuthenticationSession, SessionRef, SessionState, Sessions, Transition};
+pub use crate::keys::KeyedValue;
+use crate::lease::{LeaseRequest, Verdict};
 
-/// A value made under each session key (the current key's first), and which of them the
-/// session holds, once a refusal has shown it.
-pub struct KeyedValue {
-    values: Vec<String>,
-    chosen: AtomicUsize,
-}
+/// A session under a lease we hold.
+pub type HeldSession = crate::lease::Held<SessionRef, AuthenticationSession>;
 
-impl KeyedValue {
-    pub fn new(values: Vec<String>) -> Self {
-        assert!(
-            !values.is_empty(),
-            "a keyed value is made under one key at least"
-        );
-        Self {
-            values,
-            chosen: AtomicUsize::new(0),
-        }
-    }
+/// What a claim comes to.
+pub type ClaimStep<R> = crate::lease::NextStep<SessionRef, AuthenticationSession, R>;
 
-    /// The value to claim with.
-    fn current(&self) -> &str {
-        &self.values[self.chosen.load(Ordering::Relaxed)]
-    }
-
-    /// Whether `stored` is one of the values (compared in constant time); if it is, it is
-    /// the one claimed with from now on.
-    fn matches(&self, stored: &str) -> bool {
-        let found = self
-            .values
-            .iter()
-            .position(|value| constant_time_eq(value, stored));
-        if let Some(index) = found {
-            self.chosen.store(index, Ordering::Relaxed);
-        }
-        found.is_some()
-    }
+/// The TTL (epoch seconds) of a session record written at `now_ms`.
+fn expiry(record_ttl: Duration, now_ms: i64) -> i64 {
+    now_ms / 1000 + record_ttl.as_secs() as i64
 }
 
 /// Check enroll's claim: by reference code, for one request body (its fingerprint).
-pub struct EnrollmentClaim<'a> {
-    pub reference_code: &'a str,
-    pub tenant_id: &'a str,
+pub struct EnrollmentClaim {
     pub fingerprint: KeyedValue,
-    pub settings: &'a SessionSettings,
+    /// How long the record is kept (`SESSION_TTL_SECS`).
+    pub record_ttl: Duration,
 }
 
 /// Why an enrollment claim is refused for good.
@@ -67,19 +39,25 @@ pub enum EnrollmentRefusal {
     ReferenceInUse,
 }
 
-impl ClaimRequest for EnrollmentClaim<'_> {
+impl LeaseRequest<Sessions> for EnrollmentClaim {
     type Refusal = EnrollmentRefusal;
     const OPERATION: &'static str = "enroll";
 
-    fn claim(&self, claim_id: &str, now_ms: i64, lease_until_ms: i64) -> Transition {
+    fn take(&self, claim_id: &str, now_ms: i64, until_ms: i64) -> Transition {
         Transition::ClaimEnrollment {
-            reference_code: self.reference_code.to_owned(),
-            tenant_id: self.tenant_id.to_owned(),
             fingerprint: self.fingerprint.current().to_owned(),
             claim_id: claim_id.to_owned(),
             now_ms,
-            lease_until_ms,
-            expires_at: self.settings.record_expiry(now_ms),
+            lease_until_ms: until_ms,
+            expires_at: expiry(self.record_ttl, now_ms),
+        }
+    }
+
+    /// Not a decline: nothing was decided. The session is free for a retry.
+    fn release(&self, claim_id: &str, now_ms: i64) -> Transition {
+        Transition::ReleaseEnrollment {
+            claim_id: claim_id.to_owned(),
+            now_ms,
         }
     }
 
@@ -115,13 +93,13 @@ impl ClaimRequest for EnrollmentClaim<'_> {
 /// challenge gives.
 pub struct ValidationClaim {
     pub transaction_mac: KeyedValue,
+    /// How long the record is kept once decided (`SESSION_TTL_SECS`).
+    pub record_ttl: Duration,
 }
 
 /// Why a validation claim is refused for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValidationRefusal {
-    /// No such session.
-    NotFound,
     /// The session has no challenge to validate.
     NoChallenge,
     /// The transaction id is not this session's.
@@ -130,17 +108,34 @@ pub enum ValidationRefusal {
     Canceled,
 }
 
-impl ClaimRequest for ValidationClaim {
+impl LeaseRequest<Sessions> for ValidationClaim {
     type Refusal = ValidationRefusal;
     const OPERATION: &'static str = "validate";
 
-    fn claim(&self, claim_id: &str, now_ms: i64, lease_until_ms: i64) -> Transition {
+    fn take(&self, claim_id: &str, now_ms: i64, until_ms: i64) -> Transition {
         Transition::ClaimValidation {
             transaction_mac: self.transaction_mac.current().to_owned(),
             claim_id: claim_id.to_owned(),
             now_ms,
-            lease_until_ms,
+            lease_until_ms: until_ms,
         }
+    }
+
+    /// Nothing was decided: the session goes back to CHALLENGE_PENDING, so a later return
+    /// or validate completes it.
+    fn release(&self, claim_id: &str, now_ms: i64) -> Transition {
+        Transition::ReleaseValidation {
+            claim_id: claim_id.to_owned(),
+            now_ms,
+        }
+    }
+
+    /// A challenge past its deadline is expired (which also drops the card data).
+    fn close(&self, now_ms: i64) -> Option<Transition> {
+        Some(Transition::Expire {
+            now_ms,
+            expires_at: expiry(self.record_ttl, now_ms),
+        })
     }
 
     fn inspect(&self, session: &AuthenticationSession, now_ms: i64) -> Verdict<ValidationRefusal> {
@@ -153,7 +148,8 @@ impl ClaimRequest for ValidationClaim {
         }
         match session.effective_state(now_ms) {
             SessionState::Authenticated | SessionState::Failed => Verdict::Replay,
-            SessionState::Expired => Verdict::Expire,
+            SessionState::Expired if session.state == SessionState::Expired => Verdict::Closed,
+            SessionState::Expired => Verdict::Close,
             SessionState::Canceled => Verdict::Refuse(ValidationRefusal::Canceled),
             SessionState::Validating if session.is_claimed_at(now_ms) => Verdict::Wait,
             // Pending, or its holder died: claim (again).

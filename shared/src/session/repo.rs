@@ -1,21 +1,24 @@
 //! Reading and writing sessions: every write is one [`Transition`], applied as one
-//! conditional write.
+//! conditional write. The sessions are the lease protocol's book for the claims
+//! (`crate::lease`, [`super::claims`]); the other writes have names of their own.
 
-use std::time::{Duration, Instant};
+use async_trait::async_trait;
+use serde_json::Value;
 
-use super::{AuthenticationSession, SessionRef, Transition, attr};
+use super::claims::{ClaimStep, HeldSession};
+use super::{AuthenticationSession, SessionRef, SessionState, Transition, attr};
 use crate::clock::SharedClock;
-use crate::store::{Item, SharedStore, StoreError, Written, string};
+use crate::config::SessionSettings;
+use crate::crypto::SealedData;
+use crate::domain::{ReferenceCode, TenantId};
+use crate::keys::{GatewayKeys, SealError};
+use crate::lease::{self, Applied, LeaseBook, LeaseRequest};
+use crate::store::index::{ListingDay, ListingKey, days_back, newest_first};
+use crate::store::{Item, Kind, SharedStore, StoreError, Written, string};
 use crate::telemetry::metrics::{self, Flow};
 
 /// What became of a transition.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Recorded {
-    /// Written; the session as it is now.
-    Done(Box<AuthenticationSession>),
-    /// The guard did not hold; the session as it was, if it exists.
-    Refused(Option<Box<AuthenticationSession>>),
-}
+pub type Recorded = Applied<AuthenticationSession>;
 
 /// An authentication's final state, counted once: by the one writer whose conditional
 /// write made it.
@@ -33,11 +36,76 @@ fn count_outcome(transition: &Transition) {
     }
 }
 
+/// What an expiry came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expired {
+    /// Expired by this write (its card data dropped).
+    Now(Box<AuthenticationSession>),
+    /// Expired before.
+    Already(Box<AuthenticationSession>),
+    /// Moved on before the write (decided, canceled, or claimed): as it is now.
+    Moved(Box<AuthenticationSession>),
+    /// No such session.
+    Gone,
+}
+
+/// An answer a session keeps (sealed) to replay a request made again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredAnswer {
+    Setup,
+    Enroll,
+    Validate,
+}
+
+impl StoredAnswer {
+    /// The attribute it is kept in, also the context it is sealed under.
+    fn field(self) -> &'static str {
+        match self {
+            StoredAnswer::Setup => attr::SETUP_RESPONSE,
+            StoredAnswer::Enroll => attr::ENROLL_RESPONSE,
+            StoredAnswer::Validate => attr::VALIDATE_RESPONSE,
+        }
+    }
+
+    fn of(self, session: &AuthenticationSession) -> Option<&SealedData> {
+        match self {
+            StoredAnswer::Setup => session.setup_response.as_ref(),
+            StoredAnswer::Enroll => session.enroll_response.as_ref(),
+            StoredAnswer::Validate => session.validate_response.as_ref(),
+        }
+    }
+
+    /// Seals an upstream answer to be kept in a session.
+    pub fn seal(self, keys: &GatewayKeys, session: &SessionRef, answer: &Value) -> SealedData {
+        keys.seal(&session.key(), self.field(), answer)
+    }
+}
+
+/// Which of a tenant's sessions a listing shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// In this state (as it stands now: a challenge past its deadline is expired).
+    pub state: Option<SessionState>,
+    /// Created after this instant, epoch ms.
+    pub created_after: Option<i64>,
+}
+
+/// One page of a tenant's sessions, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionPage {
+    pub sessions: Vec<AuthenticationSession>,
+    pub has_more: bool,
+}
+
+/// How far back a listing walks (sessions are deleted a week after their decision).
+const LOOKBACK_DAYS: i64 = 31;
+
 /// Sessions over the storage port.
 #[derive(Clone)]
 pub struct Sessions {
     store: SharedStore,
     clock: SharedClock,
+    settings: SessionSettings,
 }
 
 fn decode(item: Item) -> Result<AuthenticationSession, StoreError> {
@@ -45,19 +113,23 @@ fn decode(item: Item) -> Result<AuthenticationSession, StoreError> {
 }
 
 impl Sessions {
-    pub fn new(store: SharedStore, clock: SharedClock) -> Self {
-        Self { store, clock }
+    pub fn new(store: SharedStore, clock: SharedClock, settings: SessionSettings) -> Self {
+        Self {
+            store,
+            clock,
+            settings,
+        }
     }
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
 
-    pub fn store(&self) -> &dyn crate::store::ItemStore {
-        &*self.store
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
     }
 
-    pub async fn apply(
+    pub(crate) async fn apply(
         &self,
         session: &SessionRef,
         transition: &Transition,
@@ -66,15 +138,37 @@ impl Sessions {
             .await
     }
 
+    /// Any transition, as one conditional write: for the store contract suite, which
+    /// walks the state machine write by write. (The gateway's own code goes through the
+    /// claims and the named writes.)
+    #[cfg(feature = "test-support")]
+    pub async fn apply_transition(
+        &self,
+        session: &SessionRef,
+        transition: &Transition,
+    ) -> Result<Recorded, StoreError> {
+        self.apply(session, transition).await
+    }
+
     /// [`Sessions::apply`] with a given mutation id: sending the same id twice is how a
     /// retried write looks to the store.
-    pub async fn apply_as(
+    #[cfg(any(test, feature = "test-support"))]
+    pub async fn apply_retried(
         &self,
         session: &SessionRef,
         transition: &Transition,
         mutation_id: &str,
     ) -> Result<Recorded, StoreError> {
-        let mutation = transition.mutation(mutation_id);
+        self.apply_as(session, transition, mutation_id).await
+    }
+
+    async fn apply_as(
+        &self,
+        session: &SessionRef,
+        transition: &Transition,
+        mutation_id: &str,
+    ) -> Result<Recorded, StoreError> {
+        let mutation = transition.mutation(session, mutation_id);
         match self.store.write(&session.key(), &mutation).await? {
             Written::Applied(item) => {
                 count_outcome(transition);
@@ -105,26 +199,432 @@ impl Sessions {
             .transpose()
     }
 
-    /// Waits while another invocation holds a live claim on the session (a concurrent
-    /// duplicate), polling with strongly consistent reads, up to `max_wait`. Returns the
-    /// session as last read.
-    pub(crate) async fn wait_while_claimed(
+    /// The TTL (epoch seconds) of a record written at `now_ms`.
+    pub fn record_expiry(&self, now_ms: i64) -> i64 {
+        self.settings.record_expiry(now_ms)
+    }
+
+    /// Runs the lease protocol for a claim until the caller can act.
+    pub async fn claim<Q: LeaseRequest<Self>>(
         &self,
-        session_ref: &SessionRef,
-        max_wait: Duration,
-    ) -> Result<Option<AuthenticationSession>, StoreError> {
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(50);
-        loop {
-            let session = self.get(session_ref).await?;
-            let claimed = session
-                .as_ref()
-                .is_some_and(|s| s.is_claimed_at(self.now_ms()));
-            if !claimed || started.elapsed() + delay > max_wait {
-                return Ok(session);
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_millis(400));
+        session: &SessionRef,
+        request: &Q,
+    ) -> Result<ClaimStep<Q::Refusal>, StoreError> {
+        lease::acquire(self, session, request, &self.settings.lease).await
+    }
+
+    /// Records the outcome of a claim's upstream call (a transition guarded by its claim
+    /// id). `Refused` means the claim was lost: someone took it over after it lapsed.
+    pub async fn complete(
+        &self,
+        held: &HeldSession,
+        transition: &Transition,
+    ) -> Result<Recorded, StoreError> {
+        lease::complete(self, held, transition).await
+    }
+
+    /// Gives a claim back after an upstream fault, so the request can be retried to
+    /// completion.
+    pub async fn release<Q: LeaseRequest<Self>>(&self, request: &Q, held: &HeldSession) {
+        lease::release(self, request, held).await
+    }
+
+    /// Records a setup (the session's first write), or finds the session it made before.
+    pub async fn record_setup(
+        &self,
+        session: &SessionRef,
+        fingerprint: &str,
+        response: SealedData,
+    ) -> Result<Recorded, StoreError> {
+        let now = self.now_ms();
+        let setup = Transition::RecordSetup {
+            fingerprint: fingerprint.to_owned(),
+            response,
+            now_ms: now,
+            expires_at: self.record_expiry(now),
+        };
+        self.apply(session, &setup).await
+    }
+
+    /// The merchant gives up on a pending challenge: one conditional write, refused while
+    /// a validation holds a live claim.
+    pub async fn cancel(&self, session: &SessionRef) -> Result<Recorded, StoreError> {
+        let now = self.now_ms();
+        let cancel = Transition::Cancel {
+            now_ms: now,
+            expires_at: self.record_expiry(now),
+        };
+        self.apply(session, &cancel).await
+    }
+
+    /// Records the expiry of a challenge past its deadline (one conditional write, which
+    /// also drops the card data), as `current` was read.
+    pub async fn expire(
+        &self,
+        session: &SessionRef,
+        current: &AuthenticationSession,
+    ) -> Result<Expired, StoreError> {
+        if current.state == SessionState::Expired {
+            return Ok(Expired::Already(Box::new(current.clone())));
         }
+        let now = self.now_ms();
+        let expire = Transition::Expire {
+            now_ms: now,
+            expires_at: self.record_expiry(now),
+        };
+        Ok(match self.apply(session, &expire).await? {
+            Recorded::Done(expired) => {
+                tracing::info!("challenge expired before validation");
+                Expired::Now(expired)
+            }
+            Recorded::Refused(Some(moved)) => Expired::Moved(moved),
+            Recorded::Refused(None) => Expired::Gone,
+        })
+    }
+
+    /// Expires a challenge the deadline index says is due, without reading it first (one
+    /// conditional write; refused if it moved on meanwhile).
+    pub async fn expire_due(
+        &self,
+        session: &SessionRef,
+        now_ms: i64,
+    ) -> Result<Expired, StoreError> {
+        let expire = Transition::Expire {
+            now_ms,
+            expires_at: self.record_expiry(now_ms),
+        };
+        Ok(match self.apply(session, &expire).await? {
+            Recorded::Done(expired) => Expired::Now(expired),
+            Recorded::Refused(Some(current)) if current.state == SessionState::Expired => {
+                Expired::Already(current)
+            }
+            Recorded::Refused(Some(moved)) => Expired::Moved(moved),
+            Recorded::Refused(None) => Expired::Gone,
+        })
+    }
+
+    /// An answer the session keeps, opened: what a replay of the request answers.
+    pub fn stored_answer(
+        &self,
+        keys: &GatewayKeys,
+        session: &AuthenticationSession,
+        which: StoredAnswer,
+    ) -> Result<Option<Value>, SealError> {
+        let Some(sealed) = which.of(session) else {
+            return Ok(None);
+        };
+        let key = session.session_ref().key();
+        keys.open(&key, which.field(), sealed).map(Some)
+    }
+
+    /// A page of `tenant`'s sessions, newest first: `limit` of them that `filter` keeps,
+    /// below the session `after` (the last one of the previous page). `None` when `after`
+    /// is not one of the tenant's sessions.
+    pub async fn page(
+        &self,
+        tenant: &TenantId,
+        filter: SessionFilter,
+        after: Option<&ReferenceCode>,
+        limit: usize,
+    ) -> Result<Option<SessionPage>, StoreError> {
+        let now = self.now_ms();
+        let before = match after {
+            None => None,
+            Some(reference) => {
+                let session = SessionRef::new(tenant.clone(), reference.clone());
+                let Some(last) = self.get(&session).await? else {
+                    return Ok(None);
+                };
+                Some(ListingKey::new(last.created_at, reference.as_str()))
+            }
+        };
+        let start = before.as_ref().map_or(now, |b| b.created_ms);
+        let oldest = filter
+            .created_after
+            .unwrap_or(now - LOOKBACK_DAYS * 86_400_000);
+        let days = days_back(start, oldest, LOOKBACK_DAYS).map(|day_ms| {
+            ListingDay {
+                tenant,
+                kind: Kind::AuthenticationSession,
+                day_ms,
+            }
+            .to_string()
+        });
+        let keep = |item: &Item| {
+            decode(item.clone()).is_ok_and(|s| {
+                filter
+                    .created_after
+                    .is_none_or(|after| s.created_at > after)
+                    && filter
+                        .state
+                        .is_none_or(|wanted| s.effective_state(now) == wanted)
+            })
+        };
+        let (items, has_more) =
+            newest_first(&*self.store, days, before.as_ref(), limit, keep).await?;
+        let sessions = items
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(SessionPage { sessions, has_more }))
+    }
+}
+
+#[async_trait]
+impl LeaseBook for Sessions {
+    type Key = SessionRef;
+    type Record = AuthenticationSession;
+    type Write = Transition;
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    async fn apply(&self, key: &SessionRef, write: &Transition) -> Result<Recorded, StoreError> {
+        Sessions::apply(self, key, write).await
+    }
+
+    async fn get(&self, key: &SessionRef) -> Result<Option<AuthenticationSession>, StoreError> {
+        Sessions::get(self, key).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::{Clock, OffsetClock};
+    use crate::domain::{AuthenticationResult, CardSummary};
+    use crate::lease::NextStep;
+    use crate::lease::contract::{Subject, lease_contract_tests, settings};
+    use crate::session::claims::{
+        EnrollmentClaim, EnrollmentRefusal, KeyedValue, ValidationClaim, ValidationRefusal,
+    };
+    use crate::session::{EnrollmentOutcome, RecordedResult};
+    use crate::store::memory::MemoryStore;
+
+    const TTL: Duration = Duration::from_secs(3600);
+
+    fn sealed() -> SealedData {
+        SealedData {
+            key_id: "k".into(),
+            nonce: vec![0; 12],
+            ciphertext: vec![1],
+        }
+    }
+
+    fn session_of(tenant: &str) -> SessionRef {
+        SessionRef::new(
+            TenantId::parse("tenant", tenant).unwrap(),
+            ReferenceCode::parse("reference", "r").unwrap(),
+        )
+    }
+
+    /// The session `pending` makes.
+    fn r() -> SessionRef {
+        session_of("shop-a")
+    }
+
+    fn session_settings(patience_ms: u64) -> SessionSettings {
+        SessionSettings {
+            challenge_deadline: Duration::from_secs(600),
+            record_ttl: TTL,
+            lease: settings(patience_ms),
+        }
+    }
+
+    /// The browser's validation claim of the challenge `pending` leaves.
+    fn validate() -> ValidationClaim {
+        ValidationClaim {
+            transaction_mac: KeyedValue::new(vec!["mac".into()]),
+            record_ttl: TTL,
+        }
+    }
+
+    /// A session whose challenge is pending, as check enroll leaves it.
+    async fn pending(patience_ms: u64) -> (Sessions, Arc<OffsetClock>) {
+        let clock = Arc::new(OffsetClock::default());
+        let sessions = Sessions::new(
+            Arc::new(MemoryStore::new()),
+            clock.clone(),
+            session_settings(patience_ms),
+        );
+        let now = clock.now_ms();
+        let claim = Transition::ClaimEnrollment {
+            fingerprint: "fp".into(),
+            claim_id: "e".into(),
+            now_ms: now,
+            lease_until_ms: now + 1_000,
+            expires_at: 0,
+        };
+        sessions.apply(&r(), &claim).await.unwrap();
+        let complete = Transition::CompleteEnrollment {
+            claim_id: "e".into(),
+            outcome: EnrollmentOutcome::Challenge {
+                authentication_transaction_id: "T".into(),
+                transaction_mac: "mac".into(),
+                challenge_deadline_ms: now + 600_000,
+                completion: Default::default(),
+                merchant_return_url: "https://shop.example/r".into(),
+                sealed_payment_data: sealed(),
+            },
+            card: CardSummary::default(),
+            response: sealed(),
+            now_ms: now,
+            expires_at: 0,
+        };
+        sessions.apply(&r(), &complete).await.unwrap();
+        (sessions, clock)
+    }
+
+    /// The validation claim, held to the lease protocol's contract.
+    struct ValidationSubject;
+
+    impl Subject for ValidationSubject {
+        type Book = Sessions;
+        type Request = ValidationClaim;
+
+        async fn arrange() -> (Sessions, Arc<OffsetClock>, SessionRef) {
+            let (sessions, clock) = pending(50).await;
+            (sessions, clock, r())
+        }
+
+        fn request() -> ValidationClaim {
+            validate()
+        }
+
+        fn decision(held: &HeldSession, now_ms: i64) -> Transition {
+            Transition::CompleteValidation {
+                claim_id: held.claim_id.clone(),
+                state: SessionState::Authenticated,
+                result: RecordedResult {
+                    result: AuthenticationResult::default(),
+                    sealed_values: None,
+                },
+                response: sealed(),
+                now_ms,
+                expires_at: 0,
+            }
+        }
+
+        fn is_decided(session: &AuthenticationSession) -> bool {
+            session.state == SessionState::Authenticated
+        }
+    }
+
+    lease_contract_tests!(ValidationSubject);
+
+    async fn claim<Q: LeaseRequest<Sessions>>(
+        sessions: &Sessions,
+        session: &SessionRef,
+        request: &Q,
+    ) -> ClaimStep<Q::Refusal> {
+        sessions.claim(session, request).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_transaction_id_of_another_session_is_refused_without_a_write() {
+        let (sessions, _clock) = pending(50).await;
+        let before = sessions.get(&r()).await.unwrap();
+        let forged = ValidationClaim {
+            transaction_mac: KeyedValue::new(vec!["another".into()]),
+            record_ttl: TTL,
+        };
+        assert!(matches!(
+            claim(&sessions, &r(), &forged).await,
+            NextStep::Refused(ValidationRefusal::Forged)
+        ));
+        assert!(
+            matches!(
+                claim(&sessions, &session_of("shop-b"), &validate()).await,
+                NextStep::NotFound
+            ),
+            "another tenant's reference code is another session"
+        );
+        assert_eq!(sessions.get(&r()).await.unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn a_replayed_enrollment_is_answered_and_another_body_is_refused() {
+        let (sessions, _clock) = pending(50).await;
+        let enrollment = |fingerprints: &[&str]| EnrollmentClaim {
+            fingerprint: KeyedValue::new(fingerprints.iter().map(|f| f.to_string()).collect()),
+            record_ttl: TTL,
+        };
+        assert!(matches!(
+            claim(&sessions, &r(), &enrollment(&["fp"])).await,
+            NextStep::Replay(_)
+        ));
+        assert!(
+            matches!(
+                claim(&sessions, &r(), &enrollment(&["fp-under-a-new-key", "fp"])).await,
+                NextStep::Replay(_)
+            ),
+            "a request fingerprinted before a key rotation is still the same request"
+        );
+        assert!(matches!(
+            claim(&sessions, &r(), &enrollment(&["other"])).await,
+            NextStep::Refused(EnrollmentRefusal::ReferenceInUse)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_challenge_recorded_before_a_key_rotation_is_claimed_with_its_old_digest() {
+        let (sessions, _clock) = pending(50).await;
+        let rotated = ValidationClaim {
+            transaction_mac: KeyedValue::new(vec!["mac-under-a-new-key".into(), "mac".into()]),
+            record_ttl: TTL,
+        };
+        assert!(matches!(
+            claim(&sessions, &r(), &rotated).await,
+            NextStep::Proceed(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_challenge_past_its_deadline_is_expired_once() {
+        let (sessions, clock) = pending(50).await;
+        clock.advance(Duration::from_secs(601));
+        let NextStep::Closed(first) = claim(&sessions, &r(), &validate()).await else {
+            panic!("expected the expiry")
+        };
+        assert_eq!(first.state, SessionState::Expired);
+        assert!(first.sealed_payment_data.is_none());
+        let again = claim(&sessions, &r(), &validate()).await;
+        assert!(matches!(again, NextStep::Closed(s) if s.updated_at == first.updated_at));
+        assert!(matches!(
+            claim(&sessions, &session_of("shop-b"), &validate()).await,
+            NextStep::NotFound
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_expiry_says_whether_it_expired_the_challenge_now_before_or_never() {
+        let (sessions, clock) = pending(50).await;
+        let current = sessions.get(&r()).await.unwrap().unwrap();
+        assert!(
+            matches!(
+                sessions.expire(&r(), &current).await.unwrap(),
+                Expired::Moved(_)
+            ),
+            "a challenge before its deadline is not expired"
+        );
+        clock.advance(Duration::from_secs(601));
+        let Expired::Now(expired) = sessions.expire(&r(), &current).await.unwrap() else {
+            panic!("expected the expiry")
+        };
+        assert!(matches!(
+            sessions.expire(&r(), &expired).await.unwrap(),
+            Expired::Already(_)
+        ));
+        assert!(matches!(
+            sessions
+                .expire(&session_of("shop-b"), &current)
+                .await
+                .unwrap(),
+            Expired::Gone
+        ));
     }
 }

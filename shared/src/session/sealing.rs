@@ -1,280 +1,14 @@
-//! The merchant-side session keys and what they do: seal and open what a session keeps,
-//! fingerprint requests, and bind return URLs and transaction ids to a session.
-//!
-//! The keys are a secret (`SESSION_KEYS_SECRET_ID`), either a document with key lists —
-//! the first key of each list makes new values, every key opens or checks what it made,
-//! so a key is rotated by adding a new one first and removing the old one once no session
-//! needs it — or, as CloudFormation generates it, one random string from which one data
-//! key and one MAC key are derived.
+//! What a session keeps sealed of its result: CAVV and XID (the cryptographic proof of
+//! the authentication, usable in an authorization) under the session keys, the rest of
+//! the result in clear for the status route and the redirect.
 
-use std::fmt;
-
-use base64::Engine as _;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use crate::crypto::{KeyRing, MacKey, MacKeys, SealedData};
+use crate::crypto::SealedData;
 use crate::domain::AuthenticationResult;
-use crate::secrets::SecretDocument;
-use crate::session::AuthenticationSession;
-
-/// Keys the merchant-side functions share.
-#[derive(Clone)]
-pub struct SessionKeys {
-    /// AES-256-GCM keys for the card, order and billing data validate needs later.
-    pub data_keys: KeyRing,
-    /// Internal MAC keys: return-URL binding tokens, transaction-id digests, request
-    /// fingerprints. Never leave the gateway.
-    pub macs: MacKeys,
-}
-
-impl fmt::Debug for SessionKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionKeys")
-            .field("data_keys", &self.data_keys.key_ids())
-            .field("macs", &self.macs.key_ids())
-            .finish()
-    }
-}
-
-/// The session-keys secret as stored.
-#[derive(Serialize, Deserialize)]
-pub struct SessionKeysDocument {
-    /// `{"kid", "key": base64 of 32 bytes}`, the first encrypts.
-    pub data_encryption_keys: Vec<KeyDocument>,
-    /// `{"kid", "key": 32+ characters}`, the first makes new values.
-    pub session_mac_keys: Vec<KeyDocument>,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct KeyDocument {
-    pub kid: String,
-    pub key: String,
-}
-
-/// Sealed session data that did not open: a wrong or retired key, another record's
-/// ciphertext, or tampering. Never a caller's mistake.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("sealed {field} of a session cannot be opened: {reason}")]
-pub struct SealError {
-    pub field: &'static str,
-    pub reason: String,
-}
-
-impl SecretDocument for SessionKeys {
-    type Context = ();
-
-    fn parse(text: &str, _: &()) -> Result<Self, String> {
-        let document = if text.trim_start().starts_with('{') {
-            serde_json::from_str(text).map_err(|_| "not a session keys document".to_owned())?
-        } else {
-            derived_document(text.trim())?
-        };
-        Self::from_document(document)
-    }
-}
-
-/// The keys a generated random string (32+ characters, the form CloudFormation's
-/// `GenerateSecretString` gives) stands for, as a document: one data key and one MAC key
-/// derived from it. The key id names the string (a digest prefix), so a new string never
-/// reuses an old id. The admin command starts a rotation from this document.
-pub fn derived_document(secret: &str) -> Result<SessionKeysDocument, String> {
-    if secret.len() < 32 {
-        return Err("a generated session key must be at least 32 characters".into());
-    }
-    let root = MacKey::new(secret.as_bytes());
-    let kid = format!("g-{}", &hex::encode(Sha256::digest(secret.as_bytes()))[..8]);
-    Ok(SessionKeysDocument {
-        data_encryption_keys: vec![KeyDocument {
-            kid: kid.clone(),
-            key: base64::engine::general_purpose::STANDARD
-                .encode(root.derive("session data encryption key")),
-        }],
-        session_mac_keys: vec![KeyDocument {
-            kid,
-            key: hex::encode(root.derive("session mac key")),
-        }],
-    })
-}
-
-impl SessionKeys {
-    fn from_document(document: SessionKeysDocument) -> Result<Self, String> {
-        let mut data = Vec::new();
-        for key in document.data_encryption_keys {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(key.key.trim())
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or("data_encryption_keys: each key must be base64 of 32 bytes")?;
-            data.push((key.kid, bytes));
-        }
-        let mut macs = Vec::new();
-        for key in document.session_mac_keys {
-            if key.key.len() < 32 {
-                return Err("session_mac_keys: each key must be at least 32 characters".into());
-            }
-            macs.push((key.kid, MacKey::new(key.key.as_bytes())));
-        }
-        Ok(Self {
-            data_keys: KeyRing::new(data).map_err(|e| format!("data_encryption_keys: {e}"))?,
-            macs: MacKeys::new(macs).map_err(|e| format!("session_mac_keys: {e}"))?,
-        })
-    }
-
-    /// Seals `value` into the session item `record`, bound to `field`: a ciphertext moved
-    /// to another record, or to another attribute of the same record, does not open.
-    pub fn seal<T: Serialize>(&self, record: &str, field: &str, value: &T) -> SealedData {
-        let plaintext = serde_json::to_vec(value).expect("session data serializes");
-        self.data_keys
-            .seal(&format!("{record}#{field}"), &plaintext)
-    }
-
-    pub fn open<T: DeserializeOwned>(
-        &self,
-        record: &str,
-        field: &'static str,
-        sealed: &SealedData,
-    ) -> Result<T, SealError> {
-        let plaintext = self
-            .data_keys
-            .open(&format!("{record}#{field}"), sealed)
-            .map_err(|e| SealError {
-                field,
-                reason: e.to_string(),
-            })?;
-        serde_json::from_slice(&plaintext).map_err(|e| SealError {
-            field,
-            reason: e.to_string(),
-        })
-    }
-
-    /// The result as it is recorded: CAVV and XID (the cryptographic proof of the
-    /// authentication, usable in an authorization) sealed into the record; the rest in
-    /// clear, for the status route and the redirect.
-    pub fn seal_result(&self, record: &str, result: AuthenticationResult) -> RecordedResult {
-        let values = AuthenticationValues {
-            cavv: result.cavv.clone(),
-            xid: result.xid.clone(),
-        };
-        let sealed_values = (values.cavv.is_some() || values.xid.is_some()).then(|| {
-            self.seal(
-                record,
-                crate::session::attr::SEALED_AUTHENTICATION_VALUES,
-                &values,
-            )
-        });
-        RecordedResult {
-            result: AuthenticationResult {
-                cavv: None,
-                xid: None,
-                ..result
-            },
-            sealed_values,
-        }
-    }
-
-    /// The session's result with its CAVV and XID opened, for its owner.
-    pub fn open_result(
-        &self,
-        record: &str,
-        session: &AuthenticationSession,
-    ) -> Result<Option<AuthenticationResult>, SealError> {
-        let Some(result) = session.result.clone() else {
-            return Ok(None);
-        };
-        let Some(sealed) = &session.sealed_authentication_values else {
-            return Ok(Some(result));
-        };
-        let values: AuthenticationValues = self.open(
-            record,
-            crate::session::attr::SEALED_AUTHENTICATION_VALUES,
-            sealed,
-        )?;
-        Ok(Some(AuthenticationResult {
-            cavv: values.cavv,
-            xid: values.xid,
-            ..result
-        }))
-    }
-
-    /// A keyed digest of a request body under each key (the current one first), to tell a
-    /// replay from a different request under the same reference code without storing the
-    /// body (it holds card data; a plain hash of a card number can be brute-forced, a
-    /// keyed one cannot).
-    pub fn fingerprints(&self, purpose: &str, tenant: &str, body: &Value) -> Vec<String> {
-        // serde_json's map keeps keys sorted: equal JSON gives equal bytes.
-        let canonical = serde_json::to_vec(body).expect("JSON serializes");
-        self.macs.digests(purpose, &[tenant.as_bytes(), &canonical])
-    }
-
-    /// The token in our return URL that ties it to one session of one tenant.
-    pub fn return_url_binding(&self, tenant: &str, reference_code: &str) -> String {
-        self.macs.token(
-            "return-url-binding",
-            &[tenant.as_bytes(), reference_code.as_bytes()],
-        )
-    }
-
-    /// Whether a presented binding token is this session's (under any key still held).
-    pub fn binding_matches(&self, presented: &str, tenant: &str, reference_code: &str) -> bool {
-        self.macs.verify_token(
-            presented,
-            "return-url-binding",
-            &[tenant.as_bytes(), reference_code.as_bytes()],
-        )
-    }
-
-    /// What is stored (and compared in the claim's condition) instead of the
-    /// authentication transaction id itself: a digest under each key (the current one
-    /// first), so the comparison's timing says nothing about the secret.
-    pub fn transaction_macs(&self, authentication_transaction_id: &str) -> Vec<String> {
-        self.macs.digests(
-            "transaction-id",
-            &[authentication_transaction_id.as_bytes()],
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_generated_string_gives_keys_and_a_short_one_is_refused() {
-        let keys = SessionKeys::parse("x".repeat(64).as_str(), &()).unwrap();
-        assert!(keys.macs.key_ids()[0].starts_with("g-"));
-        let sealed = keys.seal("AUTH#t#r", "payment_data", &"4000000000002701");
-        let opened: String = keys.open("AUTH#t#r", "payment_data", &sealed).unwrap();
-        assert_eq!(opened, "4000000000002701");
-        assert!(SessionKeys::parse("short", &()).is_err());
-    }
-
-    #[test]
-    fn a_document_parses_and_its_errors_never_show_a_key() {
-        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-        let text = serde_json::json!({
-            "data_encryption_keys": [{"kid": "d2", "key": key}],
-            "session_mac_keys": [{"kid": "m2", "key": "m".repeat(32)}, {"kid": "m1", "key": "n".repeat(32)}]
-        })
-        .to_string();
-        let keys = SessionKeys::parse(&text, &()).unwrap();
-        assert_eq!(keys.macs.key_ids(), ["m2", "m1"]);
-        let bad = text.replace(&"m".repeat(32), "short-mac-key");
-        let error = SessionKeys::parse(&bad, &()).err().unwrap();
-        assert!(!error.contains("short-mac-key"), "{error}");
-    }
-
-    #[test]
-    fn a_binding_is_for_one_tenant_and_one_reference() {
-        let keys = SessionKeys::parse("x".repeat(64).as_str(), &()).unwrap();
-        let binding = keys.return_url_binding("shop-a", "r1");
-        assert!(keys.binding_matches(&binding, "shop-a", "r1"));
-        assert!(!keys.binding_matches(&binding, "shop-b", "r1"));
-        assert!(!keys.binding_matches(&binding, "shop-a", "r2"));
-    }
-}
+use crate::keys::GatewayKeys;
+pub use crate::keys::SealError;
+use crate::session::{AuthenticationSession, attr};
 
 /// What is sealed of a result.
 #[derive(Serialize, Deserialize)]
@@ -283,10 +17,55 @@ struct AuthenticationValues {
     xid: Option<String>,
 }
 
-/// A result ready to be written: see [`SessionKeys::seal_result`].
+/// A result ready to be written: see [`seal_result`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedResult {
     /// Without CAVV and XID.
     pub result: AuthenticationResult,
     pub sealed_values: Option<SealedData>,
+}
+
+/// The result as it is recorded: CAVV and XID (the cryptographic proof of the
+/// authentication, usable in an authorization) sealed into the record; the rest in
+/// clear, for the status route and the redirect.
+pub fn seal_result(
+    keys: &GatewayKeys,
+    record: &str,
+    result: AuthenticationResult,
+) -> RecordedResult {
+    let values = AuthenticationValues {
+        cavv: result.cavv.clone(),
+        xid: result.xid.clone(),
+    };
+    let sealed_values = (values.cavv.is_some() || values.xid.is_some())
+        .then(|| keys.seal(record, attr::SEALED_AUTHENTICATION_VALUES, &values));
+    RecordedResult {
+        result: AuthenticationResult {
+            cavv: None,
+            xid: None,
+            ..result
+        },
+        sealed_values,
+    }
+}
+
+/// The session's result with its CAVV and XID opened, for its owner.
+pub fn open_result(
+    keys: &GatewayKeys,
+    record: &str,
+    session: &AuthenticationSession,
+) -> Result<Option<AuthenticationResult>, SealError> {
+    let Some(result) = session.result.clone() else {
+        return Ok(None);
+    };
+    let Some(sealed) = &session.sealed_authentication_values else {
+        return Ok(Some(result));
+    };
+    let values: AuthenticationValues =
+        keys.open(record, attr::SEALED_AUTHENTICATION_VALUES, sealed)?;
+    Ok(Some(AuthenticationResult {
+        cavv: values.cavv,
+        xid: values.xid,
+        ..result
+    }))
 }

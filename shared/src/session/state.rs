@@ -18,11 +18,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::attr;
 use super::sealing::RecordedResult;
+use super::{SessionRef, attr};
 use crate::crypto::SealedData;
 use crate::domain::CardSummary;
-use crate::store::{AttributeValue, Guard, Mutation, Patch, number_value, string_value};
+use crate::lease;
+use crate::store::index::{self, DeadlinePartition, ListingDay, ListingKey};
+use crate::store::{AttributeValue, Guard, Kind, Mutation, Patch, number_value, string_value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -101,8 +103,6 @@ pub enum EnrollmentOutcome {
         authentication_transaction_id: String,
         transaction_mac: String,
         challenge_deadline_ms: i64,
-        /// Its partition of the deadline index ([`sweep_partition`]).
-        sweep_partition: String,
         /// How the browser's return will end.
         completion: crate::domain::CompletionMode,
         merchant_return_url: String,
@@ -110,21 +110,17 @@ pub enum EnrollmentOutcome {
     },
 }
 
-/// Every change of state a session can make. Built by the handlers, turned into one
-/// guarded write by [`Transition::mutation`].
+/// Every change of state a session can make, each turned into one guarded write of the
+/// session it names by [`Transition::mutation`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
     RecordSetup {
-        reference_code: String,
-        tenant_id: String,
         fingerprint: String,
         response: SealedData,
         now_ms: i64,
         expires_at: i64,
     },
     ClaimEnrollment {
-        reference_code: String,
-        tenant_id: String,
         fingerprint: String,
         claim_id: String,
         now_ms: i64,
@@ -172,40 +168,13 @@ pub enum Transition {
     },
 }
 
-/// The listing index's attributes (`crate::store::Index::ByTenantDay`): a tenant's
-/// sessions by the day they were created.
-const LIST_PK: &str = "list_pk";
-const LIST_SK: &str = "list_sk";
-
-/// The listing index's partition of a tenant's sessions created on one day.
-pub fn listing_partition(tenant: &str, created_ms: i64) -> String {
-    format!("{tenant}#AUTH#{}", crate::clock::utc_date(created_ms))
-}
-
-fn listing_sort(reference_code: &str, created_ms: i64) -> String {
-    format!("{created_ms:013}#{reference_code}")
-}
-
-/// How many partitions of the deadline index one minute's challenges spread over.
-pub const SWEEP_SHARDS: u32 = 4;
-
-/// The deadline index's partition for a challenge: its deadline's minute and a shard
-/// from its key, so no partition takes all of a busy minute's writes.
-pub fn sweep_partition(record_key: &str, deadline_ms: i64) -> String {
-    // FNV-1a: stable across processes and versions, unlike the std hasher.
-    let hash = record_key.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    format!("{}#{}", deadline_ms.div_euclid(60_000), hash % SWEEP_SHARDS)
-}
-
 /// A claim held by someone else whose lease has run out.
 fn lapsed_claim(state: SessionState, now_ms: i64) -> Guard {
-    Guard::And(vec![state.guard(), Guard::Lt(attr::LEASE_UNTIL, now_ms)])
+    Guard::And(vec![state.guard(), lease::claimable(now_ms)])
 }
 
 fn held_claim(state: SessionState, claim_id: &str) -> Guard {
-    Guard::And(vec![state.guard(), Guard::equals(attr::CLAIM_ID, claim_id)])
+    Guard::And(vec![state.guard(), lease::held_by(claim_id)])
 }
 
 /// Every write stamps when it happened and when TTL may delete the record.
@@ -215,18 +184,40 @@ fn stamped(patch: Patch, now_ms: i64, expires_at: i64) -> Patch {
         .set_n(attr::EXPIRES_AT, expires_at)
 }
 
-/// The claim is over (completed or released).
-fn unclaimed(patch: Patch) -> Patch {
-    patch.remove(attr::CLAIM_ID).remove(attr::LEASE_UNTIL)
-}
-
 /// A terminal state: the claim is over, the card data has served its purpose, and the
 /// sweeper has nothing left to expire.
 fn terminal(patch: Patch, now_ms: i64, expires_at: i64) -> Patch {
-    unclaimed(stamped(patch, now_ms, expires_at))
+    lease::ended(stamped(patch, now_ms, expires_at))
         .remove(attr::SEALED_PAYMENT_DATA)
-        .remove(attr::SWEEP_PK)
-        .remove(attr::SWEEP_SK)
+        .remove(index::attr::SWEEP_PK)
+        .remove(index::attr::SWEEP_SK)
+}
+
+/// What a session's first write (setup's, or a check enroll's that came without one)
+/// creates besides its state: its kind, names, creation time and listing entry.
+fn created(session: &SessionRef, now_ms: i64) -> [(&'static str, AttributeValue); 6] {
+    let listing = ListingDay {
+        tenant: &session.tenant,
+        kind: Kind::AuthenticationSession,
+        day_ms: now_ms,
+    };
+    [
+        (
+            crate::store::attr::KIND,
+            string_value(Kind::AuthenticationSession.as_str()),
+        ),
+        (
+            attr::REFERENCE_CODE,
+            string_value(session.reference.as_str()),
+        ),
+        (attr::TENANT_ID, string_value(session.tenant.as_str())),
+        (index::attr::LIST_PK, string_value(listing.to_string())),
+        (
+            index::attr::LIST_SK,
+            string_value(ListingKey::new(now_ms, session.reference.as_str()).encode()),
+        ),
+        (attr::CREATED_AT, number_value(now_ms)),
+    ]
 }
 
 /// A challenge nobody is working on: pending, or claimed by someone whose lease ran out.
@@ -261,16 +252,16 @@ impl Transition {
         }
     }
 
-    /// The one conditional write that performs this transition. `mutation_id` is
-    /// stamped on the item so a write that landed but whose answer was lost (and was
-    /// retried by the SDK) can be recognised as our own.
-    pub fn mutation(&self, mutation_id: &str) -> Mutation {
+    /// The one conditional write that performs this transition on `session`.
+    /// `mutation_id` is stamped on the item so a write that landed but whose answer was
+    /// lost (and was retried by the SDK) can be recognised as our own.
+    pub fn mutation(&self, session: &SessionRef, mutation_id: &str) -> Mutation {
         let base = Patch::default()
             .set_s(attr::STATE, self.target().as_str())
             .set_s(attr::MUTATION_ID, mutation_id);
         Mutation {
             guard: self.guard(),
-            patch: self.patch(base),
+            patch: self.patch(session, base),
         }
     }
 
@@ -315,44 +306,40 @@ impl Transition {
     }
 
     /// What the transition writes, on top of the new state and the mutation id.
-    fn patch(&self, base: Patch) -> Patch {
+    fn patch(&self, session: &SessionRef, base: Patch) -> Patch {
         match self {
             Transition::RecordSetup {
-                reference_code,
-                tenant_id,
                 fingerprint,
                 response,
                 now_ms,
                 expires_at,
-            } => base
-                .set_s(attr::KIND, super::KIND)
-                .set_s(attr::REFERENCE_CODE, reference_code)
-                .set_s(attr::TENANT_ID, tenant_id)
-                .set_s(attr::SETUP_FINGERPRINT, fingerprint)
-                .set(attr::SETUP_RESPONSE, map(response))
-                .set_s(LIST_PK, listing_partition(tenant_id, *now_ms))
-                .set_s(LIST_SK, listing_sort(reference_code, *now_ms))
-                .set_n(attr::CREATED_AT, *now_ms)
-                .set_n(attr::UPDATED_AT, *now_ms)
-                .set_n(attr::EXPIRES_AT, *expires_at),
+            } => {
+                let patch = created(session, *now_ms)
+                    .into_iter()
+                    .fold(base, |patch, (name, value)| patch.set(name, value));
+                stamped(patch, *now_ms, *expires_at)
+                    .set_s(attr::SETUP_FINGERPRINT, fingerprint)
+                    .set(attr::SETUP_RESPONSE, map(response))
+            }
             Transition::ClaimEnrollment {
-                reference_code,
-                tenant_id,
                 fingerprint,
                 claim_id,
                 now_ms,
                 lease_until_ms,
                 expires_at,
-            } => stamped(base, *now_ms, *expires_at)
-                .set_s(attr::CLAIM_ID, claim_id)
-                .set_n(attr::LEASE_UNTIL, *lease_until_ms)
+            } => {
+                let patch = created(session, *now_ms)
+                    .into_iter()
+                    .fold(base, |patch, (name, value)| {
+                        patch.set_if_absent(name, value)
+                    });
+                lease::taken(
+                    stamped(patch, *now_ms, *expires_at),
+                    claim_id,
+                    *lease_until_ms,
+                )
                 .set_s(attr::ENROLL_FINGERPRINT, fingerprint)
-                .set_if_absent(attr::KIND, string_value(super::KIND))
-                .set_if_absent(attr::REFERENCE_CODE, string_value(reference_code))
-                .set_if_absent(attr::TENANT_ID, string_value(tenant_id))
-                .set_if_absent(LIST_PK, string_value(listing_partition(tenant_id, *now_ms)))
-                .set_if_absent(LIST_SK, string_value(listing_sort(reference_code, *now_ms)))
-                .set_if_absent(attr::CREATED_AT, number_value(*now_ms)),
+            }
             Transition::CompleteEnrollment {
                 outcome,
                 card,
@@ -360,25 +347,25 @@ impl Transition {
                 now_ms,
                 expires_at,
                 ..
-            } => outcome.patch(unclaimed(
-                stamped(base, *now_ms, *expires_at)
-                    .set(attr::ENROLL_RESPONSE, map(response))
-                    .set(attr::CARD, map(card)),
-            )),
+            } => outcome.patch(
+                session,
+                lease::ended(
+                    stamped(base, *now_ms, *expires_at)
+                        .set(attr::ENROLL_RESPONSE, map(response))
+                        .set(attr::CARD, map(card)),
+                ),
+            ),
             // The request never completed: forget it, so the same reference_code can be
             // retried (with the same or a corrected body).
             Transition::ReleaseEnrollment { now_ms, .. } => {
-                unclaimed(base.set_n(attr::UPDATED_AT, *now_ms)).remove(attr::ENROLL_FINGERPRINT)
+                lease::ended(base.set_n(attr::UPDATED_AT, *now_ms)).remove(attr::ENROLL_FINGERPRINT)
             }
             Transition::ClaimValidation {
                 claim_id,
                 now_ms,
                 lease_until_ms,
                 ..
-            } => base
-                .set_s(attr::CLAIM_ID, claim_id)
-                .set_n(attr::LEASE_UNTIL, *lease_until_ms)
-                .set_n(attr::UPDATED_AT, *now_ms),
+            } => lease::taken(base, claim_id, *lease_until_ms).set_n(attr::UPDATED_AT, *now_ms),
             Transition::CompleteValidation {
                 result,
                 response,
@@ -389,7 +376,7 @@ impl Transition {
                 .patch(terminal(base, *now_ms, *expires_at))
                 .set(attr::VALIDATE_RESPONSE, map(response)),
             Transition::ReleaseValidation { now_ms, .. } => {
-                unclaimed(base.set_n(attr::UPDATED_AT, *now_ms))
+                lease::ended(base.set_n(attr::UPDATED_AT, *now_ms))
             }
             Transition::Expire { now_ms, expires_at }
             | Transition::Cancel { now_ms, expires_at } => terminal(base, *now_ms, *expires_at),
@@ -409,21 +396,23 @@ impl RecordedResult {
 
 impl EnrollmentOutcome {
     /// What check enroll's outcome adds to the session.
-    fn patch(&self, patch: Patch) -> Patch {
+    fn patch(&self, session: &SessionRef, patch: Patch) -> Patch {
         match self {
             EnrollmentOutcome::Final { result, .. } => result.patch(patch),
             EnrollmentOutcome::Challenge {
                 authentication_transaction_id,
                 transaction_mac,
                 challenge_deadline_ms,
-                sweep_partition,
                 completion,
                 merchant_return_url,
                 sealed_payment_data,
             } => patch
                 .set_s(attr::COMPLETION, completion.as_str())
-                .set_s(attr::SWEEP_PK, sweep_partition)
-                .set_n(attr::SWEEP_SK, *challenge_deadline_ms)
+                .set_s(
+                    index::attr::SWEEP_PK,
+                    DeadlinePartition::of(&session.key(), *challenge_deadline_ms).to_string(),
+                )
+                .set_n(index::attr::SWEEP_SK, *challenge_deadline_ms)
                 .set_s(
                     attr::AUTHENTICATION_TRANSACTION_ID,
                     authentication_transaction_id,
@@ -442,6 +431,13 @@ mod tests {
     use crate::domain::AuthenticationResult;
     use crate::store::memory::holds;
     use crate::store::{Item, KEY};
+
+    fn session() -> SessionRef {
+        SessionRef::new(
+            crate::domain::TenantId::parse("tenant", "m1").unwrap(),
+            crate::domain::ReferenceCode::parse("reference", "r").unwrap(),
+        )
+    }
 
     fn item(state: SessionState, extra: &[(&str, AttributeValue)]) -> Item {
         let mut item = Item::from([
@@ -463,7 +459,7 @@ mod tests {
     /// Which states each transition may leave, at a time when claims have lapsed
     /// (`now` = 500 > lease 100) and the deadline (1000) is ahead or behind.
     fn admitted(transition: &Transition) -> Vec<SessionState> {
-        let guard = transition.mutation("m").guard;
+        let guard = transition.mutation(&session(), "m").guard;
         SessionState::ALL
             .into_iter()
             .filter(|state| holds(&guard, Some(&item(*state, &[]))))
@@ -474,8 +470,6 @@ mod tests {
     fn each_transition_leaves_only_the_states_the_diagram_shows() {
         use SessionState::*;
         let claim_enrollment = Transition::ClaimEnrollment {
-            reference_code: "r".into(),
-            tenant_id: "m1".into(),
             fingerprint: "fp".into(),
             claim_id: "c2".into(),
             now_ms: 500,
@@ -483,7 +477,10 @@ mod tests {
             expires_at: 9,
         };
         assert_eq!(admitted(&claim_enrollment), vec![SetupCompleted, Enrolling]);
-        assert!(holds(&claim_enrollment.mutation("m").guard, None));
+        assert!(holds(
+            &claim_enrollment.mutation(&session(), "m").guard,
+            None
+        ));
 
         let claim_validation = Transition::ClaimValidation {
             transaction_mac: "mac".into(),
@@ -495,7 +492,10 @@ mod tests {
             admitted(&claim_validation),
             vec![ChallengePending, Validating]
         );
-        assert!(!holds(&claim_validation.mutation("m").guard, None));
+        assert!(!holds(
+            &claim_validation.mutation(&session(), "m").guard,
+            None
+        ));
 
         let complete = Transition::ReleaseValidation {
             claim_id: "c1".into(),
@@ -522,24 +522,37 @@ mod tests {
             &[(attr::LEASE_UNTIL, number_value(10_000))],
         );
         let claim = |fingerprint: &str| Transition::ClaimEnrollment {
-            reference_code: "r".into(),
-            tenant_id: "m1".into(),
             fingerprint: fingerprint.into(),
             claim_id: "c2".into(),
             now_ms: 500,
             lease_until_ms: 900,
             expires_at: 9,
         };
-        assert!(!holds(&claim("fp").mutation("m").guard, Some(&live)));
+        assert!(!holds(
+            &claim("fp").mutation(&session(), "m").guard,
+            Some(&live)
+        ));
         let lapsed = item(SessionState::Enrolling, &[]);
-        assert!(holds(&claim("fp").mutation("m").guard, Some(&lapsed)));
+        assert!(holds(
+            &claim("fp").mutation(&session(), "m").guard,
+            Some(&lapsed)
+        ));
         assert!(
-            holds(&claim("other").mutation("m").guard, Some(&lapsed)),
+            holds(
+                &claim("other").mutation(&session(), "m").guard,
+                Some(&lapsed)
+            ),
             "a corrected body after a crash"
         );
-        assert!(!holds(&claim("other").mutation("m").guard, Some(&live)));
+        assert!(!holds(
+            &claim("other").mutation(&session(), "m").guard,
+            Some(&live)
+        ));
         let setup = item(SessionState::SetupCompleted, &[]);
-        assert!(holds(&claim("other").mutation("m").guard, Some(&setup)));
+        assert!(holds(
+            &claim("other").mutation(&session(), "m").guard,
+            Some(&setup)
+        ));
     }
 
     #[test]
@@ -552,15 +565,15 @@ mod tests {
             lease_until_ms: now_ms + 10,
         };
         assert!(holds(
-            &claim("mac", 999).mutation("m").guard,
+            &claim("mac", 999).mutation(&session(), "m").guard,
             Some(&pending)
         ));
         assert!(!holds(
-            &claim("forged", 999).mutation("m").guard,
+            &claim("forged", 999).mutation(&session(), "m").guard,
             Some(&pending)
         ));
         assert!(!holds(
-            &claim("mac", 1_000).mutation("m").guard,
+            &claim("mac", 1_000).mutation(&session(), "m").guard,
             Some(&pending)
         ));
     }
@@ -596,7 +609,7 @@ mod tests {
             assert!(transition.target().is_terminal());
             assert!(
                 transition
-                    .mutation("m")
+                    .mutation(&session(), "m")
                     .patch
                     .remove
                     .contains(&attr::SEALED_PAYMENT_DATA)

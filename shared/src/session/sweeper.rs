@@ -8,16 +8,18 @@
 //! status route (a challenge decided or canceled meanwhile is left alone: the write is
 //! refused), and moves its cursor past the minutes it finished.
 
-use super::state::SWEEP_SHARDS;
-use super::{Recorded, SessionRef, Sessions, Transition, attr};
-use crate::config::SessionSettings;
+use super::{Expired, SessionRef, Sessions, attr};
 use crate::domain::{ReferenceCode, TenantId};
+use crate::store::index::DeadlinePartition;
 use crate::store::{
-    Guard, Index, Mutation, Patch, Query, SharedStore, StoreError, number, number_value, string,
+    Guard, Index, Kind, Mutation, Patch, Query, SharedStore, StoreError, number, number_value,
+    string,
 };
 
-/// The cursor item: the first minute the next run reads.
-pub const CURSOR_KEY: &str = "SWEEPER#cursor";
+/// The cursor item's key: the first minute the next run reads.
+pub fn cursor_key() -> String {
+    Kind::SweeperCursor.key(&["cursor"])
+}
 const CURSOR_MINUTE: &str = "minute";
 
 /// How far back a first run (no cursor yet) looks.
@@ -45,24 +47,19 @@ enum Entry {
 pub struct Sweeper {
     sessions: Sessions,
     store: SharedStore,
-    settings: SessionSettings,
 }
 
 impl Sweeper {
-    pub fn new(sessions: Sessions, store: SharedStore, settings: SessionSettings) -> Self {
-        Self {
-            sessions,
-            store,
-            settings,
-        }
+    pub fn new(sessions: Sessions, store: SharedStore) -> Self {
+        Self { sessions, store }
     }
 
     pub async fn sweep(&self) -> Result<Swept, StoreError> {
         let now = self.sessions.now_ms();
-        let now_minute = now.div_euclid(60_000);
+        let now_minute = DeadlinePartition::minute_of(now);
         let from = self
             .store
-            .read(CURSOR_KEY)
+            .read(&cursor_key())
             .await?
             .and_then(|item| number(&item, CURSOR_MINUTE))
             .unwrap_or(now_minute - FIRST_RUN_LOOKBACK_MINUTES);
@@ -72,8 +69,8 @@ impl Sweeper {
         let mut unfinished: Option<i64> = None;
         for minute in from..=now_minute {
             swept.minutes += 1;
-            for shard in 0..SWEEP_SHARDS {
-                let (expired, left) = self.sweep_partition(minute, shard, now).await?;
+            for partition in DeadlinePartition::of_minute(minute) {
+                let (expired, left) = self.sweep_partition(partition, now).await?;
                 swept.expired += expired;
                 swept.left += left;
                 if left > 0 {
@@ -91,13 +88,12 @@ impl Sweeper {
     /// Expires the due challenges of one partition; returns (expired, left).
     async fn sweep_partition(
         &self,
-        minute: i64,
-        shard: u32,
+        partition: DeadlinePartition,
         now: i64,
     ) -> Result<(usize, usize), StoreError> {
         let mut query = Query {
             index: Index::ByDeadline,
-            partition: format!("{minute}#{shard}"),
+            partition: partition.to_string(),
             up_to: Some((number_value(now), true)),
             descending: false,
             limit: PAGE,
@@ -130,19 +126,15 @@ impl Sweeper {
             tracing::warn!("a deadline index entry without its session's names was skipped");
             return Ok(Entry::Gone);
         };
-        let expire = Transition::Expire {
-            now_ms: now,
-            expires_at: self.settings.record_expiry(now),
-        };
         let session = SessionRef::new(tenant, reference);
-        Ok(match self.sessions.apply(&session, &expire).await? {
-            Recorded::Done(_) => Entry::Expired,
+        Ok(match self.sessions.expire_due(&session, now).await? {
+            Expired::Now(_) => Entry::Expired,
             // Decided or canceled meanwhile (the index, eventually consistent, had not
             // caught up), or deleted.
-            Recorded::Refused(None) => Entry::Gone,
-            Recorded::Refused(Some(current)) if current.state.is_terminal() => Entry::Gone,
+            Expired::Already(_) | Expired::Gone => Entry::Gone,
+            Expired::Moved(current) if current.state.is_terminal() => Entry::Gone,
             // A validation holds a live claim: the next run looks again.
-            Recorded::Refused(Some(_)) => Entry::Left,
+            Expired::Moved(_) => Entry::Left,
         })
     }
 
@@ -152,7 +144,7 @@ impl Sweeper {
             guard: Guard::Or(vec![Guard::Absent, Guard::Lt(CURSOR_MINUTE, minute)]),
             patch: Patch::default().set(CURSOR_MINUTE, number_value(minute)),
         };
-        self.store.write(CURSOR_KEY, &mutation).await?;
+        self.store.write(&cursor_key(), &mutation).await?;
         Ok(())
     }
 }

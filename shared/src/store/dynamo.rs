@@ -7,28 +7,15 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{
-    AttributeValue, Guard, Index, Item, ItemStore, KEY, Mutation, Page, Query, StoreError, Written,
+    AttributeValue, Guard, Item, ItemStore, KEY, Mutation, Page, Query, StoreError, Written,
 };
-
-/// The TTL attribute (epoch seconds). DynamoDB deletes expired items lazily — up to days
-/// late — so it only cleans up; expiry decisions are made in code.
-const TTL_ATTRIBUTE: &str = "expires_at";
 
 pub struct DynamoStore {
     client: Client,
     table: String,
-}
-
-/// A client for a DynamoDB-compatible endpoint on loopback (moto, a local stack).
-pub fn client_for_endpoint(endpoint: &str) -> Client {
-    Client::new(&crate::aws::endpoint_config(endpoint))
 }
 
 impl DynamoStore {
@@ -112,7 +99,7 @@ impl Expression {
     }
 }
 
-fn store_error<E>(err: SdkError<E>) -> StoreError
+pub fn store_error<E>(err: SdkError<E>) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
@@ -258,94 +245,6 @@ impl DynamoStore {
             next: output.last_evaluated_key,
         })
     }
-}
-
-fn key_element(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .expect("static key schema")
-}
-
-/// An index as `template.yaml` declares it.
-fn secondary_index(index: Index) -> GlobalSecondaryIndex {
-    let projection = match index.projected() {
-        None => Projection::builder()
-            .projection_type(ProjectionType::All)
-            .build(),
-        Some(attributes) => Projection::builder()
-            .projection_type(ProjectionType::Include)
-            .set_non_key_attributes(Some(attributes.iter().map(|a| a.to_string()).collect()))
-            .build(),
-    };
-    GlobalSecondaryIndex::builder()
-        .index_name(index.name())
-        .key_schema(key_element(index.partition_attr(), KeyType::Hash))
-        .key_schema(key_element(index.sort_attr(), KeyType::Range))
-        .projection(projection)
-        .build()
-        .expect("static index")
-}
-
-/// Creates the table the way `template.yaml` declares it (for tests and local stacks
-/// pointed at a DynamoDB-compatible endpoint). An existing table is left as it is.
-pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    let exists = client
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .is_ok();
-    if exists {
-        return Ok(());
-    }
-    let attribute = |name: &str, kind: ScalarAttributeType| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(kind)
-            .build()
-            .expect("static attribute definition")
-    };
-    let mut create = client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key_element(KEY, KeyType::Hash))
-        .attribute_definitions(attribute(KEY, ScalarAttributeType::S))
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .expect("static stream specification"),
-        );
-    for index in Index::ALL {
-        let sort_type = if index.numeric_sort() {
-            ScalarAttributeType::N
-        } else {
-            ScalarAttributeType::S
-        };
-        create = create
-            .attribute_definitions(attribute(index.partition_attr(), ScalarAttributeType::S))
-            .attribute_definitions(attribute(index.sort_attr(), sort_type))
-            .global_secondary_indexes(secondary_index(index));
-    }
-    create.send().await.map_err(store_error)?;
-    client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name(TTL_ATTRIBUTE)
-                .build()
-                .expect("static TTL specification"),
-        )
-        .send()
-        .await
-        .map_err(store_error)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -14,14 +14,38 @@ use async_trait::async_trait;
 pub use aws_sdk_dynamodb::types::AttributeValue;
 
 pub mod dynamo;
+pub mod index;
+mod kind;
 pub mod memory;
-pub mod stream;
+pub(crate) mod record;
+
+pub use index::Index;
+pub use kind::Kind;
 
 /// One stored item: attribute name → value, as DynamoDB holds it.
 pub type Item = HashMap<String, AttributeValue>;
 
+/// The attributes the whole table shares, declared once: every kind of record that
+/// carries one names it so (checked where each record is declared).
+pub mod attr {
+    /// The table's partition key.
+    pub const KEY: &str = "pk";
+    /// The kind of record ([`super::Kind`]).
+    pub const KIND: &str = "kind";
+    /// The tenant a record belongs to.
+    pub const TENANT_ID: &str = "tenant_id";
+    /// When a record was created, epoch ms.
+    pub const CREATED_AT: &str = "created_at";
+    /// When a record last changed, epoch ms.
+    pub const UPDATED_AT: &str = "updated_at";
+    /// When DynamoDB's TTL may delete the record, epoch seconds (`template.yaml`'s
+    /// `TimeToLiveSpecification`). TTL only cleans up: it can lag for days, so expiry is
+    /// decided in code.
+    pub const EXPIRES_AT: &str = "expires_at";
+}
+
 /// The partition key attribute of the table.
-pub const KEY: &str = "pk";
+pub const KEY: &str = attr::KEY;
 
 /// A condition on the current item. Comparisons on a missing attribute (or a missing
 /// item) are false, as in DynamoDB.
@@ -121,57 +145,6 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// A secondary index of the table. Both are sparse (only items that carry its
-/// attributes are in it) and spread their writes: no partition key all writes share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Index {
-    /// Challenges waiting for their deadline: partition `sweep_pk`
-    /// (`<deadline minute>#<shard>`), sort `sweep_sk` (the deadline, epoch ms).
-    ByDeadline,
-    /// A tenant's records of one kind, by day: partition `list_pk`
-    /// (`<tenant>#<kind>#<yyyy-mm-dd>`), sort `list_sk` (`<created, epoch ms, 13
-    /// digits>#<id>`).
-    ByTenantDay,
-}
-
-impl Index {
-    pub const ALL: [Index; 2] = [Index::ByDeadline, Index::ByTenantDay];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Index::ByDeadline => "by_deadline",
-            Index::ByTenantDay => "by_tenant_day",
-        }
-    }
-
-    pub fn partition_attr(self) -> &'static str {
-        match self {
-            Index::ByDeadline => "sweep_pk",
-            Index::ByTenantDay => "list_pk",
-        }
-    }
-
-    pub fn sort_attr(self) -> &'static str {
-        match self {
-            Index::ByDeadline => "sweep_sk",
-            Index::ByTenantDay => "list_sk",
-        }
-    }
-
-    /// The attributes an index entry carries besides the keys (`None`: all of them).
-    pub fn projected(self) -> Option<&'static [&'static str]> {
-        match self {
-            Index::ByDeadline => Some(&["tenant_id", "reference_code"]),
-            Index::ByTenantDay => None,
-        }
-    }
-
-    /// Whether the sort key is a number (`N`) rather than a string.
-    pub fn numeric_sort(self) -> bool {
-        matches!(self, Index::ByDeadline)
-    }
-}
-
 /// One page of one index partition: its items with a sort key up to a bound, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
@@ -203,55 +176,6 @@ pub trait ItemStore: Send + Sync {
     /// Up to 100 items by key in one round trip (`BatchGetItem`, strongly consistent);
     /// the ones that exist, by key.
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Item>, StoreError>;
-}
-
-/// The days a newest-first listing walks, as epoch ms in each: from the day of `start_ms`
-/// back to the day of `oldest_ms`, at most `max_days + 1` of them.
-pub fn days_back(start_ms: i64, oldest_ms: i64, max_days: i64) -> impl Iterator<Item = i64> {
-    const DAY: i64 = 86_400_000;
-    let oldest_day = oldest_ms.div_euclid(DAY);
-    (0..=max_days)
-        .map(move |back| start_ms - back * DAY)
-        .take_while(move |day| day.div_euclid(DAY) >= oldest_day)
-}
-
-/// A tenant's items of one kind, newest first, across the listing index's day partitions
-/// (`partitions`, newest day first): `limit` of them whose sort key is below `before`
-/// (the last one of the previous page) and that `keep` accepts. Returns them and whether
-/// more may follow.
-pub async fn newest_first(
-    store: &dyn ItemStore,
-    partitions: impl IntoIterator<Item = String>,
-    before: Option<&str>,
-    limit: usize,
-    keep: impl Fn(&Item) -> bool,
-) -> Result<(Vec<Item>, bool), StoreError> {
-    let mut found = Vec::new();
-    for partition in partitions {
-        let mut query = Query {
-            index: Index::ByTenantDay,
-            partition,
-            up_to: before.map(|b| (AttributeValue::S(b.to_owned()), false)),
-            descending: true,
-            limit: limit + 1,
-            start_after: None,
-        };
-        loop {
-            let page = store.query(&query).await?;
-            for item in page.items.into_iter().filter(|i| keep(i)) {
-                found.push(item);
-                if found.len() > limit {
-                    found.truncate(limit);
-                    return Ok((found, true));
-                }
-            }
-            match page.next {
-                Some(next) => query.start_after = Some(next),
-                None => break,
-            }
-        }
-    }
-    Ok((found, false))
 }
 
 /// Orders two sort-key values of one index (numbers as numbers).

@@ -24,21 +24,7 @@ pub(crate) fn set_sink(sink: Sink) {
     let _ = SINK.set(sink);
 }
 
-/// How an authentication ended, for the `Authentications` metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    Frictionless,
-    Challenge,
-}
-
-impl Flow {
-    fn as_str(self) -> &'static str {
-        match self {
-            Flow::Frictionless => "frictionless",
-            Flow::Challenge => "challenge",
-        }
-    }
-}
+pub use crate::domain::Flow;
 
 /// One metric with its dimensions, aggregated by all of them.
 fn emit(name: &str, unit: &str, value: f64, dimensions: &[(&str, &str)]) {
@@ -49,9 +35,14 @@ fn emit(name: &str, unit: &str, value: f64, dimensions: &[(&str, &str)]) {
 /// One metric, aggregated by each of `sets` (subsets of `dimensions`' names): an alarm
 /// needs a metric by fewer dimensions than a dashboard shows.
 fn emit_by(name: &str, unit: &str, value: f64, dimensions: &[(&str, &str)], sets: &[&[&str]]) {
-    let Some(sink) = SINK.get() else {
+    #[cfg(feature = "test-support")]
+    let capturing = CAPTURED.try_with(|_| ()).is_ok();
+    #[cfg(not(feature = "test-support"))]
+    let capturing = false;
+    let sink = SINK.get();
+    if sink.is_none() && !capturing {
         return;
-    };
+    }
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -72,9 +63,31 @@ fn emit_by(name: &str, unit: &str, value: f64, dimensions: &[(&str, &str)], sets
         line.insert((*key).into(), Value::String((*value).into()));
     }
     line.insert(name.into(), json!(value));
-    let mut bytes = serde_json::to_vec(&Value::Object(line)).expect("a metric serializes");
-    bytes.push(b'\n');
-    sink(&bytes);
+    #[cfg(feature = "test-support")]
+    let _ = CAPTURED.try_with(|captured| captured.borrow_mut().push(Value::Object(line.clone())));
+    if let Some(sink) = sink {
+        let mut bytes = serde_json::to_vec(&Value::Object(line)).expect("a metric serializes");
+        bytes.push(b'\n');
+        sink(&bytes);
+    }
+}
+
+#[cfg(feature = "test-support")]
+tokio::task_local! {
+    /// The metric lines of one test's task (see [`captured`]).
+    static CAPTURED: std::cell::RefCell<Vec<Value>>;
+}
+
+/// Runs `work` and returns the metric lines it emitted — its own, whatever other tests
+/// of the same process emit meanwhile (the lines are kept per task).
+#[cfg(feature = "test-support")]
+pub async fn captured<F: std::future::Future>(work: F) -> (F::Output, Vec<Value>) {
+    CAPTURED
+        .scope(std::cell::RefCell::new(Vec::new()), async {
+            let output = work.await;
+            (output, CAPTURED.with(|captured| captured.take()))
+        })
+        .await
 }
 
 /// An authentication reached a final state: `outcome` is `authenticated`, `failed`,

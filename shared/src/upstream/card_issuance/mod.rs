@@ -7,6 +7,7 @@
 //! and passes the client-side rate limit that keeps bursts under the upstream's 1000
 //! requests per 10 s.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -75,7 +76,7 @@ pub struct CardIssuanceClient {
 /// The client bound to the credentials one request is made with.
 pub struct CardIssuance<'a> {
     client: &'a CardIssuanceClient,
-    credentials: &'a CardIssuanceCredentials,
+    credentials: Arc<CardIssuanceCredentials>,
     deadline: Option<Instant>,
 }
 
@@ -89,7 +90,7 @@ impl CardIssuanceClient {
     }
 
     /// The endpoints, called with `credentials`.
-    pub fn with<'a>(&'a self, credentials: &'a CardIssuanceCredentials) -> CardIssuance<'a> {
+    pub fn with(&self, credentials: Arc<CardIssuanceCredentials>) -> CardIssuance<'_> {
         CardIssuance {
             client: self,
             credentials,
@@ -99,12 +100,9 @@ impl CardIssuanceClient {
 }
 
 impl<'a> CardIssuance<'a> {
-    /// The same, with every call over by `deadline` (a batch's).
-    pub fn until(self, deadline: Instant) -> CardIssuance<'a> {
-        CardIssuance {
-            deadline: Some(deadline),
-            ..self
-        }
+    /// The same, with every call over by `deadline` (a lease's, a batch's).
+    pub fn until(self, deadline: Option<Instant>) -> CardIssuance<'a> {
+        CardIssuance { deadline, ..self }
     }
 }
 

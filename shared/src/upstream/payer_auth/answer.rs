@@ -163,6 +163,20 @@ impl PayerAuthAnswer {
         }
     }
 
+    /// The check-enroll answer as the merchant gets it — the upstream's, with what the
+    /// gateway adds (nothing renamed: the challenge window size a challenge frame needs)
+    /// — and its decision.
+    pub fn into_enrollment(mut self) -> Result<(Self, EnrollmentDecision), UpstreamError> {
+        let decision = self.enrollment_decision()?;
+        if matches!(decision, EnrollmentDecision::ChallengeRequired { .. })
+            && let Some(size) = challenge_window_size(&self.body)
+            && let Some(info) = self.body.pointer_mut("/data/consumer_auth_info")
+        {
+            info["challenge_window_size"] = Value::from(size);
+        }
+        Ok((self, decision))
+    }
+
     /// Check enroll's decision, one arm per documented status.
     pub fn enrollment_decision(&self) -> Result<EnrollmentDecision, UpstreamError> {
         match self.transaction_status()? {

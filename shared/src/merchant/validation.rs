@@ -11,23 +11,24 @@
 //! expired challenge, or an unknown session apart — with no extra read. An upstream fault
 //! puts the session back to CHALLENGE_PENDING: a later callback or validate completes it.
 
-use gateway::domain::TransactionId;
-use gateway::error::{ApiError, ErrorCode};
-use gateway::session::claim::{Held, NextStep};
-use gateway::session::claims::{KeyedValue, ValidationClaim, ValidationRefusal};
-use gateway::session::{
-    AuthenticationSession, Recorded, SessionKeys, SessionRef, SessionState, Transition,
+use super::MerchantContext;
+use crate::domain::TransactionId;
+use crate::error::{ApiError, ErrorCode};
+use crate::keys::GatewayKeys;
+use crate::lease::NextStep;
+use crate::session::claims::{HeldSession, KeyedValue, ValidationClaim, ValidationRefusal};
+use crate::session::sealing::seal_result;
+use crate::session::{
+    AuthenticationSession, Recorded, SessionRef, SessionState, StoredAnswer, Transition,
 };
-use gateway::tenants::MerchantProfile;
-use gateway::upstream::payer_auth::PayerAuthAnswer;
-use gateway::upstream::payer_auth::wire::{PaymentData, ValidateRequest};
-
-use crate::CallbackApp;
+use crate::tenants::MerchantProfile;
+use crate::upstream::payer_auth::PayerAuthAnswer;
+use crate::upstream::payer_auth::wire::{PaymentData, ValidateRequest};
 
 /// Who presents the transaction id: the browser, through the session's return URL (the
 /// card data is the session's own, sealed at check enroll), or the merchant that owns the
 /// session, with its validate request's card data.
-pub(crate) enum Presenter {
+pub enum Presenter {
     Browser,
     Merchant { payment: Box<PaymentData> },
 }
@@ -43,7 +44,7 @@ impl Presenter {
 }
 
 /// How one validation attempt ended.
-pub(crate) enum Validation {
+pub enum Validation {
     /// We held the claim and the upstream decided now.
     Decided {
         session: Box<AuthenticationSession>,
@@ -57,7 +58,7 @@ pub(crate) enum Validation {
     StillValidating,
 }
 
-pub(crate) fn not_found() -> ApiError {
+pub fn not_found() -> ApiError {
     ApiError::with_message(
         ErrorCode::SessionNotFound,
         "no authentication is waiting for this payment",
@@ -67,7 +68,6 @@ pub(crate) fn not_found() -> ApiError {
 /// A refusal as the presenter is told it.
 fn refused(refusal: ValidationRefusal, presenter: &Presenter) -> ApiError {
     match refusal {
-        ValidationRefusal::NotFound => not_found(),
         ValidationRefusal::NoChallenge => ErrorCode::NoChallengePending.into(),
         ValidationRefusal::Forged => ApiError::invalid(
             presenter.transaction_id_field(),
@@ -79,30 +79,29 @@ fn refused(refusal: ValidationRefusal, presenter: &Presenter) -> ApiError {
 
 /// One validation's inputs: which session, the transaction id presented, by whom, and
 /// the merchant's settings (its payer-authentication key).
-pub(crate) struct Attempt<'a> {
+pub struct ValidationInputs<'a> {
     pub session: &'a SessionRef,
     pub transaction_id: &'a TransactionId,
     pub presenter: Presenter,
     pub merchant: &'a MerchantProfile,
 }
 
-impl CallbackApp {
-    pub(crate) async fn validate_once(&self, attempt: Attempt<'_>) -> Result<Validation, ApiError> {
-        let merchant = &self.merchant;
-        let keys = merchant.keys().await?;
+impl MerchantContext {
+    pub async fn validate_once(
+        &self,
+        attempt: ValidationInputs<'_>,
+    ) -> Result<Validation, ApiError> {
+        let keys = self.keys().await?;
         let claim = ValidationClaim {
             transaction_mac: KeyedValue::new(
                 keys.transaction_macs(attempt.transaction_id.as_str()),
             ),
+            record_ttl: self.sessions.settings().record_ttl,
         };
-        match merchant
-            .sessions
-            .claim(attempt.session, &claim, &merchant.settings)
-            .await?
-        {
-            NextStep::Proceed(held) => self.validate_claimed(held, &keys, attempt).await,
+        match self.sessions.claim(attempt.session, &claim).await? {
+            NextStep::Proceed(held) => self.validate_claimed(held, &claim, &keys, attempt).await,
             NextStep::Replay(session) => Ok(Validation::AlreadyDecided(session)),
-            NextStep::Expired(session) => Ok(Validation::Expired(session)),
+            NextStep::Closed(session) => Ok(Validation::Expired(session)),
             NextStep::Refused(refusal) => Err(refused(refusal, &attempt.presenter)),
             NextStep::NotFound => Err(not_found()),
             NextStep::InProgress => Ok(Validation::StillValidating),
@@ -111,24 +110,20 @@ impl CallbackApp {
 
     async fn validate_claimed(
         &self,
-        held: Held,
-        keys: &SessionKeys,
-        attempt: Attempt<'_>,
+        held: HeldSession,
+        claim: &ValidationClaim,
+        keys: &GatewayKeys,
+        attempt: ValidationInputs<'_>,
     ) -> Result<Validation, ApiError> {
-        let merchant = &self.merchant;
         let (answer, succeeded) = match self.ask_upstream(&held, keys, attempt).await {
             Ok(decided) => decided,
             Err(error) => {
                 // Nothing was decided: the session goes back to CHALLENGE_PENDING.
-                let release = Transition::ReleaseValidation {
-                    claim_id: held.claim_id.clone(),
-                    now_ms: merchant.now_ms(),
-                };
-                merchant.sessions.release(&held, &release).await;
+                self.sessions.release(claim, &held).await;
                 return Err(error);
             }
         };
-        let now = merchant.now_ms();
+        let now = self.now_ms();
         let state = if succeeded {
             SessionState::Authenticated
         } else {
@@ -137,12 +132,12 @@ impl CallbackApp {
         let complete = Transition::CompleteValidation {
             claim_id: held.claim_id.clone(),
             state,
-            result: keys.seal_result(&held.session_ref.key(), answer.result()),
-            response: keys.seal(&held.session_ref.key(), "validate_response", &answer.body),
+            result: seal_result(keys, &held.key.key(), answer.result()),
+            response: StoredAnswer::Validate.seal(keys, &held.key, &answer.body),
             now_ms: now,
-            expires_at: merchant.settings.record_expiry(now),
+            expires_at: self.sessions.record_expiry(now),
         };
-        match merchant.sessions.complete(&held, &complete).await? {
+        match self.sessions.complete(&held, &complete).await? {
             Recorded::Done(session) => {
                 tracing::info!(state = state.as_str(), "authentication validated");
                 Ok(Validation::Decided { session, answer })
@@ -158,28 +153,27 @@ impl CallbackApp {
     /// merchant's own), and its decision.
     async fn ask_upstream(
         &self,
-        held: &Held,
-        keys: &SessionKeys,
-        attempt: Attempt<'_>,
+        held: &HeldSession,
+        keys: &GatewayKeys,
+        attempt: ValidationInputs<'_>,
     ) -> Result<(PayerAuthAnswer, bool), ApiError> {
         let data = match attempt.presenter {
             Presenter::Merchant { payment } => *payment,
             Presenter::Browser => {
-                let sealed = held.session.sealed_payment_data.as_ref().ok_or_else(|| {
+                let sealed = held.record.sealed_payment_data.as_ref().ok_or_else(|| {
                     ApiError::Internal("a pending session has no sealed payment data".into())
                 })?;
-                keys.open(&held.session_ref.key(), "payment_data", sealed)?
+                keys.open(&held.key.key(), "payment_data", sealed)?
             }
         };
         let request = ValidateRequest::new(
-            held.session_ref.reference.as_str(),
+            held.key.reference.as_str(),
             data,
             attempt.transaction_id.as_str(),
         );
-        let api_key = self.merchant.payer_auth_key(attempt.merchant).await?;
-        let deadline = held.upstream_deadline(self.merchant.now_ms());
+        let api_key = self.payer_auth_key(attempt.merchant).await?;
+        let deadline = held.deadline(self.now_ms());
         let answer = self
-            .merchant
             .payer_auth
             .validate(&api_key, &request, deadline)
             .await?;

@@ -12,10 +12,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gateway::error::{ApiError, ErrorCode};
-use gateway::events::queue::DeliveryMessage;
-use gateway::events::{EventType, attr, view};
+use gateway::events::EventType;
+use gateway::events::queue::{DeliveryMessage, Purpose};
 use gateway::http::{TenantCaller, page_limit, query_param};
-use gateway::store::{Index, string};
 use serde_json::{Value, json};
 
 use crate::State as AppState;
@@ -39,37 +38,27 @@ pub(crate) async fn list(
         })?),
     };
     let limit = page_limit(query, DEFAULT_LIMIT, MAX_LIMIT)?;
-    let events = &app.events;
-    let tenant = caller.id().as_str();
-    // `after`: an event of the caller's; the page continues below its place.
-    let before = match query_param(query, "after") {
-        None => None,
-        Some(id) => {
-            let item = events
-                .get(tenant, &id)
-                .await?
-                .ok_or_else(|| ApiError::invalid("after", "is not one of your events"))?;
-            string(&item, Index::ByTenantDay.sort_attr()).map(str::to_owned)
-        }
-    };
-    let (items, has_more) = events
-        .list(
-            tenant,
+    let after = query_param(query, "after");
+    let page = app
+        .events
+        .page(
+            caller.id(),
             kind,
-            before.as_deref(),
+            after.as_deref(),
             limit,
-            app.merchant.now_ms(),
+            app.clock.now_ms(),
         )
-        .await?;
-    let views: Vec<Value> = items.iter().map(view).collect();
-    let last = items.last().and_then(|i| string(i, attr::EVENT_ID));
+        .await?
+        .ok_or_else(|| ApiError::invalid("after", "is not one of your events"))?;
+    let views: Vec<Value> = page.events.iter().map(|event| event.view()).collect();
+    let last = page.events.last().filter(|_| page.has_more);
     Ok(Json(json!({
         "status": "success",
         "message": "Events found",
         "data": {
             "events": views,
-            "has_more": has_more,
-            "next_after": if has_more { last } else { None },
+            "has_more": page.has_more,
+            "next_after": last.map(|event| event.event_id.as_str()),
         }
     })))
 }
@@ -79,17 +68,17 @@ pub(crate) async fn redeliver(
     caller: TenantCaller,
     Path(event_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let events = &app.events;
-    let tenant = caller.id().as_str();
     let not_found = || ApiError::of(ErrorCode::EventNotFound);
-    if event_id.len() > 64 {
-        return Err(not_found());
-    }
-    let item = events.get(tenant, &event_id).await?.ok_or_else(not_found)?;
-    let kind = string(&item, attr::TYPE)
-        .and_then(EventType::parse)
+    let event = app
+        .events
+        .get(caller.id(), &event_id)
+        .await?
         .ok_or_else(not_found)?;
-    if caller.tenant().webhook(kind.audience()).is_none() {
+    if caller
+        .tenant()
+        .webhook(event.event_type.audience())
+        .is_none()
+    {
         return Err(ErrorCode::NoWebhookEndpoint.into());
     }
     let queue = app.deliveries.as_ref().ok_or_else(|| {
@@ -97,9 +86,9 @@ pub(crate) async fn redeliver(
     })?;
     queue
         .enqueue(&DeliveryMessage {
-            tenant: tenant.to_owned(),
-            event_id: event_id.clone(),
-            redelivery: true,
+            tenant: caller.id().clone(),
+            event_id: event.event_id.clone(),
+            purpose: Purpose::Redelivery,
         })
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -109,7 +98,7 @@ pub(crate) async fn redeliver(
         Json(json!({
             "status": "success",
             "message": "Redelivery queued",
-            "data": {"id": event_id, "queued": true},
+            "data": {"id": event.event_id, "queued": true},
         })),
     )
         .into_response())

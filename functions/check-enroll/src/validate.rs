@@ -8,12 +8,13 @@ use axum::response::{IntoResponse, Response};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::{self, JsonBody, MerchantCaller};
 use gateway::merchant::requests::ValidValidate;
-use gateway::session::SessionRef;
+use gateway::session::{SessionRef, StoredAnswer};
 use gateway::telemetry::note_reference;
 use serde_json::Value;
 
+use gateway::merchant::validation::{Presenter, Validation, ValidationInputs};
+
 use crate::State as AppState;
-use crate::validation::{Attempt, Presenter, Validation};
 
 pub(crate) async fn merchant_validate(
     State(app): State<AppState>,
@@ -24,7 +25,8 @@ pub(crate) async fn merchant_validate(
     note_reference(request.reference.as_str());
     let session = SessionRef::new(caller.id().clone(), request.reference);
     let outcome = app
-        .validate_once(Attempt {
+        .merchant
+        .validate_once(ValidationInputs {
             session: &session,
             transaction_id: &request.transaction_id,
             presenter: Presenter::Merchant {
@@ -36,16 +38,13 @@ pub(crate) async fn merchant_validate(
     match outcome {
         Validation::Decided { answer, .. } => Ok(Json(answer.body).into_response()),
         Validation::AlreadyDecided(stored) => {
-            let sealed = stored
-                .validate_response
-                .as_ref()
-                .ok_or(ApiError::of(ErrorCode::NoChallengePending))?;
             let keys = app.merchant.keys().await?;
-            Ok(http::replayed(keys.open(
-                &session.key(),
-                "validate_response",
-                sealed,
-            )?))
+            let answer = app
+                .merchant
+                .sessions
+                .stored_answer(&keys, &stored, StoredAnswer::Validate)?
+                .ok_or(ApiError::of(ErrorCode::NoChallengePending))?;
+            Ok(http::replayed(answer))
         }
         Validation::Expired(_) => Err(ErrorCode::AuthenticationExpired.into()),
         Validation::StillValidating => Err(ApiError::with_message(

@@ -9,7 +9,7 @@ use aws_sdk_dynamodbstreams::Client;
 use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
 use tokio::sync::Mutex;
 
-use super::{AttributeValue, Change, ChangeFeed, Item, KEY, StoreError, string};
+use gateway::store::{AttributeValue, Change, ChangeFeed, Item, KEY, StoreError, string};
 
 pub struct StreamFeed {
     streams: Client,
@@ -17,11 +17,6 @@ pub struct StreamFeed {
     table: String,
     /// Each shard's next iterator (`None`: closed and read to its end).
     iterators: Mutex<HashMap<String, Option<String>>>,
-}
-
-/// A client for a DynamoDB Streams-compatible endpoint on loopback.
-pub fn client_for_endpoint(endpoint: &str) -> Client {
-    Client::new(&crate::aws::endpoint_config(endpoint))
 }
 
 fn unavailable(error: impl std::fmt::Display) -> StoreError {

@@ -1,0 +1,148 @@
+//! Which change of the table is an event, and what it says: each image of the change is
+//! decoded into its record type (a session, a card's enrollment, a contact), never read
+//! by attribute name here.
+
+use serde_json::{Value, json};
+
+use super::{Change, EventType, NewEvent, event_id};
+use crate::clock::rfc3339;
+use crate::enrollment::{CardEnrollment, CardholderRecord, EnrollmentStatus};
+use crate::session::{AuthenticationSession, Outcome, SessionState};
+use crate::store::{Item, Kind};
+
+/// The event a change makes, if any. A record that cannot be decoded is logged and makes
+/// none (it would fail every retry of the stream the same way).
+pub fn event_of(change: &Change) -> Option<NewEvent> {
+    let new = change.new.as_ref()?;
+    let old = change.old.as_ref();
+    let derived = match Kind::of_key(&change.key)? {
+        Kind::AuthenticationSession => authentication_event(&change.key, old, new),
+        Kind::CardEnrollment => card_event(&change.key, old, new),
+        Kind::Cardholder => cardholder_event(&change.key, old, new),
+        _ => return None,
+    };
+    derived.unwrap_or_else(|error| {
+        tracing::error!(%error, "a changed record could not be decoded: no event");
+        None
+    })
+}
+
+type Derived = Result<Option<NewEvent>, crate::store::StoreError>;
+
+fn decoded<T>(
+    item: Option<&Item>,
+    decode: fn(Item) -> Result<T, crate::store::StoreError>,
+) -> Result<Option<T>, crate::store::StoreError> {
+    item.cloned().map(decode).transpose()
+}
+
+/// A session that reached a terminal state with this write.
+fn authentication_event(key: &str, old: Option<&Item>, new: &Item) -> Derived {
+    let session = AuthenticationSession::from_item(new.clone())?;
+    let before = decoded(old, AuthenticationSession::from_item)?;
+    let was_terminal = before.is_some_and(|b| b.state.is_terminal());
+    if !session.state.is_terminal() || was_terminal {
+        return Ok(None);
+    }
+    let kind = match session.state {
+        SessionState::Authenticated => EventType::AuthenticationSucceeded,
+        SessionState::Failed => EventType::AuthenticationFailed,
+        SessionState::Expired => EventType::AuthenticationExpired,
+        _ => EventType::AuthenticationCanceled,
+    };
+    let Some(version) = session.mutation_id.as_deref() else {
+        return Ok(None);
+    };
+    Ok(Some(NewEvent {
+        id: event_id(key, version),
+        tenant: session.tenant_id.clone(),
+        kind,
+        created_at: session.updated_at,
+        data: authentication_data(&session),
+    }))
+}
+
+/// The status route's outcome fields — no card number, expiry, CAVV or XID.
+fn authentication_data(session: &AuthenticationSession) -> Value {
+    let outcome = Outcome::at(session, session.updated_at);
+    let card = session.card.clone().unwrap_or_default();
+    let network = card.network.as_deref();
+    let result = session.result.clone().unwrap_or_default();
+    json!({
+        "reference_code": session.reference_code,
+        "state": outcome.state.as_str(),
+        "flow": outcome.flow,
+        "transaction_status": result.transaction_status,
+        "authentication": session.result.as_ref().map(|r| json!({
+            "eci": r.eci,
+            "eci_raw": r.eci_raw,
+            "pares_status": r.pares_status,
+            "commerce_indicator": r.commerce_indicator,
+            "specification_version": r.specification_version,
+            "authentication_transaction_id": r.authentication_transaction_id,
+            "liability_shift": r.liability_shift(network),
+        })),
+        "card": {
+            "network": card.network,
+            "last4": card.last4,
+        },
+        "reason": outcome.reason,
+        "liability_shift": outcome.liability_shift,
+        "decided_at": outcome.decided_at.map(rfc3339),
+    })
+}
+
+/// A card newly enrolled, re-pointed to another cardholder, or unenrolled.
+fn card_event(key: &str, old: Option<&Item>, new: &Item) -> Derived {
+    let card = CardEnrollment::from_item(new.clone())?;
+    let before = decoded(old, CardEnrollment::from_item)?;
+    let was_enrolled = before.as_ref().is_some_and(CardEnrollment::is_enrolled);
+    let previous = before.and_then(|b| b.cardholder_id);
+    let kind = match (card.status, was_enrolled) {
+        (EnrollmentStatus::Enrolled, false) => EventType::CardEnrolled,
+        (EnrollmentStatus::Enrolled, true) if previous != card.cardholder_id => {
+            EventType::CardEnrollmentUpdated
+        }
+        (EnrollmentStatus::Unenrolled, true) => EventType::CardUnenrolled,
+        _ => return Ok(None),
+    };
+    let mut data = json!({
+        "card_id": card.card_id,
+        "cardholder_id": card.cardholder_id,
+        "status": card.status.as_str(),
+        "updated_at": rfc3339(card.updated_at),
+    });
+    if kind != EventType::CardEnrolled {
+        data["previous_cardholder_id"] = json!(previous);
+    }
+    Ok(Some(NewEvent {
+        id: event_id(key, &card.updated_at.to_string()),
+        tenant: card.tenant_id,
+        kind,
+        created_at: card.updated_at,
+        data,
+    }))
+}
+
+/// A contact updated through the gateway (its `updated_at` moved).
+fn cardholder_event(key: &str, old: Option<&Item>, new: &Item) -> Derived {
+    let contact = CardholderRecord::from_item(new.clone())?;
+    let Some(updated_at) = contact.updated_at else {
+        return Ok(None);
+    };
+    let before = decoded(old, CardholderRecord::from_item)?;
+    if before.and_then(|b| b.updated_at) == Some(updated_at) {
+        return Ok(None);
+    }
+    Ok(Some(NewEvent {
+        id: event_id(key, &updated_at.to_string()),
+        tenant: contact.tenant_id,
+        kind: EventType::CardholderUpdated,
+        created_at: updated_at,
+        data: json!({
+            "cardholder_id": contact.cardholder_id,
+            "budget_id": contact.budget_id,
+            "updated_at": rfc3339(updated_at),
+        }),
+    }))
+}

@@ -1,0 +1,153 @@
+//! The one view of an authentication's outcome: built once from a session at a moment
+//! ([`Outcome::at`]) and rendered by every surface that shows it — the status route, the
+//! listing, the events and the signed redirect. What "flow", "reason" and "liability
+//! shift" mean is decided here only.
+
+use serde::Serialize;
+
+use super::{AuthenticationSession, SessionState};
+pub use crate::domain::Flow;
+
+/// Why an authentication did not succeed, for the merchant to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Reason {
+    /// The issuer did not authenticate the cardholder (`pares_status` N, or none).
+    NotAuthenticated,
+    /// The issuer rejected the authentication (`pares_status` R).
+    AuthenticationRejected,
+    /// Authentication could not be performed (`pares_status` U).
+    AuthenticationUnavailable,
+    /// The cardholder did not finish the challenge by its deadline.
+    ChallengeExpired,
+    /// The merchant canceled the pending challenge.
+    CanceledByMerchant,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::NotAuthenticated => "NOT_AUTHENTICATED",
+            Reason::AuthenticationRejected => "AUTHENTICATION_REJECTED",
+            Reason::AuthenticationUnavailable => "AUTHENTICATION_UNAVAILABLE",
+            Reason::ChallengeExpired => "CHALLENGE_EXPIRED",
+            Reason::CanceledByMerchant => "CANCELED_BY_MERCHANT",
+        }
+    }
+}
+
+/// Whether the liability for fraud moved to the issuer: known once decided, never for
+/// an authentication that expired or was canceled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiabilityShift {
+    Shifted,
+    NotShifted,
+    Unknown,
+}
+
+impl LiabilityShift {
+    /// As the status route, the listing, the events and the redirect have always said
+    /// it: `true`, `false` or `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiabilityShift::Shifted => "true",
+            LiabilityShift::NotShifted => "false",
+            LiabilityShift::Unknown => "unknown",
+        }
+    }
+}
+
+impl Serialize for LiabilityShift {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// An authentication's outcome as it stands at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The state as it stands (a challenge past its deadline is expired, written or not).
+    pub state: SessionState,
+    pub flow: Flow,
+    /// Why it did not succeed; `None` while pending and when it succeeded.
+    pub reason: Option<Reason>,
+    pub liability_shift: LiabilityShift,
+    /// The ECI a merchant authorizes with (Mastercard's raw one where it gives only that).
+    pub eci: Option<String>,
+    /// When it was decided (or expired, or canceled), epoch ms; `None` while pending.
+    pub decided_at: Option<i64>,
+}
+
+impl Outcome {
+    /// The outcome of `session` at `now_ms`.
+    pub fn at(session: &AuthenticationSession, now_ms: i64) -> Self {
+        let state = session.effective_state(now_ms);
+        let result = session.result.as_ref();
+        let network = session.card.as_ref().and_then(|c| c.network.as_deref());
+        let reason = match state {
+            SessionState::Failed => Some(match result.and_then(|r| r.pares_status.as_deref()) {
+                Some("U") => Reason::AuthenticationUnavailable,
+                Some("R") => Reason::AuthenticationRejected,
+                _ => Reason::NotAuthenticated,
+            }),
+            SessionState::Expired => Some(Reason::ChallengeExpired),
+            SessionState::Canceled => Some(Reason::CanceledByMerchant),
+            _ => None,
+        };
+        let liability_shift = match (result, state) {
+            (Some(result), SessionState::Authenticated | SessionState::Failed) => {
+                if result.liability_shift(network) {
+                    LiabilityShift::Shifted
+                } else {
+                    LiabilityShift::NotShifted
+                }
+            }
+            _ => LiabilityShift::Unknown,
+        };
+        let decided_at = match state {
+            // Expired by the clock before anything wrote it: at its deadline.
+            SessionState::Expired if session.state != SessionState::Expired => {
+                session.challenge_deadline
+            }
+            state if state.is_terminal() => Some(session.updated_at),
+            _ => None,
+        };
+        Self {
+            state,
+            // Sent to the bank's page, or decided straight from check enroll.
+            flow: if session.challenge_deadline.is_some() {
+                Flow::Challenge
+            } else {
+                Flow::Frictionless
+            },
+            reason,
+            liability_shift,
+            eci: result.and_then(|r| r.eci.clone().or_else(|| r.eci_raw.clone())),
+            decided_at,
+        }
+    }
+
+    /// The outcome as the signed redirect (and a `post_message`) carries it: `status`
+    /// (`authenticated`, `failed`, `expired` or `canceled`), `flow`, `liability_shift`,
+    /// then `reason` and `eci` where they apply.
+    pub fn redirect_params(&self) -> Vec<(&'static str, String)> {
+        let status = match self.state {
+            SessionState::Authenticated => "authenticated",
+            SessionState::Failed => "failed",
+            SessionState::Canceled => "canceled",
+            _ => "expired",
+        };
+        let mut params = vec![
+            ("status", status.to_owned()),
+            ("flow", self.flow.as_str().to_owned()),
+            ("liability_shift", self.liability_shift.as_str().to_owned()),
+        ];
+        if let Some(reason) = self.reason {
+            params.push(("reason", reason.as_str().to_owned()));
+        }
+        if let Some(eci) = &self.eci {
+            params.push(("eci", eci.clone()));
+        }
+        params
+    }
+}

@@ -1,0 +1,224 @@
+//! Webhooks as a tenant sees them: a receiver on loopback, and the notify function driven
+//! in process on the in-process queue, as Lambda's event sources would drive it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use gateway::events::{Events, RecordedEvent};
+use gateway_loopback::queue::MemoryQueue;
+use http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{Clock, Harness, MERCHANT, tenant_id, test_registry};
+
+/// A tenant's recorded events, newest first.
+pub async fn events_of(h: &Harness, tenant: &str) -> Vec<RecordedEvent> {
+    Events::new(h.store.clone())
+        .page(&tenant_id(tenant), None, None, 100, h.clock.now_ms())
+        .await
+        .unwrap()
+        .expect("no cursor")
+        .events
+}
+
+/// shop-a's webhook secret (Standard Webhooks form: 32 random bytes, base64).
+pub const WEBHOOK_SECRET: &str = "whsec_c2hvcC1hLXdlYmhvb2stc2VjcmV0LWZvci10ZXN0cy0wMQ==";
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+type ReceiverState = (Arc<Mutex<Vec<Received>>>, Arc<AtomicUsize>);
+
+/// A merchant's webhook endpoint on loopback: answers 500 to its first `fail_first`
+/// requests (or to all), then 200.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    fail_first: Arc<AtomicUsize>,
+}
+
+impl Receiver {
+    pub async fn start(fail_first: usize) -> Self {
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let fail_first = Arc::new(AtomicUsize::new(fail_first));
+        let state = (received.clone(), fail_first.clone());
+        let app = axum::Router::new()
+            .route(
+                "/hooks",
+                axum::routing::post(
+                    |State((received, fail_first)): State<ReceiverState>,
+                     headers: HeaderMap,
+                     body: String| async move {
+                        let headers = headers
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+                            .collect();
+                        received.lock().unwrap().push(Received { headers, body });
+                        let failing = fail_first
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok();
+                        if failing {
+                            StatusCode::INTERNAL_SERVER_ERROR
+                        } else {
+                            StatusCode::OK
+                        }
+                    },
+                ),
+            )
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            url,
+            received,
+            fail_first,
+        }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub fn fail_always(&self) {
+        self.fail_first.store(usize::MAX, Ordering::SeqCst);
+    }
+}
+
+/// The test registry with shop-a's webhook pointing at `receiver`.
+pub fn registry_with_webhook(receiver: &Receiver) -> Value {
+    let mut registry = test_registry();
+    for tenant in registry["tenants"].as_array_mut().unwrap() {
+        if tenant["id"] == MERCHANT {
+            tenant["merchant"]["webhook"] =
+                json!({"url": receiver.url, "keys": [{"kid": "wh-1", "secret": WEBHOOK_SECRET}]});
+        }
+    }
+    registry
+}
+
+/// A gateway with shop-a's webhook on a loopback receiver, and the notify function on an
+/// in-process queue with the retry schedule `schedule` (seconds).
+pub struct Notifying {
+    pub h: Harness,
+    pub receiver: Receiver,
+    pub app: notify::NotifyApp,
+    pub queue: Arc<MemoryQueue>,
+}
+
+impl Notifying {
+    pub async fn start(fail_first: usize, schedule: &str) -> Self {
+        let receiver = Receiver::start(fail_first).await;
+        let h = Harness::with_env(&[
+            ("ALLOW_INSECURE_LOOPBACK_URLS", "true"),
+            ("DELIVERY_QUEUE_URL", "memory"),
+            ("WEBHOOK_RETRY_SCHEDULE_SECS", schedule),
+        ])
+        .await;
+        h.set_registry(&registry_with_webhook(&receiver));
+        let config = notify::NotifyConfig::from_env(&h.config_env()).unwrap();
+        let queue = Arc::new(MemoryQueue::new(
+            h.clock(),
+            config.retry_schedule.attempts(),
+        ));
+        let app = notify::build(&config, &h.platform(), queue.clone())
+            .await
+            .unwrap();
+        Self {
+            h,
+            receiver,
+            app,
+            queue,
+        }
+    }
+
+    /// Reads the change stream into events. Returns how many were recorded.
+    pub async fn notice_changes(&self) -> usize {
+        gateway_loopback::background::notice_changes(&self.app, &*self.h.feed).await
+    }
+
+    /// Makes the deliveries due now, as SQS's event source would hand them to the
+    /// function; each failure waits its scheduled delay.
+    pub async fn deliver_due(&self) -> usize {
+        let mut made = 0;
+        loop {
+            let batch = gateway_loopback::background::deliver_memory(&self.app, &self.queue).await;
+            if batch == 0 {
+                return made;
+            }
+            made += batch;
+        }
+    }
+
+    /// Notices the changes, then delivers until nothing is due within `horizon`,
+    /// moving the clock through the retry delays.
+    pub async fn run_for(&self, horizon: Duration) {
+        self.notice_changes().await;
+        let end = self.h.clock.now_ms() + horizon.as_millis() as i64;
+        while self.h.clock.now_ms() <= end {
+            self.deliver_due().await;
+            self.notice_changes().await;
+            self.h.clock.advance(Duration::from_secs(1));
+        }
+    }
+
+    /// A tenant's recorded events, newest first, decoded by their own module.
+    pub async fn events_of(&self, tenant: &str) -> Vec<RecordedEvent> {
+        events_of(&self.h, tenant).await
+    }
+
+    /// The whole gateway, queuing redeliveries on this gateway's queue.
+    pub async fn api(&self) -> axum::Router {
+        let platform = gateway::platform::Platform {
+            deliveries: Some(self.queue.clone()),
+            ..self.h.platform()
+        };
+        self.h.api_on(&platform).await
+    }
+}
+
+/// Asks the Standard Webhooks reference library (PyPI `standardwebhooks`) whether it
+/// accepts a delivery with `secret`. `None` where the library is not installed (plain
+/// `cargo test`; the test command installs it).
+pub fn library_accepts(delivery: &Received, secret: &str) -> Option<bool> {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/verify_webhook.py");
+    let check = std::process::Command::new(&python)
+        .args(["-c", "import standardwebhooks"])
+        .output()
+        .ok()?;
+    if !check.status.success() {
+        eprintln!(
+            "skipped: the standardwebhooks library is not installed (scripts/test.sh installs it)"
+        );
+        return None;
+    }
+    let mut child = std::process::Command::new(python)
+        .arg(script)
+        .arg(secret)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            json!({"headers": delivery.headers, "body": delivery.body})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    Some(child.wait_with_output().unwrap().status.success())
+}

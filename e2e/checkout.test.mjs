@@ -31,7 +31,7 @@ async function webhooksFor(reference, timeoutMs = 20_000) {
   throw new Error(`no webhook for ${reference}`);
 }
 
-/** The README's JavaScript verifier, run on the redirect the browser really received. */
+/** The merchant guide's JavaScript verifier (docs/merchant-integration.md), run on the redirect the browser really received. */
 function verify(query, keys, tenant, maxAgeSeconds = 600) {
   const params = [...new URLSearchParams(query)];
   if (new Set(params.map(([k]) => k)).size !== params.length) throw new Error('repeated parameter');

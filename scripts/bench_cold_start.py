@@ -12,7 +12,7 @@ answers at once (`GetSecretValue` with the secret, `GetItem` with nothing), so t
 figures are our start-up's, not a service's latency; the number of calls made before the
 first poll is reported too (each costs a round trip on Lambda).
 
-This is a benchmark (run by hand, numbers recorded in the README), not a test: timings on
+This is a benchmark (run by hand, numbers recorded in docs/performance.md), not a test: timings on
 a shared machine are noisy.
 
 Usage:

@@ -14,7 +14,8 @@
 #      on the local stack with its embedded store and again pointed at DynamoDB
 #   6. a scan of every log line captured above (at TRACE and DEBUG) for card data, keys
 #      and tokens, in clear and base64-encoded
-#   7. with SAM_BUILD=1 (CI sets it): sam build of the four arm64 bootstraps
+#   7. plain `cargo test --workspace`, as a newcomer runs it (in-memory store, one process)
+#   8. with SAM_BUILD=1 (CI sets it): sam build of the five arm64 bootstraps
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -81,7 +82,7 @@ RUST_LOG=trace cargo nextest run --workspace --locked --no-fail-fast
 step "SAM template: sam validate --lint, AWS's serverless rules for cfn-lint, checkov"
 AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint --template template.yaml
 "$VENV/bin/cfn-lint" --append-rules cfn_lint_serverless.rules -- template.yaml
-# Every finding fixed, or skipped in the template with its reason (also in the README).
+# Every finding fixed, or skipped in the template with its reason (also in docs/operations.md).
 # BC_SKIP_MAPPING: no download of Prisma Cloud's guideline links (offline).
 BC_SKIP_MAPPING=TRUE "$CHECKOV_VENV/bin/checkov" --file template.yaml --framework cloudformation \
   --compact --quiet
@@ -112,8 +113,12 @@ done
 step "Logs: JSON lines with request ids; no card data, keys or tokens"
 "$VENV/bin/python" scripts/scan_logs.py "$LOGS"
 
+step "cargo test --workspace, as a newcomer runs it (no store server, every test in one process)"
+# A test that reads logs or metrics must see only its own, here where all share a process.
+env -u GATEWAY_TEST_DYNAMODB_ENDPOINT -u GATEWAY_TEST_LOG_DIR cargo test --workspace --locked --quiet
+
 if [ "${SAM_BUILD:-0}" = 1 ]; then
-  step "sam build: four arm64 bootstraps"
+  step "sam build: five arm64 bootstraps"
   scripts/sam_build.sh
 fi
 

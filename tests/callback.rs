@@ -10,17 +10,28 @@ use serde_json::json;
 
 #[tokio::test]
 async fn challenge_success_per_network_validates_once_and_redirects_signed() {
+    struct Case {
+        card: &'static str,
+        /// What the redirect carries (Mastercard's is its raw ECI).
+        eci: &'static str,
+    }
     let h = Harness::new().await;
     let callback = h.callback().await;
-    // card, eci in the redirect, liability shift
-    for (i, (card, eci)) in [
-        ("4000000000002503", "05"),
-        ("5200000000002151", "02"),
-        ("340000000002534", "05"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    let cases = [
+        Case {
+            card: "4000000000002503",
+            eci: "05",
+        },
+        Case {
+            card: "5200000000002151",
+            eci: "02",
+        },
+        Case {
+            card: "340000000002534",
+            eci: "05",
+        },
+    ];
+    for (i, Case { card, eci }) in cases.into_iter().enumerate() {
         let challenge = challenged(&h, &format!("stepup-ok-{i}"), card).await;
         let acs = at_the_acs(&challenge, "submit", "1234").await;
         assert_eq!(acs.transaction_id, challenge.transaction_id);
@@ -375,18 +386,35 @@ async fn get_json_and_base64_api_gateway_returns_are_accepted() {
 
 #[tokio::test]
 async fn a_validate_fault_leaves_the_challenge_pending_and_a_later_callback_completes_it() {
-    for (fault, status) in [
-        (Fault::Latency { ms: 700 }, StatusCode::GATEWAY_TIMEOUT),
-        (
-            Fault::Status {
-                status: 500,
-                retry_after_secs: None,
-            },
-            StatusCode::BAD_GATEWAY,
-        ),
-        (Fault::DropConnection, StatusCode::BAD_GATEWAY),
-        (Fault::MalformedBody, StatusCode::BAD_GATEWAY),
-    ] {
+    struct Case {
+        fault: Fault,
+        /// The retry page's status: the fault as our own.
+        status: StatusCode,
+    }
+    let too_slow = Fault::Latency { ms: 700 };
+    let failing = Fault::Status {
+        status: 500,
+        retry_after_secs: None,
+    };
+    let cases = [
+        Case {
+            fault: too_slow,
+            status: StatusCode::GATEWAY_TIMEOUT,
+        },
+        Case {
+            fault: failing,
+            status: StatusCode::BAD_GATEWAY,
+        },
+        Case {
+            fault: Fault::DropConnection,
+            status: StatusCode::BAD_GATEWAY,
+        },
+        Case {
+            fault: Fault::MalformedBody,
+            status: StatusCode::BAD_GATEWAY,
+        },
+    ];
+    for Case { fault, status } in cases {
         let h = Harness::new().await;
         let callback = h.callback().await;
         let challenge = challenged(&h, "flaky-cb", "4000000000002503").await;

@@ -3,7 +3,7 @@
 
 use gateway_tests::*;
 use http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A challenge started with `completion` (or the merchant's default), and the bank's
 /// return, ready to post.
@@ -188,17 +188,17 @@ async fn the_browser_library_is_served_as_is_with_its_published_hash() {
     assert!(answer.text().contains("ThreeDSGateway"));
 }
 
-#[tokio::test]
-async fn a_merchant_lists_its_own_authentications_newest_first_without_card_data() {
-    let h = Harness::new().await;
-    let merchant = h.api().await;
+/// shop-a decides l-1 (authenticated), l-2 (failed), l-3 (authenticated), in that
+/// order; shop-b one of its own.
+async fn three_of_mine_and_one_of_theirs(h: &Harness) {
+    let merchant = h.merchant().await;
     for (reference, card) in [
         ("l-1", "4000000000002701"),
         ("l-2", "4000000000002925"),
         ("l-3", "4000000000002701"),
     ] {
-        let body = prepared_enroll(&h, &merchant, reference, card).await;
-        send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+        let body = prepared_enroll(h, &merchant, reference, card).await;
+        h.check_enroll(MERCHANT_KEY, &body).await;
         h.clock.advance(std::time::Duration::from_millis(10));
     }
     let body = prepared_enroll_as(
@@ -209,80 +209,51 @@ async fn a_merchant_lists_its_own_authentications_newest_first_without_card_data
         "4000000000002701",
     )
     .await;
-    send(
-        &merchant,
-        post_json(ENROLL, Some(OTHER_MERCHANT_KEY), &body),
-    )
-    .await;
+    h.check_enroll(OTHER_MERCHANT_KEY, &body).await;
+}
 
-    let page = send(
-        &merchant,
-        get("/v1/risk/authentication?limit=2", Some(MERCHANT_KEY)),
-    )
-    .await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
-    let data = page.json()["data"].clone();
-    let references: Vec<&str> = data["authentications"]
+fn references(page: &Answer) -> Vec<String> {
+    page.json()["data"]["authentications"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| a["reference_code"].as_str().unwrap())
-        .collect();
-    assert_eq!(references, ["l-3", "l-2"]);
+        .map(|a| a["reference_code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_merchant_lists_its_own_authentications_newest_first_without_card_data() {
+    let h = Harness::new().await;
+    three_of_mine_and_one_of_theirs(&h).await;
+
+    let page = h.list_authentications("limit=2", MERCHANT_KEY).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let data = page.json()["data"].clone();
+    assert_eq!(references(&page), ["l-3", "l-2"]);
     assert_eq!(data["has_more"], true);
     assert_eq!(data["authentications"][1]["state"], "FAILED");
     assert_eq!(data["authentications"][1]["reason"], "NOT_AUTHENTICATED");
     assert!(!page.text().contains("4000000000002") && !page.text().contains("\"bin\""));
 
-    let rest = send(
-        &merchant,
-        get(
-            &format!(
-                "/v1/risk/authentication?limit=2&after={}",
-                data["next_after"].as_str().unwrap()
-            ),
-            Some(MERCHANT_KEY),
-        ),
-    )
-    .await;
-    assert_eq!(
-        rest.json()["data"]["authentications"][0]["reference_code"],
-        "l-1"
-    );
+    let after = data["next_after"].as_str().unwrap();
+    let rest = h
+        .list_authentications(&format!("limit=2&after={after}"), MERCHANT_KEY)
+        .await;
+    assert_eq!(references(&rest), ["l-1"]);
     assert_eq!(rest.json()["data"]["has_more"], false);
+}
 
-    let failed = send(
-        &merchant,
-        get("/v1/risk/authentication?state=FAILED", Some(MERCHANT_KEY)),
-    )
-    .await;
-    let failed: Vec<Value> = failed.json()["data"]["authentications"]
-        .as_array()
-        .unwrap()
-        .clone();
-    assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0]["reference_code"], "l-2");
-
-    let theirs = send(
-        &merchant,
-        get("/v1/risk/authentication", Some(OTHER_MERCHANT_KEY)),
-    )
-    .await;
-    assert_eq!(
-        theirs.json()["data"]["authentications"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    let cross = send(
-        &merchant,
-        get(
-            "/v1/risk/authentication?after=l-1",
-            Some(OTHER_MERCHANT_KEY),
-        ),
-    )
-    .await;
+#[tokio::test]
+async fn a_merchants_listing_filters_by_state_and_time_and_shows_only_its_own() {
+    let h = Harness::new().await;
+    three_of_mine_and_one_of_theirs(&h).await;
+    let failed = h.list_authentications("state=FAILED", MERCHANT_KEY).await;
+    assert_eq!(references(&failed), ["l-2"]);
+    let theirs = h.list_authentications("", OTHER_MERCHANT_KEY).await;
+    assert_eq!(references(&theirs), ["theirs"]);
+    let cross = h
+        .list_authentications("after=l-1", OTHER_MERCHANT_KEY)
+        .await;
     assert_eq!(
         cross.status,
         StatusCode::BAD_REQUEST,
@@ -292,27 +263,14 @@ async fn a_merchant_lists_its_own_authentications_newest_first_without_card_data
     let later = chrono::DateTime::from_timestamp_millis(h.clock.now_ms() + 60_000)
         .unwrap()
         .to_rfc3339();
-    let none = send(
-        &merchant,
-        get(
-            &format!(
-                "/v1/risk/authentication?created_after={}",
-                later.replace('+', "%2B")
-            ),
-            Some(MERCHANT_KEY),
-        ),
-    )
-    .await;
+    let query = format!("created_after={}", later.replace('+', "%2B"));
+    let none = h.list_authentications(&query, MERCHANT_KEY).await;
     assert_eq!(
         none.json()["data"]["authentications"],
         json!([]),
         "{}",
         none.text()
     );
-    let bad = send(
-        &merchant,
-        get("/v1/risk/authentication?state=DONE", Some(MERCHANT_KEY)),
-    )
-    .await;
+    let bad = h.list_authentications("state=DONE", MERCHANT_KEY).await;
     assert_eq!(bad.json()["error"]["field"], "state");
 }

@@ -1,6 +1,7 @@
 //! The code and the documents a deployer or an integrator reads must agree: every route a
-//! function serves is an event of that function in `template.yaml` (and nothing more), and
-//! the README's status table lists every error code with its status.
+//! function serves is an event of that function in `template.yaml` (and nothing more) and
+//! a row of the API reference (`docs/api.md`), whose status table lists every error code
+//! with its status; the merchant guide publishes the browser library's integrity hash.
 
 use std::collections::BTreeSet;
 
@@ -8,7 +9,18 @@ use gateway::error::ErrorCode;
 use yaml_rust2::{Yaml, YamlLoader};
 
 const TEMPLATE: &str = include_str!("../template.yaml");
-const README: &str = include_str!("../README.md");
+const API_REFERENCE: &str = include_str!("../docs/api.md");
+const MERCHANT_GUIDE: &str = include_str!("../docs/merchant-integration.md");
+
+/// Every function's route table.
+fn route_tables() -> Vec<(&'static str, Vec<gateway::http::routes::RouteKey>)> {
+    vec![
+        ("enroll", enroll::routes()),
+        ("check-enroll", check_enroll::routes()),
+        ("callback", callback::routes()),
+        ("history", history::routes()),
+    ]
+}
 
 /// `(METHOD, path)` of the `Api` events of the function built from `binary`.
 fn template_routes(binary: &str) -> BTreeSet<(String, String)> {
@@ -46,12 +58,7 @@ fn code_routes(routes: Vec<gateway::http::routes::RouteKey>) -> BTreeSet<(String
 
 #[test]
 fn each_functions_route_table_is_what_the_template_routes_to_it() {
-    for (binary, routes) in [
-        ("enroll", enroll::routes()),
-        ("check-enroll", check_enroll::routes()),
-        ("callback", callback::routes()),
-        ("history", history::routes()),
-    ] {
+    for (binary, routes) in route_tables() {
         assert_eq!(
             code_routes(routes),
             template_routes(binary),
@@ -60,12 +67,45 @@ fn each_functions_route_table_is_what_the_template_routes_to_it() {
     }
 }
 
-/// The rows of the README's "Status codes" table: `(code, status)`.
-fn readme_status_table() -> Vec<(String, u16)> {
-    let table = README
-        .split("### Status codes")
+/// The API reference's route prefixes: a section's table names its routes after them.
+const SECTION_PREFIXES: [&str; 2] = ["/card/issuance/api/issuing", "/v1/risk/authentication"];
+
+#[test]
+fn the_api_reference_has_a_row_for_every_route() {
+    let rows: Vec<&str> = API_REFERENCE
+        .lines()
+        .filter(|line| line.starts_with('|'))
+        .collect();
+    for (binary, routes) in route_tables() {
+        for (method, path) in routes {
+            let short = SECTION_PREFIXES
+                .iter()
+                .filter_map(|prefix| path.strip_prefix(prefix))
+                .find(|rest| !rest.is_empty())
+                .unwrap_or(path);
+            let named = |row: &&str| {
+                let cell = row.split('|').nth(1).unwrap_or_default();
+                cell.contains(method.as_str())
+                    && [path, short].iter().any(|p| {
+                        cell.contains(&format!("{p}`"))
+                            || cell.contains(&format!("{p}?"))
+                            || cell.contains(&format!("{p} "))
+                    })
+            };
+            assert!(
+                rows.iter().any(named),
+                "{binary}: docs/api.md has no row for {method} {path}"
+            );
+        }
+    }
+}
+
+/// The rows of the API reference's "Status codes" table: `(code, status)`.
+fn status_table() -> Vec<(String, u16)> {
+    let table = API_REFERENCE
+        .split("## Status codes")
         .nth(1)
-        .expect("the README has a Status codes section");
+        .expect("docs/api.md has a Status codes section");
     table
         .lines()
         .skip_while(|line| !line.starts_with('|'))
@@ -79,8 +119,8 @@ fn readme_status_table() -> Vec<(String, u16)> {
 }
 
 #[test]
-fn the_readme_lists_every_error_code_with_its_status() {
-    let rows = readme_status_table();
+fn the_api_reference_lists_every_error_code_with_its_status() {
+    let rows = status_table();
     for code in ErrorCode::ALL {
         let listed: Vec<u16> = rows
             .iter()
@@ -90,20 +130,20 @@ fn the_readme_lists_every_error_code_with_its_status() {
         assert_eq!(
             listed,
             vec![code.status()],
-            "{}: the README's status table must list it once, with its status",
+            "{}: docs/api.md's status table must list it once, with its status",
             code.as_str()
         );
     }
     for (name, _) in &rows {
         assert!(
             ErrorCode::from_upstream(name).is_some(),
-            "the README lists {name}, which the gateway never answers"
+            "docs/api.md lists {name}, which the gateway never answers"
         );
     }
 }
 
 #[test]
-fn the_readme_publishes_the_browser_librarys_integrity_hash() {
+fn the_merchant_guide_publishes_the_browser_librarys_integrity_hash() {
     use base64::Engine as _;
     use sha2::Digest as _;
     let digest = sha2::Sha384::digest(callback::library::GATEWAY_JS.as_bytes());
@@ -111,10 +151,8 @@ fn the_readme_publishes_the_browser_librarys_integrity_hash() {
         "sha384-{}",
         base64::engine::general_purpose::STANDARD.encode(digest)
     );
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     assert!(
-        readme.contains(&format!("integrity=\"{integrity}\"")),
-        "the README's SRI hash must be {integrity}"
+        MERCHANT_GUIDE.contains(&format!("integrity=\"{integrity}\"")),
+        "docs/merchant-integration.md's SRI hash must be {integrity}"
     );
 }

@@ -250,38 +250,14 @@ async fn with_sqs_a_failed_delivery_comes_back_on_schedule_then_goes_to_the_dead
         eprintln!("skipped: needs moto_server (scripts/test.sh starts it)");
         return;
     };
-    let sqs_client = sqs_for(&endpoint);
-    let name = format!("deliveries-{}", uuid::Uuid::new_v4());
-    let dead = sqs_client
-        .create_queue()
-        .queue_name(format!("{name}-dead"))
-        .send()
-        .await
-        .unwrap();
-    let dead_url = dead.queue_url.unwrap();
-    let dead_arn = sqs_client
-        .get_queue_attributes()
-        .queue_url(&dead_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
     // Three attempts in all (schedule "0,0"): the third failure's message is dead.
-    let queue_url = sqs_client
-        .create_queue()
-        .queue_name(&name)
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-            json!({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 3}).to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let name = format!("deliveries-{}", uuid::Uuid::new_v4());
+    let sqs = Arc::new(
+        gateway_loopback::queue::sqs_deliveries(&endpoint, &name, 3)
+            .await
+            .unwrap(),
+    );
+    let (sqs_client, queue_url) = (sqs.client(), sqs.url().to_owned());
     let receiver = Receiver::start(0).await;
     receiver.fail_always();
     let h = Harness::with_env(&[
@@ -291,10 +267,6 @@ async fn with_sqs_a_failed_delivery_comes_back_on_schedule_then_goes_to_the_dead
     ])
     .await;
     h.set_registry(&registry_with_webhook(&receiver));
-    let sqs = Arc::new(gateway::events::queue::SqsQueue::new(
-        sqs_client.clone(),
-        &queue_url,
-    ));
     let config = notify::NotifyConfig::from_env(&h.config_env()).unwrap();
     let app = notify::build(&config, &h.platform(), sqs.clone())
         .await
@@ -305,55 +277,20 @@ async fn with_sqs_a_failed_delivery_comes_back_on_schedule_then_goes_to_the_dead
     for change in h.feed.poll().await.unwrap() {
         app.on_change(&change).await.unwrap();
     }
-    for attempt in 1..=4 {
-        let received = sqs_client
-            .receive_message()
-            .queue_url(&queue_url)
-            .message_system_attribute_names(
-                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
-            )
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        if attempt == 4 {
-            assert!(received.is_empty(), "moved to the dead-letter queue");
-            break;
-        }
-        assert_eq!(received.len(), 1, "attempt {attempt}");
-        let message = &received[0];
-        let event = json!({"Records": [{
-            "messageId": message.message_id, "receiptHandle": message.receipt_handle,
-            "body": message.body, "eventSource": "aws:sqs",
-            "attributes": {"ApproximateReceiveCount": message.attributes.as_ref()
-                .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)).cloned()}
-        }]});
-        let event = serde_json::from_value(event).expect("an SQS event");
-        let notify::lambda::NotifyResponse::Deliveries(answer) =
-            notify::lambda::handle(&app, event).await
-        else {
-            panic!("a queue batch is answered as one")
-        };
-        assert_eq!(answer.batch_item_failures.len(), 1, "reported failed");
+    // Each receive is handed to the function as SQS's event source would hand it; a
+    // message it reports failed comes back (on schedule: "0,0"), until the redrive policy
+    // moves it to the dead-letter queue.
+    for attempt in 1..=3 {
+        let batch = gateway_loopback::background::deliver_sqs(&app, &sqs).await;
+        assert_eq!(batch, 1, "attempt {attempt}: the failed message came back");
     }
-    let dead_letters = sqs_client
-        .receive_message()
-        .queue_url(&dead_url)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    let after = gateway_loopback::background::deliver_sqs(&app, &sqs).await;
+    assert_eq!(after, 0, "moved to the dead-letter queue");
+    let dead_letters = dead_letters(sqs_client, &format!("{name}-dead")).await;
     assert_eq!(dead_letters.len(), 1);
     assert_eq!(receiver.received().len(), 3);
     let events = events_of(&h, MERCHANT).await;
     assert_eq!(events[0].status, DeliveryStatus::Failed);
-}
-
-fn sqs_for(endpoint: &str) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(&gateway_loopback::endpoint_config(endpoint))
 }
 
 async fn frictionless(n: &Notifying, merchant: &axum::Router, key: &str, reference: &str) {
@@ -491,56 +428,24 @@ async fn a_redelivery_sends_the_same_event_again_and_another_tenant_cannot_ask_f
 #[tokio::test]
 async fn a_card_program_hears_of_its_enrollments_unenrollments_and_contact_updates() {
     let n = Notifying::start(0, "5").await;
-    let issuer = n.h.issuer().await;
-    let enrolled = send(
-        &issuer,
-        post_json(
-            "/card/issuance/api/issuing/3ds/v2/enroll",
-            Some(ISSUER_KEY),
-            &json!({"card_id": sandbox::state::ACTIVE_CARD_ID, "cardholder_id": sandbox::state::CARDHOLDER_ID}),
+    use sandbox::state::{ACTIVE_CARD_ID, CARDHOLDER_ID, SECOND_CARDHOLDER_ID};
+    let steps = [
+        (
+            "3ds/v2/enroll",
+            json!({"card_id": ACTIVE_CARD_ID, "cardholder_id": CARDHOLDER_ID}),
         ),
-    )
-    .await;
-    assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.text());
-    n.h.clock.advance(Duration::from_millis(10));
-    let repointed = send(
-        &issuer,
-        post_json(
-            "/card/issuance/api/issuing/3ds/v2/update",
-            Some(ISSUER_KEY),
-            &json!({"card_id": sandbox::state::ACTIVE_CARD_ID, "cardholder_id": sandbox::state::SECOND_CARDHOLDER_ID}),
+        (
+            "3ds/v2/update",
+            json!({"card_id": ACTIVE_CARD_ID, "cardholder_id": SECOND_CARDHOLDER_ID}),
         ),
-    )
-    .await;
-    assert_eq!(repointed.status, StatusCode::OK, "{}", repointed.text());
-    n.h.clock.advance(Duration::from_millis(10));
-    let contact = json!({
-        "cardholder_id": sandbox::state::CARDHOLDER_ID, "call_prefix": "+1", "mobile": "2125559999",
-        "email": "emma.johnson@example.com", "date_of_birth": "1996-10-31", "state": "Illinois",
-        "city": "Chicago", "address_line": "456 Maple Avenue", "post_code": "60601",
-        "country_code": "US", "security_index": "2", "security_answer": "Han"
-    });
-    let updated = send(
-        &issuer,
-        post_json(
-            "/card/issuance/api/issuing/cardholders/v2/update",
-            Some(ISSUER_KEY),
-            &contact,
-        ),
-    )
-    .await;
-    assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
-    n.h.clock.advance(Duration::from_millis(10));
-    let unenrolled = send(
-        &issuer,
-        post_json(
-            "/card/issuance/api/issuing/3ds/v2/unenroll",
-            Some(ISSUER_KEY),
-            &json!({"card_id": sandbox::state::ACTIVE_CARD_ID}),
-        ),
-    )
-    .await;
-    assert_eq!(unenrolled.status, StatusCode::OK, "{}", unenrolled.text());
+        ("cardholders/v2/update", emma_contact("2125559999")),
+        ("3ds/v2/unenroll", json!({"card_id": ACTIVE_CARD_ID})),
+    ];
+    for (path, body) in steps {
+        let answer = n.h.issuer_post(ISSUER_KEY, path, &body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text());
+        n.h.clock.advance(Duration::from_millis(10));
+    }
     n.run_for(Duration::from_secs(2)).await;
 
     let merchant = n.api().await;
@@ -613,4 +518,23 @@ async fn an_abandoned_challenge_is_expired_by_the_next_sweep_and_its_event_deliv
     assert_eq!(event["data"]["flow"], "challenge");
     let item = session_item(&n.h, "abandoned-1").await;
     assert!(item.sealed_payment_data.is_none(), "its card data is gone");
+}
+
+/// The messages waiting in the dead-letter queue `name`.
+async fn dead_letters(sqs: &aws_sdk_sqs::Client, name: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let url = sqs
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    sqs.receive_message()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default()
 }

@@ -14,7 +14,6 @@ const BATCH: &str = "/card/issuance/api/issuing/3ds/v2/enroll/batch";
 const UPDATE: &str = "/card/issuance/api/issuing/3ds/v2/update";
 const DETAIL: &str = "/card/issuance/api/issuing/3ds/v2/detail";
 const CREATE_CARDHOLDER: &str = "/card/issuance/api/issuing/cardholders/v2/create";
-const UPDATE_CARDHOLDER: &str = "/card/issuance/api/issuing/cardholders/v2/update";
 const QUERY_CARDHOLDERS: &str = "/card/issuance/api/issuing/cardholders/v2/detail";
 
 fn enroll_body(card: &str, holder: &str) -> Value {
@@ -528,15 +527,24 @@ async fn enrollment_detail_passes_through_without_the_security_answer() {
     assert_eq!(missing.json()["code"], "CARD_NOT_ENROLLED");
 }
 
+/// The update body of a contact: the create body without its budget and name.
+fn update_of(id: &str, mobile: &str) -> Value {
+    let mut update = contact();
+    let fields = update.as_object_mut().unwrap();
+    for kept_upstream in ["budget_id", "first_name", "last_name"] {
+        fields.remove(kept_upstream);
+    }
+    fields.insert("cardholder_id".into(), json!(id));
+    fields.insert("mobile".into(), json!(mobile));
+    update
+}
+
 #[tokio::test]
 async fn cardholder_contacts_are_created_updated_and_queried() {
     let h = Harness::new().await;
-    let issuer = h.issuer().await;
-    let created = send(
-        &issuer,
-        post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &contact()),
-    )
-    .await;
+    let created = h
+        .issuer_post(ISSUER_KEY, "cardholders/v2/create", &contact())
+        .await;
     assert_eq!(created.status, StatusCode::OK, "{}", created.text());
     let id = created.json()["data"]["cardholder_id"]
         .as_str()
@@ -548,32 +556,21 @@ async fn cardholder_contacts_are_created_updated_and_queried() {
         contact()
     );
 
-    let mut update = contact();
-    let update = update.as_object_mut().unwrap();
-    update.remove("budget_id");
-    update.remove("first_name");
-    update.remove("last_name");
-    update.insert("cardholder_id".into(), json!(id));
-    update.insert("mobile".into(), json!("3125559999"));
-    let updated = send(
-        &issuer,
-        post_json(
-            UPDATE_CARDHOLDER,
-            Some(ISSUER_KEY),
-            &Value::Object(update.clone()),
-        ),
-    )
-    .await;
+    let updated = h
+        .issuer_post(
+            ISSUER_KEY,
+            "cardholders/v2/update",
+            &update_of(&id, "3125559999"),
+        )
+        .await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
 
-    let listed = send(
-        &issuer,
-        get(
-            &format!("{QUERY_CARDHOLDERS}?cardholder_id={id}"),
-            Some(ISSUER_KEY),
-        ),
-    )
-    .await;
+    let listed = h
+        .issuer_get(
+            ISSUER_KEY,
+            &format!("cardholders/v2/detail?cardholder_id={id}"),
+        )
+        .await;
     assert_eq!(listed.status, StatusCode::OK);
     let body = listed.json();
     assert_eq!(body["data"]["total"], 1);
@@ -585,31 +582,29 @@ async fn cardholder_contacts_are_created_updated_and_queried() {
             .as_deref(),
         Some(format!("page_no=1&page_size=20&cardholder_id={id}").as_str())
     );
+}
 
-    let unknown_budget = send(
-        &issuer,
-        post_json(CREATE_CARDHOLDER, Some(ISSUER_KEY), &{
-            let mut c = contact();
-            c["budget_id"] = json!("ci209901010000000000");
-            c
-        }),
-    )
-    .await;
+#[tokio::test]
+async fn a_contact_in_an_unknown_budget_or_an_unknown_contact_is_not_found() {
+    let h = Harness::new().await;
+    let mut elsewhere = contact();
+    elsewhere["budget_id"] = json!("ci209901010000000000");
+    let unknown_budget = h
+        .issuer_post(ISSUER_KEY, "cardholders/v2/create", &elsewhere)
+        .await;
     assert_eq!(unknown_budget.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown_budget.json()["code"], "BUDGET_NOT_FOUND");
 
-    update.insert("cardholder_id".into(), json!("999999999999999999"));
-    let unknown = send(
-        &issuer,
-        post_json(
-            UPDATE_CARDHOLDER,
-            Some(ISSUER_KEY),
-            &Value::Object(update.clone()),
-        ),
-    )
-    .await;
+    let unknown = h
+        .issuer_post(
+            ISSUER_KEY,
+            "cardholders/v2/update",
+            &update_of("999999999999999999", "3125559999"),
+        )
+        .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.json()["code"], "CARDHOLDER_NOT_FOUND");
+    assert!(h.sandbox.calls_to("cardholders/v2/create").is_empty());
 }
 
 /// Bad input: a 4xx naming the field; no upstream call; nothing written.

@@ -236,58 +236,68 @@ async fn a_retried_write_that_already_landed_is_recognised_as_ours() {
     }
 }
 
+/// Check enroll's outcome for a challenge, as the claim `c1` records it.
+fn challenge_pending(now: i64, sealed: &gateway::crypto::SealedData) -> Transition {
+    Transition::CompleteEnrollment {
+        claim_id: "c1".into(),
+        outcome: EnrollmentOutcome::Challenge {
+            authentication_transaction_id: "TID".into(),
+            transaction_mac: "mac".into(),
+            challenge_deadline_ms: now + 600_000,
+            completion: Default::default(),
+            merchant_return_url: "https://shop.example/r".into(),
+            sealed_payment_data: sealed.clone(),
+        },
+        card: Default::default(),
+        response: sealed.clone(),
+        now_ms: now,
+        expires_at: now / 1000 + 3600,
+    }
+}
+
+/// Validate's decision, as the claim `v1` records it.
+fn authenticated(now: i64, response: gateway::crypto::SealedData) -> Transition {
+    Transition::CompleteValidation {
+        claim_id: "v1".into(),
+        state: SessionState::Authenticated,
+        result: gateway::session::RecordedResult {
+            result: AuthenticationResult {
+                eci: Some("05".into()),
+                ..Default::default()
+            },
+            sealed_values: None,
+        },
+        response,
+        now_ms: now,
+        expires_at: now / 1000 + 7200,
+    }
+}
+
 #[tokio::test]
 async fn a_session_walks_the_state_machine_with_one_write_per_step() {
     for (backend, h) in stores().await {
         let sessions = h.sessions();
-        let now = h.clock.now_ms();
-        let Recorded::Done(_) = sessions
-            .apply_transition(
-                &session_ref("shop-a", "walk-1"),
-                &claim("walk-1", "c1", now),
-            )
-            .await
-            .unwrap()
-        else {
-            panic!()
+        let walk = session_ref("shop-a", "walk-1");
+        let apply = |transition: Transition| {
+            let (sessions, walk) = (sessions.clone(), walk.clone());
+            async move { sessions.apply_transition(&walk, &transition).await.unwrap() }
         };
+        let now = h.clock.now_ms();
+        assert!(matches!(
+            apply(claim("walk-1", "c1", now)).await,
+            Recorded::Done(_)
+        ));
         let keys = gateway::crypto::KeyRing::new(vec![("k1".into(), [7; 32])]).unwrap();
         let sealed = keys.seal("AUTH#walk-1", b"{}");
-        let sealed_response = keys.seal("AUTH#walk-1#validate_response", b"{}");
-        let pending = Transition::CompleteEnrollment {
-            claim_id: "c1".into(),
-            outcome: EnrollmentOutcome::Challenge {
-                authentication_transaction_id: "TID".into(),
-                transaction_mac: "mac".into(),
-                challenge_deadline_ms: now + 600_000,
-                completion: Default::default(),
-                merchant_return_url: "https://shop.example/r".into(),
-                sealed_payment_data: sealed.clone(),
-            },
-            card: Default::default(),
-            response: sealed.clone(),
-            now_ms: now,
-            expires_at: now / 1000 + 3600,
-        };
         let wrong_claim = Transition::ReleaseEnrollment {
             claim_id: "c9".into(),
             now_ms: now,
         };
         assert!(
-            matches!(
-                sessions
-                    .apply_transition(&session_ref("shop-a", "walk-1"), &wrong_claim)
-                    .await
-                    .unwrap(),
-                Recorded::Refused(_)
-            ),
+            matches!(apply(wrong_claim).await, Recorded::Refused(_)),
             "{backend:?}"
         );
-        let Recorded::Done(session) = sessions
-            .apply_transition(&session_ref("shop-a", "walk-1"), &pending)
-            .await
-            .unwrap()
-        else {
+        let Recorded::Done(session) = apply(challenge_pending(now, &sealed)).await else {
             panic!("{backend:?}")
         };
         assert_eq!(session.state, SessionState::ChallengePending);
@@ -300,33 +310,12 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
             now_ms: now,
             lease_until_ms: now + 25_000,
         };
-        let Recorded::Done(session) = sessions
-            .apply_transition(&session_ref("shop-a", "walk-1"), &claim_validation)
-            .await
-            .unwrap()
-        else {
+        let Recorded::Done(session) = apply(claim_validation.clone()).await else {
             panic!("{backend:?}")
         };
         assert_eq!(session.state, SessionState::Validating);
-        let done = Transition::CompleteValidation {
-            claim_id: "v1".into(),
-            state: SessionState::Authenticated,
-            result: gateway::session::RecordedResult {
-                result: AuthenticationResult {
-                    eci: Some("05".into()),
-                    ..Default::default()
-                },
-                sealed_values: None,
-            },
-            response: sealed_response,
-            now_ms: now,
-            expires_at: now / 1000 + 7200,
-        };
-        let Recorded::Done(session) = sessions
-            .apply_transition(&session_ref("shop-a", "walk-1"), &done)
-            .await
-            .unwrap()
-        else {
+        let response = keys.seal("AUTH#walk-1#validate_response", b"{}");
+        let Recorded::Done(session) = apply(authenticated(now, response)).await else {
             panic!("{backend:?}")
         };
         assert_eq!(session.state, SessionState::Authenticated);
@@ -336,13 +325,7 @@ async fn a_session_walks_the_state_machine_with_one_write_per_step() {
         );
         assert_eq!(session.result.unwrap().eci.as_deref(), Some("05"));
         assert!(
-            matches!(
-                sessions
-                    .apply_transition(&session_ref("shop-a", "walk-1"), &claim_validation)
-                    .await
-                    .unwrap(),
-                Recorded::Refused(Some(_))
-            ),
+            matches!(apply(claim_validation).await, Recorded::Refused(Some(_))),
             "{backend:?}: terminal is final"
         );
     }

@@ -618,35 +618,10 @@ async fn secrets_come_from_secrets_manager_and_a_rotation_needs_no_redeploy() {
         return;
     };
     let h = Harness::new().await;
-    let manager = gateway_loopback::secrets::secrets_manager(&endpoint);
-    let prefix = format!("gateway-test-{}", uuid::Uuid::new_v4());
-    let mut env = h.env.clone();
-    for (variable, id) in [
-        ("TENANT_REGISTRY_SECRET_ID", TENANTS_SECRET),
-        ("SESSION_KEYS_SECRET_ID", SESSION_KEYS_SECRET),
-        ("PAYER_AUTH_SECRET_ID", PAYER_AUTH_SECRET),
-        ("CARD_ISSUANCE_SECRET_ID", CARD_ISSUANCE_SECRET),
-    ] {
-        use gateway::secrets::SecretSource as _;
-        let name = format!("{prefix}/{id}");
-        let value = h.secrets.fetch(id).await.unwrap();
-        manager
-            .client()
-            .create_secret()
-            .name(&name)
-            .secret_string(value)
-            .send()
-            .await
-            .expect("moto creates the secret");
-        env.insert(variable.into(), name);
-    }
-    let platform = gateway::platform::Platform {
-        secrets: std::sync::Arc::new(gateway_loopback::secrets::secrets_manager(&endpoint)),
-        ..h.platform()
-    };
-    let config =
-        check_enroll::CheckEnrollConfig::from_env(&gateway::config::Env::from_map(env)).unwrap();
-    let merchant = check_enroll::build(&config, &platform).await.unwrap();
+    let moto = h.on_secrets_manager(&endpoint).await;
+    let (platform, manager, prefix) = (&moto.platform, &moto.manager, &moto.prefix);
+    let config = check_enroll::CheckEnrollConfig::from_env(&moto.env()).unwrap();
+    let merchant = check_enroll::build(&config, platform).await.unwrap();
     let setup = |key: &'static str, reference: &'static str| {
         post_json(SETUP, Some(key), &setup_body(reference, "4000000000002701"))
     };
@@ -695,7 +670,7 @@ async fn secrets_come_from_secrets_manager_and_a_rotation_needs_no_redeploy() {
             .collect(),
     ))
     .unwrap();
-    let Err(error) = check_enroll::build(&missing, &platform).await else {
+    let Err(error) = check_enroll::build(&missing, platform).await else {
         panic!("a missing secret fails the cold start");
     };
     assert_eq!(

@@ -4,7 +4,7 @@
 //! DynamoDB-compatible server with `--dynamodb-endpoint`.
 //!
 //! Every setting can be overridden with the same environment variable the Lambda
-//! functions read (see the README's configuration table).
+//! functions read (see the configuration table of docs/operations.md).
 
 mod demo;
 mod tenants;
@@ -180,6 +180,10 @@ async fn gateway(
     Ok(demo::routes(Arc::new(demo)).fallback_service(functions))
 }
 
+/// The demo's first request: enroll the sandbox's first card for Emma.
+const TRY_ENROLL: &str =
+    r#"{"card_id":"card59202507231957437131","cardholder_id":"471041678120300545"}"#;
+
 /// What the local stack prints at start, on stderr (stdout carries only JSON log lines).
 fn banner(options: &Options, gateway_url: &str, sandbox_url: &str, keys: &[tenants::PrintedKey]) {
     let store_line = match &options.dynamodb_endpoint {
@@ -211,7 +215,7 @@ fn banner(options: &Options, gateway_url: &str, sandbox_url: &str, keys: &[tenan
          {keys_text}\n\
          Try:\n  curl -s -X POST {gateway_url}/card/issuance/api/issuing/3ds/v2/enroll \\\n    \
          -H 'x-api-key: {issuer_key}' -H 'content-type: application/json' \\\n    \
-         -d '{{\"card_id\":\"card59202507231957437131\",\"cardholder_id\":\"471041678120300545\"}}'\n",
+         -d '{TRY_ENROLL}'\n",
     );
 }
 

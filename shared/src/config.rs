@@ -249,6 +249,58 @@ impl SecretSettings {
     }
 }
 
+/// How long a lease lasts, and how long a duplicate waits for its holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseSettings {
+    /// `CLAIM_LEASE_SECS`: how long a lease blocks others. Must not exceed the function
+    /// timeout, so a lease left by an invocation that died is free again.
+    pub lease: Duration,
+    /// `SETTLE_WAIT_MS`: how long a duplicate waits for the holder's outcome.
+    pub patience: Duration,
+}
+
+impl LeaseSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            lease: env.seconds("CLAIM_LEASE_SECS", 25)?,
+            patience: env.millis("SETTLE_WAIT_MS", 10_000)?,
+        })
+    }
+
+    /// The cold-start check of a function that takes leases: a lease must outlast the
+    /// longest unit of work done under it (`work`: one upstream call, retries included),
+    /// the write that records its outcome and a clock-skew margin — otherwise a duplicate
+    /// could take the lease over while the work is in flight, and do it twice. (Each call's
+    /// deadline also derives from the lease, so even a slow take cannot make the work
+    /// outlive it.) A duplicate's wait must end before API Gateway gives up.
+    pub fn check(&self, work: Duration) -> Result<(), ConfigError> {
+        let under_lease = work + STORE_OPERATION_TIMEOUT + CLOCK_SKEW_MARGIN;
+        if self.lease <= under_lease {
+            return Err(ConfigError::Invalid {
+                name: "CLAIM_LEASE_SECS",
+                reason: format!(
+                    "must exceed the longest upstream call (UPSTREAM_TIMEOUT_MS x UPSTREAM_MAX_ATTEMPTS) plus a store write ({} ms) and a clock-skew margin ({} ms): {} ms",
+                    STORE_OPERATION_TIMEOUT.as_millis(),
+                    CLOCK_SKEW_MARGIN.as_millis(),
+                    under_lease.as_millis()
+                ),
+            });
+        }
+        if self.patience + 2 * STORE_OPERATION_TIMEOUT >= API_GATEWAY_LIMIT {
+            return Err(ConfigError::Invalid {
+                name: "SETTLE_WAIT_MS",
+                reason: "a duplicate's wait plus its store reads and writes must end before API Gateway's 29 s".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// When a lease taken at `now_ms` lapses.
+    pub fn until(&self, now_ms: i64) -> i64 {
+        now_ms + self.lease.as_millis() as i64
+    }
+}
+
 /// Lifetimes of the merchant-side authentication session.
 #[derive(Debug, Clone)]
 pub struct SessionSettings {
@@ -257,7 +309,7 @@ pub struct SessionSettings {
     /// When DynamoDB's TTL may delete the record. Expiry is decided in code, not by TTL.
     pub record_ttl: Duration,
     /// The claims' leases (ENROLLING, VALIDATING) and a duplicate's patience.
-    pub lease: crate::lease::LeaseSettings,
+    pub lease: LeaseSettings,
 }
 
 impl SessionSettings {
@@ -270,7 +322,7 @@ impl SessionSettings {
         let settings = Self {
             challenge_deadline: env.seconds("CHALLENGE_DEADLINE_SECS", 600)?,
             record_ttl: env.seconds("SESSION_TTL_SECS", 7 * 24 * 3600)?,
-            lease: crate::lease::LeaseSettings::from_env(env)?,
+            lease: LeaseSettings::from_env(env)?,
         };
         if settings.record_ttl <= settings.challenge_deadline {
             return Err(invalid(
@@ -349,5 +401,30 @@ mod tests {
         assert_eq!(secrets.ttl, Duration::from_secs(300));
         let debug = format!("{:?}", Secret::new("0123456789abcdef"));
         assert!(!debug.contains("0123456789abcdef"), "{debug}");
+    }
+
+    #[test]
+    fn a_lease_shorter_than_the_work_under_it_is_refused() {
+        let settings = |lease: &'static str| {
+            LeaseSettings::from_env(&env(&[("CLAIM_LEASE_SECS", lease)])).unwrap()
+        };
+        // 18 s of upstream call, a 3 s store write, 2 s of skew: 23 s.
+        let work = Duration::from_secs(18);
+        let err = settings("23").check(work).unwrap_err().to_string();
+        assert!(
+            err.contains("CLAIM_LEASE_SECS") && err.contains("23000 ms"),
+            "{err}"
+        );
+        assert!(settings("24").check(work).is_ok());
+        let patient = LeaseSettings::from_env(&env(&[("SETTLE_WAIT_MS", "25000")])).unwrap();
+        let err = patient.check(work).unwrap_err().to_string();
+        assert!(err.contains("SETTLE_WAIT_MS"), "{err}");
+        // The defaults hold together.
+        assert!(
+            LeaseSettings::from_env(&env(&[]))
+                .unwrap()
+                .check(work)
+                .is_ok()
+        );
     }
 }

@@ -116,7 +116,7 @@ pub fn cardholder_key(cardholder_id: &CardholderId) -> String {
 
 /// What a record write came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
+pub enum RecordWrite {
     Written,
     /// A newer confirmation is already recorded (two changes raced); ours is older.
     Newer,
@@ -176,7 +176,7 @@ impl Enrollments {
         cardholder_id: &CardholderId,
         card_budget: &BudgetId,
         tenant: &TenantId,
-    ) -> Result<Recorded, StoreError> {
+    ) -> Result<RecordWrite, StoreError> {
         self.record_card(card_id, Some(cardholder_id), card_budget, tenant)
             .await
     }
@@ -188,7 +188,7 @@ impl Enrollments {
         card_id: &CardId,
         card_budget: &BudgetId,
         tenant: &TenantId,
-    ) -> Result<Recorded, StoreError> {
+    ) -> Result<RecordWrite, StoreError> {
         self.record_card(card_id, None, card_budget, tenant).await
     }
 
@@ -201,7 +201,7 @@ impl Enrollments {
         cardholder_id: Option<&CardholderId>,
         card_budget: &BudgetId,
         tenant: &TenantId,
-    ) -> Result<Recorded, StoreError> {
+    ) -> Result<RecordWrite, StoreError> {
         let now = self.clock.now_ms();
         let patch = Patch::default()
             .set_s(crate::store::attr::KIND, Kind::CardEnrollment.as_str())
@@ -235,7 +235,7 @@ impl Enrollments {
         &self,
         card_id: &CardId,
         tenant: &TenantId,
-    ) -> Result<Recorded, StoreError> {
+    ) -> Result<RecordWrite, StoreError> {
         let mutation = Mutation {
             guard: Guard::equals(attr::TENANT_ID, tenant.as_str()),
             patch: Patch::default().set_n(attr::CONFIRMED_AT, self.clock.now_ms()),
@@ -264,7 +264,7 @@ impl Enrollments {
         cardholder_id: &CardholderId,
         budget_id: &BudgetId,
         tenant: &TenantId,
-    ) -> Result<Recorded, StoreError> {
+    ) -> Result<RecordWrite, StoreError> {
         let now = self.clock.now_ms();
         let mutation = Mutation {
             guard: absent_or_owned_by(tenant),
@@ -291,7 +291,7 @@ impl Enrollments {
         &self,
         cardholder_id: &CardholderId,
         tenant: &TenantId,
-    ) -> Result<Recorded, StoreError> {
+    ) -> Result<RecordWrite, StoreError> {
         let now = self.clock.now_ms();
         let mutation = Mutation {
             guard: Guard::equals(cardholder_attr::TENANT_ID, tenant.as_str()),
@@ -305,16 +305,16 @@ impl Enrollments {
     }
 }
 
-fn refusal(written: Written, tenant: &TenantId, what: &str) -> Recorded {
+fn refusal(written: Written, tenant: &TenantId, what: &str) -> RecordWrite {
     match written {
-        Written::Applied(_) => Recorded::Written,
+        Written::Applied(_) => RecordWrite::Written,
         Written::Refused(Some(item)) if string(&item, attr::TENANT_ID) != Some(tenant.as_str()) => {
             tracing::warn!(what, "a record of another tenant was not overwritten");
-            Recorded::OtherTenant
+            RecordWrite::OtherTenant
         }
         Written::Refused(_) => {
             tracing::info!(what, "a newer confirmation is already recorded");
-            Recorded::Newer
+            RecordWrite::Newer
         }
     }
 }

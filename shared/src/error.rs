@@ -19,10 +19,10 @@ use crate::upstream::payer_auth::PayerAuthError;
 
 /// Declares the codes once: each variant with its name, status and default message. The
 /// enum, [`ErrorCode::ALL`] and the three lookups come from this one table, so a code
-/// cannot be added without its status (nor left out of `ALL`, which the README test reads).
+/// cannot be added without its status (nor left out of `ALL`, which the documents test reads).
 macro_rules! error_codes {
     ($($(#[$doc:meta])* $code:ident = ($name:literal, $status:literal, $message:literal),)*) => {
-        /// Every code the gateway itself answers with. The README's status table lists
+        /// Every code the gateway itself answers with. The API reference's status table (docs/api.md) lists
         /// each one; a test keeps the two in step.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum ErrorCode {

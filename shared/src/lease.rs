@@ -20,16 +20,15 @@
 //!    ([`LeaseSettings::check`]).
 //!
 //! The protocol is generic over where the record lives ([`LeaseBook`]) and what the
-//! request is ([`LeaseRequest`]): the session claims (`crate::session::claims`) and the
-//! idempotency keys (`crate::idempotency`) are its two users, held to the same unit tests.
+//! request is ([`LeaseRequest`]): the session claims and the idempotency keys are its two
+//! users, held to the same unit tests ([`contract`]).
 
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::config::{
-    API_GATEWAY_LIMIT, CLOCK_SKEW_MARGIN, ConfigError, Env, STORE_OPERATION_TIMEOUT,
-};
+pub use crate::config::LeaseSettings;
+use crate::config::{CLOCK_SKEW_MARGIN, STORE_OPERATION_TIMEOUT};
 use crate::store::{Guard, Patch, StoreError, number_value, string_value};
 use crate::telemetry::metrics;
 
@@ -39,58 +38,6 @@ pub mod attr {
     pub const CLAIM_ID: &str = "claim_id";
     /// When the lease lapses, epoch ms. Absent when nobody holds it.
     pub const LEASE_UNTIL: &str = "lease_until";
-}
-
-/// How long a lease lasts, and how long a duplicate waits for its holder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeaseSettings {
-    /// `CLAIM_LEASE_SECS`: how long a lease blocks others. Must not exceed the function
-    /// timeout, so a lease left by an invocation that died is free again.
-    pub lease: Duration,
-    /// `SETTLE_WAIT_MS`: how long a duplicate waits for the holder's outcome.
-    pub patience: Duration,
-}
-
-impl LeaseSettings {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            lease: env.seconds("CLAIM_LEASE_SECS", 25)?,
-            patience: env.millis("SETTLE_WAIT_MS", 10_000)?,
-        })
-    }
-
-    /// The cold-start check of a function that takes leases: a lease must outlast the
-    /// longest unit of work done under it (`work`: one upstream call, retries included),
-    /// the write that records its outcome and a clock-skew margin — otherwise a duplicate
-    /// could take the lease over while the work is in flight, and do it twice. (Each call's
-    /// deadline also derives from the lease, so even a slow take cannot make the work
-    /// outlive it.) A duplicate's wait must end before API Gateway gives up.
-    pub fn check(&self, work: Duration) -> Result<(), ConfigError> {
-        let under_lease = work + STORE_OPERATION_TIMEOUT + CLOCK_SKEW_MARGIN;
-        if self.lease <= under_lease {
-            return Err(ConfigError::Invalid {
-                name: "CLAIM_LEASE_SECS",
-                reason: format!(
-                    "must exceed the longest upstream call (UPSTREAM_TIMEOUT_MS x UPSTREAM_MAX_ATTEMPTS) plus a store write ({} ms) and a clock-skew margin ({} ms): {} ms",
-                    STORE_OPERATION_TIMEOUT.as_millis(),
-                    CLOCK_SKEW_MARGIN.as_millis(),
-                    under_lease.as_millis()
-                ),
-            });
-        }
-        if self.patience + 2 * STORE_OPERATION_TIMEOUT >= API_GATEWAY_LIMIT {
-            return Err(ConfigError::Invalid {
-                name: "SETTLE_WAIT_MS",
-                reason: "a duplicate's wait plus its store reads and writes must end before API Gateway's 29 s".into(),
-            });
-        }
-        Ok(())
-    }
-
-    /// When a lease taken at `now_ms` lapses.
-    pub fn until(&self, now_ms: i64) -> i64 {
-        now_ms + self.lease.as_millis() as i64
-    }
 }
 
 /// Nobody holds a live lease on the record: its lease lapsed before `now_ms`. (A record
@@ -617,43 +564,4 @@ pub(crate) mod contract {
         };
     }
     pub(crate) use lease_contract_tests;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::from_map(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn a_lease_shorter_than_the_work_under_it_is_refused() {
-        let settings = |lease: &'static str| {
-            LeaseSettings::from_env(&env(&[("CLAIM_LEASE_SECS", lease)])).unwrap()
-        };
-        // 18 s of upstream call, a 3 s store write, 2 s of skew: 23 s.
-        let work = Duration::from_secs(18);
-        let err = settings("23").check(work).unwrap_err().to_string();
-        assert!(
-            err.contains("CLAIM_LEASE_SECS") && err.contains("23000 ms"),
-            "{err}"
-        );
-        assert!(settings("24").check(work).is_ok());
-        let patient = LeaseSettings::from_env(&env(&[("SETTLE_WAIT_MS", "25000")])).unwrap();
-        let err = patient.check(work).unwrap_err().to_string();
-        assert!(err.contains("SETTLE_WAIT_MS"), "{err}");
-        // The defaults hold together.
-        assert!(
-            LeaseSettings::from_env(&env(&[]))
-                .unwrap()
-                .check(work)
-                .is_ok()
-        );
-    }
 }

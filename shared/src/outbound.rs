@@ -1,5 +1,8 @@
-//! The one outbound HTTP client, built once per cold start and shared by every upstream
-//! module, with the retry policy that makes upstream calls safe to repeat.
+//! The upstream HTTP client, built once per cold start and shared by every upstream module,
+//! with the retry policy that makes upstream calls safe to repeat. (Webhook deliveries,
+//! which go to tenants' own endpoints, have a client of their own in
+//! `events::webhooks`: other timeouts, no retries of its own, and a resolver that refuses
+//! private addresses.)
 
 use std::fmt;
 use std::num::NonZeroU32;

@@ -1,7 +1,7 @@
 //! The browser's last hop: where we may send it (allowed merchant origins) and how the
 //! merchant can trust what we tell it (an HMAC-SHA256 signature over the query).
 //!
-//! Signing scheme (documented in the README for merchants):
+//! Signing scheme (documented for merchants in docs/merchant-integration.md):
 //! 1. take every query parameter of the redirect URL except `signature`;
 //! 2. sort them by name (byte order);
 //! 3. join them as `name=value` pairs with `&`, names and values form-urlencoded as the

@@ -25,9 +25,11 @@ pub use sandbox::{Fault, FaultRule, Sandbox, SandboxConfig};
 
 pub mod callback;
 pub mod events;
+pub mod issuer;
 pub mod merchant;
 
 pub use callback::*;
+pub use issuer::*;
 pub use merchant::*;
 
 /// The tenants every test has: two card programs and two merchants.
@@ -398,8 +400,60 @@ impl Harness {
             .unwrap()
     }
 
+    /// The harness's secrets copied into the Secrets Manager of `endpoint` (moto's), under
+    /// fresh names: the settings that name them, and a platform that reads them there.
+    pub async fn on_secrets_manager(&self, endpoint: &str) -> MotoSecrets {
+        use gateway::secrets::SecretSource as _;
+        let manager = gateway_loopback::secrets::secrets_manager(endpoint);
+        let prefix = format!("gateway-test-{}", uuid::Uuid::new_v4());
+        let mut env = self.env.clone();
+        for (variable, id) in [
+            ("TENANT_REGISTRY_SECRET_ID", TENANTS_SECRET),
+            ("SESSION_KEYS_SECRET_ID", SESSION_KEYS_SECRET),
+            ("PAYER_AUTH_SECRET_ID", PAYER_AUTH_SECRET),
+            ("CARD_ISSUANCE_SECRET_ID", CARD_ISSUANCE_SECRET),
+        ] {
+            let name = format!("{prefix}/{id}");
+            let value = self.secrets.fetch(id).await.unwrap();
+            manager
+                .client()
+                .create_secret()
+                .name(&name)
+                .secret_string(value)
+                .send()
+                .await
+                .expect("moto creates the secret");
+            env.insert(variable.into(), name);
+        }
+        MotoSecrets {
+            platform: Platform {
+                secrets: Arc::new(gateway_loopback::secrets::secrets_manager(endpoint)),
+                ..self.platform()
+            },
+            manager,
+            prefix,
+            settings: env,
+        }
+    }
+
     pub async fn item(&self, key: &str) -> Option<Item> {
         self.store.read(key).await.unwrap()
+    }
+}
+
+/// The harness's secrets in moto's Secrets Manager (see [`Harness::on_secrets_manager`]).
+pub struct MotoSecrets {
+    pub platform: Platform,
+    pub manager: gateway::secrets::SecretsManager,
+    /// What the secrets' names begin with (`{prefix}/{the harness's secret id}`).
+    pub prefix: String,
+    settings: HashMap<String, String>,
+}
+
+impl MotoSecrets {
+    /// The functions' settings, naming the secrets there.
+    pub fn env(&self) -> Env {
+        Env::from_map(self.settings.clone())
     }
 }
 

@@ -13,7 +13,7 @@
  * cardholder is authenticated, and rejects with an Error whose `reason` says why not
  * (`NOT_AUTHENTICATED`, `CHALLENGE_EXPIRED`, `CANCELED_BY_MERCHANT`, ...) and whose
  * `outcome` holds the same signed fields. Either way `outcome.signed` is the signed
- * query string: have your server verify it (README, "Verifying the signed redirect")
+ * query string: have your server verify it (docs/merchant-integration.md, "Verifying the signed redirect")
  * before trusting any of it.
  */
 (function (global) {

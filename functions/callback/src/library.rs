@@ -1,11 +1,11 @@
 //! `GET /v1/js/gateway.js`: the browser library (`assets/gateway.js`), served as is. Its
-//! path is its version; the README publishes its SRI hash (a test keeps them in step), so
+//! path is its version; the merchant guide publishes its SRI hash (a test keeps them in step), so
 //! it is served to any origin (`crossorigin` loads need CORS).
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 
-/// The library's source: what the README's SRI hash is of.
+/// The library's source: what the merchant guide's SRI hash is of.
 pub const GATEWAY_JS: &str = include_str!("../assets/gateway.js");
 
 pub(crate) async fn gateway_js() -> Response {

@@ -40,7 +40,7 @@ impl CallbackApp {
 
     /// Nothing was decided and retrying will not help (the upstream refused, the
     /// session changed, the return was not valid): the merchant hears it, signed, with
-    /// a reason code from the README's table, and can read the session's status.
+    /// a reason code from the API reference's table, and can read the session's status.
     pub(crate) fn redirect_with_error(
         &self,
         session: &AuthenticationSession,

@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use gateway::domain::{BudgetId, CardId, CardholderId, Check};
-use gateway::enrollment::Recorded;
+use gateway::enrollment::RecordWrite;
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::{IssuerCaller, JsonBody, query_param};
 use gateway::telemetry::note_card;
@@ -16,7 +16,6 @@ use gateway::upstream::card_issuance::wire::{CardEnrollmentRequest, UnenrollRequ
 use gateway::upstream::card_issuance::{CardIssuanceError, Refusal, redact_security_answers};
 use serde_json::Value;
 
-use crate::ownership::not_found;
 use crate::{EnrollApp, State as AppState};
 
 /// A card and the cardholder it is (to be) linked to, checked.
@@ -71,8 +70,8 @@ impl EnrollApp {
             .record_confirmed(&link.card_id, &link.cardholder_id, card_budget, caller.id())
             .await?
         {
-            Recorded::OtherTenant => Err(not_found(ErrorCode::CardNotFound)),
-            Recorded::Written | Recorded::Newer => Ok(()),
+            RecordWrite::OtherTenant => Err(ApiError::of(ErrorCode::CardNotFound)),
+            RecordWrite::Written | RecordWrite::Newer => Ok(()),
         }
     }
 }
@@ -208,7 +207,7 @@ pub(crate) async fn enrollment_detail(
     // Linked outside the gateway to another program's cardholder: that contact is not
     // the caller's to read.
     if !app.detail_is_callers(&caller, &envelope) {
-        return Err(not_found(ErrorCode::CardNotFound));
+        return Err(ApiError::of(ErrorCode::CardNotFound));
     }
     redact_security_answers(&mut envelope);
     Ok(Json(envelope))

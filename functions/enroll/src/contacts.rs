@@ -19,7 +19,6 @@ use gateway::upstream::card_issuance::wire::{
 use serde_json::Value;
 
 use crate::State as AppState;
-use crate::ownership::not_found;
 
 /// `POST cardholders/v2/create`: a contact in one of the caller's budgets, recorded as
 /// theirs.
@@ -34,7 +33,7 @@ pub(crate) async fn create_cardholder(
     f::text("last_name", &request.last_name, 64)?;
     check_contact(&request.contact(), app.today())?;
     if !caller.issuer().owns_budget(budget.as_str()) {
-        return Err(not_found(ErrorCode::BudgetNotFound));
+        return Err(ApiError::of(ErrorCode::BudgetNotFound));
     }
     app.once(
         &caller,
@@ -125,7 +124,7 @@ pub(crate) async fn query_cardholders(
     if let Some(budget) = &query.budget_id
         && !caller.issuer().owns_budget(budget)
     {
-        return Err(not_found(ErrorCode::BudgetNotFound));
+        return Err(ApiError::of(ErrorCode::BudgetNotFound));
     }
     let upstream = app.upstream_for(&caller, None).await?;
     if let Some(cardholder) = &query.cardholder_id {

@@ -10,7 +10,7 @@
 //! same 404, code and message, before any upstream call about it.
 
 use gateway::domain::{BudgetId, CardId, CardholderId};
-use gateway::enrollment::{CardEnrollment, Recorded};
+use gateway::enrollment::{CardEnrollment, RecordWrite};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::IssuerCaller;
 use gateway::upstream::card_issuance::wire::CardholderQuery;
@@ -18,11 +18,6 @@ use gateway::upstream::card_issuance::{CardIssuance, CardIssuanceError, RefusalK
 use serde_json::Value;
 
 use crate::EnrollApp;
-
-/// What the caller is told about something that is not theirs.
-pub(crate) fn not_found(code: ErrorCode) -> ApiError {
-    ApiError::of(code)
-}
 
 impl EnrollApp {
     /// The cardholder is the caller's: our record puts it in one of the caller's
@@ -34,7 +29,7 @@ impl EnrollApp {
         upstream: &CardIssuance<'_>,
         cardholder_id: &CardholderId,
     ) -> Result<(), ApiError> {
-        let gone = || not_found(ErrorCode::CardholderNotFound);
+        let gone = || ApiError::of(ErrorCode::CardholderNotFound);
         match self.enrollments.cardholder(cardholder_id).await? {
             Some(record)
                 if record.tenant_id == *caller.id()
@@ -64,8 +59,8 @@ impl EnrollApp {
             .record_cardholder(cardholder_id, &budget, caller.id())
             .await?
         {
-            Recorded::OtherTenant => Err(gone()),
-            Recorded::Written | Recorded::Newer => Ok(()),
+            RecordWrite::OtherTenant => Err(gone()),
+            RecordWrite::Written | RecordWrite::Newer => Ok(()),
         }
     }
 
@@ -88,7 +83,7 @@ impl EnrollApp {
         upstream: &CardIssuance<'_>,
         card_id: &CardId,
     ) -> Result<(BudgetId, Option<CardEnrollment>), ApiError> {
-        let gone = || not_found(ErrorCode::CardNotFound);
+        let gone = || ApiError::of(ErrorCode::CardNotFound);
         let record = self.enrollments.card(card_id).await?;
         if let Some(record) = &record {
             if record.tenant_id != *caller.id() {

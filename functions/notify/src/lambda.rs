@@ -9,7 +9,6 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessa
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use gateway::events::Change;
 use gateway::events::queue::DeliveryMessage;
-use gateway::store::{Item, KEY, string};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -83,14 +82,12 @@ pub async fn handle(app: &NotifyApp, event: NotifyEvent) -> NotifyResponse {
 
 /// A stream record as a change of the table.
 fn change(record: EventRecord) -> Option<Change> {
-    let keys: Item = record.change.keys.into();
-    let key = string(&keys, KEY)?.to_owned();
-    let image = |item: Item| (!item.is_empty()).then_some(item);
-    Some(Change {
-        key,
-        old: image(record.change.old_image.into()),
-        new: image(record.change.new_image.into()),
-    })
+    let images = record.change;
+    Change::from_stream(
+        images.keys.into(),
+        images.old_image.into(),
+        images.new_image.into(),
+    )
 }
 
 async fn on_changes(app: &NotifyApp, records: Vec<Value>) -> DynamoDbEventResponse {
@@ -174,28 +171,37 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_stream_record_is_read_as_a_change() {
-        // The shape of AWS's documented example, with our key.
+    fn a_stream_record_is_read_as_the_change_that_makes_its_event() {
+        // The shape of AWS's documented example, with a session decided by this write.
         let record: EventRecord = serde_json::from_value(json!({
             "eventID": "1", "eventName": "MODIFY", "eventSource": "aws:dynamodb",
             "awsRegion": "us-east-1",
             "dynamodb": {
                 "Keys": {"pk": {"S": "AUTH#shop-a#r1"}},
-                "NewImage": {"pk": {"S": "AUTH#shop-a#r1"}, "state": {"S": "AUTHENTICATED"}, "updated_at": {"N": "5"}},
-                "OldImage": {"pk": {"S": "AUTH#shop-a#r1"}, "state": {"S": "VALIDATING"}},
+                "NewImage": {
+                    "pk": {"S": "AUTH#shop-a#r1"}, "reference_code": {"S": "r1"},
+                    "tenant_id": {"S": "shop-a"}, "state": {"S": "AUTHENTICATED"},
+                    "created_at": {"N": "1"}, "updated_at": {"N": "5"}, "expires_at": {"N": "9"},
+                    "mutation_id": {"S": "m-1"}
+                },
+                "OldImage": {
+                    "pk": {"S": "AUTH#shop-a#r1"}, "reference_code": {"S": "r1"},
+                    "tenant_id": {"S": "shop-a"}, "state": {"S": "VALIDATING"},
+                    "created_at": {"N": "1"}, "updated_at": {"N": "4"}, "expires_at": {"N": "9"}
+                },
                 "SequenceNumber": "111", "SizeBytes": 26, "StreamViewType": "NEW_AND_OLD_IMAGES"
             }
         }))
         .unwrap();
         let change = change(record).unwrap();
         assert_eq!(change.key, "AUTH#shop-a#r1");
-        let new = change.new.unwrap();
-        assert_eq!(string(&new, "state"), Some("AUTHENTICATED"));
-        assert_eq!(gateway::store::number(&new, "updated_at"), Some(5));
+        let event = gateway::events::event_of(&change).expect("a decision is an event");
         assert_eq!(
-            string(change.old.as_ref().unwrap(), "state"),
-            Some("VALIDATING")
+            event.kind,
+            gateway::events::EventType::AuthenticationSucceeded
         );
+        assert_eq!(event.tenant.as_str(), "shop-a");
+        assert_eq!(event.created_at, 5);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Request extraction: bounded bodies, JSON that fails with the field's name (never its
 //! value), and the calling tenant (its `x-api-key`, its role).
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -114,26 +115,42 @@ pub trait HasTenants {
 /// `MerchantCaller` on the merchant routes, `IssuerCaller` on the issuer routes: a key of
 /// a tenant without that role is refused (403) before anything else happens.
 #[derive(Debug, Clone)]
-pub struct Caller<const ROLE: u8>(pub Arc<Tenant>);
+pub struct Caller<N: Needs>(pub Arc<Tenant>, PhantomData<N>);
 
-pub type MerchantCaller = Caller<MERCHANT>;
-pub type IssuerCaller = Caller<ISSUER>;
-/// Any tenant, whatever its roles (the events API: every tenant has events).
-pub type TenantCaller = Caller<ANY>;
+/// The role a route needs of its caller.
+pub trait Needs: Send + Sync {
+    /// `None`: any tenant.
+    const ROLE: Option<Role>;
+}
 
-const MERCHANT: u8 = 0;
-const ISSUER: u8 = 1;
-const ANY: u8 = 2;
+/// A merchant's routes.
+#[derive(Debug, Clone)]
+pub struct Merchant;
+/// A card program's routes.
+#[derive(Debug, Clone)]
+pub struct Issuer;
+/// Routes every tenant calls, whatever its roles (the events API: every tenant has
+/// events).
+#[derive(Debug, Clone)]
+pub struct AnyTenant;
 
-impl<const ROLE: u8> Caller<ROLE> {
-    fn role() -> Option<Role> {
-        match ROLE {
-            MERCHANT => Some(Role::Merchant),
-            ISSUER => Some(Role::Issuer),
-            _ => None,
-        }
-    }
+impl Needs for Merchant {
+    const ROLE: Option<Role> = Some(Role::Merchant);
+}
 
+impl Needs for Issuer {
+    const ROLE: Option<Role> = Some(Role::Issuer);
+}
+
+impl Needs for AnyTenant {
+    const ROLE: Option<Role> = None;
+}
+
+pub type MerchantCaller = Caller<Merchant>;
+pub type IssuerCaller = Caller<Issuer>;
+pub type TenantCaller = Caller<AnyTenant>;
+
+impl<N: Needs> Caller<N> {
     pub fn tenant(&self) -> &Tenant {
         &self.0
     }
@@ -148,7 +165,7 @@ impl<const ROLE: u8> Caller<ROLE> {
             .and_then(|key| registry.authenticate(key))
             .ok_or(ApiError::of(ErrorCode::Unauthorized))?;
         tracing::Span::current().record("tenant", tenant.id.as_str());
-        if let Some(role) = Self::role()
+        if let Some(role) = N::ROLE
             && !tenant.has_role(role)
         {
             tracing::warn!(
@@ -157,11 +174,11 @@ impl<const ROLE: u8> Caller<ROLE> {
             );
             return Err(ErrorCode::RoleNotAllowed.into());
         }
-        Ok(Self(tenant))
+        Ok(Self(tenant, PhantomData))
     }
 }
 
-impl Caller<MERCHANT> {
+impl Caller<Merchant> {
     pub fn merchant(&self) -> &MerchantProfile {
         self.0
             .merchant
@@ -170,7 +187,7 @@ impl Caller<MERCHANT> {
     }
 }
 
-impl Caller<ISSUER> {
+impl Caller<Issuer> {
     pub fn issuer(&self) -> &IssuerProfile {
         self.0
             .issuer
@@ -179,7 +196,7 @@ impl Caller<ISSUER> {
     }
 }
 
-impl<T, const ROLE: u8> FromRequestParts<Arc<T>> for Caller<ROLE>
+impl<T, N: Needs> FromRequestParts<Arc<T>> for Caller<N>
 where
     T: HasTenants + Send + Sync,
 {

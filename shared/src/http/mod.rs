@@ -109,7 +109,6 @@ pub fn public_base_url_from_context(parts: &http::request::Parts) -> Option<Url>
     Some(base)
 }
 
-/// The first value of `name` in a query string.
 /// A listing's `limit` query parameter: `default` when absent, 1 to `max` when given.
 pub fn page_limit(query: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
     match query_param(query, "limit") {
@@ -122,6 +121,7 @@ pub fn page_limit(query: Option<&str>, default: usize, max: usize) -> Result<usi
     }
 }
 
+/// The first value of `name` in a query string.
 pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == name)

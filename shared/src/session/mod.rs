@@ -99,6 +99,7 @@ stored_record! {
 }
 
 the_same! {
+    attr::REFERENCE_CODE => crate::store::index::attr::SESSION_REFERENCE_CODE,
     attr::TENANT_ID => crate::store::attr::TENANT_ID,
     attr::CREATED_AT => crate::store::attr::CREATED_AT,
     attr::UPDATED_AT => crate::store::attr::UPDATED_AT,

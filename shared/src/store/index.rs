@@ -11,6 +11,12 @@ use crate::store::Kind;
 
 /// The index attributes, declared once.
 pub mod attr {
+    /// What the deadline index carries of a pending challenge besides its keys: the
+    /// names of its session (the session record checks its own attributes are these).
+    pub const PROJECTED_BY_DEADLINE: [&str; 2] =
+        [crate::store::attr::TENANT_ID, SESSION_REFERENCE_CODE];
+    /// The session's reference code, as the deadline index carries it.
+    pub const SESSION_REFERENCE_CODE: &str = "reference_code";
     /// The deadline index's partition key ([`super::DeadlinePartition`]).
     pub const SWEEP_PK: &str = "sweep_pk";
     /// The deadline index's sort key: the deadline, epoch ms.
@@ -60,10 +66,7 @@ impl Index {
     /// The attributes an index entry carries besides the keys (`None`: all of them).
     pub fn projected(self) -> Option<&'static [&'static str]> {
         match self {
-            Index::ByDeadline => Some(&[
-                crate::store::attr::TENANT_ID,
-                crate::session::attr::REFERENCE_CODE,
-            ]),
+            Index::ByDeadline => Some(&attr::PROJECTED_BY_DEADLINE),
             Index::ByTenantDay => None,
         }
     }

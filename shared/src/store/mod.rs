@@ -109,6 +109,20 @@ pub struct Change {
     pub new: Option<Item>,
 }
 
+impl Change {
+    /// A change as a stream record shows it: its keys and its images (an image the record
+    /// does not carry is empty). `None` when the keys do not name an item of the table.
+    pub fn from_stream(keys: Item, old: Item, new: Item) -> Option<Self> {
+        let key = string(&keys, KEY)?.to_owned();
+        let image = |item: Item| (!item.is_empty()).then_some(item);
+        Some(Self {
+            key,
+            old: image(old),
+            new: image(new),
+        })
+    }
+}
+
 /// The table's change stream, read in order off AWS (the local stack, the tests): the
 /// in-memory store's own log, or DynamoDB Streams of a DynamoDB-compatible endpoint. On
 /// AWS, Lambda reads the stream and calls the notify function instead.

@@ -50,7 +50,7 @@ def wait_for_port(port, what, process, timeout=120):
 
 def pointer(doc, path):
     for part in path.strip("/").split("/"):
-        if isinstance(doc, list):
+        if isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
             doc = doc[int(part)]
         elif isinstance(doc, dict) and part in doc:
             doc = doc[part]

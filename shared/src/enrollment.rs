@@ -85,6 +85,31 @@ the_same! {
     cardholder_attr::BUDGET_ID => attr::BUDGET_ID,
 }
 
+/// What an earlier version of a card's record said (a stream's old image, which may carry
+/// less than a whole record).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct PreviousLink {
+    #[serde(default)]
+    pub status: Option<EnrollmentStatus>,
+    #[serde(default)]
+    pub cardholder_id: Option<CardholderId>,
+}
+
+the_same! {
+    attr::STATUS => "status",
+    attr::CARDHOLDER_ID => "cardholder_id",
+}
+
+impl PreviousLink {
+    pub fn of(item: &Item) -> Self {
+        serde_dynamo::from_item(item.clone()).unwrap_or_default()
+    }
+
+    pub fn was_enrolled(&self) -> bool {
+        self.status == Some(EnrollmentStatus::Enrolled)
+    }
+}
+
 impl CardEnrollment {
     /// A card's record from its stored item (a change stream's image, a read).
     pub fn from_item(item: Item) -> Result<Self, StoreError> {
@@ -98,6 +123,20 @@ impl CardEnrollment {
 }
 
 impl CardholderRecord {
+    /// When a stored version of a contact's record last changed through the gateway (a
+    /// stream's old image, which may carry less than a whole record).
+    pub fn updated_at_of(item: &Item) -> Option<i64> {
+        #[derive(Deserialize)]
+        struct Stamp {
+            #[serde(default)]
+            updated_at: Option<i64>,
+        }
+        the_same!(cardholder_attr::UPDATED_AT => "updated_at");
+        serde_dynamo::from_item::<_, Stamp>(item.clone())
+            .ok()?
+            .updated_at
+    }
+
     /// A contact's record from its stored item.
     pub fn from_item(item: Item) -> Result<Self, StoreError> {
         decode(item)

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Change, EventType, NewEvent, event_id};
 use crate::clock::rfc3339;
-use crate::enrollment::{CardEnrollment, CardholderRecord, EnrollmentStatus};
+use crate::enrollment::{CardEnrollment, CardholderRecord, EnrollmentStatus, PreviousLink};
 use crate::session::{AuthenticationSession, Outcome, SessionState};
 use crate::store::{Item, Kind};
 
@@ -29,18 +29,12 @@ pub fn event_of(change: &Change) -> Option<NewEvent> {
 
 type Derived = Result<Option<NewEvent>, crate::store::StoreError>;
 
-fn decoded<T>(
-    item: Option<&Item>,
-    decode: fn(Item) -> Result<T, crate::store::StoreError>,
-) -> Result<Option<T>, crate::store::StoreError> {
-    item.cloned().map(decode).transpose()
-}
-
 /// A session that reached a terminal state with this write.
 fn authentication_event(key: &str, old: Option<&Item>, new: &Item) -> Derived {
     let session = AuthenticationSession::from_item(new.clone())?;
-    let before = decoded(old, AuthenticationSession::from_item)?;
-    let was_terminal = before.is_some_and(|b| b.state.is_terminal());
+    let was_terminal = old
+        .and_then(AuthenticationSession::state_of)
+        .is_some_and(SessionState::is_terminal);
     if !session.state.is_terminal() || was_terminal {
         return Ok(None);
     }
@@ -95,9 +89,9 @@ fn authentication_data(session: &AuthenticationSession) -> Value {
 /// A card newly enrolled, re-pointed to another cardholder, or unenrolled.
 fn card_event(key: &str, old: Option<&Item>, new: &Item) -> Derived {
     let card = CardEnrollment::from_item(new.clone())?;
-    let before = decoded(old, CardEnrollment::from_item)?;
-    let was_enrolled = before.as_ref().is_some_and(CardEnrollment::is_enrolled);
-    let previous = before.and_then(|b| b.cardholder_id);
+    let before = old.map(PreviousLink::of).unwrap_or_default();
+    let was_enrolled = before.was_enrolled();
+    let previous = before.cardholder_id;
     let kind = match (card.status, was_enrolled) {
         (EnrollmentStatus::Enrolled, false) => EventType::CardEnrolled,
         (EnrollmentStatus::Enrolled, true) if previous != card.cardholder_id => {
@@ -130,8 +124,7 @@ fn cardholder_event(key: &str, old: Option<&Item>, new: &Item) -> Derived {
     let Some(updated_at) = contact.updated_at else {
         return Ok(None);
     };
-    let before = decoded(old, CardholderRecord::from_item)?;
-    if before.and_then(|b| b.updated_at) == Some(updated_at) {
+    if old.and_then(CardholderRecord::updated_at_of) == Some(updated_at) {
         return Ok(None);
     }
     Ok(Some(NewEvent {
@@ -145,4 +138,64 @@ fn cardholder_event(key: &str, old: Option<&Item>, new: &Item) -> Derived {
             "updated_at": rfc3339(updated_at),
         }),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AttributeValue, Item};
+
+    fn item(pairs: &[(&str, AttributeValue)]) -> Item {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    }
+
+    fn s(value: &str) -> AttributeValue {
+        AttributeValue::S(value.into())
+    }
+
+    fn n(value: i64) -> AttributeValue {
+        AttributeValue::N(value.to_string())
+    }
+
+    #[test]
+    fn a_decision_is_one_event_whatever_the_old_image_carries() {
+        let new = item(&[
+            ("reference_code", s("r1")),
+            ("tenant_id", s("shop-a")),
+            ("state", s("AUTHENTICATED")),
+            ("created_at", n(1)),
+            ("updated_at", n(5)),
+            ("expires_at", n(9)),
+            ("mutation_id", s("m-1")),
+        ]);
+        // A stream's old image may carry only what changed.
+        for old in [item(&[("state", s("VALIDATING"))]), new.clone()] {
+            let change = Change {
+                key: "AUTH#shop-a#r1".into(),
+                old: Some(old.clone()),
+                new: Some(new.clone()),
+            };
+            let event = event_of(&change);
+            if AuthenticationSession::state_of(&old) == Some(SessionState::Authenticated) {
+                assert_eq!(event, None, "decided before: no second event");
+            } else {
+                let event = event.expect("the decision's event");
+                assert_eq!(event.kind, EventType::AuthenticationSucceeded);
+                assert_eq!(event.data["flow"], "frictionless");
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_that_does_not_decode_makes_no_event() {
+        let change = Change {
+            key: "CARD#card1".into(),
+            old: None,
+            new: Some(item(&[("status", s("SOMETHING"))])),
+        };
+        assert_eq!(event_of(&change), None);
+    }
 }

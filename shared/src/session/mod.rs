@@ -114,6 +114,20 @@ impl AuthenticationSession {
         serde_dynamo::from_item(item).map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
     }
 
+    /// The state a stored item shows, read alone (a stream's old image may carry less
+    /// than a whole session); `None` when it shows none.
+    pub fn state_of(item: &crate::store::Item) -> Option<SessionState> {
+        #[derive(Deserialize)]
+        struct StateOnly {
+            #[serde(default)]
+            state: Option<SessionState>,
+        }
+        the_same!(attr::STATE => "state");
+        serde_dynamo::from_item::<_, StateOnly>(item.clone())
+            .ok()?
+            .state
+    }
+
     /// The state as it stands at `now_ms`: a challenge past its deadline is expired even
     /// before anything wrote EXPIRED (DynamoDB TTL is not a clock).
     pub fn effective_state(&self, now_ms: i64) -> SessionState {

@@ -41,7 +41,7 @@ pub(crate) use stored_name;
 /// Checks at compile time that a record's attribute is the one the whole table shares
 /// (`the_same!(attr::TENANT_ID => crate::store::attr::TENANT_ID)`).
 macro_rules! the_same {
-    ($($ours:path => $shared:path),* $(,)?) => {
+    ($($ours:path => $shared:expr),* $(,)?) => {
         $(const _: () = assert!(
             $crate::store::record::same_name($ours, $shared),
             concat!(stringify!($ours), " must be named as ", stringify!($shared))

@@ -193,7 +193,7 @@ def main():
         "AWS_LAMBDA_FUNCTION_VERSION": "1", "AWS_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
-        "STORE_BACKEND": "dynamodb", "TABLE_NAME": "bench",
+        "TABLE_NAME": "bench",
         "TENANT_REGISTRY_SECRET_ID": "bench/tenants", "CARD_ISSUANCE_SECRET_ID": "bench/card-issuance",
         "PAYER_AUTH_SECRET_ID": "bench/payer-auth", "SESSION_KEYS_SECRET_ID": "bench/session-keys",
         "AHRVO_BASE_URL": "https://gateway.ahrvo.network",

@@ -82,7 +82,7 @@ def main():
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
                             aws_access_key_id="test", aws_secret_access_key="test")
     # As template.yaml declares it: the two sparse indexes and the change stream.
-    index = lambda name, pk, sk: {"IndexName": name, "Projection": {"ProjectionType": "ALL"},
+    index = lambda name, pk, sk, projection: {"IndexName": name, "Projection": projection,
                                   "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"},
                                                 {"AttributeName": sk, "KeyType": "RANGE"}]}
     dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
@@ -90,8 +90,11 @@ def main():
                           AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in
                                                 [("pk", "S"), ("sweep_pk", "S"), ("sweep_sk", "N"),
                                                  ("list_pk", "S"), ("list_sk", "S")]],
-                          GlobalSecondaryIndexes=[index("by_deadline", "sweep_pk", "sweep_sk"),
-                                                  index("by_tenant_day", "list_pk", "list_sk")],
+                          GlobalSecondaryIndexes=[index("by_deadline", "sweep_pk", "sweep_sk",
+                                                        {"ProjectionType": "INCLUDE",
+                                                         "NonKeyAttributes": ["tenant_id", "reference_code"]}),
+                                                  index("by_tenant", "list_pk", "list_sk",
+                                                        {"ProjectionType": "KEYS_ONLY"})],
                           StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
                        aws_access_key_id="test", aws_secret_access_key="test")
@@ -115,7 +118,7 @@ def main():
 
         env_file = ROOT / "target" / "events.env"
         env_file.write_text("\n".join(f'{k}="{v}"' for k, v in {
-            "STORE_BACKEND": "dynamodb", "TABLE_NAME": table,
+            "TABLE_NAME": table,
             "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
             "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
             "AHRVO_BASE_URL": sandbox, "FIRSTOKEN_BASE_URL": sandbox,

@@ -365,7 +365,29 @@ async fn a_tenant_lists_its_own_events_newest_first_and_pages_through_them() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.json()["error"]["field"], "type");
     // Paging from another tenant's event is refused like an unknown one.
+    let their_event = first["id"].as_str().unwrap();
     let cross = send(
+        &merchant,
+        get(
+            &format!("/v1/events?after={their_event}"),
+            Some(OTHER_MERCHANT_KEY),
+        ),
+    )
+    .await;
+    let unknown = send(
+        &merchant,
+        get("/v1/events?after=evt_0000", Some(OTHER_MERCHANT_KEY)),
+    )
+    .await;
+    assert_eq!(
+        (cross.status, cross.json()),
+        (unknown.status, unknown.json())
+    );
+    assert_eq!(cross.status, StatusCode::BAD_REQUEST);
+    assert_eq!(cross.json()["error"]["field"], "after");
+    // A cursor is a place in a listing, not a record: from another tenant's cursor a
+    // listing reads the caller's own partitions only.
+    let from_their_cursor = send(
         &merchant,
         get(
             &format!("/v1/events?after={after}"),
@@ -373,8 +395,13 @@ async fn a_tenant_lists_its_own_events_newest_first_and_pages_through_them() {
         ),
     )
     .await;
-    assert_eq!(cross.status, StatusCode::BAD_REQUEST);
-    assert_eq!(cross.json()["error"]["field"], "after");
+    assert_eq!(from_their_cursor.status, StatusCode::OK);
+    for event in from_their_cursor.json()["data"]["events"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(event["data"]["reference_code"], "theirs-1");
+    }
 }
 
 #[tokio::test]

@@ -80,7 +80,6 @@ fn options() -> Options {
 /// Local defaults for every setting; the process environment overrides them.
 fn local_env(gateway: &str, sandbox: &Sandbox) -> Env {
     let defaults = [
-        ("STORE_BACKEND", "memory"),
         ("AHRVO_BASE_URL", sandbox.base_url.as_str()),
         ("FIRSTOKEN_BASE_URL", sandbox.base_url.as_str()),
         ("TENANT_REGISTRY_SECRET_ID", tenants::TENANTS),

@@ -30,6 +30,9 @@ fn secondary_index(index: Index) -> GlobalSecondaryIndex {
         None => Projection::builder()
             .projection_type(ProjectionType::All)
             .build(),
+        Some([]) => Projection::builder()
+            .projection_type(ProjectionType::KeysOnly)
+            .build(),
         Some(attributes) => Projection::builder()
             .projection_type(ProjectionType::Include)
             .set_non_key_attributes(Some(attributes.iter().map(|a| a.to_string()).collect()))

@@ -177,24 +177,18 @@ impl HttpSettings {
     }
 }
 
+/// The function's table. A deployed function stores in DynamoDB only: the in-memory
+/// store is for the local stack and the tests, and is not built into a function.
 #[derive(Debug, Clone)]
-pub enum StoreSettings {
-    DynamoDb {
-        table_name: String,
-    },
-    /// Process-local, for running on a laptop; never for a deployed function.
-    Memory,
+pub struct StoreSettings {
+    pub table_name: String,
 }
 
 impl StoreSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        match env.optional("STORE_BACKEND").as_deref() {
-            None | Some("dynamodb") => Ok(Self::DynamoDb {
-                table_name: env.required("TABLE_NAME")?,
-            }),
-            Some("memory") => Ok(Self::Memory),
-            Some(_) => Err(invalid("STORE_BACKEND", "expected dynamodb or memory")),
-        }
+        Ok(Self {
+            table_name: env.required("TABLE_NAME")?,
+        })
     }
 }
 

@@ -10,7 +10,6 @@ use crate::config::{STORE_OPERATION_TIMEOUT, SecretSettings, StoreSettings};
 use crate::secrets::{Cached, SecretDocument, SecretsManager, SharedSecretSource};
 use crate::store::SharedStore;
 use crate::store::dynamo::DynamoStore;
-use crate::store::memory::MemoryStore;
 use crate::tenants::{Registry, RegistryPolicy};
 
 #[derive(Clone)]
@@ -27,18 +26,15 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// The Lambda platform: the configured store, AWS Secrets Manager, the system clock.
+    /// The Lambda platform: the function's DynamoDB table, AWS Secrets Manager, the system clock.
     /// Endpoints come from the AWS SDK's standard variables (`AWS_ENDPOINT_URL_DYNAMODB`,
     /// `AWS_ENDPOINT_URL_SECRETS_MANAGER`) when set, as for moto.
     pub async fn from_env(store: &StoreSettings) -> Self {
         let aws = aws_config().await;
-        let store: SharedStore = match store {
-            StoreSettings::DynamoDb { table_name } => Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&aws),
-                table_name.clone(),
-            )),
-            StoreSettings::Memory => Arc::new(MemoryStore::new()),
-        };
+        let store: SharedStore = Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            store.table_name.clone(),
+        ));
         Self {
             store,
             clock: clock::system(),

@@ -1,11 +1,11 @@
 //! `GET /v1/risk/authentication?state=&created_after=&after=&limit=`: the calling
 //! merchant's authentications, newest first, paginated — outcome fields only, no card
-//! data. Read from the listing index (a tenant's sessions by creation day).
+//! data. Read from the listing index, a bounded amount per request: a page can come back short
+//! with `has_more` and a `next_after` cursor to continue from.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use gateway::clock::rfc3339;
-use gateway::domain::ReferenceCode;
 use gateway::error::ApiError;
 use gateway::http::{MerchantCaller, page_limit, query_param};
 use gateway::session::repo::SessionFilter;
@@ -38,29 +38,27 @@ pub(crate) async fn list(
         ),
     };
     let limit = page_limit(query, DEFAULT_LIMIT, MAX_LIMIT)?;
-    // `after`: one of the caller's reference codes; the page continues below it.
-    let after = query_param(query, "after")
-        .map(|reference| ReferenceCode::parse("after", &reference))
-        .transpose()?;
+    // `after`: the `next_after` of the previous page (or one of the caller's reference
+    // codes); the page continues below it.
+    let after = query_param(query, "after");
     let filter = SessionFilter {
         state,
         created_after,
     };
     let page = app
         .sessions
-        .page(caller.id(), filter, after.as_ref(), limit)
+        .page(caller.id(), filter, after.as_deref(), limit)
         .await?
         .ok_or_else(|| ApiError::invalid("after", "is not one of your authentications"))?;
     let now = app.sessions.now_ms();
     let views: Vec<Value> = page.sessions.iter().map(|s| summary(s, now)).collect();
-    let last = page.sessions.last().filter(|_| page.has_more);
     Ok(Json(json!({
         "status": "success",
         "message": "Authentications found",
         "data": {
             "authentications": views,
-            "has_more": page.has_more,
-            "next_after": last.map(|s| s.reference_code.as_str()),
+            "has_more": page.next.is_some(),
+            "next_after": page.next.map(|cursor| cursor.token()),
         }
     })))
 }

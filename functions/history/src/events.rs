@@ -1,7 +1,8 @@
 //! The events API, for every tenant (merchants and card programs alike):
 //!
 //! * `GET /v1/events?after=&type=&limit=`: the caller's own events, newest first, with
-//!   their delivery attempts; `after` is the last event id of the previous page.
+//!   their delivery attempts; `after` is the `next_after` cursor of the previous page
+//!   (or, as before cursors, the last event id shown).
 //! * `POST /v1/events/{id}/redeliver`: one more delivery of one of its events (queued;
 //!   sent even if delivered before, with the same `webhook-id`).
 //!
@@ -51,14 +52,13 @@ pub(crate) async fn list(
         .await?
         .ok_or_else(|| ApiError::invalid("after", "is not one of your events"))?;
     let views: Vec<Value> = page.events.iter().map(|event| event.view()).collect();
-    let last = page.events.last().filter(|_| page.has_more);
     Ok(Json(json!({
         "status": "success",
         "message": "Events found",
         "data": {
             "events": views,
-            "has_more": page.has_more,
-            "next_after": last.map(|event| event.event_id.as_str()),
+            "has_more": page.next.is_some(),
+            "next_after": page.next.map(|cursor| cursor.token()),
         }
     })))
 }

@@ -23,7 +23,10 @@ pub use derive::event_of;
 
 use crate::clock::rfc3339;
 use crate::domain::TenantId;
-use crate::store::index::{self, ListingDay, ListingKey, days_back, newest_first};
+use crate::store::index;
+use crate::store::listing::{
+    Cursor, ListingKey, ListingPartition, ListingScan, ScanBudget, read_page,
+};
 use crate::store::record::{stored_record, the_same};
 use crate::store::{
     Guard, Item, Kind, Mutation, Patch, SharedStore, StoreError, Written, number_value,
@@ -277,7 +280,8 @@ fn plausible_id(event_id: &str) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventPage {
     pub events: Vec<RecordedEvent>,
-    pub has_more: bool,
+    /// Where the next page starts, if there may be one.
+    pub next: Option<Cursor>,
 }
 
 /// The events of the table.
@@ -299,11 +303,7 @@ impl Events {
         } else {
             DeliveryStatus::NotSent
         };
-        let listing = ListingDay {
-            tenant: &event.tenant,
-            kind: Kind::Event,
-            day_ms: event.created_at,
-        };
+        let listing = ListingPartition::of(&event.tenant, Kind::Event, &event.id);
         let mutation = Mutation {
             guard: Guard::Absent,
             patch: Patch::default()
@@ -349,10 +349,11 @@ impl Events {
             .transpose()
     }
 
-    /// A tenant's events, newest first: `limit` of them after the event `after` (the
-    /// last one of the previous page), of `kind` if given, from the last
-    /// `RETENTION_DAYS` days up to `now`. `None` when `after` is not one of the tenant's
-    /// events.
+    /// A tenant's events, newest first: `limit` of them of `kind` if given, from the last
+    /// `RETENTION_DAYS` days, after `after` — a cursor a page handed out, or (as before
+    /// cursors) one of the tenant's event ids. Its work is bounded whatever the tenant
+    /// holds ([`ScanBudget`]): a page may come back short, with a cursor to continue.
+    /// `None` when `after` is neither a cursor nor one of the tenant's events.
     pub async fn page(
         &self,
         tenant: &TenantId,
@@ -363,31 +364,32 @@ impl Events {
     ) -> Result<Option<EventPage>, StoreError> {
         let before = match after {
             None => None,
-            Some(event_id) => match self.get(tenant, event_id).await? {
-                None => return Ok(None),
-                Some(last) => Some(last.listing_key()),
+            Some(after) => match Cursor::parse(after) {
+                Some(Cursor(position)) => Some(position),
+                None => match self.get(tenant, after).await? {
+                    Some(last) => Some(last.listing_key()),
+                    None => return Ok(None),
+                },
             },
         };
-        let start = before.as_ref().map_or(now_ms, |b| b.created_ms);
         let oldest = now_ms - RETENTION_DAYS * 86_400_000;
-        let days = days_back(start, oldest, RETENTION_DAYS).map(|day_ms| {
-            ListingDay {
-                tenant,
-                kind: Kind::Event,
-                day_ms,
-            }
-            .to_string()
-        });
-        let keep = |item: &Item| {
-            decode(item.clone()).is_ok_and(|event| kind.is_none_or(|k| event.event_type == k))
+        let budget = ScanBudget::PER_REQUEST;
+        let scan = ListingScan::new(
+            &*self.store,
+            tenant,
+            Kind::Event,
+            before,
+            oldest,
+            now_ms,
+            budget,
+        );
+        let pick = |item| {
+            decode(item)
+                .ok()
+                .filter(|event: &RecordedEvent| kind.is_none_or(|k| event.event_type == k))
         };
-        let (items, has_more) =
-            newest_first(&*self.store, days, before.as_ref(), limit, keep).await?;
-        let events = items
-            .into_iter()
-            .map(decode)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(EventPage { events, has_more }))
+        let (events, next) = read_page(scan, limit, budget, pick).await?;
+        Ok(Some(EventPage { events, next }))
     }
 
     /// Appends one delivery attempt, and the status it leads to. Guarded by the attempt

@@ -13,6 +13,8 @@ use crate::store::Kind;
 use crate::store::record::{stored_record, the_same};
 
 pub mod claims;
+#[cfg(test)]
+mod listing_tests;
 pub mod outcome;
 pub mod repo;
 pub mod sealing;

@@ -13,7 +13,7 @@ use crate::crypto::SealedData;
 use crate::domain::{ReferenceCode, TenantId};
 use crate::keys::{GatewayKeys, SealError};
 use crate::lease::{self, Applied, LeaseBook, LeaseRequest};
-use crate::store::index::{ListingDay, ListingKey, days_back, newest_first};
+use crate::store::listing::{Cursor, ListingKey, ListingScan, ScanBudget, read_page};
 use crate::store::{Item, Kind, SharedStore, StoreError, Written, string};
 use crate::telemetry::metrics::{self, Flow};
 
@@ -94,7 +94,8 @@ pub struct SessionFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionPage {
     pub sessions: Vec<AuthenticationSession>,
-    pub has_more: bool,
+    /// Where the next page starts, if there may be one.
+    pub next: Option<Cursor>,
 }
 
 /// How far back a listing walks (sessions are deleted a week after their decision).
@@ -318,55 +319,66 @@ impl Sessions {
     }
 
     /// A page of `tenant`'s sessions, newest first: `limit` of them that `filter` keeps,
-    /// below the session `after` (the last one of the previous page). `None` when `after`
-    /// is not one of the tenant's sessions.
+    /// after `after` — a cursor a page handed out, or (as before cursors) one of the
+    /// tenant's reference codes. Its work is bounded whatever the tenant holds
+    /// ([`ScanBudget`]): a page may come back short, with a cursor to continue. `None`
+    /// when `after` is neither a cursor nor one of the tenant's sessions.
     pub async fn page(
         &self,
         tenant: &TenantId,
         filter: SessionFilter,
-        after: Option<&ReferenceCode>,
+        after: Option<&str>,
         limit: usize,
     ) -> Result<Option<SessionPage>, StoreError> {
         let now = self.now_ms();
         let before = match after {
             None => None,
-            Some(reference) => {
-                let session = SessionRef::new(tenant.clone(), reference.clone());
-                let Some(last) = self.get(&session).await? else {
-                    return Ok(None);
-                };
-                Some(ListingKey::new(last.created_at, reference.as_str()))
-            }
+            Some(after) => match self.position_of(tenant, after).await? {
+                Some(position) => Some(position),
+                None => return Ok(None),
+            },
         };
-        let start = before.as_ref().map_or(now, |b| b.created_ms);
         let oldest = filter
             .created_after
-            .unwrap_or(now - LOOKBACK_DAYS * 86_400_000);
-        let days = days_back(start, oldest, LOOKBACK_DAYS).map(|day_ms| {
-            ListingDay {
-                tenant,
-                kind: Kind::AuthenticationSession,
-                day_ms,
-            }
-            .to_string()
-        });
-        let keep = |item: &Item| {
-            decode(item.clone()).is_ok_and(|s| {
+            .map_or(now - LOOKBACK_DAYS * 86_400_000, |after| after + 1);
+        let budget = ScanBudget::PER_REQUEST;
+        let scan = ListingScan::new(
+            &*self.store,
+            tenant,
+            Kind::AuthenticationSession,
+            before,
+            oldest,
+            now,
+            budget,
+        );
+        let pick = |item| {
+            decode(item).ok().filter(|s: &AuthenticationSession| {
                 filter
-                    .created_after
-                    .is_none_or(|after| s.created_at > after)
-                    && filter
-                        .state
-                        .is_none_or(|wanted| s.effective_state(now) == wanted)
+                    .state
+                    .is_none_or(|wanted| s.effective_state(now) == wanted)
             })
         };
-        let (items, has_more) =
-            newest_first(&*self.store, days, before.as_ref(), limit, keep).await?;
-        let sessions = items
-            .into_iter()
-            .map(decode)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(SessionPage { sessions, has_more }))
+        let (sessions, next) = read_page(scan, limit, budget, pick).await?;
+        Ok(Some(SessionPage { sessions, next }))
+    }
+
+    /// Where a listing continues after `after`: a cursor's place, or a session's own.
+    async fn position_of(
+        &self,
+        tenant: &TenantId,
+        after: &str,
+    ) -> Result<Option<ListingKey>, StoreError> {
+        if let Some(Cursor(position)) = Cursor::parse(after) {
+            return Ok(Some(position));
+        }
+        let Ok(reference) = ReferenceCode::parse("after", after) else {
+            return Ok(None);
+        };
+        let session = SessionRef::new(tenant.clone(), reference);
+        Ok(self
+            .get(&session)
+            .await?
+            .map(|last| ListingKey::new(last.created_at, last.reference_code.as_str())))
     }
 }
 

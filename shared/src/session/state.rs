@@ -23,7 +23,8 @@ use super::{SessionRef, attr};
 use crate::crypto::SealedData;
 use crate::domain::CardSummary;
 use crate::lease;
-use crate::store::index::{self, DeadlinePartition, ListingDay, ListingKey};
+use crate::store::index::{self, DeadlinePartition};
+use crate::store::listing::{ListingKey, ListingPartition};
 use crate::store::{AttributeValue, Guard, Kind, Mutation, Patch, number_value, string_value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -196,11 +197,11 @@ fn terminal(patch: Patch, now_ms: i64, expires_at: i64) -> Patch {
 /// What a session's first write (setup's, or a check enroll's that came without one)
 /// creates besides its state: its kind, names, creation time and listing entry.
 fn created(session: &SessionRef, now_ms: i64) -> [(&'static str, AttributeValue); 6] {
-    let listing = ListingDay {
-        tenant: &session.tenant,
-        kind: Kind::AuthenticationSession,
-        day_ms: now_ms,
-    };
+    let listing = ListingPartition::of(
+        &session.tenant,
+        Kind::AuthenticationSession,
+        session.reference.as_str(),
+    );
     [
         (
             crate::store::attr::KIND,

@@ -13,9 +13,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 pub use aws_sdk_dynamodb::types::AttributeValue;
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod counting;
 pub mod dynamo;
 pub mod index;
 mod kind;
+pub mod listing;
+/// The in-memory store: the local stack's and the tests' (feature `memory`), never a
+/// deployed function's.
+#[cfg(any(test, feature = "memory"))]
 pub mod memory;
 pub(crate) mod record;
 

@@ -124,6 +124,9 @@ pub enum Outcome {
 pub struct SweepReport {
     pub expired: usize,
     pub left: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub lag_minutes: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -203,21 +206,27 @@ impl NotifyApp {
         Outcome::Again
     }
 
-    /// Expires the abandoned challenges due now. A run that stops is reported (the next
-    /// one, a minute later, starts from the same cursor).
+    /// Expires the abandoned challenges due now. A run that could not start is reported
+    /// (the next one, a minute later, starts from the same cursor).
     pub async fn sweep(&self) -> SweepReport {
         match self.sweeper.sweep().await {
             Ok(swept) => SweepReport {
                 expired: swept.expired,
                 left: swept.left,
+                skipped: swept.skipped,
+                failed: swept.failed,
+                lag_minutes: swept.lag_minutes,
                 error: None,
             },
             Err(error) => {
-                tracing::error!(%error, "the sweep stopped");
+                tracing::error!(%error, "the sweep could not read its cursor");
                 SweepReport {
                     expired: 0,
                     left: 0,
-                    error: Some("the sweep stopped".into()),
+                    skipped: 0,
+                    failed: 1,
+                    lag_minutes: 0,
+                    error: Some("the sweep could not read its cursor".into()),
                 }
             }
         }

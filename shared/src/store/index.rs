@@ -76,6 +76,20 @@ impl Index {
     }
 }
 
+/// The load the indexes are sized for (`DESIGN.md`, Scale): so many authentications a
+/// second for each of so many tenants at once. The index capacity test computes each
+/// index partition's write rate at this load from the records' own writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizing {
+    pub authentications_per_tenant_per_sec: u32,
+    pub tenants_at_peak: u32,
+}
+
+pub const SIZED_FOR: Sizing = Sizing {
+    authentications_per_tenant_per_sec: 1_000,
+    tenants_at_peak: 16,
+};
+
 /// The shard of `id` among `shards`: FNV-1a, stable across processes and versions (unlike
 /// the std hasher), so a record's entry is found where it was written.
 pub(crate) fn shard_of(id: &str, shards: u32) -> u32 {
@@ -94,8 +108,9 @@ pub struct DeadlinePartition {
 }
 
 impl DeadlinePartition {
-    /// How many partitions one minute's challenges spread over.
-    pub const SHARDS: u32 = 4;
+    /// How many partitions one minute's challenges spread over: sized for
+    /// [`SIZED_FOR`] (every tenant's challenges share this index).
+    pub const SHARDS: u32 = 64;
 
     /// The partition of the record `record_key` whose deadline is `deadline_ms`.
     pub fn of(record_key: &str, deadline_ms: i64) -> Self {
@@ -133,6 +148,9 @@ mod tests {
         assert_eq!(partition, DeadlinePartition::of("AUTH#shop-a#r1", 179_999));
         assert!(partition.shard < DeadlinePartition::SHARDS);
         assert_eq!(partition.to_string(), format!("2#{}", partition.shard));
-        assert_eq!(DeadlinePartition::of_minute(2).count(), 4);
+        assert_eq!(
+            DeadlinePartition::of_minute(2).count(),
+            DeadlinePartition::SHARDS as usize
+        );
     }
 }

@@ -9,8 +9,20 @@ use async_trait::async_trait;
 
 use super::{
     AttributeValue, Change, ChangeFeed, Guard, Item, ItemStore, KEY, Mutation, Page, Query,
-    StoreError, Written, compare_sort, number,
+    StoreError, Written, number,
 };
+
+/// Orders two sort-key values of one index (numbers as numbers).
+fn compare_sort(a: &AttributeValue, b: &AttributeValue) -> std::cmp::Ordering {
+    match (a, b) {
+        (AttributeValue::N(a), AttributeValue::N(b)) => a
+            .parse::<i64>()
+            .unwrap_or(i64::MIN)
+            .cmp(&b.parse::<i64>().unwrap_or(i64::MIN)),
+        (AttributeValue::S(a), AttributeValue::S(b)) => a.cmp(b),
+        _ => std::cmp::Ordering::Equal,
+    }
+}
 
 #[derive(Default)]
 pub struct MemoryStore {

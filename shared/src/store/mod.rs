@@ -198,18 +198,6 @@ pub trait ItemStore: Send + Sync {
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Item>, StoreError>;
 }
 
-/// Orders two sort-key values of one index (numbers as numbers).
-pub(crate) fn compare_sort(a: &AttributeValue, b: &AttributeValue) -> std::cmp::Ordering {
-    match (a, b) {
-        (AttributeValue::N(a), AttributeValue::N(b)) => a
-            .parse::<i64>()
-            .unwrap_or(i64::MIN)
-            .cmp(&b.parse::<i64>().unwrap_or(i64::MIN)),
-        (AttributeValue::S(a), AttributeValue::S(b)) => a.cmp(b),
-        _ => std::cmp::Ordering::Equal,
-    }
-}
-
 pub type SharedStore = Arc<dyn ItemStore>;
 
 /// A string attribute value.

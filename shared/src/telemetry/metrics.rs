@@ -134,6 +134,15 @@ pub fn replay(operation: &str) {
     emit("Replays", "Count", 1.0, &[("Operation", operation)]);
 }
 
+/// One sweeper run: what it expired and skipped, and how far behind its cursor is (the
+/// alarm on the lag says the sweeper is not keeping up).
+pub fn sweep(swept: &crate::session::sweeper::Swept) {
+    emit("SweptChallenges", "Count", swept.expired as f64, &[]);
+    emit("SweepSkippedEntries", "Count", swept.skipped as f64, &[]);
+    emit("SweepFailures", "Count", swept.failed as f64, &[]);
+    emit("SweepLagMinutes", "Count", swept.lag_minutes as f64, &[]);
+}
+
 /// Writes lines to stdout (Lambda ships it to CloudWatch Logs).
 pub(crate) fn stdout_sink() -> Sink {
     Arc::new(|line: &[u8]| {

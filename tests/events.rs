@@ -3,7 +3,6 @@
 //! pushed to the tenant's endpoint signed as Standard Webhooks says — retried on
 //! schedule, then dead-lettered — whatever the browser did.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use gateway::events::DeliveryStatus;
@@ -86,7 +85,7 @@ async fn the_same_change_seen_twice_makes_one_event() {
 }
 
 #[tokio::test]
-async fn a_receiver_that_never_succeeds_leaves_the_event_failed_in_the_dead_letter_queue() {
+async fn a_receiver_that_never_succeeds_gets_the_schedules_attempts_then_its_event_is_failed() {
     let n = Notifying::start(0, "1,1").await;
     n.receiver.fail_always();
     let merchant = n.h.merchant().await;
@@ -98,11 +97,14 @@ async fn a_receiver_that_never_succeeds_leaves_the_event_failed_in_the_dead_lett
         3,
         "the schedule's three attempts"
     );
-    let dead = n.queue.dead_letters();
-    assert_eq!(dead.len(), 1);
     let events = n.events_of(MERCHANT).await;
-    assert_eq!(dead[0].event_id, events[0].event_id);
     assert_eq!(events[0].status, DeliveryStatus::Failed);
+    assert_eq!(events[0].scheduled_attempts, 3);
+    assert_eq!(n.queue.waiting(), 0, "the last attempt ended its message");
+    assert!(
+        n.queue.dead_letters().is_empty(),
+        "an attempt's failure is no dead letter"
+    );
 }
 
 #[tokio::test]
@@ -244,65 +246,175 @@ async fn callback_sweeper_and_cancel_racing_on_one_session_make_exactly_one_even
     }
 }
 
-#[tokio::test]
-async fn with_sqs_a_failed_delivery_comes_back_on_schedule_then_goes_to_the_dead_letter_queue() {
-    let Some(endpoint) = dynamodb_endpoint() else {
-        eprintln!("skipped: needs moto_server (scripts/test.sh starts it)");
-        return;
-    };
-    // Three attempts in all (schedule "0,0"): the third failure's message is dead.
-    let name = format!("deliveries-{}", uuid::Uuid::new_v4());
-    let sqs = Arc::new(
-        gateway_loopback::queue::sqs_deliveries(&endpoint, &name, 3)
-            .await
-            .unwrap(),
-    );
-    let (sqs_client, queue_url) = (sqs.client(), sqs.url().to_owned());
-    let receiver = Receiver::start(0).await;
-    receiver.fail_always();
-    let h = Harness::with_env(&[
-        ("ALLOW_INSECURE_LOOPBACK_URLS", "true"),
-        ("DELIVERY_QUEUE_URL", &queue_url),
-        ("WEBHOOK_RETRY_SCHEDULE_SECS", "0,0"),
-    ])
-    .await;
-    h.set_registry(&registry_with_webhook(&receiver));
-    let config = notify::NotifyConfig::from_env(&h.config_env()).unwrap();
-    let app = notify::build(&config, &h.platform(), sqs.clone())
-        .await
-        .unwrap();
-    let merchant = h.merchant().await;
-    let body = prepared_enroll(&h, &merchant, "sqs-1", "4000000000002701").await;
-    send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
-    for change in h.feed.poll().await.unwrap() {
-        app.on_change(&change).await.unwrap();
-    }
-    // Each receive is handed to the function as SQS's event source would hand it; a
-    // message it reports failed comes back (on schedule: "0,0"), until the redrive policy
-    // moves it to the dead-letter queue.
-    for attempt in 1..=3 {
-        let batch = gateway_loopback::background::deliver_sqs(&app, &sqs).await;
-        assert_eq!(batch, 1, "attempt {attempt}: the failed message came back");
-    }
-    let after = gateway_loopback::background::deliver_sqs(&app, &sqs).await;
-    assert_eq!(after, 0, "moved to the dead-letter queue");
-    let dead_letters = dead_letters(sqs_client, &format!("{name}-dead")).await;
-    assert_eq!(dead_letters.len(), 1);
-    assert_eq!(receiver.received().len(), 3);
-    let events = events_of(&h, MERCHANT).await;
-    assert_eq!(events[0].status, DeliveryStatus::Failed);
+/// The notify function on moto's SQS (a delivery queue and its dead-letter queue, the
+/// redrive policy after `max_receive_count` receives), shop-a's webhook on `receiver`.
+struct OnSqs {
+    h: Harness,
+    sqs: gateway_loopback::queue::SqsDeliveries,
+    app: notify::NotifyApp,
 }
 
-async fn frictionless(n: &Notifying, merchant: &axum::Router, key: &str, reference: &str) {
-    let origin = if key == MERCHANT_KEY {
-        MERCHANT_ORIGIN
-    } else {
-        OTHER_MERCHANT_ORIGIN
+impl OnSqs {
+    async fn start(receiver: &Receiver, schedule: &str, max_receive_count: u32) -> Option<Self> {
+        let Some(endpoint) = dynamodb_endpoint() else {
+            eprintln!("skipped: needs moto_server (scripts/test.sh starts it)");
+            return None;
+        };
+        let name = format!("deliveries-{}", uuid::Uuid::new_v4());
+        let sqs = gateway_loopback::queue::sqs_deliveries(&endpoint, &name, max_receive_count)
+            .await
+            .unwrap();
+        let h = Harness::with_env(&[
+            ("ALLOW_INSECURE_LOOPBACK_URLS", "true"),
+            ("DELIVERY_QUEUE_URL", sqs.queue.url()),
+            ("DELIVERY_DEAD_LETTER_QUEUE_ARN", &sqs.dead_letter_arn),
+            ("WEBHOOK_RETRY_SCHEDULE_SECS", schedule),
+        ])
+        .await;
+        h.set_registry(&registry_with_webhook(receiver));
+        let config = notify::NotifyConfig::from_env(&h.config_env()).unwrap();
+        let app = notify::build(&config, &h.platform(), sqs.queue.clone())
+            .await
+            .unwrap();
+        Some(Self { h, sqs, app })
+    }
+
+    /// A frictionless authentication of shop-a's, its event recorded and queued.
+    async fn one_event(&self, reference: &str) {
+        let merchant = self.h.merchant().await;
+        let body = prepared_enroll(&self.h, &merchant, reference, "4000000000002701").await;
+        send(&merchant, post_json(ENROLL, Some(MERCHANT_KEY), &body)).await;
+        for change in self.h.feed.poll().await.unwrap() {
+            self.app.on_change(&change).await.unwrap();
+        }
+    }
+
+    fn client(&self) -> &aws_sdk_sqs::Client {
+        self.sqs.queue.client()
+    }
+
+    async fn visible_in(&self, url: &str) -> usize {
+        let attributes = self
+            .client()
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .unwrap();
+        attributes
+            .attributes
+            .and_then(|mut a| {
+                a.remove(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+#[tokio::test]
+async fn with_sqs_a_failing_endpoint_gets_its_scheduled_attempts_counted_in_the_event_then_failed()
+{
+    let receiver = Receiver::start(0).await;
+    receiver.fail_always();
+    // Three attempts in all (schedule "0,0"); receives to spare before any dead letter.
+    let Some(on) = OnSqs::start(&receiver, "0,0", 8).await else {
+        return;
     };
-    let body = prepared_enroll_as(merchant, key, origin, reference, "4000000000002701").await;
-    let answer = send(merchant, post_json(ENROLL, Some(key), &body)).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    n.h.clock.advance(Duration::from_millis(10));
+    on.one_event("sqs-1").await;
+
+    // The message is in the tenant's message group (an SQS fair queue's).
+    let peek = on
+        .client()
+        .receive_message()
+        .queue_url(on.sqs.queue.url())
+        .message_system_attribute_names(
+            aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId,
+        )
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    let group = peek[0].attributes.as_ref().and_then(|a| {
+        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId)
+            .cloned()
+    });
+    assert_eq!(group.as_deref(), Some(MERCHANT));
+    // That receive made no attempt (as a throttled invocation would not): it costs none.
+    on.client()
+        .change_message_visibility()
+        .queue_url(on.sqs.queue.url())
+        .receipt_handle(peek[0].receipt_handle().unwrap())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+
+    for attempt in 1..=3 {
+        let batch = gateway_loopback::background::deliver_sqs(&on.app, &on.sqs).await;
+        assert_eq!(batch, 1, "attempt {attempt}: the failed message came back");
+    }
+    let after = gateway_loopback::background::deliver_sqs(&on.app, &on.sqs).await;
+    assert_eq!(after, 0, "the last attempt ended it");
+    assert_eq!(
+        receiver.received().len(),
+        3,
+        "three attempts, not four receives"
+    );
+    let events = events_of(&on.h, MERCHANT).await;
+    assert_eq!(events[0].status, DeliveryStatus::Failed);
+    assert_eq!(events[0].scheduled_attempts, 3);
+    assert_eq!(
+        on.visible_in(on.sqs.dead_letters.url()).await,
+        0,
+        "no dead letter"
+    );
+}
+
+#[tokio::test]
+async fn with_sqs_a_message_never_handled_goes_to_the_dead_letter_queue_whose_consumer_fails_its_event()
+ {
+    let receiver = Receiver::start(0).await;
+    let Some(on) = OnSqs::start(&receiver, "0,0", 2).await else {
+        return;
+    };
+    on.one_event("sqs-dead").await;
+    // Two receives that never reach the function (throttled, or it crashed): the
+    // redrive policy moves the message on the next.
+    for _ in 0..2 {
+        let received = on
+            .client()
+            .receive_message()
+            .queue_url(on.sqs.queue.url())
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        assert_eq!(received.len(), 1);
+        on.client()
+            .change_message_visibility()
+            .queue_url(on.sqs.queue.url())
+            .receipt_handle(received[0].receipt_handle().unwrap())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+    // This round's receive dead-letters it; the dead-letter queue's consumer marks the
+    // event failed (the receiver never saw it).
+    gateway_loopback::background::deliver_sqs(&on.app, &on.sqs).await;
+    gateway_loopback::background::deliver_sqs(&on.app, &on.sqs).await;
+    assert!(receiver.received().is_empty());
+    let events = events_of(&on.h, MERCHANT).await;
+    assert_eq!(events[0].status, DeliveryStatus::Failed);
+    assert_eq!(events[0].attempt_count, 0);
+    assert_eq!(
+        on.visible_in(on.sqs.dead_letters.url()).await,
+        0,
+        "consumed"
+    );
 }
 
 #[tokio::test]
@@ -310,9 +422,10 @@ async fn a_tenant_lists_its_own_events_newest_first_and_pages_through_them() {
     let n = Notifying::start(0, "5").await;
     let merchant = n.api().await;
     for reference in ["list-1", "list-2", "list-3"] {
-        frictionless(&n, &merchant, MERCHANT_KEY, reference).await;
+        n.frictionless(&merchant, MERCHANT_KEY, reference).await;
     }
-    frictionless(&n, &merchant, OTHER_MERCHANT_KEY, "theirs-1").await;
+    n.frictionless(&merchant, OTHER_MERCHANT_KEY, "theirs-1")
+        .await;
     n.run_for(Duration::from_secs(2)).await;
 
     let page = send(&merchant, get("/v1/events?limit=2", Some(MERCHANT_KEY))).await;
@@ -408,7 +521,7 @@ async fn a_tenant_lists_its_own_events_newest_first_and_pages_through_them() {
 async fn a_redelivery_sends_the_same_event_again_and_another_tenant_cannot_ask_for_it() {
     let n = Notifying::start(0, "5").await;
     let merchant = n.api().await;
-    frictionless(&n, &merchant, MERCHANT_KEY, "again-1").await;
+    n.frictionless(&merchant, MERCHANT_KEY, "again-1").await;
     n.run_for(Duration::from_secs(2)).await;
     assert_eq!(n.receiver.received().len(), 1);
     let id = n.receiver.received()[0].headers["webhook-id"].clone();
@@ -545,23 +658,4 @@ async fn an_abandoned_challenge_is_expired_by_the_next_sweep_and_its_event_deliv
     assert_eq!(event["data"]["flow"], "challenge");
     let item = session_item(&n.h, "abandoned-1").await;
     assert!(item.sealed_payment_data.is_none(), "its card data is gone");
-}
-
-/// The messages waiting in the dead-letter queue `name`.
-async fn dead_letters(sqs: &aws_sdk_sqs::Client, name: &str) -> Vec<aws_sdk_sqs::types::Message> {
-    let url = sqs
-        .get_queue_url()
-        .queue_name(name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    sqs.receive_message()
-        .queue_url(&url)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default()
 }

@@ -6,6 +6,7 @@ mod callback;
 mod completion;
 mod documents;
 mod events;
+mod fair_sharing;
 mod issuer;
 mod issuer_records;
 mod merchant;

@@ -388,3 +388,50 @@ async fn an_index_page_holds_its_partitions_items_up_to_a_bound_in_order() {
         assert_eq!(keys(rest), ["q-b"], "{backend:?}: the page after");
     }
 }
+
+#[tokio::test]
+async fn a_counter_rises_from_nothing_under_its_guard_and_a_missing_attribute_guards_a_flag() {
+    for (backend, h) in stores().await {
+        // A counter capped at 2: the third raise is refused, with the count it found.
+        let raise = Mutation {
+            guard: Guard::Or(vec![Guard::Missing("count"), Guard::Lt("count", 2)]),
+            patch: Patch::default().increment("count", 1),
+        };
+        for expected in [1, 2] {
+            let Written::Applied(item) = h.store.write("Q#1", &raise).await.unwrap() else {
+                panic!("{backend:?}: raise {expected} refused")
+            };
+            assert_eq!(number_attr(&item, "count"), Some(expected), "{backend:?}");
+        }
+        let refused = h.store.write("Q#1", &raise).await.unwrap();
+        let Written::Refused(Some(current)) = refused else {
+            panic!("{backend:?}: {refused:?}")
+        };
+        assert_eq!(number_attr(&current, "count"), Some(2), "{backend:?}");
+
+        // A flag set only where it is missing, on an item that exists.
+        h.store.write("F#1", &put_if_absent("A")).await.unwrap();
+        let flag = Mutation {
+            guard: Guard::And(vec![Guard::equals("state", "A"), Guard::Missing("flag")]),
+            patch: Patch::default().set_n("flag", 1),
+        };
+        assert!(matches!(
+            h.store.write("F#1", &flag).await.unwrap(),
+            Written::Applied(_)
+        ));
+        assert!(
+            matches!(
+                h.store.write("F#1", &flag).await.unwrap(),
+                Written::Refused(_)
+            ),
+            "{backend:?}: the flag is set"
+        );
+        assert!(
+            matches!(
+                h.store.write("F#2", &flag).await.unwrap(),
+                Written::Refused(None)
+            ),
+            "{backend:?}: no item, no flag"
+        );
+    }
+}

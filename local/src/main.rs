@@ -89,6 +89,10 @@ fn local_env(gateway: &str, sandbox: &Sandbox) -> Env {
         ("ALLOW_INSECURE_LOOPBACK_URLS", "true"),
         // The in-process queue of webhook deliveries (background.rs).
         ("DELIVERY_QUEUE_URL", "memory"),
+        (
+            "DELIVERY_DEAD_LETTER_QUEUE_ARN",
+            MemoryQueue::DEAD_LETTER_ARN,
+        ),
         ("PUBLIC_BASE_URL", gateway),
     ];
     let mut values: HashMap<String, String> = defaults
@@ -250,23 +254,22 @@ async fn main() {
     )
     .unwrap_or_else(|e| fail(&e));
     let gateway_loopback::Stack { store, feed } = store(&options).await;
-    let notify_config = notify::NotifyConfig::from_env(&env).unwrap_or_else(|e| fail(&e));
+    let mut notify_config = notify::NotifyConfig::from_env(&env).unwrap_or_else(|e| fail(&e));
     let clock = gateway::clock::system();
-    let attempts = notify_config.retry_schedule.attempts();
+    let max_receive_count = notify_config.retry_schedule.max_receive_count();
     let (queue, deliveries): (gateway::events::queue::SharedQueue, Deliveries) =
         match &options.dynamodb_endpoint {
             None => {
-                let memory = Arc::new(MemoryQueue::new(clock.clone(), attempts));
+                let memory = Arc::new(MemoryQueue::new(clock.clone(), max_receive_count));
                 (memory.clone(), Deliveries::Memory(memory))
             }
             Some(endpoint) => {
                 let name = format!("{}-deliveries", options.table);
-                let sqs = Arc::new(
-                    sqs_deliveries(endpoint, &name, attempts)
-                        .await
-                        .unwrap_or_else(|e| fail(&e)),
-                );
-                (sqs.clone(), Deliveries::Sqs(sqs))
+                let sqs = sqs_deliveries(endpoint, &name, max_receive_count)
+                    .await
+                    .unwrap_or_else(|e| fail(&e));
+                notify_config.dead_letter_queue_arn = Some(sqs.dead_letter_arn.clone());
+                (sqs.queue.clone(), Deliveries::Sqs(sqs))
             }
         };
     let platform = Platform {

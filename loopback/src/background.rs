@@ -14,7 +14,7 @@ use notify::NotifyApp;
 use notify::lambda::{NotifyEvent, NotifyResponse, handle};
 use serde_json::{Value, json};
 
-use crate::queue::MemoryQueue;
+use crate::queue::{MemoryQueue, SqsDeliveries};
 
 /// How often the feed and the queue are read.
 const POLL: Duration = Duration::from_millis(250);
@@ -22,7 +22,7 @@ const POLL: Duration = Duration::from_millis(250);
 /// Where deliveries wait.
 pub enum Deliveries {
     Memory(Arc<MemoryQueue>),
-    Sqs(Arc<SqsQueue>),
+    Sqs(SqsDeliveries),
 }
 
 /// Runs for ever: call in a spawned task.
@@ -69,13 +69,23 @@ pub async fn notice_changes(app: &NotifyApp, feed: &dyn ChangeFeed) -> usize {
 }
 
 /// An SQS record as Lambda's event source builds it.
-fn sqs_record(id: &str, receipt: &str, body: &str, receive_count: u32) -> Value {
+fn sqs_record(id: &str, receipt: &str, body: &str, receive_count: u32, source_arn: &str) -> Value {
     json!({
         "messageId": id, "receiptHandle": receipt, "body": body,
-        "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+        "eventSource": "aws:sqs", "eventSourceARN": source_arn, "awsRegion": "us-east-1",
         "attributes": {"ApproximateReceiveCount": receive_count.to_string()},
     })
 }
+
+/// The delivery queue's name as its records carry it (any but the dead letters').
+const DELIVERY_QUEUE_ARN: &str = "arn:aws:sqs:local:000000000000:deliveries";
+
+/// How many batches are handled at once: the template's `MaximumConcurrency` of the
+/// delivery queue's event source.
+pub const DELIVERY_CONCURRENCY: usize = 5;
+
+/// Messages per batch (the event source's `BatchSize`).
+const BATCH: usize = 10;
 
 /// The ids the handler reported failed.
 async fn failed_of(app: &NotifyApp, records: Vec<Value>) -> Vec<String> {
@@ -91,31 +101,61 @@ async fn failed_of(app: &NotifyApp, records: Vec<Value>) -> Vec<String> {
     }
 }
 
-/// One batch of the in-process queue. Returns how many deliveries were made.
+/// One round of the in-process queue, as Lambda's pollers would make it: up to
+/// [`DELIVERY_CONCURRENCY`] batches handled at once, then the dead letters handed to
+/// their consumer. Returns how many deliveries were handed over.
 pub async fn deliver_memory(app: &NotifyApp, queue: &MemoryQueue) -> usize {
-    let received = queue.receive(10);
-    if received.is_empty() {
-        return 0;
-    }
-    let records = received
-        .iter()
-        .map(|r| sqs_record(&r.id, &r.id, &r.body, r.receive_count))
+    let batches: Vec<_> = (0..DELIVERY_CONCURRENCY)
+        .map(|_| queue.receive(BATCH))
+        .take_while(|batch| !batch.is_empty())
         .collect();
-    let failed = failed_of(app, records).await;
-    for message in received.iter().filter(|r| !failed.contains(&r.id)) {
-        queue.delete(&message.id);
-    }
-    received.len()
+    let handed: usize = batches.iter().map(Vec::len).sum();
+    let rounds = batches.into_iter().map(|received| async move {
+        let records = received
+            .iter()
+            .map(|r| sqs_record(&r.id, &r.id, &r.body, r.receive_count, DELIVERY_QUEUE_ARN))
+            .collect();
+        let failed = failed_of(app, records).await;
+        for message in received.iter().filter(|r| !failed.contains(&r.id)) {
+            queue.delete(&message.id);
+        }
+    });
+    futures_util::future::join_all(rounds).await;
+    consume_memory_dead_letters(app, queue).await;
+    handed
 }
 
-/// One batch of moto's SQS: receive, hand over, delete what did not fail.
-pub async fn deliver_sqs(app: &NotifyApp, queue: &SqsQueue) -> usize {
+/// The dead-letter queue's consumer, in process.
+async fn consume_memory_dead_letters(app: &NotifyApp, queue: &MemoryQueue) {
+    let dead = queue.receive_dead_letters(BATCH);
+    if dead.is_empty() {
+        return;
+    }
+    let records = dead
+        .iter()
+        .enumerate()
+        .map(|(n, message)| {
+            let body = serde_json::to_string(message).expect("a message serializes");
+            let id = format!("dead-{n}");
+            sqs_record(&id, &id, &body, 1, MemoryQueue::DEAD_LETTER_ARN)
+        })
+        .collect();
+    let failed = failed_of(app, records).await;
+    for (n, message) in dead.into_iter().enumerate() {
+        if failed.contains(&format!("dead-{n}")) {
+            queue.return_dead_letter(message);
+        }
+    }
+}
+
+/// One batch of an SQS queue of moto's: receive, hand over, delete what did not fail.
+async fn deliver_sqs_batch(app: &NotifyApp, queue: &SqsQueue, source_arn: &str) -> usize {
     use aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount;
     let received = queue
         .client()
         .receive_message()
         .queue_url(queue.url())
-        .max_number_of_messages(10)
+        .max_number_of_messages(BATCH as i32)
         .message_system_attribute_names(ApproximateReceiveCount)
         .send()
         .await;
@@ -143,6 +183,7 @@ pub async fn deliver_sqs(app: &NotifyApp, queue: &SqsQueue) -> usize {
                 m.receipt_handle().unwrap_or_default(),
                 m.body().unwrap_or_default(),
                 count,
+                source_arn,
             )
         })
         .collect();
@@ -163,4 +204,12 @@ pub async fn deliver_sqs(app: &NotifyApp, queue: &SqsQueue) -> usize {
             .await;
     }
     messages.len()
+}
+
+/// One batch of moto's delivery queue, then one of its dead-letter queue. Returns how
+/// many deliveries were handed over.
+pub async fn deliver_sqs(app: &NotifyApp, sqs: &SqsDeliveries) -> usize {
+    let handed = deliver_sqs_batch(app, &sqs.queue, DELIVERY_QUEUE_ARN).await;
+    deliver_sqs_batch(app, &sqs.dead_letters, &sqs.dead_letter_arn).await;
+    handed
 }

@@ -86,8 +86,10 @@ error_codes! {
     AuthenticationCanceled = ("AUTHENTICATION_CANCELED", 409, "the merchant canceled this authentication"),
     SessionSuperseded = ("SESSION_SUPERSEDED", 409, "the session changed while the upstream call was in flight; retry the request"),
     NoWebhookEndpoint = ("NO_WEBHOOK_ENDPOINT", 409, "the tenant has no webhook endpoint for this event"),
+    RedeliveryInProgress = ("REDELIVERY_IN_PROGRESS", 409, "a redelivery of this event is queued and not yet attempted"),
     PayloadTooLarge = ("PAYLOAD_TOO_LARGE", 413, "the request body is too large"),
     TooManyRequests = ("TOO_MANY_REQUESTS", 429, "the upstream rate limit was reached; retry later"),
+    TooManyRedeliveries = ("TOO_MANY_REDELIVERIES", 429, "this tenant's redeliveries for this hour are used up; retry after the Retry-After delay"),
     InternalError = ("INTERNAL_ERROR", 500, "internal error"),
     UnenrollNotAvailable = ("UNENROLL_NOT_AVAILABLE", 501, "the card-issuance API does not offer unenroll; nothing was changed"),
     /// The upstream refused the request or did not report success.
@@ -169,6 +171,12 @@ pub enum ApiError {
     Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A limit of ours was reached: refused with its code, and when to ask again.
+    #[error("{}", code.default_message())]
+    Limited {
+        code: ErrorCode,
+        retry_after: Duration,
+    },
     /// An invariant did not hold; the detail goes to our logs only.
     #[error("{0}")]
     Internal(String),
@@ -320,7 +328,7 @@ impl ApiError {
     /// The code family, for matching on what went wrong.
     pub fn error_code(&self) -> ErrorCode {
         match self {
-            ApiError::Refused { code, .. } => *code,
+            ApiError::Refused { code, .. } | ApiError::Limited { code, .. } => *code,
             ApiError::UpstreamRefused { code, .. } => match code {
                 RefusalCode::Ours(code) => *code,
                 RefusalCode::Upstream(_) => ErrorCode::UpstreamRejected,
@@ -378,6 +386,7 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::UpstreamRefused { retry_after, .. } => *retry_after,
+            ApiError::Limited { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

@@ -2,7 +2,7 @@
 //! in process on the in-process queue, as Lambda's event sources would drive it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,27 +34,29 @@ pub struct Received {
     pub body: String,
 }
 
-type ReceiverState = (Arc<Mutex<Vec<Received>>>, Arc<AtomicUsize>);
+type ReceiverState = (Arc<Mutex<Vec<Received>>>, Arc<AtomicUsize>, Arc<AtomicBool>);
 
 /// A merchant's webhook endpoint on loopback: answers 500 to its first `fail_first`
-/// requests (or to all), then 200.
+/// requests (or to all), then 200 — or, hanging, never answers at all.
 #[derive(Clone)]
 pub struct Receiver {
     pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
     fail_first: Arc<AtomicUsize>,
+    hanging: Arc<AtomicBool>,
 }
 
 impl Receiver {
     pub async fn start(fail_first: usize) -> Self {
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let fail_first = Arc::new(AtomicUsize::new(fail_first));
-        let state = (received.clone(), fail_first.clone());
+        let hanging = Arc::new(AtomicBool::new(false));
+        let state = (received.clone(), fail_first.clone(), hanging.clone());
         let app = axum::Router::new()
             .route(
                 "/hooks",
                 axum::routing::post(
-                    |State((received, fail_first)): State<ReceiverState>,
+                    |State((received, fail_first, hanging)): State<ReceiverState>,
                      headers: HeaderMap,
                      body: String| async move {
                         let headers = headers
@@ -62,6 +64,9 @@ impl Receiver {
                             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
                             .collect();
                         received.lock().unwrap().push(Received { headers, body });
+                        if hanging.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                        }
                         let failing = fail_first
                             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                             .is_ok();
@@ -81,7 +86,13 @@ impl Receiver {
             url,
             received,
             fail_first,
+            hanging,
         }
+    }
+
+    /// From now on, takes every request and never answers.
+    pub fn hang(&self) {
+        self.hanging.store(true, Ordering::SeqCst);
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -95,11 +106,20 @@ impl Receiver {
 
 /// The test registry with shop-a's webhook pointing at `receiver`.
 pub fn registry_with_webhook(receiver: &Receiver) -> Value {
+    registry_with_webhooks(&[(MERCHANT, receiver)])
+}
+
+/// The test registry with each merchant's webhook pointing at its receiver.
+pub fn registry_with_webhooks(receivers: &[(&str, &Receiver)]) -> Value {
     let mut registry = test_registry();
     for tenant in registry["tenants"].as_array_mut().unwrap() {
-        if tenant["id"] == MERCHANT {
-            tenant["merchant"]["webhook"] =
-                json!({"url": receiver.url, "keys": [{"kid": "wh-1", "secret": WEBHOOK_SECRET}]});
+        for (id, receiver) in receivers {
+            if tenant["id"] == *id {
+                tenant["merchant"]["webhook"] = json!({
+                    "url": receiver.url,
+                    "keys": [{"kid": "wh-1", "secret": WEBHOOK_SECRET}],
+                });
+            }
         }
     }
     registry
@@ -117,17 +137,33 @@ pub struct Notifying {
 impl Notifying {
     pub async fn start(fail_first: usize, schedule: &str) -> Self {
         let receiver = Receiver::start(fail_first).await;
-        let h = Harness::with_env(&[
+        Self::with(&[(MERCHANT, &receiver)], schedule, &[]).await
+    }
+
+    /// Each merchant's webhook on its receiver (the first is [`Notifying::receiver`]),
+    /// with settings of `env` besides.
+    pub async fn with(
+        receivers: &[(&str, &Receiver)],
+        schedule: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let receiver = receivers[0].1.clone();
+        let mut settings = vec![
             ("ALLOW_INSECURE_LOOPBACK_URLS", "true"),
             ("DELIVERY_QUEUE_URL", "memory"),
+            (
+                "DELIVERY_DEAD_LETTER_QUEUE_ARN",
+                gateway_loopback::queue::MemoryQueue::DEAD_LETTER_ARN,
+            ),
             ("WEBHOOK_RETRY_SCHEDULE_SECS", schedule),
-        ])
-        .await;
-        h.set_registry(&registry_with_webhook(&receiver));
+        ];
+        settings.extend_from_slice(env);
+        let h = Harness::with_env(&settings).await;
+        h.set_registry(&registry_with_webhooks(receivers));
         let config = notify::NotifyConfig::from_env(&h.config_env()).unwrap();
         let queue = Arc::new(MemoryQueue::new(
             h.clock(),
-            config.retry_schedule.attempts(),
+            config.retry_schedule.max_receive_count(),
         ));
         let app = notify::build(&config, &h.platform(), queue.clone())
             .await
@@ -138,6 +174,20 @@ impl Notifying {
             app,
             queue,
         }
+    }
+
+    /// A frictionless authentication of the merchant of `key`, then 10 ms later.
+    pub async fn frictionless(&self, merchant: &axum::Router, key: &str, reference: &str) {
+        let origin = if key == crate::MERCHANT_KEY {
+            crate::MERCHANT_ORIGIN
+        } else {
+            crate::OTHER_MERCHANT_ORIGIN
+        };
+        let body =
+            crate::prepared_enroll_as(merchant, key, origin, reference, "4000000000002701").await;
+        let answer = crate::send(merchant, crate::post_json(crate::ENROLL, Some(key), &body)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        self.h.clock.advance(Duration::from_millis(10));
     }
 
     /// Reads the change stream into events. Returns how many were recorded.

@@ -234,6 +234,10 @@ impl Harness {
             ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
             ("SETTLE_WAIT_MS", "5000"),
             ("DELIVERY_QUEUE_URL", "memory"),
+            (
+                "DELIVERY_DEAD_LETTER_QUEUE_ARN",
+                gateway_loopback::queue::MemoryQueue::DEAD_LETTER_ARN,
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -529,6 +533,10 @@ pub fn session_ref(tenant: &str, reference: &str) -> gateway::session::SessionRe
 
 pub fn string_attr(item: &Item, name: &str) -> Option<String> {
     gateway::store::string(item, name).map(str::to_owned)
+}
+
+pub fn number_attr(item: &Item, name: &str) -> Option<i64> {
+    gateway::store::number(item, name)
 }
 
 /// An API Gateway REST (v1) proxy event, as API Gateway sends it.

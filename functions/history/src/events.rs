@@ -4,7 +4,8 @@
 //!   their delivery attempts; `after` is the `next_after` cursor of the previous page
 //!   (or, as before cursors, the last event id shown).
 //! * `POST /v1/events/{id}/redeliver`: one more delivery of one of its events (queued;
-//!   sent even if delivered before, with the same `webhook-id`).
+//!   sent even if delivered before, with the same `webhook-id`): one in flight per event,
+//!   and a capped number per tenant and hour (`REDELIVERIES_PER_TENANT_PER_HOUR`).
 //!
 //! Another tenant's event answers exactly like one that does not exist.
 
@@ -15,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::events::EventType;
 use gateway::events::queue::{DeliveryMessage, Purpose};
+use gateway::events::redelivery::Refusal;
 use gateway::http::{TenantCaller, page_limit, query_param};
 use serde_json::{Value, json};
 
@@ -84,14 +86,36 @@ pub(crate) async fn redeliver(
     let queue = app.deliveries.as_ref().ok_or_else(|| {
         ApiError::Internal("this deployment has no delivery queue (DELIVERY_QUEUE_URL)".into())
     })?;
-    queue
+    let now = app.clock.now_ms();
+    let taken = app
+        .events
+        .take_redelivery(app.redeliveries, caller.id(), &event.event_id, now)
+        .await?;
+    match taken {
+        Ok(()) => {}
+        Err(Refusal::NotFound) => return Err(not_found()),
+        Err(Refusal::InFlight) => return Err(ErrorCode::RedeliveryInProgress.into()),
+        Err(Refusal::OverQuota { retry_after }) => {
+            return Err(ApiError::Limited {
+                code: ErrorCode::TooManyRedeliveries,
+                retry_after,
+            });
+        }
+    }
+    let queued = queue
         .enqueue(&DeliveryMessage {
             tenant: caller.id().clone(),
             event_id: event.event_id.clone(),
             purpose: Purpose::Redelivery,
         })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .await;
+    if let Err(error) = queued {
+        // Not queued: not in flight either, so the caller may ask again.
+        app.events
+            .give_back_redelivery(caller.id(), &event.event_id, now)
+            .await?;
+        return Err(ApiError::Internal(error.to_string()));
+    }
     tracing::info!("a redelivery was queued");
     Ok((
         StatusCode::ACCEPTED,

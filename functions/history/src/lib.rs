@@ -19,6 +19,7 @@ use gateway::clock::SharedClock;
 use gateway::config::{ConfigError, Env, SecretSettings, SessionSettings, StoreSettings};
 use gateway::events::Events;
 use gateway::events::queue::SharedQueue;
+use gateway::events::redelivery::RedeliveryLimits;
 use gateway::http::{self, Envelope, HasTenants, Route};
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
@@ -36,6 +37,8 @@ pub struct HistoryConfig {
     pub session: SessionSettings,
     /// `DELIVERY_QUEUE_URL`: where redeliveries are queued (SQS).
     pub delivery_queue_url: String,
+    /// `REDELIVERIES_PER_TENANT_PER_HOUR` (default 100).
+    pub redeliveries: RedeliveryLimits,
 }
 
 impl HistoryConfig {
@@ -45,6 +48,14 @@ impl HistoryConfig {
             secrets: SecretSettings::from_env(env)?,
             session: SessionSettings::from_env(env)?,
             delivery_queue_url: env.required("DELIVERY_QUEUE_URL")?,
+            redeliveries: RedeliveryLimits {
+                per_tenant_per_hour: env.ranged(
+                    "REDELIVERIES_PER_TENANT_PER_HOUR",
+                    RedeliveryLimits::default().per_tenant_per_hour,
+                    1..=10_000,
+                )?,
+                ..RedeliveryLimits::default()
+            },
         })
     }
 }
@@ -56,6 +67,7 @@ struct HistoryApp {
     events: Events,
     /// Where redeliveries are queued.
     deliveries: Option<SharedQueue>,
+    redeliveries: RedeliveryLimits,
     clock: SharedClock,
 }
 
@@ -97,6 +109,7 @@ pub async fn build(config: &HistoryConfig, platform: &Platform) -> Result<Router
         ),
         events: Events::new(platform.store.clone()),
         deliveries: platform.deliveries.clone(),
+        redeliveries: config.redeliveries,
         clock: platform.clock.clone(),
     };
     app.tenants.load().await?;

@@ -141,13 +141,17 @@ async fn on_deliveries(app: &NotifyApp, records: Vec<Value>) -> SqsBatchResponse
             tracing::warn!("a queue message that is not a delivery was dropped");
             return None;
         };
-        let receive_count = message
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1);
+        if app.is_dead_letter_queue(message.event_source_arn.as_deref()) {
+            return match app.on_dead_letter(&delivery).await {
+                Ok(()) => None,
+                Err(error) => {
+                    tracing::error!(%error, "a dead letter could not be recorded: it comes back");
+                    message.message_id
+                }
+            };
+        }
         let receipt = message.receipt_handle.unwrap_or_default();
-        match app.on_delivery(&delivery, receive_count, &receipt).await {
+        match app.on_delivery(&delivery, &receipt).await {
             Outcome::Done => None,
             Outcome::Again => message.message_id,
         }

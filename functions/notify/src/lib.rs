@@ -4,10 +4,12 @@
 //!   that is an event ([`gateway::events::event_of`]) is recorded once and, when the
 //!   tenant has a webhook, queued for delivery. A change that fails is reported back by
 //!   its sequence number, so the stream retries from there (nothing lost).
-//! * **The delivery queue** (SQS): each message is one delivery attempt, signed as
-//!   Standard Webhooks says; a failure makes the message visible again after the retry
-//!   schedule's next delay, and after the last the redrive policy moves it to the
-//!   dead-letter queue.
+//! * **The delivery queue** (an SQS fair queue, each tenant a message group): each
+//!   message is one delivery attempt, signed as Standard Webhooks says, with a short
+//!   timeout; a failure makes the message visible again after the retry schedule's next
+//!   delay (the attempt counted in the event), and the last marks the event `failed`.
+//! * **The dead-letter queue**: a message that kept failing to be handled at all (never
+//!   an attempt's failure) ends there; its event is marked `failed`.
 //! * **A schedule** (EventBridge Scheduler, every minute): the sweeper expires abandoned
 //!   challenges (whose `authentication.expired` events then come from the stream).
 
@@ -17,7 +19,7 @@ use std::time::Duration;
 
 use gateway::config::{ConfigError, Env, SecretSettings, SessionSettings, StoreSettings};
 use gateway::events::queue::{DeliveryMessage, Purpose, RetrySchedule, SharedQueue};
-use gateway::events::webhooks::{Deliverer, Delivery, Schedule};
+use gateway::events::webhooks::{Deliverer, Delivery, DeliverySettings};
 use gateway::events::{Change, Events, NewEvent, event_of};
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
@@ -35,7 +37,11 @@ pub struct NotifyConfig {
     pub session: SessionSettings,
     /// `DELIVERY_QUEUE_URL`: where deliveries are queued (SQS).
     pub delivery_queue_url: String,
+    /// `DELIVERY_DEAD_LETTER_QUEUE_ARN`: the records of this queue are dead letters.
+    pub dead_letter_queue_arn: Option<String>,
     pub retry_schedule: RetrySchedule,
+    /// `WEBHOOK_TIMEOUT_MS` (default 5 s, at most 10 s).
+    pub webhook_timeout: Duration,
 }
 
 impl NotifyConfig {
@@ -52,7 +58,13 @@ impl NotifyConfig {
             secrets: SecretSettings::from_env(env)?,
             session: SessionSettings::from_env(env)?,
             delivery_queue_url: env.required("DELIVERY_QUEUE_URL")?,
+            dead_letter_queue_arn: env.optional("DELIVERY_DEAD_LETTER_QUEUE_ARN"),
             retry_schedule,
+            webhook_timeout: Duration::from_millis(env.ranged(
+                "WEBHOOK_TIMEOUT_MS",
+                5_000,
+                100..=10_000,
+            )?),
         })
     }
 }
@@ -64,7 +76,7 @@ pub struct NotifyApp {
     tenants: std::sync::Arc<Cached<Registry>>,
     deliverer: Deliverer,
     sweeper: Sweeper,
-    retry_schedule: RetrySchedule,
+    dead_letter_queue_arn: Option<String>,
 }
 
 /// Builds the app on `platform`, queuing deliveries on `queue`. The tenant registry is
@@ -82,7 +94,11 @@ pub async fn build(
             events.clone(),
             tenants.clone(),
             platform.clock.clone(),
-            config.secrets.allow_loopback_http,
+            DeliverySettings {
+                timeout: config.webhook_timeout,
+                schedule: config.retry_schedule.clone(),
+                allow_loopback: config.secrets.allow_loopback_http,
+            },
         ),
         events,
         queue,
@@ -95,7 +111,7 @@ pub async fn build(
             ),
             platform.store.clone(),
         ),
-        retry_schedule: config.retry_schedule.clone(),
+        dead_letter_queue_arn: config.dead_letter_queue_arn.clone(),
     })
 }
 
@@ -112,12 +128,15 @@ pub enum NotifyError {
 /// What became of one delivery message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Delivered, or nothing to send: the message is done.
+    /// Delivered, given up on, or nothing to send: the message is done.
     Done,
-    /// It comes back (after the delay it was given), or goes to the dead-letter queue
-    /// when its schedule ran out.
+    /// It comes back after the delay it was given.
     Again,
 }
+
+/// How long a delivery that could not be attempted at all (our store or registry
+/// failed) waits before its message comes back: no attempt was made or counted.
+const NOT_ATTEMPTED_RETRY: Duration = Duration::from_secs(30);
 
 /// What a sweep answers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -175,35 +194,44 @@ impl NotifyApp {
             .is_some_and(|recorded| recorded.never_attempted()))
     }
 
-    /// One delivery attempt for a queue message received for the `receive_count`-th
-    /// time (`receipt` names the receive). A failure makes the message visible again
-    /// after the schedule's next delay; after the last it is visible at once, so the
-    /// queue's next receive moves it to the dead-letter queue.
-    pub async fn on_delivery(
-        &self,
-        message: &DeliveryMessage,
-        receive_count: u32,
-        receipt: &str,
-    ) -> Outcome {
-        let next = self.retry_schedule.after_attempt(receive_count);
-        let schedule = match next {
-            Some(_) => Schedule::MoreToCome,
-            None => Schedule::LastAttempt,
-        };
-        let again = match self.deliverer.deliver(message, schedule).await {
-            Ok(Delivery::Delivered | Delivery::Nothing) => return Outcome::Done,
-            Ok(Delivery::Failed) => next.unwrap_or(Duration::ZERO),
+    /// One delivery attempt for a queue message (`receipt` names this receive). A failure
+    /// makes the message visible again after the schedule's next delay; the last ends it
+    /// (the event is `failed`).
+    pub async fn on_delivery(&self, message: &DeliveryMessage, receipt: &str) -> Outcome {
+        let again = match self.deliverer.deliver(message).await {
+            Ok(Delivery::Delivered | Delivery::Nothing | Delivery::Failed { retry_in: None }) => {
+                return Outcome::Done;
+            }
+            Ok(Delivery::Failed {
+                retry_in: Some(wait),
+            }) => wait,
             Err(error) => {
-                // Our own fault (the store, the registry): try again soon, within the
-                // schedule.
                 tracing::warn!(%error, "a delivery could not be attempted");
-                next.unwrap_or_default().min(Duration::from_secs(60))
+                NOT_ATTEMPTED_RETRY
             }
         };
         if let Err(error) = self.queue.retry_after(receipt, again).await {
             tracing::warn!(%error, "a failed delivery's next attempt could not be scheduled");
         }
         Outcome::Again
+    }
+
+    /// A message of the dead-letter queue: its event is marked `failed` (if it is still
+    /// pending). Fails only when the store does (the message then comes back).
+    pub async fn on_dead_letter(&self, message: &DeliveryMessage) -> Result<(), StoreError> {
+        if self
+            .events
+            .mark_failed(&message.tenant, &message.event_id)
+            .await?
+        {
+            tracing::warn!("a delivery was dead-lettered: its event is marked failed");
+        }
+        Ok(())
+    }
+
+    /// Whether records from `source_arn` are dead letters.
+    pub fn is_dead_letter_queue(&self, source_arn: Option<&str>) -> bool {
+        source_arn.is_some_and(|arn| self.dead_letter_queue_arn.as_deref() == Some(arn))
     }
 
     /// Expires the abandoned challenges due now. A run that could not start is reported

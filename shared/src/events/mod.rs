@@ -12,6 +12,7 @@
 
 mod derive;
 pub mod queue;
+pub mod redelivery;
 pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,7 @@ use crate::store::{
     Guard, Item, Kind, Mutation, Patch, SharedStore, StoreError, Written, number_value,
 };
 use crate::tenants::Role;
+use queue::Purpose;
 
 /// How long events are kept (and listable).
 pub const RETENTION_DAYS: i64 = 30;
@@ -214,7 +216,16 @@ stored_record! {
         /// The exact body every delivery sends (signed as it is).
         body: String => BODY,
         status: DeliveryStatus => STATUS,
+        /// Every attempt made, redeliveries included.
         attempt_count: i64 => ATTEMPT_COUNT,
+        /// The attempts the retry schedule made (what decides the next one, whatever the
+        /// queue's receive count says).
+        #[serde(default)]
+        scheduled_attempts: i64 => SCHEDULED_ATTEMPTS,
+        /// When a redelivery the tenant asked for was queued, until it is attempted: one
+        /// in flight per event.
+        #[serde(default)]
+        redelivery_queued_at: Option<i64> => REDELIVERY_QUEUED_AT,
         #[serde(default)]
         attempts: Attempts => ATTEMPTS,
         #[serde(default)]
@@ -392,14 +403,17 @@ impl Events {
         Ok(Some(EventPage { events, next }))
     }
 
-    /// Appends one delivery attempt, and the status it leads to. Guarded by the attempt
-    /// count, so two deliveries of one event (a redelivery beside a retry) never lose an
-    /// attempt: the loser reads again and appends after.
+    /// Appends one delivery attempt made for `purpose`, and the status it leads to (a
+    /// scheduled attempt is counted as one of the schedule's; a redelivery's ends the
+    /// redelivery in flight). Guarded by the attempt count, so two deliveries of one
+    /// event (a redelivery beside a retry) never lose an attempt: the loser reads again
+    /// and appends after.
     pub async fn record_attempt(
         &self,
         tenant: &TenantId,
         event_id: &str,
         attempt: &Attempt,
+        purpose: Purpose,
         new_status: DeliveryStatus,
     ) -> Result<(), StoreError> {
         let key = key(tenant, event_id);
@@ -425,6 +439,10 @@ impl Events {
             if new_status == DeliveryStatus::Delivered {
                 patch = patch.set_if_absent(attr::DELIVERED_AT, number_value(attempt.at));
             }
+            patch = match purpose {
+                Purpose::Delivery => patch.increment(attr::SCHEDULED_ATTEMPTS, 1),
+                Purpose::Redelivery => patch.remove(attr::REDELIVERY_QUEUED_AT),
+            };
             let guard = Guard::Eq(attr::ATTEMPT_COUNT, number_value(count));
             if let Written::Applied(_) = self.store.write(&key, &Mutation { guard, patch }).await? {
                 return Ok(());
@@ -432,5 +450,46 @@ impl Events {
         }
         tracing::warn!("a delivery attempt could not be recorded after five tries");
         Ok(())
+    }
+
+    /// Takes one of a tenant's redeliveries of `event_id` (see [`redelivery`]): `Ok(Ok(()))`
+    /// means queue it.
+    pub async fn take_redelivery(
+        &self,
+        limits: redelivery::RedeliveryLimits,
+        tenant: &TenantId,
+        event_id: &str,
+        now_ms: i64,
+    ) -> Result<Result<(), redelivery::Refusal>, StoreError> {
+        if !plausible_id(event_id) {
+            return Ok(Err(redelivery::Refusal::NotFound));
+        }
+        redelivery::take(&self.store, limits, tenant, event_id, now_ms).await
+    }
+
+    /// Takes back a redelivery's in-flight mark when it could not be queued.
+    pub async fn give_back_redelivery(
+        &self,
+        tenant: &TenantId,
+        event_id: &str,
+        queued_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        redelivery::give_back(&self.store, tenant, event_id, queued_at_ms).await
+    }
+
+    /// Gives up on a pending event (its delivery message left the queue without its
+    /// attempts: the dead-letter queue). One conditional write: a delivered event stays
+    /// delivered. Returns whether it was marked.
+    pub async fn mark_failed(&self, tenant: &TenantId, event_id: &str) -> Result<bool, StoreError> {
+        let mutation = Mutation {
+            guard: Guard::equals(attr::STATUS, DeliveryStatus::Pending.as_str()),
+            patch: Patch::default().set_s(attr::STATUS, DeliveryStatus::Failed.as_str()),
+        };
+        let written = self.store.write(&key(tenant, event_id), &mutation).await?;
+        let marked = matches!(written, Written::Applied(_));
+        if marked {
+            crate::telemetry::metrics::delivery_failed();
+        }
+        Ok(marked)
     }
 }

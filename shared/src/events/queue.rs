@@ -2,10 +2,13 @@
 //! redelivery asked for). At least once: a message is removed only after a delivery
 //! succeeded or its retry schedule ran out (then it goes to the dead-letter queue).
 //!
-//! On AWS it is SQS: a failed delivery makes its message visible again after the
-//! schedule's next delay (`ChangeMessageVisibility`), and the queue's redrive policy
-//! moves it to the dead-letter queue after the last. Off AWS the loopback crate's
-//! in-process queue keeps the same schedule.
+//! On AWS it is an SQS fair queue, each tenant its own message group: a failed delivery
+//! makes its message visible again after the schedule's next delay
+//! (`ChangeMessageVisibility`); which attempt is next is counted in the event, not by
+//! receives, and the redrive policy's `maxReceiveCount` is above the attempts, so only a
+//! message that keeps failing to be handled at all reaches the dead-letter queue (whose
+//! consumer marks its event `failed`). Off AWS the loopback crate's in-process queue has
+//! the same semantics.
 
 use std::time::Duration;
 
@@ -111,11 +114,19 @@ impl RetrySchedule {
         self.0.get(receive_count.checked_sub(1)? as usize).copied()
     }
 
-    /// Attempts in all: the first and one per delay (the redrive policy's
-    /// `maxReceiveCount`).
+    /// Attempts in all: the first and one per delay.
     pub fn attempts(&self) -> u32 {
         self.0.len() as u32 + 1
     }
+
+    /// The redrive policy's `maxReceiveCount` for this schedule: its attempts and
+    /// [`RetrySchedule::SPARE_RECEIVES`] receives that make none (a throttled or
+    /// crashed invocation, a store fault), so such a receive never costs an attempt.
+    pub fn max_receive_count(&self) -> u32 {
+        self.attempts() + Self::SPARE_RECEIVES
+    }
+
+    pub const SPARE_RECEIVES: u32 = 5;
 }
 
 /// AWS SQS.
@@ -147,6 +158,9 @@ impl DeliveryQueue for SqsQueue {
         self.client
             .send_message()
             .queue_url(&self.url)
+            // A fair queue's message group: SQS hands out the messages of tenants with
+            // fewer in flight first, so one tenant's backlog never holds another's back.
+            .message_group_id(message.tenant.as_str())
             .message_body(serde_json::to_string(message).expect("a message serializes"))
             .send()
             .await

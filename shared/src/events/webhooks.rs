@@ -21,7 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use super::queue::{DeliveryMessage, Purpose};
+use super::queue::{DeliveryMessage, Purpose, RetrySchedule};
 use super::{Attempt, DeliveryStatus, EventType, Events};
 use crate::clock::SharedClock;
 use crate::domain::TenantId;
@@ -140,23 +140,16 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
-/// Whether a failed attempt is the last its schedule allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Schedule {
-    /// More attempts follow a failure.
-    MoreToCome,
-    /// A failure now ends the event's deliveries (`failed`).
-    LastAttempt,
-}
-
 /// What became of one delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
     /// The endpoint answered 2xx.
     Delivered,
-    /// It did not: try again per the schedule.
-    Failed,
-    /// Nothing to send: the event is gone, already delivered, or has no endpoint.
+    /// It did not: the next attempt is due after `retry_in`, or none is (the schedule
+    /// ran out and the event is `failed`, or this was a redelivery's one attempt).
+    Failed { retry_in: Option<Duration> },
+    /// Nothing to send: the event is gone, already delivered or failed, or has no
+    /// endpoint.
     Nothing,
 }
 
@@ -174,24 +167,35 @@ pub struct Deliverer {
     events: Events,
     tenants: Arc<Cached<Registry>>,
     clock: SharedClock,
+    schedule: RetrySchedule,
     allow_loopback: bool,
 }
 
-/// How long an endpoint has to answer.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How a [`Deliverer`] sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliverySettings {
+    /// How long an endpoint has to answer (`WEBHOOK_TIMEOUT_MS`): a slow endpoint holds
+    /// an invocation no longer than this.
+    pub timeout: Duration,
+    /// When failed deliveries are tried again.
+    pub schedule: RetrySchedule,
+    /// Plain http to loopback endpoints (the local stack and the tests only).
+    pub allow_loopback: bool,
+}
 
 impl Deliverer {
     pub fn new(
         events: Events,
         tenants: Arc<Cached<Registry>>,
         clock: SharedClock,
-        allow_loopback: bool,
+        settings: DeliverySettings,
     ) -> Self {
+        let allow_loopback = settings.allow_loopback;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(crate::tls::upstream_client_config())
             .dns_resolver(Arc::new(PublicOnly { allow_loopback }))
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(DELIVERY_TIMEOUT)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(3)))
+            .timeout(settings.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("3ds-gateway-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -201,22 +205,33 @@ impl Deliverer {
             events,
             tenants,
             clock,
+            schedule: settings.schedule,
             allow_loopback,
         }
     }
 
-    /// One delivery attempt of the message's event, recorded with it.
-    pub async fn deliver(
-        &self,
-        message: &DeliveryMessage,
-        schedule: Schedule,
-    ) -> Result<Delivery, DeliveryError> {
+    /// One delivery attempt of the message's event, recorded with it. Which attempt of
+    /// the schedule it is comes from the event's own count, not from how often the queue
+    /// handed the message out: a throttled or crashed invocation costs no attempt. A
+    /// redelivery is one attempt, outside the schedule.
+    pub async fn deliver(&self, message: &DeliveryMessage) -> Result<Delivery, DeliveryError> {
         let Some(event) = self.events.get(&message.tenant, &message.event_id).await? else {
             tracing::warn!("a delivery for an event that is not recorded was dropped");
             return Ok(Delivery::Nothing);
         };
-        if event.status == DeliveryStatus::Delivered && message.purpose != Purpose::Redelivery {
-            return Ok(Delivery::Nothing);
+        let attempt_number = event.scheduled_attempts + 1;
+        let last = attempt_number >= i64::from(self.schedule.attempts());
+        if message.purpose == Purpose::Delivery {
+            if event.status != DeliveryStatus::Pending {
+                return Ok(Delivery::Nothing);
+            }
+            if attempt_number > i64::from(self.schedule.attempts()) {
+                // Its attempts were made, but the failure was not recorded as the end.
+                self.events
+                    .mark_failed(&message.tenant, &message.event_id)
+                    .await?;
+                return Ok(Delivery::Nothing);
+            }
         }
         let kind = event.event_type;
         let Some(webhook) = self.webhook(&message.tenant, kind).await? else {
@@ -225,13 +240,21 @@ impl Deliverer {
         };
         let attempt = self.post(&webhook, &event.event_id, &event.body).await;
         let delivered = attempt.status.is_some_and(|s| (200..300).contains(&s));
-        let new_status = match (delivered, schedule) {
-            (true, _) => DeliveryStatus::Delivered,
-            (false, Schedule::LastAttempt) => DeliveryStatus::Failed,
-            (false, Schedule::MoreToCome) => DeliveryStatus::Pending,
+        let new_status = match (delivered, message.purpose, last) {
+            (true, _, _) => DeliveryStatus::Delivered,
+            // A redelivery that fails leaves the event where its schedule has it.
+            (false, Purpose::Redelivery, _) => event.status,
+            (false, Purpose::Delivery, true) => DeliveryStatus::Failed,
+            (false, Purpose::Delivery, false) => DeliveryStatus::Pending,
         };
         self.events
-            .record_attempt(&message.tenant, &message.event_id, &attempt, new_status)
+            .record_attempt(
+                &message.tenant,
+                &message.event_id,
+                &attempt,
+                message.purpose,
+                new_status,
+            )
             .await?;
         tracing::info!(
             event_type = kind.as_str(),
@@ -240,11 +263,17 @@ impl Deliverer {
             delivered,
             "webhook delivery attempted"
         );
-        Ok(if delivered {
-            Delivery::Delivered
-        } else {
-            Delivery::Failed
-        })
+        if delivered {
+            return Ok(Delivery::Delivered);
+        }
+        if new_status == DeliveryStatus::Failed && event.status != DeliveryStatus::Failed {
+            crate::telemetry::metrics::delivery_failed();
+        }
+        let retry_in = match message.purpose {
+            Purpose::Delivery => self.schedule.after_attempt(attempt_number as u32),
+            Purpose::Redelivery => None,
+        };
+        Ok(Delivery::Failed { retry_in })
     }
 
     /// The tenant's webhook for events of `kind`, if it has one with a signing key.

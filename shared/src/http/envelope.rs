@@ -26,7 +26,8 @@ impl IntoResponse for ApiError {
         if let Some(wait) = self.retry_after() {
             response.headers_mut().insert(
                 http::header::RETRY_AFTER,
-                HeaderValue::from(wait.as_secs().max(1)),
+                // Whole seconds, rounded up: asking again after it is never too soon.
+                HeaderValue::from(wait.as_millis().div_ceil(1000).max(1) as u64),
             );
         }
         response

@@ -61,6 +61,10 @@ impl Expression {
                 let name = self.name(KEY);
                 format!("attribute_not_exists({name})")
             }
+            Guard::Missing(attr) => {
+                let name = self.name(attr);
+                format!("attribute_not_exists({name})")
+            }
             Guard::Eq(attr, value) => cmp(attr, "=", value.clone()),
             Guard::Lt(attr, value) => cmp(attr, "<", super::number_value(*value)),
             Guard::Gt(attr, value) => cmp(attr, ">", super::number_value(*value)),
@@ -84,6 +88,12 @@ impl Expression {
         for (attr, value) in &mutation.patch.set_if_absent {
             let (name, value) = (self.name(attr), self.value(value.clone()));
             sets.push(format!("{name} = if_not_exists({name}, {value})"));
+        }
+        for (attr, by) in &mutation.patch.increment {
+            let name = self.name(attr);
+            let zero = self.value(super::number_value(0));
+            let by = self.value(super::number_value(*by));
+            sets.push(format!("{name} = if_not_exists({name}, {zero}) + {by}"));
         }
         let removes: Vec<String> = mutation.patch.remove.iter().map(|a| self.name(a)).collect();
         let mut update = String::new();

@@ -18,16 +18,19 @@ pub enum Kind {
     Idempotency,
     /// The sweeper's cursor: `SWEEPER#cursor`.
     SweeperCursor,
+    /// A tenant's redeliveries asked for in one hour: `REDELIVERIES#<tenant>#<hour>`.
+    RedeliveryQuota,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::AuthenticationSession,
         Kind::CardEnrollment,
         Kind::Cardholder,
         Kind::Event,
         Kind::Idempotency,
         Kind::SweeperCursor,
+        Kind::RedeliveryQuota,
     ];
 
     /// The `kind` attribute of its items.
@@ -39,6 +42,7 @@ impl Kind {
             Kind::Event => "event",
             Kind::Idempotency => "idempotency",
             Kind::SweeperCursor => "sweeper_cursor",
+            Kind::RedeliveryQuota => "redelivery_quota",
         }
     }
 
@@ -55,6 +59,7 @@ impl Kind {
             Kind::Event => "EVENT#",
             Kind::Idempotency => "IDEM#",
             Kind::SweeperCursor => "SWEEPER#",
+            Kind::RedeliveryQuota => "REDELIVERIES#",
         }
     }
 

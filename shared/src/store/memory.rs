@@ -41,6 +41,7 @@ impl MemoryStore {
 pub(crate) fn holds(guard: &Guard, item: Option<&Item>) -> bool {
     match guard {
         Guard::Absent => item.is_none(),
+        Guard::Missing(attr) => item.is_none_or(|i| !i.contains_key(*attr)),
         Guard::Eq(attr, value) => item.and_then(|i| i.get(*attr)) == Some(value),
         Guard::Lt(attr, value) => item
             .and_then(|i| number(i, attr))
@@ -74,6 +75,10 @@ impl ItemStore for MemoryStore {
         for (attr, value) in &mutation.patch.set_if_absent {
             item.entry((*attr).to_owned())
                 .or_insert_with(|| value.clone());
+        }
+        for (attr, by) in &mutation.patch.increment {
+            let current = number(item, attr).unwrap_or(0);
+            item.insert((*attr).to_owned(), super::number_value(current + by));
         }
         for attr in &mutation.patch.remove {
             item.remove(*attr);

@@ -59,6 +59,8 @@ pub const KEY: &str = attr::KEY;
 pub enum Guard {
     /// No item with this key exists.
     Absent,
+    /// The item (if any) has no such attribute.
+    Missing(&'static str),
     Eq(&'static str, AttributeValue),
     /// Numeric attribute strictly below the value.
     Lt(&'static str, i64),
@@ -84,6 +86,8 @@ pub struct Patch {
     /// Set only where the attribute is missing (`if_not_exists`).
     pub set_if_absent: Vec<(&'static str, AttributeValue)>,
     pub remove: Vec<&'static str>,
+    /// Numeric attributes raised by an amount (a missing one counts from 0).
+    pub increment: Vec<(&'static str, i64)>,
 }
 
 impl Patch {
@@ -103,6 +107,10 @@ impl Patch {
     }
     pub fn remove(mut self, attr: &'static str) -> Self {
         self.remove.push(attr);
+        self
+    }
+    pub fn increment(mut self, attr: &'static str, by: i64) -> Self {
+        self.increment.push((attr, by));
         self
     }
 }

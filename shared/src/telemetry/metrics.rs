@@ -134,6 +134,12 @@ pub fn replay(operation: &str) {
     emit("Replays", "Count", 1.0, &[("Operation", operation)]);
 }
 
+/// A webhook event's deliveries ended without one getting through (its schedule ran
+/// out, or its message was dead-lettered): the alarm on it pages the operator.
+pub fn delivery_failed() {
+    emit("WebhookDeliveriesFailed", "Count", 1.0, &[]);
+}
+
 /// One sweeper run: what it expired and skipped, and how far behind its cursor is (the
 /// alarm on the lag says the sweeper is not keeping up).
 pub fn sweep(swept: &crate::session::sweeper::Swept) {

@@ -186,3 +186,47 @@ async fn a_redelivery_storm_is_one_in_flight_per_event_and_capped_per_tenant_not
         StatusCode::ACCEPTED
     );
 }
+
+#[tokio::test]
+async fn a_flood_of_junk_returns_is_refused_by_the_binding_before_any_store_read() {
+    use gateway::store::counting::{Calls, CountingStore};
+    let h = Harness::new().await;
+    let counting = std::sync::Arc::new(CountingStore::new(h.store.clone()));
+    let platform = gateway::platform::Platform {
+        store: counting.clone(),
+        ..h.platform()
+    };
+    let callback = h.callback_on(&platform).await;
+    counting.take();
+
+    // What a flood sends: any path values, made-up bindings, a real binding of another
+    // reference, by GET and by POST.
+    let real = h.binding("someone-else");
+    let mut junk = vec![
+        format!("/v1/risk/authentication/callback/{MERCHANT}/order-1/{real}"),
+        format!("/v1/risk/authentication/callback/{OTHER_MERCHANT}/someone-else/{real}"),
+    ];
+    for n in 0..100 {
+        junk.push(format!(
+            "/v1/risk/authentication/callback/tenant-{n}/order-{n}/k1.{}",
+            "A".repeat(43)
+        ));
+        junk.push(format!(
+            "/v1/risk/authentication/callback/{MERCHANT}/order-{n}/junk{n}"
+        ));
+    }
+    for path in &junk {
+        let answer = send(&callback, form_post(path, "MD=x&PaRes=y".into())).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(
+            send(&callback, get(path, None)).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert_eq!(
+        counting.take(),
+        Calls::default(),
+        "no store call for any of them"
+    );
+    assert!(h.sandbox.calls().is_empty(), "nor any upstream call");
+}

@@ -3,10 +3,12 @@
 
 mod abandoned;
 mod callback;
+mod capacity;
 mod completion;
 mod documents;
 mod events;
 mod fair_sharing;
+mod index_capacity;
 mod issuer;
 mod issuer_records;
 mod merchant;

@@ -298,7 +298,12 @@ impl Harness {
 
     /// The callback function's router, built by the `build` its main calls.
     pub async fn callback(&self) -> Router {
-        ::callback::build(&self.callback_config(), &self.platform())
+        self.callback_on(&self.platform()).await
+    }
+
+    /// [`Harness::callback`] on another platform (a store that counts its calls).
+    pub async fn callback_on(&self, platform: &Platform) -> Router {
+        ::callback::build(&self.callback_config(), platform)
             .await
             .unwrap()
     }

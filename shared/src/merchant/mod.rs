@@ -27,6 +27,13 @@ pub mod validation;
 pub const CALLBACK_ROUTE: &str =
     "/v1/risk/authentication/callback/{tenant}/{reference_code}/{binding}";
 
+/// The shape of a return URL's path, as a regular expression (RE2 syntax, as AWS WAF
+/// reads it): a tenant id, a reference code, a binding token (`kid.` and 43 base64url
+/// characters), after an optional stage or base-path segment. The template's WAF rule
+/// refuses any other path under the callback route before a function runs (a test keeps
+/// the two equal).
+pub const CALLBACK_PATH_PATTERN: &str = r"^(/[A-Za-z0-9_]+)?/v1/risk/authentication/callback/[a-z0-9][a-z0-9-]{0,62}/[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}/[A-Za-z0-9._-]{1,64}\.[A-Za-z0-9_-]{43}$";
+
 /// `{base}/v1/risk/authentication/callback/{tenant}/{reference_code}/{binding}`.
 pub fn callback_url(base: &Url, session: &SessionRef, binding: &str) -> Url {
     let mut url = base.clone();

@@ -110,6 +110,11 @@ for store in memory dynamodb; do
   kill "$local_pid"
 done
 
+step "Fair sharing under load: the locust benchmark's smoke run (5 s each, loopback)"
+# The figures are a benchmark (docs/performance.md): nothing here asserts a latency, only
+# that every flow ran; its own virtualenv (locust pins gevent).
+python3 scripts/load_test.py --smoke
+
 step "Logs: JSON lines with request ids; no card data, keys or tokens"
 "$VENV/bin/python" scripts/scan_logs.py "$LOGS"
 

@@ -224,9 +224,7 @@ fn worst_case(template: &Template, rates: &BTreeMap<String, f64>, function: &str
 fn violations(text: &str) -> Vec<String> {
     let template = Template::parse(text);
     let mut found = Vec::new();
-    let routes = template.routes();
-    let share = template.capacity("TenantConcurrencySharePercent") / 100.0;
-    for route in &routes {
+    for route in template.routes() {
         if !(50.0..=29_000.0).contains(&route.timeout_ms) {
             found.push(format!(
                 "{} {}: no TimeoutInMillis (50 to 29000)",
@@ -234,6 +232,26 @@ fn violations(text: &str) -> Vec<String> {
             ));
         }
     }
+    found.extend(plan_violations(&template));
+    found.extend(keyless_violations(&template));
+    found.extend(notify_violations(&template));
+    let reserved: f64 = FUNCTIONS
+        .iter()
+        .map(|f| template.reserved_concurrency(f))
+        .sum();
+    if reserved > ACCOUNT_RESERVABLE {
+        found.push(format!(
+            "{reserved} reserved in all, more than {ACCOUNT_RESERVABLE}"
+        ));
+    }
+    found
+}
+
+/// Every plan names every keyed route, and keeps one tenant within its share.
+fn plan_violations(template: &Template) -> Vec<String> {
+    let mut found = Vec::new();
+    let routes = template.routes();
+    let share = template.capacity("TenantConcurrencySharePercent") / 100.0;
     let plans = template.plans();
     if plans.is_empty() {
         found.push("no usage plan".into());
@@ -246,7 +264,7 @@ fn violations(text: &str) -> Vec<String> {
         }
         for function in FUNCTIONS {
             let allowed = share * template.reserved_concurrency(function);
-            let held = worst_case(&template, rates, function);
+            let held = worst_case(template, rates, function);
             if held > allowed {
                 found.push(format!(
                     "{plan}: one tenant can hold {held:.1} instances of {function}, more than its share {allowed:.1}"
@@ -254,7 +272,13 @@ fn violations(text: &str) -> Vec<String> {
             }
         }
     }
-    for route in routes.iter().filter(|r| r.keyless) {
+    found
+}
+
+/// Every keyless route has a method limit of its own and a WAF rate rule over it.
+fn keyless_violations(template: &Template) -> Vec<String> {
+    let mut found = Vec::new();
+    for route in template.routes().iter().filter(|r| r.keyless) {
         if template.method_limit(route).is_none() {
             found.push(format!(
                 "{} {}: keyless without a method limit",
@@ -271,6 +295,12 @@ fn violations(text: &str) -> Vec<String> {
             ));
         }
     }
+    found
+}
+
+/// The notify function's sources fit its reservation; the redrive spares receives.
+fn notify_violations(template: &Template) -> Vec<String> {
+    let mut found = Vec::new();
     let notify_needs =
         template.sqs_maximum_concurrency() + template.capacity("StreamConcurrency") + 1.0;
     let notify_has = template.reserved_concurrency("notify");
@@ -290,15 +320,6 @@ fn violations(text: &str) -> Vec<String> {
         found.push(format!(
             "DeliveryMaxReceiveCount {receives} leaves no receives to spare beyond {} attempts",
             schedule.attempts()
-        ));
-    }
-    let reserved: f64 = FUNCTIONS
-        .iter()
-        .map(|f| template.reserved_concurrency(f))
-        .sum();
-    if reserved > ACCOUNT_RESERVABLE {
-        found.push(format!(
-            "{reserved} reserved in all, more than {ACCOUNT_RESERVABLE}"
         ));
     }
     found

@@ -417,8 +417,8 @@ async fn with_sqs_a_message_never_handled_goes_to_the_dead_letter_queue_whose_co
     );
 }
 
-#[tokio::test]
-async fn a_tenant_lists_its_own_events_newest_first_and_pages_through_them() {
+/// shop-a's three frictionless authentications and shop-b's one, their events delivered.
+async fn three_of_ours_and_one_of_theirs() -> (Notifying, axum::Router) {
     let n = Notifying::start(0, "5").await;
     let merchant = n.api().await;
     for reference in ["list-1", "list-2", "list-3"] {
@@ -427,6 +427,12 @@ async fn a_tenant_lists_its_own_events_newest_first_and_pages_through_them() {
     n.frictionless(&merchant, OTHER_MERCHANT_KEY, "theirs-1")
         .await;
     n.run_for(Duration::from_secs(2)).await;
+    (n, merchant)
+}
+
+#[tokio::test]
+async fn a_tenant_lists_its_own_events_newest_first_and_pages_through_them() {
+    let (_n, merchant) = three_of_ours_and_one_of_theirs().await;
 
     let page = send(&merchant, get("/v1/events?limit=2", Some(MERCHANT_KEY))).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text());
@@ -458,6 +464,15 @@ async fn a_tenant_lists_its_own_events_newest_first_and_pages_through_them() {
     assert_eq!(rest["events"].as_array().unwrap().len(), 1);
     assert_eq!(rest["events"][0]["data"]["reference_code"], "list-1");
     assert_eq!(rest["has_more"], false);
+}
+
+#[tokio::test]
+async fn another_tenants_events_event_ids_and_cursors_show_a_tenant_only_its_own() {
+    let (_n, merchant) = three_of_ours_and_one_of_theirs().await;
+    let page = send(&merchant, get("/v1/events?limit=2", Some(MERCHANT_KEY))).await;
+    let data = page.json()["data"].clone();
+    let first = &data["events"][0];
+    let after = data["next_after"].as_str().unwrap();
 
     // Another merchant sees only its own; a filter by type; a bad type named.
     let theirs = send(&merchant, get("/v1/events", Some(OTHER_MERCHANT_KEY))).await;

@@ -78,8 +78,9 @@ fn options() -> Options {
 }
 
 /// Local defaults for every setting; the process environment overrides them.
-fn local_env(gateway: &str, sandbox: &Sandbox) -> Env {
+fn local_env(gateway: &str, sandbox: &Sandbox, table: &str) -> Env {
     let defaults = [
+        ("TABLE_NAME", table),
         ("AHRVO_BASE_URL", sandbox.base_url.as_str()),
         ("FIRSTOKEN_BASE_URL", sandbox.base_url.as_str()),
         ("TENANT_REGISTRY_SECRET_ID", tenants::TENANTS),
@@ -246,7 +247,7 @@ async fn main() {
         .await
         .unwrap_or_else(|e| fail(&format!("cannot listen on port {}: {e}", options.port)));
     let gateway_url = format!("http://{}", listener.local_addr().expect("bound"));
-    let env = local_env(&gateway_url, &sandbox);
+    let env = local_env(&gateway_url, &sandbox, &options.table);
     let local = tenants::local_tenants(
         options.tenants.as_deref(),
         options.demo_merchant_key.as_deref(),

@@ -25,21 +25,39 @@ pub enum Deliveries {
     Sqs(SqsDeliveries),
 }
 
-/// Runs for ever: call in a spawned task.
+/// Runs for ever: call in a spawned task. As Lambda's event sources do, the stream and
+/// the sweeper run on their own, and the delivery queue has
+/// [`DELIVERY_CONCURRENCY`] pollers, each handing its batch over and receiving the next
+/// as soon as it is done: a batch held by a slow endpoint holds one poller, not all.
 pub async fn run(
     app: NotifyApp,
     feed: Arc<dyn ChangeFeed>,
     deliveries: Deliveries,
     sweep_every: Duration,
 ) {
+    let app = Arc::new(app);
+    let deliveries = Arc::new(deliveries);
+    for _ in 0..DELIVERY_CONCURRENCY {
+        let (app, deliveries) = (app.clone(), deliveries.clone());
+        tokio::spawn(async move {
+            loop {
+                let handed = match &*deliveries {
+                    Deliveries::Memory(queue) => deliver_memory_batch(&app, queue).await,
+                    Deliveries::Sqs(sqs) => deliver_sqs(&app, sqs).await,
+                };
+                if handed == 0 {
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        });
+    }
     let mut last_sweep = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(POLL).await;
         notice_changes(&app, &*feed).await;
-        match &deliveries {
-            Deliveries::Memory(queue) => deliver_memory(&app, queue).await,
-            Deliveries::Sqs(queue) => deliver_sqs(&app, queue).await,
-        };
+        if let Deliveries::Memory(queue) = &*deliveries {
+            consume_memory_dead_letters(&app, queue).await;
+        }
         if last_sweep.elapsed() >= sweep_every {
             last_sweep = tokio::time::Instant::now();
             app.sweep().await;
@@ -105,24 +123,37 @@ async fn failed_of(app: &NotifyApp, records: Vec<Value>) -> Vec<String> {
 /// [`DELIVERY_CONCURRENCY`] batches handled at once, then the dead letters handed to
 /// their consumer. Returns how many deliveries were handed over.
 pub async fn deliver_memory(app: &NotifyApp, queue: &MemoryQueue) -> usize {
-    let batches: Vec<_> = (0..DELIVERY_CONCURRENCY)
-        .map(|_| queue.receive(BATCH))
-        .take_while(|batch| !batch.is_empty())
-        .collect();
+    let rounds = (0..DELIVERY_CONCURRENCY).map(|_| queue.receive(BATCH));
+    let batches: Vec<_> = rounds.take_while(|batch| !batch.is_empty()).collect();
     let handed: usize = batches.iter().map(Vec::len).sum();
-    let rounds = batches.into_iter().map(|received| async move {
-        let records = received
-            .iter()
-            .map(|r| sqs_record(&r.id, &r.id, &r.body, r.receive_count, DELIVERY_QUEUE_ARN))
-            .collect();
-        let failed = failed_of(app, records).await;
-        for message in received.iter().filter(|r| !failed.contains(&r.id)) {
-            queue.delete(&message.id);
-        }
-    });
-    futures_util::future::join_all(rounds).await;
+    let handling = batches
+        .into_iter()
+        .map(|received| hand_over(app, queue, received));
+    futures_util::future::join_all(handling).await;
     consume_memory_dead_letters(app, queue).await;
     handed
+}
+
+/// One poller's batch of the in-process queue. Returns how many deliveries it held.
+async fn deliver_memory_batch(app: &NotifyApp, queue: &MemoryQueue) -> usize {
+    let received = queue.receive(BATCH);
+    let handed = received.len();
+    if handed > 0 {
+        hand_over(app, queue, received).await;
+    }
+    handed
+}
+
+/// Hands a received batch to the function, and deletes what it did not report failed.
+async fn hand_over(app: &NotifyApp, queue: &MemoryQueue, received: Vec<crate::queue::Received>) {
+    let records = received
+        .iter()
+        .map(|r| sqs_record(&r.id, &r.id, &r.body, r.receive_count, DELIVERY_QUEUE_ARN))
+        .collect();
+    let failed = failed_of(app, records).await;
+    for message in received.iter().filter(|r| !failed.contains(&r.id)) {
+        queue.delete(&message.id);
+    }
 }
 
 /// The dead-letter queue's consumer, in process.

@@ -177,7 +177,12 @@ impl Sweeper {
                 "sweep"
             );
         }
-        crate::telemetry::metrics::sweep(&swept);
+        crate::telemetry::metrics::sweep(
+            swept.expired,
+            swept.skipped,
+            swept.failed,
+            swept.lag_minutes,
+        );
         Ok(swept)
     }
 

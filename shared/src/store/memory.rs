@@ -1,32 +1,81 @@
 //! The in-memory store, for running on a laptop with nothing installed. It applies the
 //! same guards and patches as the DynamoDB store, atomically per call (one lock), which
-//! is the guarantee DynamoDB gives per item.
+//! is the guarantee DynamoDB gives per item, and keeps each secondary index as a sorted
+//! set of entries, so a query costs what it costs on DynamoDB (its partition's page),
+//! whatever else the table holds.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
 use super::{
-    AttributeValue, Change, ChangeFeed, Guard, Item, ItemStore, KEY, Mutation, Page, Query,
+    AttributeValue, Change, ChangeFeed, Guard, Index, Item, ItemStore, KEY, Mutation, Page, Query,
     StoreError, Written, number,
 };
 
-/// Orders two sort-key values of one index (numbers as numbers).
-fn compare_sort(a: &AttributeValue, b: &AttributeValue) -> std::cmp::Ordering {
-    match (a, b) {
-        (AttributeValue::N(a), AttributeValue::N(b)) => a
-            .parse::<i64>()
-            .unwrap_or(i64::MIN)
-            .cmp(&b.parse::<i64>().unwrap_or(i64::MIN)),
-        (AttributeValue::S(a), AttributeValue::S(b)) => a.cmp(b),
-        _ => std::cmp::Ordering::Equal,
+/// An index sort key as the memory store orders it (numbers as numbers), with the ends
+/// of a partition's range.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum SortValue {
+    Lowest,
+    N(i64),
+    S(String),
+    Highest,
+}
+
+impl SortValue {
+    fn of(value: &AttributeValue) -> Self {
+        match value {
+            AttributeValue::N(n) => SortValue::N(n.parse().unwrap_or(i64::MIN)),
+            AttributeValue::S(s) => SortValue::S(s.clone()),
+            _ => SortValue::Lowest,
+        }
+    }
+}
+
+/// An index entry: its partition, sort key and item key. An index is a sorted set of
+/// them, so a query reads its partition's range (as DynamoDB does), whatever else the
+/// table holds.
+type Entry = (String, SortValue, String);
+
+/// Above every item key (keys are ASCII).
+const ABOVE_ANY_KEY: &str = "\u{10FFFF}";
+
+fn entry_of(index: Index, key: &str, item: &Item) -> Option<Entry> {
+    let partition = match item.get(index.partition_attr())? {
+        AttributeValue::S(partition) => partition.clone(),
+        _ => return None,
+    };
+    let sort = SortValue::of(item.get(index.sort_attr())?);
+    Some((partition, sort, key.to_owned()))
+}
+
+#[derive(Default)]
+struct State {
+    items: HashMap<String, Item>,
+    indexes: HashMap<&'static str, BTreeSet<Entry>>,
+}
+
+impl State {
+    /// Moves the item's index entries from what it was to what it is.
+    fn reindex(&mut self, key: &str, old: Option<&Item>, new: &Item) {
+        for index in Index::ALL {
+            let entries = self.indexes.entry(index.name()).or_default();
+            if let Some(old) = old.and_then(|old| entry_of(index, key, old)) {
+                entries.remove(&old);
+            }
+            if let Some(new) = entry_of(index, key, new) {
+                entries.insert(new);
+            }
+        }
     }
 }
 
 #[derive(Default)]
 pub struct MemoryStore {
-    items: Mutex<HashMap<String, Item>>,
+    state: Mutex<State>,
     /// Every applied write, in order, for [`ChangeFeed::poll`] (as DynamoDB Streams
     /// would show them).
     changes: Mutex<Vec<Change>>,
@@ -60,15 +109,15 @@ pub(crate) fn holds(guard: &Guard, item: Option<&Item>) -> bool {
 #[async_trait]
 impl ItemStore for MemoryStore {
     async fn write(&self, key: &str, mutation: &Mutation) -> Result<Written, StoreError> {
-        let mut items = self.items.lock().expect("memory store lock poisoned");
-        let current = items.get(key);
+        let mut state = self.state.lock().expect("memory store lock poisoned");
+        let current = state.items.get(key);
         if !holds(&mutation.guard, current) {
             return Ok(Written::Refused(current.cloned()));
         }
         let old = current.cloned();
-        let item = items
-            .entry(key.to_owned())
-            .or_insert_with(|| Item::from([(KEY.to_owned(), AttributeValue::S(key.to_owned()))]));
+        let mut item = old
+            .clone()
+            .unwrap_or_else(|| Item::from([(KEY.to_owned(), AttributeValue::S(key.to_owned()))]));
         for (attr, value) in &mutation.patch.set {
             item.insert((*attr).to_owned(), value.clone());
         }
@@ -77,75 +126,81 @@ impl ItemStore for MemoryStore {
                 .or_insert_with(|| value.clone());
         }
         for (attr, by) in &mutation.patch.increment {
-            let current = number(item, attr).unwrap_or(0);
+            let current = number(&item, attr).unwrap_or(0);
             item.insert((*attr).to_owned(), super::number_value(current + by));
         }
         for attr in &mutation.patch.remove {
             item.remove(*attr);
         }
-        let new = item.clone();
+        state.reindex(key, old.as_ref(), &item);
+        state.items.insert(key.to_owned(), item.clone());
+        drop(state);
         self.changes
             .lock()
             .expect("memory store lock poisoned")
             .push(Change {
                 key: key.to_owned(),
                 old,
-                new: Some(new.clone()),
+                new: Some(item.clone()),
             });
-        Ok(Written::Applied(new))
+        Ok(Written::Applied(item))
     }
 
     async fn read(&self, key: &str) -> Result<Option<Item>, StoreError> {
-        Ok(self
-            .items
-            .lock()
-            .expect("memory store lock poisoned")
-            .get(key)
-            .cloned())
+        let state = self.state.lock().expect("memory store lock poisoned");
+        Ok(state.items.get(key).cloned())
     }
 
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Item>, StoreError> {
-        let items = self.items.lock().expect("memory store lock poisoned");
+        let state = self.state.lock().expect("memory store lock poisoned");
         Ok(keys
             .iter()
-            .filter_map(|key| items.get(key).map(|item| (key.clone(), item.clone())))
+            .filter_map(|key| state.items.get(key).map(|item| (key.clone(), item.clone())))
             .collect())
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         let (partition, sort) = (query.index.partition_attr(), query.index.sort_attr());
-        let items = self.items.lock().expect("memory store lock poisoned");
-        let wanted = AttributeValue::S(query.partition.clone());
-        // DynamoDB orders an index partition by its sort key; ties by the table key.
-        let order = |a: &Item, b: &Item| {
-            compare_sort(&a[sort], &b[sort])
-                .then_with(|| super::string(a, KEY).cmp(&super::string(b, KEY)))
+        let state = self.state.lock().expect("memory store lock poisoned");
+        let Some(entries) = state.indexes.get(query.index.name()) else {
+            return Ok(Page::default());
         };
-        let mut found: Vec<Item> = items
-            .values()
-            .filter(|item| item.get(partition) == Some(&wanted) && item.contains_key(sort))
-            .filter(|item| match &query.up_to {
-                None => true,
-                Some((bound, inclusive)) => match compare_sort(&item[sort], bound) {
-                    std::cmp::Ordering::Less => true,
-                    std::cmp::Ordering::Equal => *inclusive,
-                    std::cmp::Ordering::Greater => false,
-                },
-            })
-            .cloned()
-            .collect();
-        found.sort_by(order);
-        if query.descending {
-            found.reverse();
-        }
+        // The partition's range, up to the bound; ties ordered by the table key.
+        let at = |sort: SortValue, key: &str| (query.partition.clone(), sort, key.to_owned());
+        let mut lower = Bound::Included(at(SortValue::Lowest, ""));
+        let mut upper = match &query.up_to {
+            None => Bound::Included(at(SortValue::Highest, "")),
+            Some((bound, true)) => Bound::Included(at(SortValue::of(bound), ABOVE_ANY_KEY)),
+            Some((bound, false)) => Bound::Excluded(at(SortValue::of(bound), "")),
+        };
+        // Where the previous page ended.
         if let Some(after) = &query.start_after {
-            let position = found
-                .iter()
-                .position(|item| item.get(KEY) == after.get(KEY));
-            found.drain(..position.map_or(0, |p| p + 1));
+            let after_key = super::string(after, KEY).unwrap_or_default();
+            if let Some(value) = after.get(sort) {
+                let position = at(SortValue::of(value), after_key);
+                if query.descending {
+                    upper = Bound::Excluded(position);
+                } else {
+                    lower = Bound::Excluded(position);
+                }
+            }
         }
-        let more = found.len() > query.limit;
-        found.truncate(query.limit);
+        let range = entries.range((lower, upper));
+        let keys: Vec<&String> = if query.descending {
+            range
+                .rev()
+                .take(query.limit + 1)
+                .map(|(_, _, key)| key)
+                .collect()
+        } else {
+            range.take(query.limit + 1).map(|(_, _, key)| key).collect()
+        };
+        let more = keys.len() > query.limit;
+        let mut found: Vec<Item> = keys
+            .into_iter()
+            .take(query.limit)
+            .filter_map(|key| state.items.get(key).cloned())
+            .collect();
         // An index entry carries the keys and what the index projects, as in DynamoDB.
         if let Some(projected) = query.index.projected() {
             for item in &mut found {

@@ -142,11 +142,11 @@ pub fn delivery_failed() {
 
 /// One sweeper run: what it expired and skipped, and how far behind its cursor is (the
 /// alarm on the lag says the sweeper is not keeping up).
-pub fn sweep(swept: &crate::session::sweeper::Swept) {
-    emit("SweptChallenges", "Count", swept.expired as f64, &[]);
-    emit("SweepSkippedEntries", "Count", swept.skipped as f64, &[]);
-    emit("SweepFailures", "Count", swept.failed as f64, &[]);
-    emit("SweepLagMinutes", "Count", swept.lag_minutes as f64, &[]);
+pub fn sweep(expired: usize, skipped: usize, failed: usize, lag_minutes: i64) {
+    emit("SweptChallenges", "Count", expired as f64, &[]);
+    emit("SweepSkippedEntries", "Count", skipped as f64, &[]);
+    emit("SweepFailures", "Count", failed as f64, &[]);
+    emit("SweepLagMinutes", "Count", lag_minutes as f64, &[]);
 }
 
 /// Writes lines to stdout (Lambda ships it to CloudWatch Logs).

@@ -943,3 +943,41 @@ async fn api_gateway_events_route_with_and_without_a_stage_prefix() {
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     assert_eq!(answer.json()["code"], "ROUTE_NOT_FOUND");
 }
+
+#[tokio::test]
+async fn an_id_padded_with_unicode_space_reaches_the_upstream_as_it_was_authorized() {
+    let h = Harness::new().await;
+    let created = h
+        .issuer_post(ISSUER_KEY, "cardholders/v2/create", &contact())
+        .await;
+    let id = created.json()["data"]["cardholder_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The id checked (trimmed) is the caller's; the one forwarded must be that one, not
+    // the raw string with its no-break space.
+    let mut padded = update_of(&format!("{id}\u{a0}"), "3125559999");
+    padded["city"] = json!(" Mexico City\u{2003}");
+    let updated = h
+        .issuer_post(ISSUER_KEY, "cardholders/v2/update", &padded)
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
+    let forwarded = &h.sandbox.calls_to("cardholders/v2/update")[0].body;
+    assert_eq!(forwarded["cardholder_id"], json!(id));
+    assert_eq!(forwarded["city"], "Mexico City");
+
+    let mut padded_create = contact();
+    padded_create["budget_id"] = json!(format!(
+        "{}\u{a0}",
+        contact()["budget_id"].as_str().unwrap()
+    ));
+    let again = h
+        .issuer_post(ISSUER_KEY, "cardholders/v2/create", &padded_create)
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    assert_eq!(
+        h.sandbox.calls_to("cardholders/v2/create")[1].body["budget_id"],
+        contact()["budget_id"]
+    );
+}

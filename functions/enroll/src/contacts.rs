@@ -35,6 +35,7 @@ pub(crate) async fn create_cardholder(
     if !caller.issuer().owns_budget(budget.as_str()) {
         return Err(ApiError::of(ErrorCode::BudgetNotFound));
     }
+    let request = request.trimmed();
     app.once(
         &caller,
         &headers,
@@ -84,6 +85,7 @@ pub(crate) async fn update_cardholder(
 ) -> Result<Response, ApiError> {
     let cardholder = CardholderId::parse("cardholder_id", &request.cardholder_id)?;
     check_contact(&request.contact(), app.today())?;
+    let request = request.trimmed();
     app.once(
         &caller,
         &headers,

@@ -55,6 +55,25 @@ macro_rules! cardholder_request {
         }
 
         impl $name {
+            /// Every field as it was checked (trimmed, Unicode whitespace included): what
+            /// is forwarded is what was validated and authorized, never the raw string.
+            pub fn trimmed(self) -> Self {
+                Self {
+                    $($field: self.$field.trim().to_owned(),)*
+                    call_prefix: self.call_prefix.trim().to_owned(),
+                    mobile: self.mobile.trim().to_owned(),
+                    email: self.email.trim().to_owned(),
+                    date_of_birth: self.date_of_birth.trim().to_owned(),
+                    state: self.state.trim().to_owned(),
+                    city: self.city.trim().to_owned(),
+                    address_line: self.address_line.trim().to_owned(),
+                    post_code: self.post_code.trim().to_owned(),
+                    country_code: self.country_code.trim().to_owned(),
+                    security_index: self.security_index.trim().to_owned(),
+                    security_answer: self.security_answer.trim().to_owned(),
+                }
+            }
+
             pub fn contact(&self) -> Contact<'_> {
                 Contact {
                     call_prefix: &self.call_prefix,

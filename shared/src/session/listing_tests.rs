@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use crate::clock::OffsetClock;
 use crate::config::SessionSettings;
-use crate::crypto::SealedData;
 use crate::domain::{ReferenceCode, TenantId};
 use crate::lease::contract::settings;
+use crate::session::fixtures::sealed;
 use crate::session::repo::SessionFilter;
 use crate::session::{SessionRef, SessionState, Sessions};
 use crate::store::counting::{Calls, CountingStore};
@@ -17,14 +17,6 @@ use crate::store::memory::MemoryStore;
 
 fn tenant(name: &str) -> TenantId {
     TenantId::parse("tenant", name).unwrap()
-}
-
-fn sealed() -> SealedData {
-    SealedData {
-        key_id: "k".into(),
-        nonce: vec![0; 12],
-        ciphertext: vec![1],
-    }
 }
 
 struct Listed {

@@ -14,6 +14,8 @@ use crate::store::record::{stored_record, the_same};
 
 pub mod claims;
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod listing_tests;
 pub mod outcome;
 pub mod repo;

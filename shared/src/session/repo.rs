@@ -408,24 +408,17 @@ mod tests {
 
     use super::*;
     use crate::clock::{Clock, OffsetClock};
-    use crate::domain::{AuthenticationResult, CardSummary};
+    use crate::domain::AuthenticationResult;
     use crate::lease::NextStep;
     use crate::lease::contract::{Subject, lease_contract_tests, settings};
+    use crate::session::RecordedResult;
     use crate::session::claims::{
         EnrollmentClaim, EnrollmentRefusal, KeyedValue, ValidationClaim, ValidationRefusal,
     };
-    use crate::session::{EnrollmentOutcome, RecordedResult};
+    use crate::session::fixtures::{leave_pending, sealed};
     use crate::store::memory::MemoryStore;
 
     const TTL: Duration = Duration::from_secs(3600);
-
-    fn sealed() -> SealedData {
-        SealedData {
-            key_id: "k".into(),
-            nonce: vec![0; 12],
-            ciphertext: vec![1],
-        }
-    }
 
     fn session_of(tenant: &str) -> SessionRef {
         SessionRef::new(
@@ -464,30 +457,7 @@ mod tests {
             session_settings(patience_ms),
         );
         let now = clock.now_ms();
-        let claim = Transition::ClaimEnrollment {
-            fingerprint: "fp".into(),
-            claim_id: "e".into(),
-            now_ms: now,
-            lease_until_ms: now + 1_000,
-            expires_at: 0,
-        };
-        sessions.apply(&r(), &claim).await.unwrap();
-        let complete = Transition::CompleteEnrollment {
-            claim_id: "e".into(),
-            outcome: EnrollmentOutcome::Challenge {
-                authentication_transaction_id: "T".into(),
-                transaction_mac: "mac".into(),
-                challenge_deadline_ms: now + 600_000,
-                completion: Default::default(),
-                merchant_return_url: "https://shop.example/r".into(),
-                sealed_payment_data: sealed(),
-            },
-            card: CardSummary::default(),
-            response: sealed(),
-            now_ms: now,
-            expires_at: 0,
-        };
-        sessions.apply(&r(), &complete).await.unwrap();
+        leave_pending(&sessions, &r(), now, now + 600_000).await;
         (sessions, clock)
     }
 

@@ -299,10 +299,9 @@ mod tests {
     use super::*;
     use crate::clock::{Clock, OffsetClock};
     use crate::config::SessionSettings;
-    use crate::crypto::SealedData;
-    use crate::domain::CardSummary;
     use crate::lease::contract::settings;
-    use crate::session::{EnrollmentOutcome, SessionState, Transition};
+    use crate::session::SessionState;
+    use crate::session::fixtures::leave_pending;
     use crate::store::memory::MemoryStore;
     use crate::store::{ItemStore, Page, Written, index};
 
@@ -385,37 +384,8 @@ mod tests {
 
         /// A challenge left pending, due at `deadline_ms`.
         async fn pending(&self, reference: &str, deadline_ms: i64) {
-            let now = self.clock.now_ms();
             let session = Self::session(reference);
-            let sealed = SealedData {
-                key_id: "k".into(),
-                nonce: vec![0; 12],
-                ciphertext: vec![1],
-            };
-            let claim = Transition::ClaimEnrollment {
-                fingerprint: "fp".into(),
-                claim_id: "e".into(),
-                now_ms: now,
-                lease_until_ms: now + 1_000,
-                expires_at: 0,
-            };
-            self.sessions.apply(&session, &claim).await.unwrap();
-            let complete = Transition::CompleteEnrollment {
-                claim_id: "e".into(),
-                outcome: EnrollmentOutcome::Challenge {
-                    authentication_transaction_id: "T".into(),
-                    transaction_mac: "mac".into(),
-                    challenge_deadline_ms: deadline_ms,
-                    completion: Default::default(),
-                    merchant_return_url: "https://shop.example/r".into(),
-                    sealed_payment_data: sealed.clone(),
-                },
-                card: CardSummary::default(),
-                response: sealed,
-                now_ms: now,
-                expires_at: 0,
-            };
-            self.sessions.apply(&session, &complete).await.unwrap();
+            leave_pending(&self.sessions, &session, self.clock.now_ms(), deadline_ms).await;
         }
 
         async fn state_of(&self, reference: &str) -> SessionState {

@@ -489,3 +489,100 @@ async fn bad_card_ids_are_named_before_any_upstream_call_or_write() {
         "nothing written"
     );
 }
+
+#[tokio::test]
+async fn a_keyed_retry_after_the_upstream_created_the_contact_but_answered_late_creates_nothing_more()
+ {
+    let h = Harness::new().await;
+    let issuer = h.issuer().await;
+    // The upstream creates the contact, but answers after our timeout (400 ms).
+    h.sandbox.inject(
+        FaultRule::on(
+            "/card/issuance/api/issuing/cardholders/v2/create",
+            Fault::SlowResponse { ms: 700 },
+        )
+        .times(1),
+    );
+    let body = contact(BUDGET_ID, "3125550111");
+    let first = create_contact(&issuer, ISSUER_KEY, "contact-emma-0001", &body).await;
+    assert_eq!(
+        first.status,
+        StatusCode::GATEWAY_TIMEOUT,
+        "{}",
+        first.text()
+    );
+    assert_eq!(first.json()["code"], "UPSTREAM_TIMEOUT");
+    let message = first.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("the outcome is unknown"), "{message}");
+    assert!(!message.contains("nothing was"), "{message}");
+
+    // The client retries with the same key, as it should: nothing is created again.
+    for _ in 0..2 {
+        let retried = create_contact(&issuer, ISSUER_KEY, "contact-emma-0001", &body).await;
+        assert_eq!(retried.status, StatusCode::CONFLICT, "{}", retried.text());
+        assert_eq!(retried.json()["code"], "IDEMPOTENCY_OUTCOME_UNKNOWN");
+    }
+    assert_eq!(
+        h.sandbox.calls_to("cardholders/v2/create").len(),
+        1,
+        "one contact upstream, never a duplicate"
+    );
+
+    // A refusal that proves nothing happened still frees the key for the same request.
+    h.sandbox.inject(
+        FaultRule::on(
+            "/card/issuance/api/issuing/cardholders/v2/create",
+            Fault::Status {
+                status: 400,
+                retry_after_secs: None,
+            },
+        )
+        .times(1),
+    );
+    let other = contact(BUDGET_ID, "3125550112");
+    let refused = create_contact(&issuer, ISSUER_KEY, "contact-noah-0001", &other).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        refused.text()
+    );
+    let created = create_contact(&issuer, ISSUER_KEY, "contact-noah-0001", &other).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+}
+
+#[tokio::test]
+async fn an_update_that_timed_out_is_repeated_because_a_repeat_is_safe() {
+    let h = Harness::new().await;
+    let issuer = h.issuer().await;
+    let created = create_contact(
+        &issuer,
+        ISSUER_KEY,
+        "c-1",
+        &contact(BUDGET_ID, "3125550121"),
+    )
+    .await;
+    let id = created.json()["data"]["cardholder_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.sandbox.inject(
+        FaultRule::on(
+            "/card/issuance/api/issuing/cardholders/v2/update",
+            Fault::SlowResponse { ms: 700 },
+        )
+        .times(1),
+    );
+    let mut update = contact(BUDGET_ID, "3125550122");
+    update["cardholder_id"] = json!(id);
+    update.as_object_mut().unwrap().remove("budget_id");
+    let first = send(
+        &issuer,
+        keyed("cardholders/v2/update", ISSUER_KEY, "u-1", &update),
+    )
+    .await;
+    // Unlike a create, the timed-out update is simply made again (the upstream takes it
+    // twice as once), within the same request.
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    assert_eq!(h.sandbox.calls_to("cardholders/v2/update").len(), 2);
+}

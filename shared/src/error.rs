@@ -79,6 +79,9 @@ error_codes! {
     MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405, "this route does not accept that method"),
     CardAlreadyEnrolled = ("CARD_ALREADY_ENROLLED", 409, "the card is already enrolled for 3DS"),
     IdempotencyKeyReused = ("IDEMPOTENCY_KEY_REUSED", 409, "this Idempotency-Key was used with a different request"),
+    /// The first request under the key may have taken effect upstream: it is not run
+    /// again (a non-repeatable write, such as creating a contact).
+    IdempotencyOutcomeUnknown = ("IDEMPOTENCY_OUTCOME_UNKNOWN", 409, "the first request with this Idempotency-Key may have taken effect upstream, and it is not run twice: look the result up before sending it again with a new key"),
     ReferenceCodeInUse = ("REFERENCE_CODE_IN_USE", 409, "this reference_code was already used with a different request"),
     RequestInProgress = ("REQUEST_IN_PROGRESS", 409, "a request with this reference_code is being processed; retry shortly"),
     NoChallengePending = ("NO_CHALLENGE_PENDING", 409, "this authentication has no challenge to validate"),
@@ -94,9 +97,9 @@ error_codes! {
     UnenrollNotAvailable = ("UNENROLL_NOT_AVAILABLE", 501, "the card-issuance API does not offer unenroll; nothing was changed"),
     /// The upstream refused the request or did not report success.
     UpstreamRejected = ("UPSTREAM_REJECTED", 502, "the upstream rejected the request"),
-    UpstreamUnavailable = ("UPSTREAM_UNAVAILABLE", 502, "the upstream is unavailable; nothing was decided, retry the request"),
+    UpstreamUnavailable = ("UPSTREAM_UNAVAILABLE", 502, "the upstream is unavailable; the outcome is unknown and nothing was declined: retry the same request"),
     StoreUnavailable = ("STORE_UNAVAILABLE", 502, "the session store is unavailable; retry the request"),
-    UpstreamTimeout = ("UPSTREAM_TIMEOUT", 504, "the upstream did not answer in time; nothing was decided, retry the request"),
+    UpstreamTimeout = ("UPSTREAM_TIMEOUT", 504, "the upstream did not answer in time; the outcome is unknown and nothing was declined: retry the same request"),
     StoreTimeout = ("STORE_TIMEOUT", 504, "the session store did not answer in time; retry the request"),
 }
 
@@ -378,8 +381,24 @@ impl ApiError {
         match self {
             ApiError::Refused { message, .. } => message.to_string(),
             ApiError::UpstreamRefused { message, .. } => message.clone(),
-            ApiError::Upstream(e) => format!("{e}; nothing was decided, retry the request"),
+            ApiError::Upstream(e) if e.may_have_landed() => format!(
+                "{e}; the outcome is unknown and nothing was declined: retry the same request"
+            ),
+            ApiError::Upstream(e) => format!("{e}; nothing was done: retry the request"),
             other => other.error_code().default_message().to_owned(),
+        }
+    }
+
+    /// Whether the failure proves the upstream did nothing: our own refusal, the
+    /// upstream's (a 4xx), or a connection never made. A fault after the request may have
+    /// reached the upstream (a timeout, a 5xx, a store failure after the call) proves
+    /// nothing.
+    pub fn proves_nothing_happened(&self) -> bool {
+        match self {
+            ApiError::Refused { .. } | ApiError::Limited { .. } => true,
+            ApiError::UpstreamRefused { status, .. } => (400..500).contains(status),
+            ApiError::Upstream(e) => !e.may_have_landed(),
+            ApiError::Store(_) | ApiError::Internal(_) => false,
         }
     }
 

@@ -9,9 +9,14 @@
 //! sealed. Every upstream call under a key gets its deadline from the lease
 //! ([`crate::lease::Held::deadline`]).
 //!
-//! Only an answer that changed something (2xx) is kept. A refusal or a fault that changed
-//! nothing upstream releases the key, and the same request may be retried; another body
-//! under a key already used is `409 IDEMPOTENCY_KEY_REUSED`.
+//! Only an answer that changed something (2xx) is kept. A failure that proves nothing
+//! happened upstream (our refusal, the upstream's 4xx, a connection never made) releases
+//! the key, and the same request may be retried. After any other failure the outcome is
+//! unknown: a repeatable write (one the upstream takes twice as once) is released too,
+//! but a write that must not run twice ([`Repeat::Never`]: creating a contact) keeps its
+//! key `UNKNOWN`, and a retry is `409 IDEMPOTENCY_OUTCOME_UNKNOWN` — never a second call.
+//! So is a retry after the first run died holding the key. Another body under a key
+//! already used is `409 IDEMPOTENCY_KEY_REUSED`.
 
 use std::time::Duration;
 
@@ -77,6 +82,9 @@ pub enum KeyState {
     Released,
     /// The request's answer is kept.
     Done,
+    /// The request of a write that must not run twice failed after it may have reached
+    /// the upstream: it is not run again under this key.
+    Unknown,
 }
 
 impl KeyState {
@@ -85,8 +93,20 @@ impl KeyState {
             KeyState::Pending => "PENDING",
             KeyState::Released => "RELEASED",
             KeyState::Done => "DONE",
+            KeyState::Unknown => "UNKNOWN",
         }
     }
+}
+
+/// Whether a keyed write may run again when its first run's outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// The upstream takes it twice as once (an update, an unenroll, an enroll whose
+    /// repeat is reconciled): a retry is safe.
+    Safe,
+    /// A second run would do it twice (creating a contact): an unknown outcome is kept
+    /// unknown.
+    Never,
 }
 
 stored_record! {
@@ -179,6 +199,7 @@ impl LeaseBook for KeyBook {
 pub struct KeyedRequest {
     tenant: TenantId,
     route: String,
+    repeat: Repeat,
     fingerprints: KeyedValue,
 }
 
@@ -187,6 +208,8 @@ pub struct KeyedRequest {
 pub enum KeyRefusal {
     /// The key was used with another request (or on another route).
     Reused,
+    /// The first run of a write that must not run twice may have taken effect.
+    OutcomeUnknown,
 }
 
 impl LeaseRequest<KeyBook> for KeyedRequest {
@@ -206,14 +229,15 @@ impl LeaseRequest<KeyBook> for KeyedRequest {
                     .collect(),
             ),
         ]);
-        let free_again = Guard::Or(vec![
-            Guard::equals(attr::STATE, KeyState::Released.as_str()),
-            // Its first run died or gave up without releasing it.
-            Guard::And(vec![
+        let mut free_again = vec![Guard::equals(attr::STATE, KeyState::Released.as_str())];
+        if self.repeat == Repeat::Safe {
+            // Its first run died or gave up without releasing it: safe to run again.
+            free_again.push(Guard::And(vec![
                 Guard::equals(attr::STATE, KeyState::Pending.as_str()),
                 lease::claimable(now_ms),
-            ]),
-        ]);
+            ]));
+        }
+        let free_again = Guard::Or(free_again);
         let patch = Patch::default()
             .set_s(crate::store::attr::KIND, Kind::Idempotency.as_str())
             .set_s(attr::TENANT_ID, self.tenant.as_str())
@@ -248,7 +272,12 @@ impl LeaseRequest<KeyBook> for KeyedRequest {
         }
         match record.state {
             KeyState::Done => Verdict::Replay,
+            KeyState::Unknown => Verdict::Refuse(KeyRefusal::OutcomeUnknown),
             KeyState::Pending if lease::Leased::is_held_at(record, now_ms) => Verdict::Wait,
+            // The first run died holding it: it may have reached the upstream.
+            KeyState::Pending if self.repeat == Repeat::Never => {
+                Verdict::Refuse(KeyRefusal::OutcomeUnknown)
+            }
             KeyState::Pending | KeyState::Released => Verdict::Retry,
         }
     }
@@ -293,12 +322,13 @@ impl Idempotency {
         keys: &GatewayKeys,
         tenant: &TenantId,
         key: &IdempotencyKey,
-        route: &str,
+        (route, repeat): (&str, Repeat),
         request: &Value,
     ) -> Result<Begin, ApiError> {
         let keyed = KeyedRequest {
             tenant: tenant.clone(),
             route: route.to_owned(),
+            repeat,
             fingerprints: KeyedValue::new(keys.fingerprints(
                 &format!("idempotency:{route}"),
                 tenant.as_str(),
@@ -311,6 +341,9 @@ impl Idempotency {
             NextStep::Replay(done) => Ok(Begin::Replay(kept(keys, &record, &done)?)),
             NextStep::Refused(KeyRefusal::Reused) => {
                 Err(ApiError::of(ErrorCode::IdempotencyKeyReused))
+            }
+            NextStep::Refused(KeyRefusal::OutcomeUnknown) => {
+                Err(ApiError::of(ErrorCode::IdempotencyOutcomeUnknown))
             }
             NextStep::InProgress => Err(ApiError::with_message(
                 ErrorCode::RequestInProgress,
@@ -345,9 +378,24 @@ impl Idempotency {
         Ok(())
     }
 
-    /// Nothing changed (a refusal or a fault): the same request may run again at once.
-    pub async fn release(&self, request: &KeyedRequest, held: &HeldKey) {
-        lease::release(&self.book, request, held).await
+    /// Ends the key's run after `error`: released when the error proves nothing happened
+    /// or the write is safe to repeat (the same request may run again at once), kept
+    /// `UNKNOWN` otherwise. Returns whether the outcome is now unknown for good.
+    pub async fn fail(&self, request: &KeyedRequest, held: &HeldKey, error: &ApiError) -> bool {
+        if request.repeat == Repeat::Safe || error.proves_nothing_happened() {
+            lease::release(&self.book, request, held).await;
+            return false;
+        }
+        let unknown = Mutation {
+            guard: lease::held_by(&held.claim_id),
+            patch: lease::ended(Patch::default().set_s(attr::STATE, KeyState::Unknown.as_str())),
+        };
+        // Kept unknown even if this write fails: the lapsed lease of a write that must not
+        // run twice is refused the same way.
+        if let Err(error) = lease::complete(&self.book, held, &unknown).await {
+            tracing::warn!(%error, "an unknown outcome could not be recorded on its key");
+        }
+        true
     }
 }
 
@@ -373,14 +421,19 @@ mod tests {
     use crate::lease::contract::{Subject, lease_contract_tests};
     use crate::store::memory::MemoryStore;
 
-    /// An issuer's create-contact request under one key, held to the lease protocol's
-    /// contract.
+    /// An issuer's update-contact request under one key (a repeatable write), held to the
+    /// lease protocol's contract.
     struct KeySubject;
 
     fn request() -> KeyedRequest {
+        keyed("update_cardholder", Repeat::Safe)
+    }
+
+    fn keyed(route: &str, repeat: Repeat) -> KeyedRequest {
         KeyedRequest {
             tenant: TenantId::parse("tenant", "bank-x").unwrap(),
-            route: "create_cardholder".into(),
+            route: route.into(),
+            repeat,
             fingerprints: KeyedValue::new(vec!["fp".into()]),
         }
     }
@@ -431,7 +484,7 @@ mod tests {
             ..request()
         };
         let other_route = KeyedRequest {
-            route: "update_cardholder".into(),
+            route: "unenroll".into(),
             ..request()
         };
         for refused in [other_body, other_route] {
@@ -468,5 +521,92 @@ mod tests {
             ),
             "a released key is taken by the same request after a rotation"
         );
+    }
+
+    fn idempotency(book: &KeyBook) -> Idempotency {
+        Idempotency {
+            book: book.clone(),
+            settings: crate::lease::contract::settings(50),
+        }
+    }
+
+    fn timeout() -> ApiError {
+        ApiError::Upstream(crate::outbound::UpstreamError::Timeout {
+            upstream: crate::outbound::Upstream::CardIssuance,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_create_that_timed_out_is_kept_unknown_and_never_run_again_under_its_key() {
+        let (book, _clock, key) = KeySubject::arrange().await;
+        let create = keyed("create_cardholder", Repeat::Never);
+        let settings = crate::lease::contract::settings(50);
+        let NextStep::Proceed(held) = lease::acquire(&book, &key, &create, &settings)
+            .await
+            .unwrap()
+        else {
+            panic!("the first request takes the key")
+        };
+        // The upstream may have created it: the key is not released.
+        assert!(idempotency(&book).fail(&create, &held, &timeout()).await);
+        let again = lease::acquire(&book, &key, &create, &settings)
+            .await
+            .unwrap();
+        assert!(matches!(
+            again,
+            NextStep::Refused(KeyRefusal::OutcomeUnknown)
+        ));
+        assert_eq!(
+            book.get(&key).await.unwrap().unwrap().state,
+            KeyState::Unknown
+        );
+    }
+
+    #[tokio::test]
+    async fn a_create_refused_before_any_effect_releases_its_key_for_the_same_request() {
+        let (book, _clock, key) = KeySubject::arrange().await;
+        let create = keyed("create_cardholder", Repeat::Never);
+        let settings = crate::lease::contract::settings(50);
+        for error in [
+            ApiError::of(ErrorCode::BudgetNotFound),
+            ApiError::Upstream(crate::outbound::UpstreamError::Unreachable {
+                upstream: crate::outbound::Upstream::CardIssuance,
+            }),
+        ] {
+            let NextStep::Proceed(held) = lease::acquire(&book, &key, &create, &settings)
+                .await
+                .unwrap()
+            else {
+                panic!("released: taken again by the same request ({error})")
+            };
+            assert!(!idempotency(&book).fail(&create, &held, &error).await);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_create_whose_first_run_died_holding_the_key_is_not_taken_over() {
+        let (book, clock, key) = KeySubject::arrange().await;
+        let create = keyed("create_cardholder", Repeat::Never);
+        let settings = crate::lease::contract::settings(50);
+        let NextStep::Proceed(_died) = lease::acquire(&book, &key, &create, &settings)
+            .await
+            .unwrap()
+        else {
+            panic!("the first request takes the key")
+        };
+        clock.advance(std::time::Duration::from_secs(60));
+        let again = lease::acquire(&book, &key, &create, &settings)
+            .await
+            .unwrap();
+        assert!(matches!(
+            again,
+            NextStep::Refused(KeyRefusal::OutcomeUnknown)
+        ));
+        // A repeatable write in the same spot is taken over.
+        let update = keyed("create_cardholder", Repeat::Safe);
+        let taken = lease::acquire(&book, &key, &update, &settings)
+            .await
+            .unwrap();
+        assert!(matches!(taken, NextStep::Proceed(_)));
     }
 }

@@ -115,6 +115,13 @@ impl UpstreamError {
     pub fn is_timeout(&self) -> bool {
         matches!(self, UpstreamError::Timeout { .. })
     }
+
+    /// Whether the upstream may have acted on the request: anything but a connection
+    /// that was never made (a timeout, a dropped connection, a 5xx or an unreadable
+    /// answer may all come after the upstream did what was asked).
+    pub fn may_have_landed(&self) -> bool {
+        !matches!(self, UpstreamError::Unreachable { .. })
+    }
 }
 
 /// A client-side ceiling on request rate, so bursts (bulk enrollment) stay under an

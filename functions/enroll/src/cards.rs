@@ -89,7 +89,7 @@ pub(crate) async fn enroll(
     app.once(
         caller,
         &headers,
-        "enroll",
+        crate::idempotent::ENROLL,
         &request,
         |deadline| async move { app.enroll_card(&link, caller, deadline).await.map(Json) },
     )
@@ -110,7 +110,7 @@ pub(crate) async fn update_enrollment(
     app.once(
         caller,
         &headers,
-        "update_enrollment",
+        crate::idempotent::UPDATE_ENROLLMENT,
         &request,
         |deadline| async move {
             let upstream = app.upstream_for(caller, deadline).await?;
@@ -145,7 +145,7 @@ pub(crate) async fn unenroll(
     app.once(
         caller,
         &headers,
-        "unenroll",
+        crate::idempotent::UNENROLL,
         &request,
         |deadline| async move {
             let upstream = app.upstream_for(caller, deadline).await?;

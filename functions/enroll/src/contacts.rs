@@ -39,7 +39,7 @@ pub(crate) async fn create_cardholder(
     app.once(
         &caller,
         &headers,
-        "create_cardholder",
+        crate::idempotent::CREATE_CARDHOLDER,
         &request,
         |deadline| create(&app, &caller, &request, &budget, deadline),
     )
@@ -89,7 +89,7 @@ pub(crate) async fn update_cardholder(
     app.once(
         &caller,
         &headers,
-        "update_cardholder",
+        crate::idempotent::UPDATE_CARDHOLDER,
         &request,
         |deadline| update(&app, &caller, &request, &cardholder, deadline),
     )

@@ -81,7 +81,10 @@ fn webhook<'a>(
 /// Applies one command; returns what to print (new secrets: shown once, never stored).
 fn change(document: &mut RegistryDocument, command: Command) -> Result<String, String> {
     match command {
-        Command::List | Command::AddSessionKeys | Command::PromoteSessionKeys { .. } => {
+        Command::List
+        | Command::AddSessionKeys { .. }
+        | Command::PromoteSessionKeys { .. }
+        | Command::RemoveSessionKey { .. } => {
             unreachable!("handled before")
         }
         Command::AddTenant {

@@ -156,7 +156,7 @@ fn a_change_the_gateway_would_refuse_is_never_written() {
 }
 
 #[test]
-fn session_keys_rotate_in_two_steps_from_the_generated_string_without_losing_sealed_data() {
+fn session_keys_rotate_in_three_steps_each_refused_until_it_is_safe() {
     let file = temp_file("session-keys");
     let generated = "x".repeat(64);
     std::fs::write(&file, &generated).unwrap();
@@ -179,9 +179,12 @@ fn session_keys_rotate_in_two_steps_from_the_generated_string_without_losing_sea
         before.return_url_binding("shop-a", "r1"),
         "nor make return URLs"
     );
+    // Too soon: an instance may not have read them (the TTL and the staleness limit).
+    let early = refused(&file, &["promote-session-keys"]);
+    assert!(early.contains("added too recently"), "{early}");
+    backdate(&file, "added_at", 300 + 3_600);
     admin(&file, &["promote-session-keys"]);
     let after = read(&file);
-    assert_eq!(after.data_keys.key_ids().len(), 2);
     assert_ne!(
         after.seal("AUTH#t#r", "payment_data", &"x").key_id,
         sealed.key_id,
@@ -194,7 +197,43 @@ fn session_keys_rotate_in_two_steps_from_the_generated_string_without_losing_sea
         after.binding_matches(&binding, "shop-a", "r1"),
         "old return URLs still work"
     );
+    // Step 3: the old key stays while a session sealed under it may still be read.
+    let old = sealed.key_id.clone();
+    let kept = refused(&file, &["remove-session-key", "--kid", &old]);
+    assert!(kept.contains("may still be needed"), "{kept}");
+    let current = after.seal("AUTH#t#r", "payment_data", &"x").key_id;
+    let in_use = refused(&file, &["remove-session-key", "--kid", &current]);
+    assert!(in_use.contains("makes new values"), "{in_use}");
+    backdate(&file, "retired_at", 604_800 + 300 + 3_600);
+    admin(&file, &["remove-session-key", "--kid", &old]);
+    assert_eq!(read(&file).data_keys.key_ids().len(), 1);
     std::fs::remove_file(file).ok();
+}
+
+/// Runs the admin command expecting a refusal; returns what it said.
+fn refused(file: &PathBuf, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_admin"))
+        .arg("--file")
+        .arg(file)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "admin {args:?} was not refused");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+/// Moves every key's `field` time `secs` into the past (as if the step was that long ago).
+fn backdate(file: &PathBuf, field: &str, secs: i64) {
+    let mut document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    for list in ["data_encryption_keys", "session_mac_keys"] {
+        for key in document[list].as_array_mut().unwrap() {
+            if let Some(at) = key[field].as_i64() {
+                key[field] = serde_json::json!(at - secs);
+            }
+        }
+    }
+    std::fs::write(file, document.to_string()).unwrap();
 }
 
 /// The same, on the Secrets Manager secret a deployment reads (moto's, on loopback).

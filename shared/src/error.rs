@@ -78,6 +78,8 @@ error_codes! {
     EventNotFound = ("EVENT_NOT_FOUND", 404, "no event with this id"),
     MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405, "this route does not accept that method"),
     CardAlreadyEnrolled = ("CARD_ALREADY_ENROLLED", 409, "the card is already enrolled for 3DS"),
+    /// The first answer to a repeated request was kept sealed under a key since retired.
+    SealedAnswerUnavailable = ("SEALED_ANSWER_UNAVAILABLE", 409, "the first answer to this request can no longer be opened (its key was retired); nothing was repeated: read the current state instead"),
     IdempotencyKeyReused = ("IDEMPOTENCY_KEY_REUSED", 409, "this Idempotency-Key was used with a different request"),
     /// The first request under the key may have taken effect upstream: it is not run
     /// again (a non-repeatable write, such as creating a contact).
@@ -201,9 +203,12 @@ impl From<SecretError> for ApiError {
     }
 }
 
+/// A kept answer that no longer opens is not a server fault: it is not available, and
+/// nothing is repeated in its place.
 impl From<SealError> for ApiError {
     fn from(error: SealError) -> Self {
-        ApiError::Internal(error.to_string())
+        tracing::warn!(%error, "a kept answer is not available");
+        ApiError::of(ErrorCode::SealedAnswerUnavailable)
     }
 }
 

@@ -54,6 +54,59 @@ pub struct KeysDocument {
 pub struct KeyDocument {
     pub kid: String,
     pub key: String,
+    /// When it was added, promoted (made the one that makes new values) and retired
+    /// (another was promoted over it), epoch seconds: what the admin command's rotation
+    /// rules read ([`Rotation`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<i64>,
+}
+
+impl KeyDocument {
+    pub fn new(kid: String, key: String) -> Self {
+        Self {
+            kid,
+            key,
+            added_at: None,
+            promoted_at: None,
+            retired_at: None,
+        }
+    }
+}
+
+/// When a key set's rotation may move on, so that nothing stored stops opening.
+///
+/// * A new key is **promoted** only once every function instance has read it: its
+///   secrets' TTL after it was added, plus [`crate::secrets::MAX_STALENESS`] (an instance
+///   whose re-reads fail serves its last good value that long, then stops serving).
+/// * A retired key is **removed** only once nothing made under it can still be read:
+///   `keep_for` (the longest anything sealed or MACed lives — the session TTL for the
+///   session keys, the idempotency retention for the issuer's) after an instance last
+///   made a value with it, which is its retirement plus the same read delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    pub secrets_ttl_secs: i64,
+    pub keep_for_secs: i64,
+}
+
+impl Rotation {
+    fn read_delay(&self) -> i64 {
+        self.secrets_ttl_secs + crate::secrets::MAX_STALENESS.as_secs() as i64
+    }
+
+    /// When `key` may be promoted (`None`: it records no time it was added).
+    pub fn promotable_at(&self, key: &KeyDocument) -> Option<i64> {
+        key.added_at.map(|added| added + self.read_delay())
+    }
+
+    /// When `key` may be removed (`None`: it was never retired, or records no time).
+    pub fn removable_at(&self, key: &KeyDocument) -> Option<i64> {
+        key.retired_at
+            .map(|retired| retired + self.read_delay() + self.keep_for_secs)
+    }
 }
 
 /// Sealed data that did not open: a wrong or retired key, another record's
@@ -89,15 +142,15 @@ pub fn derived_document(secret: &str) -> Result<KeysDocument, String> {
     let root = MacKey::new(secret.as_bytes());
     let kid = format!("g-{}", &hex::encode(Sha256::digest(secret.as_bytes()))[..8]);
     Ok(KeysDocument {
-        data_encryption_keys: vec![KeyDocument {
-            kid: kid.clone(),
-            key: base64::engine::general_purpose::STANDARD
+        data_encryption_keys: vec![KeyDocument::new(
+            kid.clone(),
+            base64::engine::general_purpose::STANDARD
                 .encode(root.derive("session data encryption key")),
-        }],
-        session_mac_keys: vec![KeyDocument {
+        )],
+        session_mac_keys: vec![KeyDocument::new(
             kid,
-            key: hex::encode(root.derive("session mac key")),
-        }],
+            hex::encode(root.derive("session mac key")),
+        )],
     })
 }
 

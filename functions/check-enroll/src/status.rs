@@ -4,11 +4,11 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use gateway::clock::rfc3339;
-use gateway::domain::{AuthenticationResult, CardSummary, ReferenceCode};
+use gateway::domain::{CardSummary, ReferenceCode};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::MerchantCaller;
 use gateway::session::outcome::{LiabilityShift, Reason};
-use gateway::session::sealing::open_result;
+use gateway::session::sealing::{OpenedResult, open_result};
 use gateway::session::{AuthenticationSession, Expired, Flow, Outcome, SessionRef, SessionState};
 use gateway::telemetry::note_reference;
 use serde::Serialize;
@@ -43,12 +43,12 @@ pub(crate) async fn view(
     message: &str,
 ) -> Result<Json<Value>, ApiError> {
     let keys = app.merchant.keys().await?;
-    let result = open_result(&keys, &session_ref.key(), session)?;
+    let opened = open_result(&keys, &session_ref.key(), session);
     let outcome = Outcome::at(session, app.merchant.now_ms());
     Ok(Json(json!({
         "status": "success",
         "message": message,
-        "data": StatusView::of(session, &outcome, result.as_ref()),
+        "data": StatusView::of(session, &outcome, opened.as_ref()),
     })))
 }
 
@@ -123,14 +123,20 @@ struct AuthenticationView<'a> {
     specification_version: Option<&'a str>,
     signed_pares_status_reason: Option<&'a str>,
     liability_shift: bool,
+    /// `not_available` when the sealed CAVV and XID could not be opened (they are then
+    /// absent, never an error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authentication_values: Option<&'static str>,
 }
 
 impl<'a> StatusView<'a> {
     fn of(
         session: &'a AuthenticationSession,
         outcome: &Outcome,
-        result: Option<&'a AuthenticationResult>,
+        opened: Option<&'a OpenedResult>,
     ) -> Self {
+        let result = opened.map(|o| &o.result);
+        let unavailable = opened.is_some_and(|o| o.values_unavailable);
         const NO_CARD: &CardSummary = &CardSummary {
             bin: None,
             last4: None,
@@ -163,6 +169,7 @@ impl<'a> StatusView<'a> {
                 specification_version: r.specification_version.as_deref(),
                 signed_pares_status_reason: r.signed_pares_status_reason.as_deref(),
                 liability_shift: r.liability_shift(network),
+                authentication_values: unavailable.then_some("not_available"),
             }),
             flow: outcome.flow,
             reason: outcome.reason,

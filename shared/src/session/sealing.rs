@@ -49,23 +49,43 @@ pub fn seal_result(
     }
 }
 
-/// The session's result with its CAVV and XID opened, for its owner.
+/// A session's result with its CAVV and XID opened for its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenedResult {
+    pub result: AuthenticationResult,
+    /// The sealed values could not be opened (a key retired too early, or tampering):
+    /// the result is given without them, never an error.
+    pub values_unavailable: bool,
+}
+
+/// The session's result with its sealed values opened, if it has a result.
 pub fn open_result(
     keys: &GatewayKeys,
     record: &str,
     session: &AuthenticationSession,
-) -> Result<Option<AuthenticationResult>, SealError> {
-    let Some(result) = session.result.clone() else {
-        return Ok(None);
-    };
+) -> Option<OpenedResult> {
+    let result = session.result.clone()?;
     let Some(sealed) = &session.sealed_authentication_values else {
-        return Ok(Some(result));
+        return Some(OpenedResult {
+            result,
+            values_unavailable: false,
+        });
     };
-    let values: AuthenticationValues =
-        keys.open(record, attr::SEALED_AUTHENTICATION_VALUES, sealed)?;
-    Ok(Some(AuthenticationResult {
-        cavv: values.cavv,
-        xid: values.xid,
-        ..result
-    }))
+    match keys.open::<AuthenticationValues>(record, attr::SEALED_AUTHENTICATION_VALUES, sealed) {
+        Ok(values) => Some(OpenedResult {
+            result: AuthenticationResult {
+                cavv: values.cavv,
+                xid: values.xid,
+                ..result
+            },
+            values_unavailable: false,
+        }),
+        Err(error) => {
+            tracing::warn!(%error, "an authentication's sealed values are not available");
+            Some(OpenedResult {
+                result,
+                values_unavailable: true,
+            })
+        }
+    }
 }

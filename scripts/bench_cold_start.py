@@ -67,14 +67,20 @@ EVENTS = {
 SECRETS = {
     "bench/tenants": json.dumps({"tenants": [
         {"id": "bench-shop", "roles": ["merchant"], "api_key_sha256": [hashlib.sha256(API_KEY.encode()).hexdigest()],
-         "merchant": {"return_origins": ["https://shop.example"],
-                      "redirect_keys": [{"kid": "r1", "secret": "bench-redirect-signing-key-0123456789"}]}},
+         "merchant": {"return_origins": ["https://shop.example"]}},
         {"id": "bench-bank", "roles": ["issuer"], "api_key_sha256": [hashlib.sha256(ISSUER_KEY.encode()).hexdigest()],
          "issuer": {"budget_ids": ["ci202008281528472924"]}},
     ]}),
     "bench/card-issuance": json.dumps({"api_key": "k", "access_token": "t"}),
     "bench/payer-auth": json.dumps({"api_key": "k"}),
     "bench/session-keys": "bench-session-keys-generated-string-0123456789abcdef",
+    "bench/issuer-keys": "bench-issuer-keys-generated-string-0123456789abcdef",
+    # The registry's parts (gateway::tenants::parts), as deployed.
+    "bench/tenants/redirect-keys": json.dumps({"tenants": {
+        "bench-shop": [{"kid": "r1", "secret": "bench-redirect-signing-key-0123456789"}]}}),
+    "bench/tenants/webhook-keys": json.dumps({"tenants": {}}),
+    "bench/tenants/payer-auth": json.dumps({"tenants": {}}),
+    "bench/tenants/card-issuance": json.dumps({"tenants": {}}),
 }
 
 
@@ -196,6 +202,9 @@ def main():
         "TABLE_NAME": "bench",
         "TENANT_REGISTRY_SECRET_ID": "bench/tenants", "CARD_ISSUANCE_SECRET_ID": "bench/card-issuance",
         "PAYER_AUTH_SECRET_ID": "bench/payer-auth", "SESSION_KEYS_SECRET_ID": "bench/session-keys",
+        "ISSUER_KEYS_SECRET_ID": "bench/issuer-keys",
+        **{f"TENANT_{part.upper().replace('-', '_')}_SECRET_ID": f"bench/tenants/{part}"
+           for part in ("redirect-keys", "webhook-keys", "payer-auth", "card-issuance")},
         "AHRVO_BASE_URL": "https://gateway.ahrvo.network",
         "FIRSTOKEN_BASE_URL": "https://api.firstoken-staging.co",
         "AWS_LAMBDA_LOG_LEVEL": "warn",

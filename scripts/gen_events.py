@@ -38,13 +38,24 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# The registry as deployed (gateway::tenants::parts): the routing document, and each
+# kind of tenant secret in a part of its own.
 REGISTRY = {"tenants": [
     {"id": MERCHANT, "roles": ["merchant"], "api_key_sha256": [sha256(API_KEY)],
-     "merchant": {"return_origins": ["https://shop.example"],
-                  "redirect_keys": [{"kid": REDIRECT_KID, "secret": REDIRECT_KEY}]}},
+     "merchant": {"return_origins": ["https://shop.example"]}},
     {"id": ISSUER, "roles": ["issuer"], "api_key_sha256": [sha256(ISSUER_API_KEY)],
      "issuer": {"budget_ids": ["ci202008281528472924", "ci202210231533401801"]}},
 ]}
+REGISTRY_PARTS = {
+    "redirect-keys": {"tenants": {MERCHANT: [{"kid": REDIRECT_KID, "secret": REDIRECT_KEY}]}},
+    "webhook-keys": {"tenants": {}},
+    "payer-auth": {"tenants": {}},
+    "card-issuance": {"tenants": {}},
+}
+ISSUER_KEYS = {
+    "data_encryption_keys": [{"kid": "events-issuer", "key": "ZXZlbnRzLXByb29mLWlzc3Vlci1rZXktMzItYnl0ZXM="}],
+    "session_mac_keys": [{"kid": "events-issuer", "key": "events-proof-issuer-mac-key-0123456789"}],
+}
 SESSION_KEYS = {
     "data_encryption_keys": [{"kid": "events", "key": "ZXZlbnRzLXByb29mLWRhdGEta2V5LTMyLWJ5dGVzISE="}],
     "session_mac_keys": [{"kid": SESSION_MAC_KID, "key": SESSION_MAC_KEY}],
@@ -370,7 +381,9 @@ for file, function, event, expect, extra in steps:
 (OUT / "manifest.json").write_text(json.dumps({
     "secrets": {
         "tenants": REGISTRY,
+        **{f"tenants/{part}": document for part, document in REGISTRY_PARTS.items()},
         "session_keys": SESSION_KEYS,
+        "issuer_keys": ISSUER_KEYS,
         "card_issuance": {"api_key": "sandbox-ahrvo-api-key", "access_token": "sandbox-ahrvo-access-token"},
         "payer_auth": {"api_key": "sandbox-firstoken-api-key"},
     },

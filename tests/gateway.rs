@@ -12,6 +12,7 @@ mod index_capacity;
 mod issuer;
 mod issuer_records;
 mod merchant;
+mod privilege;
 mod sandbox_cards;
 mod store_contract;
 mod tenants;

@@ -13,7 +13,7 @@ pub mod store;
 
 use clap::{Parser, Subcommand};
 
-use crate::store::RegistryStore;
+use crate::store::{RegistrySet, RegistryStore};
 
 #[derive(Parser)]
 #[command(
@@ -158,24 +158,36 @@ impl From<RotationArgs> for gateway::keys::Rotation {
 
 /// Runs one command at `now` (epoch seconds).
 pub async fn run(cli: Cli, now: i64) -> Result<(), String> {
-    let store = match (&cli.file, &cli.secret_id) {
-        (Some(path), None) => RegistryStore::File(path.clone()),
-        (None, Some(id)) => RegistryStore::secrets_manager(id).await,
-        _ => return Err("give --file FILE or --secret-id ID".into()),
+    let key_set = || async {
+        match (&cli.file, &cli.secret_id) {
+            (Some(path), None) => Ok(RegistryStore::File(path.clone())),
+            (None, Some(id)) => Ok(RegistryStore::secrets_manager(id).await),
+            _ => Err("give --file FILE or --secret-id ID".to_owned()),
+        }
     };
     let printed = match cli.command {
         Command::AddSessionKeys { rotation } => {
-            keys::add_keys(&store, now, rotation.into()).await?
+            keys::add_keys(&key_set().await?, now, rotation.into()).await?
         }
         Command::PromoteSessionKeys {
             data_kid,
             mac_kid,
             rotation,
-        } => keys::promote_keys(&store, data_kid, mac_kid, now, rotation.into()).await?,
-        Command::RemoveSessionKey { kid, rotation } => {
-            keys::remove_key(&store, &kid, now, rotation.into()).await?
+        } => {
+            let store = key_set().await?;
+            keys::promote_keys(&store, data_kid, mac_kid, now, rotation.into()).await?
         }
-        command => return registry::run(command, &store, cli.allow_loopback).await,
+        Command::RemoveSessionKey { kid, rotation } => {
+            keys::remove_key(&key_set().await?, &kid, now, rotation.into()).await?
+        }
+        command => {
+            let registry = match (&cli.file, &cli.secret_id) {
+                (Some(path), None) => RegistrySet::File(path.clone()),
+                (None, Some(id)) => RegistrySet::secrets_manager(id).await,
+                _ => return Err("give --file FILE or --secret-id ID".into()),
+            };
+            return registry::run(command, &registry, cli.allow_loopback).await;
+        }
     };
     eprintln!("{printed}");
     Ok(())

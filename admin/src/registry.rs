@@ -8,26 +8,14 @@ use gateway::tenants::{
 
 use crate::Command;
 use crate::keys;
-use crate::store::RegistryStore;
+use crate::store::RegistrySet;
 
 pub async fn run(
     command: Command,
-    store: &RegistryStore,
+    store: &RegistrySet,
     allow_loopback: bool,
 ) -> Result<(), String> {
-    let mut document: RegistryDocument = match store.read().await? {
-        Some(text) => {
-            serde_json::from_str(&text).map_err(|e| {
-                // Line and column only: serde's message may quote a value (a secret).
-                format!(
-                    "not a tenant registry (line {}, column {})",
-                    e.line(),
-                    e.column()
-                )
-            })?
-        }
-        None => RegistryDocument::default(),
-    };
+    let mut document: RegistryDocument = store.read().await?.unwrap_or_default();
     if let Command::List = command {
         list(&document);
         return Ok(());
@@ -35,10 +23,10 @@ pub async fn run(
     let printed = change(&mut document, command)?;
     let policy = RegistryPolicy {
         allow_loopback_http: allow_loopback,
+        ..RegistryPolicy::default()
     };
     Registry::check(document.clone(), &policy)?;
-    let text = serde_json::to_string_pretty(&document).expect("the registry serializes");
-    store.write(&text).await?;
+    store.write(document).await?;
     println!("{printed}");
     eprintln!(
         "written: the functions read it within their secrets' TTL (SECRETS_TTL_SECS, 300 s by default)"

@@ -40,12 +40,10 @@ fn printed(output: &str, label: &str) -> String {
         .to_owned()
 }
 
-fn registry(file: &PathBuf) -> Registry {
-    Registry::parse(
-        &std::fs::read_to_string(file).unwrap(),
-        &RegistryPolicy::default(),
-    )
-    .unwrap()
+/// The registry as the gateway reads it: the routing file and its parts beside it.
+fn registry(file: &std::path::Path) -> Registry {
+    let whole = gateway::tenants::parts::read_files(file).unwrap().unwrap();
+    Registry::check(whole, &RegistryPolicy::default()).unwrap()
 }
 
 #[test]
@@ -90,16 +88,31 @@ fn a_tenant_onboarded_by_the_admin_command_is_what_the_gateway_reads() {
     // A redirect key is added first (the merchant's verifier learns it), then promoted.
     let first_kid = {
         let tenant = registry(&file).authenticate(&second).unwrap();
-        tenant.merchant.as_ref().unwrap().redirect_keys.key_ids()[0].to_owned()
+        tenant
+            .merchant
+            .as_ref()
+            .unwrap()
+            .redirect_keys
+            .as_ref()
+            .unwrap()
+            .key_ids()[0]
+            .to_owned()
     };
     let added = admin(&file, &["add-redirect-key", "--id", "shop-z"]);
     let kid = printed(&added, "kid ");
     let signing = |file: &PathBuf| {
         let tenant = registry(file).authenticate(&second).unwrap();
-        let kids: Vec<String> = (tenant.merchant.as_ref().unwrap().redirect_keys.key_ids())
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        let kids: Vec<String> = (tenant
+            .merchant
+            .as_ref()
+            .unwrap()
+            .redirect_keys
+            .as_ref()
+            .unwrap()
+            .key_ids())
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
         kids
     };
     assert_eq!(

@@ -83,10 +83,10 @@ fn local_env(gateway: &str, sandbox: &Sandbox, table: &str) -> Env {
         ("TABLE_NAME", table),
         ("AHRVO_BASE_URL", sandbox.base_url.as_str()),
         ("FIRSTOKEN_BASE_URL", sandbox.base_url.as_str()),
-        ("TENANT_REGISTRY_SECRET_ID", tenants::TENANTS),
         ("CARD_ISSUANCE_SECRET_ID", tenants::CARD_ISSUANCE),
         ("PAYER_AUTH_SECRET_ID", tenants::PAYER_AUTH),
         ("SESSION_KEYS_SECRET_ID", tenants::SESSION_KEYS),
+        ("ISSUER_KEYS_SECRET_ID", tenants::ISSUER_KEYS),
         ("ALLOW_INSECURE_LOOPBACK_URLS", "true"),
         // The in-process queue of webhook deliveries (background.rs).
         ("DELIVERY_QUEUE_URL", "memory"),
@@ -99,6 +99,12 @@ fn local_env(gateway: &str, sandbox: &Sandbox, table: &str) -> Env {
     let mut values: HashMap<String, String> = defaults
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .chain(
+            tenants::registry_ids()
+                .settings()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v)),
+        )
         .collect();
     for (key, value) in std::env::vars() {
         if values.contains_key(&key) || is_setting(&key) {

@@ -7,13 +7,19 @@ use std::sync::Arc;
 
 use gateway::crypto::{MacKey, MacKeys};
 use gateway::tenants::{RegistryDocument, api_key_digest};
-use gateway_loopback::secrets::LocalSecrets;
+use gateway_loopback::secrets::{LocalSecrets, RegistryIds};
 use serde_json::json;
 
 pub const TENANTS: &str = "local/tenants";
+
+/// The registry's secrets of a local run: the routing document and its parts.
+pub fn registry_ids() -> RegistryIds {
+    RegistryIds::named_after(TENANTS)
+}
 pub const CARD_ISSUANCE: &str = "local/card-issuance";
 pub const PAYER_AUTH: &str = "local/payer-auth";
 pub const SESSION_KEYS: &str = "local/session-keys";
+pub const ISSUER_KEYS: &str = "local/issuer-keys";
 
 /// Development-only keys: printed, never for anything but a laptop.
 pub const DEMO_ISSUER_KEY: &str = "local-issuer-key-0000001";
@@ -70,6 +76,14 @@ fn development_secrets() -> Arc<LocalSecrets> {
         })
         .to_string(),
     );
+    secrets.set(
+        ISSUER_KEYS,
+        json!({
+            "data_encryption_keys": [{"kid": "local-issuer", "key": "bG9jYWwtaXNzdWVyLWtleS1ub3QtZm9yLXByb2R1Y3Q="}],
+            "session_mac_keys": [{"kid": "local-issuer", "key": "local-dev-issuer-mac-key-not-for-production"}]
+        })
+        .to_string(),
+    );
     secrets
 }
 
@@ -82,7 +96,9 @@ pub fn local_tenants(
 ) -> Result<LocalTenants, String> {
     let secrets = development_secrets();
     let Some(path) = tenants_file else {
-        secrets.set(TENANTS, demo_registry(gateway_url).to_string());
+        let demo: RegistryDocument = serde_json::from_value(demo_registry(gateway_url))
+            .expect("the demo registry is a registry");
+        secrets.set_registry(&registry_ids(), &demo);
         return Ok(LocalTenants {
             secrets,
             demo: Some(DemoMerchant {
@@ -102,10 +118,10 @@ pub fn local_tenants(
             ],
         });
     };
-    secrets.from_file(TENANTS, path);
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let document: RegistryDocument =
-        serde_json::from_str(&text).map_err(|e| format!("{path}: not a tenant registry: {e}"))?;
+    secrets.registry_from_file(&registry_ids(), std::path::Path::new(path));
+    let document = gateway::tenants::parts::read_files(std::path::Path::new(path))
+        .map_err(|e| format!("{path}: {e}"))?
+        .ok_or_else(|| format!("{path}: no such file"))?;
     let demo = demo_merchant_key.and_then(|key| {
         let digest = api_key_digest(key);
         let tenant = document

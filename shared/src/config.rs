@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::tenants::parts::RegistryPart;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("missing required environment variable {0}")]
@@ -225,8 +227,12 @@ impl PayerAuthSettings {
 /// is read again. The values themselves never pass through the environment.
 #[derive(Debug, Clone)]
 pub struct SecretSettings {
-    /// The tenant registry (`TENANT_REGISTRY_SECRET_ID`): every function.
+    /// The tenant registry's routing document (`TENANT_REGISTRY_SECRET_ID`): every
+    /// function.
     pub tenant_registry: String,
+    /// The registry's parts this function was given (`TENANT_*_SECRET_ID`): each
+    /// function is given only those it uses.
+    pub tenant_parts: std::collections::BTreeMap<RegistryPart, String>,
     /// How long a read secret is used before it is read again (`SECRETS_TTL_SECS`).
     pub ttl: Duration,
     /// Local runs: plain http loopback return origins and webhook endpoints.
@@ -234,9 +240,24 @@ pub struct SecretSettings {
 }
 
 impl SecretSettings {
+    /// Checks the function was given the registry parts it reads (`parts`).
+    pub fn holding(self, parts: &[RegistryPart]) -> Result<Self, ConfigError> {
+        for part in parts {
+            if !self.tenant_parts.contains_key(part) {
+                return Err(ConfigError::Missing(part.env()));
+            }
+        }
+        Ok(self)
+    }
+
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let tenant_parts = RegistryPart::ALL
+            .into_iter()
+            .filter_map(|part| env.optional(part.env()).map(|id| (part, id)))
+            .collect();
         Ok(Self {
             tenant_registry: env.required("TENANT_REGISTRY_SECRET_ID")?,
+            tenant_parts,
             ttl: Duration::from_secs(env.ranged("SECRETS_TTL_SECS", 300, 1..=86_400)?),
             allow_loopback_http: env.bool("ALLOW_INSECURE_LOOPBACK_URLS", false)?,
         })

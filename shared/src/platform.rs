@@ -10,6 +10,7 @@ use crate::config::{STORE_OPERATION_TIMEOUT, SecretSettings, StoreSettings};
 use crate::secrets::{Cached, SecretDocument, SecretsManager, SharedSecretSource};
 use crate::store::SharedStore;
 use crate::store::dynamo::DynamoStore;
+use crate::tenants::parts::RegistryPart;
 use crate::tenants::{Registry, RegistryPolicy};
 
 #[derive(Clone)]
@@ -63,15 +64,39 @@ impl Platform {
         )
     }
 
-    /// The tenant registry, as every function reads it.
-    pub fn tenant_registry(&self, settings: &SecretSettings) -> Cached<Registry> {
-        self.secret(
-            &settings.tenant_registry,
-            settings,
-            RegistryPolicy {
-                allow_loopback_http: settings.allow_loopback_http,
-            },
+    /// The tenant registry as a function reads it: the routing document and the parts
+    /// it holds (`parts`, each given by its settings), read together.
+    pub fn tenant_registry(
+        &self,
+        settings: &SecretSettings,
+        parts: &[RegistryPart],
+    ) -> Cached<Registry> {
+        let policy = RegistryPolicy::holding(parts, settings.allow_loopback_http);
+        let mut ids = vec![settings.tenant_registry.clone()];
+        for part in &policy.parts {
+            let id = settings.tenant_parts.get(part).unwrap_or_else(|| {
+                panic!("{} was checked when the settings were read", part.env())
+            });
+            ids.push(id.clone());
+        }
+        Cached::group(
+            self.secrets.clone(),
+            ids,
+            settings.ttl,
+            self.clock.clone(),
+            policy,
         )
+    }
+
+    /// This platform with its store confined to a function's share of the table.
+    pub fn scoped(&self, scope: crate::store::scope::TableScope) -> Self {
+        Self {
+            store: Arc::new(crate::store::scope::ScopedStore::new(
+                self.store.clone(),
+                scope,
+            )),
+            ..self.clone()
+        }
     }
 
     /// Deliveries queued on the SQS queue at `url`.

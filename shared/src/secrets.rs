@@ -139,12 +139,12 @@ impl SecretsManager {
     }
 }
 
-/// A cached secret that can be loaded from a value read with others.
+/// A cached secret that can be loaded from values read with others.
 pub trait Preload: Send + Sync {
-    fn secret_id(&self) -> &str;
+    fn secret_ids(&self) -> &[String];
     fn source(&self) -> &SharedSecretSource;
-    /// Parses `text` and makes it the current value.
-    fn accept(&self, text: &str) -> Result<(), SecretError>;
+    /// Parses `texts` (one per id) and makes them the current value.
+    fn accept(&self, texts: &[String]) -> Result<(), SecretError>;
 }
 
 /// Reads every secret of a cold start in one round trip (`BatchGetSecretValue` on AWS)
@@ -153,10 +153,14 @@ pub async fn load_all(secrets: &[&dyn Preload]) -> Result<(), SecretError> {
     let Some(first) = secrets.first() else {
         return Ok(());
     };
-    let ids: Vec<&str> = secrets.iter().map(|s| s.secret_id()).collect();
-    let values = first.source().fetch_many(&ids).await?;
-    for (secret, value) in secrets.iter().zip(values) {
-        secret.accept(&value)?;
+    let ids: Vec<&str> = secrets
+        .iter()
+        .flat_map(|s| s.secret_ids().iter().map(String::as_str))
+        .collect();
+    let mut values = first.source().fetch_many(&ids).await?.into_iter();
+    for secret in secrets {
+        let texts: Vec<String> = values.by_ref().take(secret.secret_ids().len()).collect();
+        secret.accept(&texts)?;
     }
     Ok(())
 }
@@ -168,6 +172,15 @@ pub trait SecretDocument: Sized + Send + Sync + 'static {
 
     /// Parses the secret's value; the error names fields, never their values.
     fn parse(text: &str, context: &Self::Context) -> Result<Self, String>;
+
+    /// Parses a document kept in several secrets (read together), in the order of
+    /// [`Cached::group`]'s ids. One secret by default.
+    fn parse_group(texts: &[String], context: &Self::Context) -> Result<Self, String> {
+        let [text] = texts else {
+            return Err(format!("expected one secret, read {}", texts.len()));
+        };
+        Self::parse(text, context)
+    }
 }
 
 /// One secret, parsed, re-read after `ttl`.
@@ -187,7 +200,8 @@ struct Entry<T> {
 
 pub struct Cached<T: SecretDocument> {
     source: SharedSecretSource,
-    secret_id: String,
+    /// The secret, or the secrets one document is kept in (read together).
+    secret_ids: Vec<String>,
     ttl: Duration,
     clock: SharedClock,
     context: T::Context,
@@ -205,9 +219,21 @@ impl<T: SecretDocument> Cached<T> {
         clock: SharedClock,
         context: T::Context,
     ) -> Self {
+        Self::group(source, vec![secret_id.into()], ttl, clock, context)
+    }
+
+    /// One document kept in several secrets, read together (in one round trip) and
+    /// parsed as one ([`SecretDocument::parse_group`]).
+    pub fn group(
+        source: SharedSecretSource,
+        secret_ids: Vec<String>,
+        ttl: Duration,
+        clock: SharedClock,
+        context: T::Context,
+    ) -> Self {
         Self {
             source,
-            secret_id: secret_id.into(),
+            secret_ids,
             ttl,
             clock,
             context,
@@ -216,21 +242,26 @@ impl<T: SecretDocument> Cached<T> {
         }
     }
 
+    /// The (first) secret's id, to name it.
     pub fn secret_id(&self) -> &str {
-        &self.secret_id
+        &self.secret_ids[0]
     }
 
     /// Reads the secret now (cold start): an error here must stop the function.
     pub async fn load(&self) -> Result<Arc<T>, SecretError> {
-        let text = self.source.fetch(&self.secret_id).await?;
-        self.take(&text)
+        let ids: Vec<&str> = self.secret_ids.iter().map(String::as_str).collect();
+        let texts = match ids.as_slice() {
+            [one] => vec![self.source.fetch(one).await?],
+            many => self.source.fetch_many(many).await?,
+        };
+        self.take(&texts)
     }
 
-    /// Parses `text` and makes it the current value.
-    fn take(&self, text: &str) -> Result<Arc<T>, SecretError> {
+    /// Parses `texts` and makes them the current value.
+    fn take(&self, texts: &[String]) -> Result<Arc<T>, SecretError> {
         let value = Arc::new(
-            T::parse(text, &self.context)
-                .map_err(|reason| SecretError::Invalid(self.secret_id.clone(), reason))?,
+            T::parse_group(texts, &self.context)
+                .map_err(|reason| SecretError::Invalid(self.secret_ids.join(", "), reason))?,
         );
         let now = self.clock.now_ms();
         *self.current.write().expect("secret cache lock poisoned") = Some(Entry {
@@ -264,7 +295,7 @@ impl<T: SecretDocument> Cached<T> {
             }
             let _wait = self.refreshing.lock().await;
             return usable(self.snapshot()).ok_or_else(|| {
-                SecretError::Unavailable(self.secret_id.clone(), "not read yet".into())
+                SecretError::Unavailable(self.secret_ids.join(", "), "not read yet".into())
             });
         };
         match self.load().await {
@@ -296,16 +327,16 @@ impl<T: SecretDocument> Cached<T> {
 }
 
 impl<T: SecretDocument> Preload for Cached<T> {
-    fn secret_id(&self) -> &str {
-        &self.secret_id
+    fn secret_ids(&self) -> &[String] {
+        &self.secret_ids
     }
 
     fn source(&self) -> &SharedSecretSource {
         &self.source
     }
 
-    fn accept(&self, text: &str) -> Result<(), SecretError> {
-        self.take(text).map(|_| ())
+    fn accept(&self, texts: &[String]) -> Result<(), SecretError> {
+        self.take(texts).map(|_| ())
     }
 }
 

@@ -51,9 +51,20 @@ pub const OTHER_MERCHANT_ORIGIN: &str = "https://shop-b.example";
 
 /// Secret ids the harness's functions are configured with.
 pub const TENANTS_SECRET: &str = "test/tenants";
+
+/// The registry's secrets: the routing document and its parts, named after it.
+pub fn registry_ids() -> gateway_loopback::secrets::RegistryIds {
+    gateway_loopback::secrets::RegistryIds::named_after(TENANTS_SECRET)
+}
+
+/// A whole registry document from its JSON.
+pub fn whole(registry: &Value) -> gateway::tenants::RegistryDocument {
+    serde_json::from_value(registry.clone()).expect("a registry document")
+}
 pub const CARD_ISSUANCE_SECRET: &str = "test/card-issuance";
 pub const PAYER_AUTH_SECRET: &str = "test/payer-auth";
 pub const SESSION_KEYS_SECRET: &str = "test/session-keys";
+pub const ISSUER_KEYS_SECRET: &str = "test/issuer-keys";
 
 /// The tenant registry of the tests (the format of the design brief).
 pub fn test_registry() -> Value {
@@ -155,6 +166,52 @@ pub fn default_backend() -> Backend {
 /// A 32-byte key, base64.
 const DATA_KEY: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
 
+/// The settings every function of the tests reads (the sandbox at `sandbox_url`, the
+/// table `table`).
+fn base_env(sandbox_url: &str, table: &str) -> HashMap<String, String> {
+    [
+        ("TABLE_NAME", table),
+        ("AHRVO_BASE_URL", sandbox_url),
+        ("FIRSTOKEN_BASE_URL", sandbox_url),
+        ("CARD_ISSUANCE_SECRET_ID", CARD_ISSUANCE_SECRET),
+        ("PAYER_AUTH_SECRET_ID", PAYER_AUTH_SECRET),
+        ("SESSION_KEYS_SECRET_ID", SESSION_KEYS_SECRET),
+        ("ISSUER_KEYS_SECRET_ID", ISSUER_KEYS_SECRET),
+        ("UPSTREAM_TIMEOUT_MS", "400"),
+        ("UPSTREAM_CONNECT_TIMEOUT_MS", "300"),
+        ("UPSTREAM_RETRY_BASE_DELAY_MS", "5"),
+        ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
+        ("SETTLE_WAIT_MS", "5000"),
+        ("DELIVERY_QUEUE_URL", "memory"),
+        (
+            "DELIVERY_DEAD_LETTER_QUEUE_ARN",
+            gateway_loopback::queue::MemoryQueue::DEAD_LETTER_ARN,
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .chain(
+        registry_ids()
+            .settings()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v)),
+    )
+    .collect()
+}
+
+/// The tests' settings, with a sandbox address no test calls: for checking configurations.
+pub fn test_env() -> HashMap<String, String> {
+    base_env("http://127.0.0.1:9", "gateway-test")
+}
+
+/// The issuer side's keys of the tests: none of them is a session key.
+pub fn test_issuer_keys() -> Value {
+    serde_json::json!({
+        "data_encryption_keys": [{"kid": "i1", "key": "aXNzdWVyLWtleXMtZm9yLXRlc3RzLTMyLWJ5dGVzISE="}],
+        "session_mac_keys": [{"kid": "im1", "key": "issuer-mac-key-for-tests-0123456789abcdef"}]
+    })
+}
+
 /// The session keys of the tests.
 pub fn test_session_keys() -> Value {
     serde_json::json!({
@@ -206,8 +263,9 @@ impl Harness {
             Backend::Memory => gateway_loopback::memory_stack(),
         };
         let secrets = Arc::new(LocalSecrets::new());
-        secrets.set(TENANTS_SECRET, test_registry().to_string());
+        secrets.set_registry(&registry_ids(), &whole(&test_registry()));
         secrets.set(SESSION_KEYS_SECRET, test_session_keys().to_string());
+        secrets.set(ISSUER_KEYS_SECRET, test_issuer_keys().to_string());
         secrets.set(
             CARD_ISSUANCE_SECRET,
             serde_json::json!({
@@ -220,28 +278,7 @@ impl Harness {
             PAYER_AUTH_SECRET,
             serde_json::json!({"api_key": sandbox::state::PAYER_AUTH_API_KEY}).to_string(),
         );
-        let mut env: HashMap<String, String> = [
-            ("TABLE_NAME", table.as_str()),
-            ("AHRVO_BASE_URL", sandbox.base_url.as_str()),
-            ("FIRSTOKEN_BASE_URL", sandbox.base_url.as_str()),
-            ("TENANT_REGISTRY_SECRET_ID", TENANTS_SECRET),
-            ("CARD_ISSUANCE_SECRET_ID", CARD_ISSUANCE_SECRET),
-            ("PAYER_AUTH_SECRET_ID", PAYER_AUTH_SECRET),
-            ("SESSION_KEYS_SECRET_ID", SESSION_KEYS_SECRET),
-            ("UPSTREAM_TIMEOUT_MS", "400"),
-            ("UPSTREAM_CONNECT_TIMEOUT_MS", "300"),
-            ("UPSTREAM_RETRY_BASE_DELAY_MS", "5"),
-            ("PUBLIC_BASE_URL", PUBLIC_BASE_URL),
-            ("SETTLE_WAIT_MS", "5000"),
-            ("DELIVERY_QUEUE_URL", "memory"),
-            (
-                "DELIVERY_DEAD_LETTER_QUEUE_ARN",
-                gateway_loopback::queue::MemoryQueue::DEAD_LETTER_ARN,
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+        let mut env = base_env(&sandbox.base_url, &table);
         for (k, v) in overrides {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
@@ -366,9 +403,10 @@ impl Harness {
         self.session_keys().return_url_binding(MERCHANT, reference)
     }
 
-    /// Replaces the tenant registry (a rotation: read again after the secrets' TTL).
+    /// Replaces the tenant registry (a rotation: read again after the secrets' TTL), split
+    /// into its routing document and parts as deployed.
     pub fn set_registry(&self, registry: &Value) {
-        self.secrets.set(TENANTS_SECRET, registry.to_string());
+        self.secrets.set_registry(&registry_ids(), &whole(registry));
     }
 
     /// Replaces the gateway's card-issuance credentials.
@@ -416,13 +454,17 @@ impl Harness {
         let manager = gateway_loopback::secrets::secrets_manager(endpoint);
         let prefix = format!("gateway-test-{}", uuid::Uuid::new_v4());
         let mut env = self.env.clone();
-        for (variable, id) in [
-            ("TENANT_REGISTRY_SECRET_ID", TENANTS_SECRET),
-            ("SESSION_KEYS_SECRET_ID", SESSION_KEYS_SECRET),
-            ("PAYER_AUTH_SECRET_ID", PAYER_AUTH_SECRET),
-            ("CARD_ISSUANCE_SECRET_ID", CARD_ISSUANCE_SECRET),
-        ] {
+        let registry = registry_ids();
+        let mut copied = vec![
+            ("SESSION_KEYS_SECRET_ID", SESSION_KEYS_SECRET.to_owned()),
+            ("ISSUER_KEYS_SECRET_ID", ISSUER_KEYS_SECRET.to_owned()),
+            ("PAYER_AUTH_SECRET_ID", PAYER_AUTH_SECRET.to_owned()),
+            ("CARD_ISSUANCE_SECRET_ID", CARD_ISSUANCE_SECRET.to_owned()),
+        ];
+        copied.extend(registry.settings());
+        for (variable, id) in copied {
             let name = format!("{prefix}/{id}");
+            let id = id.as_str();
             let value = self.secrets.fetch(id).await.unwrap();
             manager
                 .client()

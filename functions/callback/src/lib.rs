@@ -16,11 +16,35 @@ use gateway::http::{self, Envelope, HasTenants, Route};
 use gateway::merchant::{CALLBACK_ROUTE, MerchantConfig, MerchantContext};
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
+use gateway::store::Kind;
+use gateway::store::scope::TableScope;
 use gateway::tenants::Registry;
+use gateway::tenants::parts::RegistryPart;
 
 mod browser;
 pub mod library;
 mod redirect;
+
+/// The parts of the tenant registry this function reads: a merchant's own
+/// payer-authentication key, and its redirect keys (it signs the redirect).
+pub const REGISTRY_PARTS: &[RegistryPart] = &[RegistryPart::PayerAuth, RegistryPart::RedirectKeys];
+
+/// The settings naming the secrets this function reads (and the template grants it).
+pub const SECRET_SETTINGS: &[&str] = &[
+    "TENANT_REGISTRY_SECRET_ID",
+    "TENANT_PAYER_AUTH_SECRET_ID",
+    "TENANT_REDIRECT_KEYS_SECRET_ID",
+    "PAYER_AUTH_SECRET_ID",
+    "SESSION_KEYS_SECRET_ID",
+];
+
+/// The callback function's share of the table: the authentication sessions.
+pub const TABLE_SCOPE: TableScope = TableScope {
+    function: "callback",
+    reads: &[Kind::AuthenticationSession],
+    writes: &[Kind::AuthenticationSession],
+    queries: &[],
+};
 
 /// Settings of the callback function.
 #[derive(Debug, Clone)]
@@ -31,7 +55,7 @@ pub struct CallbackConfig {
 impl CallbackConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            merchant: MerchantConfig::from_env(env)?,
+            merchant: MerchantConfig::from_env(env, REGISTRY_PARTS)?,
         })
     }
 }
@@ -70,6 +94,7 @@ pub fn routes() -> Vec<http::routes::RouteKey> {
 /// The callback function's router: errors are pages for the browser. Its secrets are
 /// read first: a missing or malformed one fails the cold start.
 pub async fn build(config: &CallbackConfig, platform: &Platform) -> Result<Router, SecretError> {
+    let platform = &platform.scoped(TABLE_SCOPE);
     let app = CallbackApp {
         merchant: MerchantContext::new(&config.merchant, platform),
     };

@@ -87,7 +87,12 @@ impl CallbackApp {
             ("tenant", tenant.id.to_string()),
         ];
         params.extend(outcome);
-        let url = sign_redirect(&target, &params, timestamp_secs, &merchant.redirect_keys);
+        // This function reads the redirect keys part (REGISTRY_PARTS): every merchant of
+        // its registry has its keys.
+        let keys = merchant.redirect_keys.as_ref().ok_or_else(|| {
+            ApiError::Internal("the registry was read without the redirect keys".into())
+        })?;
+        let url = sign_redirect(&target, &params, timestamp_secs, keys);
         let mode = session.completion.unwrap_or(merchant.completion);
         tracing::info!(
             status,

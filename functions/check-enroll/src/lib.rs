@@ -18,7 +18,10 @@ use gateway::merchant::{MerchantConfig, MerchantContext, callback_url};
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
 use gateway::session::SessionRef;
+use gateway::store::Kind;
+use gateway::store::scope::TableScope;
 use gateway::tenants::Registry;
+use gateway::tenants::parts::RegistryPart;
 use url::Url;
 
 mod cancel;
@@ -26,6 +29,26 @@ mod enroll;
 mod setup;
 mod status;
 mod validate;
+
+/// The parts of the tenant registry this function reads: a merchant's own
+/// payer-authentication key (never its redirect or webhook keys).
+pub const REGISTRY_PARTS: &[RegistryPart] = &[RegistryPart::PayerAuth];
+
+/// The settings naming the secrets this function reads (and the template grants it).
+pub const SECRET_SETTINGS: &[&str] = &[
+    "TENANT_REGISTRY_SECRET_ID",
+    "TENANT_PAYER_AUTH_SECRET_ID",
+    "PAYER_AUTH_SECRET_ID",
+    "SESSION_KEYS_SECRET_ID",
+];
+
+/// The check-enroll function's share of the table: the authentication sessions.
+pub const TABLE_SCOPE: TableScope = TableScope {
+    function: "check-enroll",
+    reads: &[Kind::AuthenticationSession],
+    writes: &[Kind::AuthenticationSession],
+    queries: &[],
+};
 
 /// Settings of the check-enroll function.
 #[derive(Debug, Clone)]
@@ -38,7 +61,7 @@ pub struct CheckEnrollConfig {
 impl CheckEnrollConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            merchant: MerchantConfig::from_env(env)?,
+            merchant: MerchantConfig::from_env(env, REGISTRY_PARTS)?,
             public_base_url: public_base_url(env)?,
         })
     }
@@ -107,6 +130,7 @@ pub fn routes() -> Vec<http::routes::RouteKey> {
 /// The check-enroll function's router, in the payer-authentication API's error envelope.
 /// Its secrets are read first: a missing or malformed one fails the cold start.
 pub async fn build(config: &CheckEnrollConfig, platform: &Platform) -> Result<Router, SecretError> {
+    let platform = &platform.scoped(TABLE_SCOPE);
     let app = CheckEnrollApp {
         merchant: MerchantContext::new(&config.merchant, platform),
         public_base_url: config.public_base_url.clone(),

@@ -22,7 +22,10 @@ use gateway::lease::LeaseSettings;
 use gateway::outbound::HttpClient;
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
+use gateway::store::Kind;
+use gateway::store::scope::TableScope;
 use gateway::tenants::Registry;
+use gateway::tenants::parts::RegistryPart;
 use gateway::upstream::card_issuance::{
     CardIssuance, CardIssuanceClient, CardIssuanceCredentials, PATH_PREFIX,
 };
@@ -34,6 +37,27 @@ mod idempotent;
 mod ownership;
 mod status;
 
+/// The parts of the tenant registry this function reads: a card program's own
+/// card-issuance credentials (nothing of a merchant's).
+pub const REGISTRY_PARTS: &[RegistryPart] = &[RegistryPart::CardIssuance];
+
+/// The settings naming the secrets this function reads (and the template grants it).
+pub const SECRET_SETTINGS: &[&str] = &[
+    "TENANT_REGISTRY_SECRET_ID",
+    "TENANT_CARD_ISSUANCE_SECRET_ID",
+    "CARD_ISSUANCE_SECRET_ID",
+    "ISSUER_KEYS_SECRET_ID",
+];
+
+/// The enroll function's share of the table: the cards' and cardholders' records and the
+/// idempotency keys of the issuer's writes.
+pub const TABLE_SCOPE: TableScope = TableScope {
+    function: "enroll",
+    reads: &[Kind::CardEnrollment, Kind::Cardholder, Kind::Idempotency],
+    writes: &[Kind::CardEnrollment, Kind::Cardholder, Kind::Idempotency],
+    queries: &[],
+};
+
 /// Settings of the enroll function.
 #[derive(Debug, Clone)]
 pub struct EnrollConfig {
@@ -43,8 +67,9 @@ pub struct EnrollConfig {
     pub secrets: SecretSettings,
     /// The gateway's card-issuance credentials (`CARD_ISSUANCE_SECRET_ID`).
     pub card_issuance_secret: String,
-    /// The idempotency keys (`SESSION_KEYS_SECRET_ID`): fingerprints of requests under an
-    /// `Idempotency-Key` and their kept answers are keyed and sealed with them.
+    /// The issuer side's own key set (`ISSUER_KEYS_SECRET_ID`): fingerprints of requests
+    /// under an `Idempotency-Key` and their kept answers are keyed and sealed with them.
+    /// Never the merchants' session keys: nothing here can open their card data.
     pub idempotency_keys_secret: String,
     /// The leases of `Idempotency-Key`s: checked at cold start against the longest
     /// upstream call made under one.
@@ -64,9 +89,9 @@ impl EnrollConfig {
             lease,
             store: StoreSettings::from_env(env)?,
             card_issuance: CardIssuanceSettings::from_env(env)?,
-            secrets: SecretSettings::from_env(env)?,
+            secrets: SecretSettings::from_env(env)?.holding(REGISTRY_PARTS)?,
             card_issuance_secret: env.required("CARD_ISSUANCE_SECRET_ID")?,
-            idempotency_keys_secret: env.required("SESSION_KEYS_SECRET_ID")?,
+            idempotency_keys_secret: env.required("ISSUER_KEYS_SECRET_ID")?,
             batch_concurrency: env.ranged("ENROLL_BATCH_CONCURRENCY", 8, 1..=32)?,
             batch_deadline: batch_deadline(env)?,
         })
@@ -166,6 +191,7 @@ pub fn routes() -> Vec<http::routes::RouteKey> {
 /// The enroll function's router: its routes, in the card-issuance API's error envelope.
 /// Its secrets are read first: a missing or malformed one fails the cold start.
 pub async fn build(config: &EnrollConfig, platform: &Platform) -> Result<Router, SecretError> {
+    let platform = &platform.scoped(TABLE_SCOPE);
     debug_assert!(route_list().iter().all(|r| r.path.starts_with(PATH_PREFIX)));
     let secrets = &config.secrets;
     let app = EnrollApp {
@@ -177,7 +203,7 @@ pub async fn build(config: &EnrollConfig, platform: &Platform) -> Result<Router,
         batch_concurrency: config.batch_concurrency,
         batch_deadline: config.batch_deadline,
         clock: platform.clock.clone(),
-        tenants: platform.tenant_registry(secrets),
+        tenants: platform.tenant_registry(secrets, REGISTRY_PARTS),
         credentials: platform.secret(&config.card_issuance_secret, secrets, ()),
         idempotency_keys: platform.secret(&config.idempotency_keys_secret, secrets, ()),
         idempotency: Idempotency::new(

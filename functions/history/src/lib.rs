@@ -24,10 +24,29 @@ use gateway::http::{self, Envelope, HasTenants, Route};
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
 use gateway::session::Sessions;
+use gateway::store::scope::TableScope;
+use gateway::store::{Index, Kind};
 use gateway::tenants::Registry;
+use gateway::tenants::parts::RegistryPart;
 
 mod authentications;
 mod events;
+
+/// The parts of the tenant registry this function reads: none (the routing document:
+/// who may list, and whether a tenant has a webhook).
+pub const REGISTRY_PARTS: &[RegistryPart] = &[];
+
+/// The settings naming the secrets this function reads (and the template grants it).
+pub const SECRET_SETTINGS: &[&str] = &["TENANT_REGISTRY_SECRET_ID"];
+
+/// The history function's share of the table: sessions and events read (through the
+/// listing index), and a redelivery's mark on its event and count in its tenant's hour.
+pub const TABLE_SCOPE: TableScope = TableScope {
+    function: "history",
+    reads: &[Kind::AuthenticationSession, Kind::Event],
+    writes: &[Kind::Event, Kind::RedeliveryQuota],
+    queries: &[Index::ByTenant],
+};
 
 /// Settings of the history function.
 #[derive(Debug, Clone)]
@@ -45,7 +64,7 @@ impl HistoryConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             store: StoreSettings::from_env(env)?,
-            secrets: SecretSettings::from_env(env)?,
+            secrets: SecretSettings::from_env(env)?.holding(REGISTRY_PARTS)?,
             session: SessionSettings::from_env(env)?,
             delivery_queue_url: env.required("DELIVERY_QUEUE_URL")?,
             redeliveries: RedeliveryLimits {
@@ -100,8 +119,9 @@ pub fn routes() -> Vec<http::routes::RouteKey> {
 /// The history function's router: errors in each caller's own envelope. The tenant
 /// registry is read first: a missing or malformed one fails the cold start.
 pub async fn build(config: &HistoryConfig, platform: &Platform) -> Result<Router, SecretError> {
+    let platform = &platform.scoped(TABLE_SCOPE);
     let app = HistoryApp {
-        tenants: platform.tenant_registry(&config.secrets),
+        tenants: platform.tenant_registry(&config.secrets, REGISTRY_PARTS),
         sessions: Sessions::new(
             platform.store.clone(),
             platform.clock.clone(),

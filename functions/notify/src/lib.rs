@@ -26,8 +26,33 @@ use gateway::secrets::{Cached, SecretError};
 use gateway::session::Sessions;
 use gateway::session::sweeper::Sweeper;
 use gateway::store::StoreError;
+use gateway::store::scope::TableScope;
+use gateway::store::{Index, Kind};
 use gateway::tenants::Registry;
+use gateway::tenants::parts::RegistryPart;
 use serde::Serialize;
+
+/// The parts of the tenant registry this function reads: the webhook keys only. The one
+/// function that calls tenant-controlled URLs holds no upstream credential and no
+/// redirect key.
+pub const REGISTRY_PARTS: &[RegistryPart] = &[RegistryPart::WebhookKeys];
+
+/// The settings naming the secrets this function reads (and the template grants it).
+pub const SECRET_SETTINGS: &[&str] =
+    &["TENANT_REGISTRY_SECRET_ID", "TENANT_WEBHOOK_KEYS_SECRET_ID"];
+
+/// The notify function's share of the table: the events it records and delivers, the
+/// sessions the sweeper expires (through the deadline index) and the sweeper's cursor.
+pub const TABLE_SCOPE: TableScope = TableScope {
+    function: "notify",
+    reads: &[Kind::Event, Kind::SweeperCursor],
+    writes: &[
+        Kind::Event,
+        Kind::AuthenticationSession,
+        Kind::SweeperCursor,
+    ],
+    queries: &[Index::ByDeadline],
+};
 
 /// Settings of the notify function.
 #[derive(Debug, Clone)]
@@ -55,7 +80,7 @@ impl NotifyConfig {
         };
         Ok(Self {
             store: StoreSettings::from_env(env)?,
-            secrets: SecretSettings::from_env(env)?,
+            secrets: SecretSettings::from_env(env)?.holding(REGISTRY_PARTS)?,
             session: SessionSettings::from_env(env)?,
             delivery_queue_url: env.required("DELIVERY_QUEUE_URL")?,
             dead_letter_queue_arn: env.optional("DELIVERY_DEAD_LETTER_QUEUE_ARN"),
@@ -86,7 +111,8 @@ pub async fn build(
     platform: &Platform,
     queue: SharedQueue,
 ) -> Result<NotifyApp, SecretError> {
-    let tenants = std::sync::Arc::new(platform.tenant_registry(&config.secrets));
+    let platform = &platform.scoped(TABLE_SCOPE);
+    let tenants = std::sync::Arc::new(platform.tenant_registry(&config.secrets, REGISTRY_PARTS));
     tenants.load().await?;
     let events = Events::new(platform.store.clone());
     Ok(NotifyApp {

@@ -17,6 +17,7 @@ use crate::outbound::HttpClient;
 use crate::platform::Platform;
 use crate::secrets::{Cached, SecretError};
 use crate::session::{SessionRef, Sessions};
+use crate::tenants::parts::RegistryPart;
 use crate::tenants::{MerchantProfile, Registry};
 use crate::upstream::payer_auth::{PayerAuthClient, PayerAuthCredentials};
 
@@ -66,10 +67,13 @@ pub struct MerchantConfig {
     pub payer_auth_secret: String,
     /// The session keys (`SESSION_KEYS_SECRET_ID`).
     pub session_keys_secret: String,
+    /// The parts of the tenant registry the function reads.
+    pub registry_parts: Vec<RegistryPart>,
 }
 
 impl MerchantConfig {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    /// The settings of a merchant-side function that reads the registry's `parts`.
+    pub fn from_env(env: &Env, registry_parts: &[RegistryPart]) -> Result<Self, ConfigError> {
         let http = HttpSettings::from_env(env)?;
         let session = SessionSettings::from_env(env)?;
         session.lease.check(http.call_budget())?;
@@ -78,9 +82,10 @@ impl MerchantConfig {
             store: StoreSettings::from_env(env)?,
             payer_auth: PayerAuthSettings::from_env(env)?,
             session,
-            secrets: SecretSettings::from_env(env)?,
+            secrets: SecretSettings::from_env(env)?.holding(registry_parts)?,
             payer_auth_secret: env.required("PAYER_AUTH_SECRET_ID")?,
             session_keys_secret: env.required("SESSION_KEYS_SECRET_ID")?,
+            registry_parts: registry_parts.to_vec(),
         })
     }
 }
@@ -107,7 +112,7 @@ impl MerchantContext {
                 platform.clock.clone(),
                 config.session.clone(),
             ),
-            tenants: platform.tenant_registry(secrets),
+            tenants: platform.tenant_registry(secrets, &config.registry_parts),
             session_keys: platform.secret(&config.session_keys_secret, secrets, ()),
             payer_auth_credentials: platform.secret(&config.payer_auth_secret, secrets, ()),
         }

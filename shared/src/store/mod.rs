@@ -24,6 +24,7 @@ pub mod listing;
 #[cfg(any(test, feature = "memory"))]
 pub mod memory;
 pub(crate) mod record;
+pub mod scope;
 
 pub use index::Index;
 pub use kind::Kind;

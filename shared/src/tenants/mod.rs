@@ -1,10 +1,13 @@
 //! The tenant registry: who may call the gateway, in which roles, and with what of their
 //! own (return origins, redirect keys, webhook, budgets, upstream credentials).
 //!
-//! One JSON document (a Secrets Manager secret on Lambda, a file locally) in the format
-//! of the design brief, parsed and checked as a whole: a registry with one bad tenant is
-//! refused, naming the tenant and the field, never a secret. API keys are stored as their
-//! SHA-256 digests; a presented key is hashed and looked up.
+//! The format of the design brief, parsed and checked as a whole: a registry with one bad
+//! tenant is refused, naming the tenant and the field, never a secret. API keys are stored
+//! as their SHA-256 digests; a presented key is hashed and looked up. Deployed, it is
+//! split ([`parts`]): a routing document every function reads and, per kind of secret, a
+//! part only the functions that use it read.
+
+pub mod parts;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -20,6 +23,7 @@ use crate::crypto::{MacKey, MacKeys, is_key_id};
 use crate::domain::{BudgetId, CompletionMode, TenantId};
 use crate::redirect::ReturnUrlPolicy;
 use crate::secrets::SecretDocument;
+use parts::{Parts, RegistryPart};
 
 /// What a tenant may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -62,7 +66,8 @@ pub struct TenantEntry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MerchantEntry {
     pub return_origins: Vec<String>,
-    /// The first signs; all verify.
+    /// The first signs; all verify. In the redirect keys part when deployed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redirect_keys: Vec<KeyEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookEntry>,
@@ -101,7 +106,9 @@ impl fmt::Debug for KeyEntry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WebhookEntry {
     pub url: String,
-    /// `whsec_<base64>` secrets, the first signs; every one signs during a rotation.
+    /// `whsec_<base64>` secrets, the first signs; every one signs during a rotation. In
+    /// the webhook keys part when deployed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<KeyEntry>,
 }
 
@@ -162,7 +169,8 @@ impl Tenant {
 pub struct MerchantProfile {
     pub return_urls: ReturnUrlPolicy,
     /// Signs the redirect to the merchant (first key), with its id in the signed set.
-    pub redirect_keys: MacKeys,
+    /// Only where the redirect keys part is read (the callback function).
+    pub redirect_keys: Option<MacKeys>,
     pub webhook: Option<Webhook>,
     /// The merchant's own payer-authentication key, instead of the gateway's.
     pub payer_auth_api_key: Option<Secret>,
@@ -189,6 +197,7 @@ impl IssuerProfile {
 pub struct Webhook {
     pub url: Url,
     /// `(kid, secret bytes)`; every key signs (one signature each) during a rotation.
+    /// Only where the webhook keys part is read (the notify function): empty elsewhere.
     pub keys: Vec<(String, Vec<u8>)>,
 }
 
@@ -205,10 +214,48 @@ impl fmt::Debug for Webhook {
 }
 
 /// What checking a registry needs that is not in it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone)]
 pub struct RegistryPolicy {
     /// Local runs: `http://127.0.0.1…` return origins and webhook endpoints.
     pub allow_loopback_http: bool,
+    /// The parts this reader holds (the secrets its tenants must have); a secret of
+    /// another part is never read.
+    pub parts: BTreeSet<RegistryPart>,
+}
+
+impl Default for RegistryPolicy {
+    /// The whole registry, every part (the admin command's view).
+    fn default() -> Self {
+        Self {
+            allow_loopback_http: false,
+            parts: RegistryPart::ALL.into_iter().collect(),
+        }
+    }
+}
+
+impl RegistryPolicy {
+    /// A function's view: the routing document and `parts`.
+    pub fn holding(parts: &[RegistryPart], allow_loopback_http: bool) -> Self {
+        Self {
+            allow_loopback_http,
+            parts: parts.iter().copied().collect(),
+        }
+    }
+
+    fn holds(&self, part: RegistryPart) -> bool {
+        self.parts.contains(&part)
+    }
+}
+
+/// A registry document's text, read (the error names a line and column, never a value).
+pub fn read_document(text: &str) -> Result<RegistryDocument, String> {
+    serde_json::from_str(text).map_err(|e| {
+        format!(
+            "not a tenant registry (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })
 }
 
 /// The checked registry, indexed by API key digest and by id.
@@ -276,15 +323,20 @@ impl Registry {
 impl SecretDocument for Registry {
     type Context = RegistryPolicy;
 
+    /// One whole document (the admin command's view, a test's).
     fn parse(text: &str, policy: &RegistryPolicy) -> Result<Self, String> {
-        let document: RegistryDocument = serde_json::from_str(text).map_err(|e| {
-            format!(
-                "not a tenant registry (line {}, column {})",
-                e.line(),
-                e.column()
-            )
-        })?;
-        Registry::check(document, policy)
+        Registry::check(read_document(text)?, policy)
+    }
+
+    /// A function's view: the routing document, then the parts it holds, in order.
+    fn parse_group(texts: &[String], policy: &RegistryPolicy) -> Result<Self, String> {
+        let (routing, rest) = texts.split_first().ok_or("no tenant registry")?;
+        let routing = read_document(routing)?;
+        let mut parts = Parts::default();
+        for (part, text) in policy.parts.iter().zip(rest) {
+            parts.read(*part, text)?;
+        }
+        Registry::check(parts::merge(routing, &parts, &policy.parts), policy)
     }
 }
 
@@ -331,17 +383,20 @@ fn check_merchant(
         policy.allow_loopback_http,
     )
     .map_err(|reason| format!("merchant.return_origins: {reason}"))?;
-    let mut keys = Vec::new();
-    for key in entry.redirect_keys {
-        if key.secret.len() < 32 {
-            return Err(
-                "merchant.redirect_keys: each secret must be at least 32 characters".into(),
-            );
+    let redirect_keys = if policy.holds(RegistryPart::RedirectKeys) {
+        let mut keys = Vec::new();
+        for key in entry.redirect_keys {
+            if key.secret.len() < 32 {
+                return Err(
+                    "merchant.redirect_keys: each secret must be at least 32 characters".into(),
+                );
+            }
+            keys.push((key.kid, MacKey::new(key.secret.as_bytes())));
         }
-        keys.push((key.kid, MacKey::new(key.secret.as_bytes())));
-    }
-    let redirect_keys =
-        MacKeys::new(keys).map_err(|reason| format!("merchant.redirect_keys: {reason}"))?;
+        Some(MacKeys::new(keys).map_err(|reason| format!("merchant.redirect_keys: {reason}"))?)
+    } else {
+        None
+    };
     let payer_auth_api_key = match entry.payer_auth {
         Some(own) if own.api_key.trim().is_empty() => {
             return Err("merchant.payer_auth.api_key: must not be empty".into());
@@ -403,6 +458,13 @@ fn check_webhook(
     let url = Url::parse(&entry.url).map_err(|_| format!("{field}.url: not an absolute URL"))?;
     crate::endpoint::check_endpoint(&url, policy.allow_loopback_http)
         .map_err(|reason| format!("{field}.url: {reason}"))?;
+    if !policy.holds(RegistryPart::WebhookKeys) {
+        // Where the endpoint is, without the keys that sign for it.
+        return Ok(Webhook {
+            url,
+            keys: Vec::new(),
+        });
+    }
     if entry.keys.is_empty() {
         return Err(format!("{field}.keys: at least one key is required"));
     }

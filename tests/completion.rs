@@ -160,12 +160,12 @@ async fn outcomes_say_their_flow_their_reason_and_a_three_valued_liability_shift
     let view = status(&merchant, "rich-1", MERCHANT_KEY).await.json();
     assert_eq!(view["data"]["flow"], "frictionless");
     assert_eq!(view["data"]["reason"], "NOT_AUTHENTICATED");
-    assert_eq!(view["data"]["liability_shift"], "false");
+    assert_eq!(view["data"]["liability_shift"], false);
 
     let acs = challenge_with(&h, "rich-2", Some("redirect")).await;
     let pending = status(&merchant, "rich-2", MERCHANT_KEY).await.json();
     assert_eq!(pending["data"]["flow"], "challenge");
-    assert_eq!(pending["data"]["liability_shift"], "unknown");
+    assert_eq!(pending["data"]["liability_shift"], serde_json::Value::Null);
     assert!(pending["data"].get("reason").is_none());
     let answer = send(&h.callback().await, form_post(&acs.path, acs.form())).await;
     let (_, redirect) = verified_redirect(&answer);

@@ -586,3 +586,119 @@ async fn an_update_that_timed_out_is_repeated_because_a_repeat_is_safe() {
     assert_eq!(first.status, StatusCode::OK, "{}", first.text());
     assert_eq!(h.sandbox.calls_to("cardholders/v2/update").len(), 2);
 }
+
+#[tokio::test]
+async fn an_upstream_answering_a_create_with_another_programs_contact_does_not_hand_it_over() {
+    let h = Harness::new().await;
+    // The contact the upstream will answer with is already bank-y's.
+    let enrollments = gateway::enrollment::Enrollments::new(h.store.clone(), h.clock());
+    let theirs = gateway::domain::CardholderId::parse("c", "471041678120400001").unwrap();
+    let their_budget =
+        gateway::domain::BudgetId::parse("b", sandbox::state::THIRD_BUDGET_ID).unwrap();
+    assert!(
+        enrollments
+            .record_new_cardholder(&theirs, &their_budget, &tenant_id(OTHER_ISSUER))
+            .await
+            .unwrap()
+    );
+    let issuer = h.issuer().await;
+    let created = create_contact(
+        &issuer,
+        ISSUER_KEY,
+        "c-dup",
+        &contact(BUDGET_ID, "3125550131"),
+    )
+    .await;
+    assert_eq!(
+        created.status,
+        StatusCode::BAD_GATEWAY,
+        "{}",
+        created.text()
+    );
+    assert_eq!(created.json()["code"], "UPSTREAM_REJECTED");
+    assert!(!created.text().contains("471041678120400001"));
+    // Still bank-y's: bank-x cannot now manage it.
+    let update = {
+        let mut body = contact(BUDGET_ID, "3125550132");
+        body["cardholder_id"] = json!("471041678120400001");
+        body.as_object_mut().unwrap().remove("budget_id");
+        body
+    };
+    let takeover = send(
+        &issuer,
+        keyed("cardholders/v2/update", ISSUER_KEY, "u-dup", &update),
+    )
+    .await;
+    assert_eq!(
+        takeover.status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        takeover.text()
+    );
+    assert!(h.sandbox.calls_to("cardholders/v2/update").is_empty());
+}
+
+#[tokio::test]
+async fn a_budget_moved_to_another_program_moves_its_cards_and_the_old_owner_answers_for_them_no_more()
+ {
+    let h = Harness::new().await;
+    let issuer = h.issuer().await;
+    let enrolled = write(
+        &issuer,
+        "3ds/v2/enroll",
+        ISSUER_KEY,
+        &link(ACTIVE_CARD_ID, CARDHOLDER_ID),
+    )
+    .await;
+    assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.text());
+
+    // The operator moves the card's budget from bank-x to bank-y: the records first
+    // (admin transfer-budget --table), then the registry.
+    let budget = gateway::domain::BudgetId::parse("b", sandbox::state::SECOND_BUDGET_ID).unwrap();
+    let enrollments = gateway::enrollment::Enrollments::new(h.store.clone(), h.clock());
+    let card_key = gateway::store::Kind::CardEnrollment.key(&[ACTIVE_CARD_ID]);
+    assert!(
+        enrollments
+            .transfer(
+                &card_key,
+                &budget,
+                &tenant_id(ISSUER),
+                &tenant_id(OTHER_ISSUER)
+            )
+            .await
+            .unwrap()
+    );
+    let mut registry = test_registry();
+    registry["tenants"][0]["issuer"]["budget_ids"] = json!([sandbox::state::BUDGET_ID]);
+    registry["tenants"][1]["issuer"]["budget_ids"] = json!([
+        sandbox::state::THIRD_BUDGET_ID,
+        sandbox::state::SECOND_BUDGET_ID
+    ]);
+    h.set_registry(&registry);
+    h.clock.advance(std::time::Duration::from_secs(301));
+
+    let asked = json!({"card_ids": [ACTIVE_CARD_ID]});
+    let old = write(&issuer, "3ds/v2/status/batch", ISSUER_KEY, &asked).await;
+    assert_eq!(
+        old.json()["data"]["results"][0]["status"],
+        "UNKNOWN",
+        "{}",
+        old.text()
+    );
+    let new = write(&issuer, "3ds/v2/status/batch", OTHER_ISSUER_KEY, &asked).await;
+    assert_eq!(
+        new.json()["data"]["results"][0]["status"],
+        "ENROLLED",
+        "{}",
+        new.text()
+    );
+    let single = send(
+        &issuer,
+        get(
+            &path(&format!("3ds/v2/status?card_id={ACTIVE_CARD_ID}")),
+            Some(OTHER_ISSUER_KEY),
+        ),
+    )
+    .await;
+    assert_eq!(single.status, StatusCode::OK, "{}", single.text());
+}

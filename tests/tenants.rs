@@ -678,3 +678,32 @@ async fn secrets_come_from_secrets_manager_and_a_rotation_needs_no_redeploy() {
         "secret gateway-test/never-created does not exist"
     );
 }
+
+#[tokio::test]
+async fn a_new_tenant_under_an_offboarded_tenants_id_is_refused_not_given_its_data() {
+    let h = Harness::new().await;
+    let merchant = h.merchant().await;
+    // shop-a offboarded, and a new merchant registered under its id.
+    let mut registry = test_registry();
+    registry["retired"] = serde_json::json!([{"id": MERCHANT, "retired_at": 1_700_000_000}]);
+    let policy = gateway::tenants::RegistryPolicy::default();
+    let error = gateway::tenants::Registry::check(whole(&registry), &policy).unwrap_err();
+    assert!(error.contains("never used again"), "{error}");
+    // A running function keeps the registry it had rather than take the impostor's, and
+    // a cold start refuses to start on it.
+    h.set_registry(&registry);
+    h.clock.advance(std::time::Duration::from_secs(301));
+    let status = send(
+        &merchant,
+        get("/v1/risk/authentication/anything", Some(MERCHANT_KEY)),
+    )
+    .await;
+    assert_eq!(
+        status.status,
+        http::StatusCode::NOT_FOUND,
+        "{}",
+        status.text()
+    );
+    let config = check_enroll::CheckEnrollConfig::from_env(&h.config_env()).unwrap();
+    assert!(check_enroll::build(&config, &h.platform()).await.is_err());
+}

@@ -8,6 +8,7 @@
 //! their secrets' TTL (`SECRETS_TTL_SECS`): a rotation is add, wait the TTL, remove.
 
 pub mod keys;
+pub mod records;
 pub mod registry;
 pub mod store;
 
@@ -106,6 +107,36 @@ pub enum Command {
         #[arg(long)]
         kid: String,
     },
+    /// Offboards a tenant: its API keys, its secrets and its webhooks go (the functions
+    /// refuse it within SECRETS_TTL_SECS), and its id is kept as a tombstone, never used
+    /// again. What is stored under it then expires (sessions within SESSION_TTL_SECS,
+    /// events in 30 days, idempotency keys in a day); `purge-tenant` deletes the rest.
+    RemoveTenant {
+        #[arg(long)]
+        id: String,
+    },
+    /// Moves a budget to another card program. With --table, the records of its cards and
+    /// contacts move first (each one conditional write), so the new owner manages them
+    /// and the old one no longer answers for them; events already sent stay the old
+    /// owner's.
+    TransferBudget {
+        #[arg(long)]
+        budget: String,
+        #[arg(long)]
+        to: String,
+        /// The gateway's table (the stack's TableName output).
+        #[arg(long)]
+        table: Option<String>,
+    },
+    /// Deletes everything stored under an offboarded tenant's id, its cards' and
+    /// contacts' records included: the last step of offboarding.
+    PurgeTenant {
+        #[arg(long)]
+        id: String,
+        /// The gateway's table (the stack's TableName output).
+        #[arg(long)]
+        table: String,
+    },
     /// Step 1 of a key set's rotation (the session keys, or the issuer's keys: give its
     /// secret): adds a new data key and MAC key, last; they make nothing yet.
     AddSessionKeys {
@@ -186,7 +217,7 @@ pub async fn run(cli: Cli, now: i64) -> Result<(), String> {
                 (None, Some(id)) => RegistrySet::secrets_manager(id).await,
                 _ => return Err("give --file FILE or --secret-id ID".into()),
             };
-            return registry::run(command, &registry, cli.allow_loopback).await;
+            return registry::run(command, &registry, cli.allow_loopback, now).await;
         }
     };
     eprintln!("{printed}");

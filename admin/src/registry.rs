@@ -1,9 +1,10 @@
 //! The registry commands: each reads the document, changes it, checks it as the functions
 //! will, writes it, and prints what was made (once) and what to do next.
 
+use gateway::domain::{BudgetId, TenantId};
 use gateway::tenants::{
-    IssuerEntry, KeyEntry, MerchantEntry, Registry, RegistryDocument, RegistryPolicy, Role,
-    TenantEntry, WebhookEntry, api_key_digest,
+    IssuerEntry, KeyEntry, MerchantEntry, Registry, RegistryDocument, RegistryPolicy,
+    RetiredTenant, Role, TenantEntry, WebhookEntry, api_key_digest,
 };
 
 use crate::Command;
@@ -14,13 +15,23 @@ pub async fn run(
     command: Command,
     store: &RegistrySet,
     allow_loopback: bool,
+    now: i64,
 ) -> Result<(), String> {
     let mut document: RegistryDocument = store.read().await?.unwrap_or_default();
+    match &command {
+        Command::PurgeTenant { id, table } => return purge(&document, id, table).await,
+        Command::TransferBudget {
+            budget,
+            to,
+            table: Some(table),
+        } => move_records(&document, budget, to, table).await?,
+        _ => {}
+    }
     if let Command::List = command {
         list(&document);
         return Ok(());
     }
-    let printed = change(&mut document, command)?;
+    let printed = change(&mut document, command, now)?;
     let policy = RegistryPolicy {
         allow_loopback_http: allow_loopback,
         ..RegistryPolicy::default()
@@ -66,14 +77,120 @@ fn webhook<'a>(
     webhook.ok_or_else(|| format!("tenant {id} has no {role} webhook"))
 }
 
+/// The card program that holds `budget` now.
+fn owner_of(document: &RegistryDocument, budget: &str) -> Result<String, String> {
+    document
+        .tenants
+        .iter()
+        .find(|t| {
+            t.issuer
+                .as_ref()
+                .is_some_and(|i| i.budget_ids.iter().any(|b| b == budget))
+        })
+        .map(|t| t.id.clone())
+        .ok_or_else(|| format!("no card program holds budget {budget}"))
+}
+
+/// Moves the records of `budget`'s cards and contacts to `to` (before the registry says
+/// the budget is `to`'s).
+async fn move_records(
+    document: &RegistryDocument,
+    budget: &str,
+    to: &str,
+    table: &str,
+) -> Result<(), String> {
+    let from = owner_of(document, budget)?;
+    let parse = |id: &str| TenantId::parse("tenant", id).map_err(|e| e.to_string());
+    let budget = BudgetId::parse("budget", budget).map_err(|e| e.to_string())?;
+    let moved = crate::records::Table::new(table)
+        .await
+        .transfer_budget(&budget, &parse(&from)?, &parse(to)?)
+        .await?;
+    eprintln!("moved {moved} card and contact records of budget {budget} from {from} to {to}");
+    Ok(())
+}
+
+/// Deletes what is stored under a retired tenant's id.
+async fn purge(document: &RegistryDocument, id: &str, table: &str) -> Result<(), String> {
+    if !document.retired.iter().any(|r| r.id == id) {
+        return Err(format!(
+            "tenant {id} is not offboarded: remove-tenant first (a live tenant's data is never purged)"
+        ));
+    }
+    let tenant = TenantId::parse("tenant", id).map_err(|e| e.to_string())?;
+    let deleted = crate::records::Table::new(table)
+        .await
+        .purge_tenant(&tenant)
+        .await?;
+    println!("deleted {deleted} items of offboarded tenant {id}");
+    Ok(())
+}
+
+/// Offboards `id`: gone from the registry (keys, secrets, webhooks), kept as a tombstone.
+fn remove_tenant(document: &mut RegistryDocument, id: &str, now: i64) -> Result<String, String> {
+    let before = document.tenants.len();
+    document.tenants.retain(|t| t.id != id);
+    if document.tenants.len() == before {
+        return Err(format!("no tenant {id}"));
+    }
+    document.retired.push(RetiredTenant {
+        id: id.to_owned(),
+        retired_at: now,
+    });
+    Ok(format!(
+        "tenant {id} offboarded: its API keys, secrets and webhooks stop within SECRETS_TTL_SECS \
+         (also delete its API Gateway key); the id is never used again. Stored under it: \
+         sessions expire within SESSION_TTL_SECS, events within 30 days, idempotency keys \
+         within a day; delete the rest (cards, contacts) with purge-tenant --id {id} --table <TableName>"
+    ))
+}
+
+fn budgets<'a>(
+    document: &'a mut RegistryDocument,
+    id: &str,
+) -> Result<&'a mut Vec<String>, String> {
+    tenant(document, id)?
+        .issuer
+        .as_mut()
+        .map(|i| &mut i.budget_ids)
+        .ok_or_else(|| format!("tenant {id} is not a card program"))
+}
+
+/// Moves `budget` to the card program `to` in the registry.
+fn transfer_budget(
+    document: &mut RegistryDocument,
+    budget: &str,
+    to: &str,
+) -> Result<String, String> {
+    let from = owner_of(document, budget)?;
+    if from == to {
+        return Err(format!("budget {budget} is {to}'s already"));
+    }
+    budgets(document, to)?.push(budget.to_owned());
+    budgets(document, &from)?.retain(|b| b != budget);
+    Ok(format!("budget {budget} moved from {from} to {to}"))
+}
+
 /// Applies one command; returns what to print (new secrets: shown once, never stored).
-fn change(document: &mut RegistryDocument, command: Command) -> Result<String, String> {
+fn change(document: &mut RegistryDocument, command: Command, now: i64) -> Result<String, String> {
     match command {
         Command::List
         | Command::AddSessionKeys { .. }
         | Command::PromoteSessionKeys { .. }
-        | Command::RemoveSessionKey { .. } => {
+        | Command::RemoveSessionKey { .. }
+        | Command::PurgeTenant { .. } => {
             unreachable!("handled before")
+        }
+        Command::RemoveTenant { id } => remove_tenant(document, &id, now),
+        Command::TransferBudget { budget, to, table } => {
+            let done = transfer_budget(document, &budget, &to)?;
+            Ok(match table {
+                Some(_) => done,
+                None => format!(
+                    "{done}. Its cards' and contacts' records were not moved (no --table): run it \
+                     again with --table <TableName> against a deployment"
+                ),
+            })
         }
         Command::AddTenant {
             id,
@@ -89,7 +206,7 @@ fn change(document: &mut RegistryDocument, command: Command) -> Result<String, S
                 .insert(0, api_key_digest(&key));
             Ok(format!(
                 "new API key of {id} (shown once; stored as its SHA-256): {key}\n{}",
-                api_gateway_steps(&key)
+                api_gateway_steps(&id, &key)?
             ))
         }
         Command::RemoveApiKey { id, sha256 } => {
@@ -219,6 +336,7 @@ fn add_tenant(
         card_issuance: None,
         webhook: if merchant.is_some() { None } else { webhook },
     });
+    printed.push(api_gateway_steps(&id, &api_key)?);
     document.tenants.push(TenantEntry {
         id,
         roles,
@@ -226,17 +344,25 @@ fn add_tenant(
         merchant,
         issuer,
     });
-    printed.push(api_gateway_steps(&api_key));
     Ok(printed.join("\n"))
 }
 
-/// API Gateway checks the key too (and throttles by it): the deployment steps.
-fn api_gateway_steps(api_key: &str) -> String {
-    format!(
-        "In API Gateway (a deployed stack), register the key in the tenants' usage plan:\n  \
-         KEY_ID=$(aws apigateway create-api-key --enabled --name <tenant> --value '{api_key}' --query id --output text)\n  \
-         aws apigateway create-usage-plan-key --usage-plan-id <TenantsUsagePlanId output> --key-type API_KEY --key-id $KEY_ID"
-    )
+/// API Gateway checks the key too (and throttles by it): the deployment steps. The key
+/// goes to the AWS CLI in a file readable by its owner only, never on a command line (a
+/// process list, a shell history).
+fn api_gateway_steps(tenant: &str, api_key: &str) -> Result<String, String> {
+    let digest = &api_key_digest(api_key)[..12];
+    let path = std::path::PathBuf::from(format!("api-key-{tenant}-{digest}.json"));
+    let input = serde_json::json!({"name": format!("{tenant}-{digest}"), "value": api_key, "enabled": true});
+    gateway::tenants::parts::write_private(&path, &input.to_string())?;
+    Ok(format!(
+        "In API Gateway (a deployed stack), register the key in the tenants' usage plan (the key \
+         is read from {path}, mode 0600: delete it afterwards):\n  \
+         KEY_ID=$(aws apigateway create-api-key --cli-input-json file://{path} --query id --output text)\n  \
+         aws apigateway create-usage-plan-key --usage-plan-id <TenantsUsagePlanId output> --key-type API_KEY --key-id $KEY_ID\n\
+         (API Gateway keeps keys retrievably: apigateway:GET on api keys is as sensitive as the keys.)",
+        path = path.display()
+    ))
 }
 
 /// Every tenant, without a secret.

@@ -14,6 +14,7 @@ fn temp_file(name: &str) -> PathBuf {
 /// Runs the admin command; returns what it printed on stdout.
 fn admin(file: &PathBuf, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_admin"))
+        .current_dir(std::env::temp_dir())
         .arg("--file")
         .arg(file)
         .args(args)
@@ -226,6 +227,7 @@ fn session_keys_rotate_in_three_steps_each_refused_until_it_is_safe() {
 /// Runs the admin command expecting a refusal; returns what it said.
 fn refused(file: &PathBuf, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_admin"))
+        .current_dir(std::env::temp_dir())
         .arg("--file")
         .arg(file)
         .args(args)
@@ -267,6 +269,7 @@ async fn the_admin_command_edits_the_secrets_manager_secret() {
         .await
         .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_admin"))
+        .current_dir(std::env::temp_dir())
         .args([
             "--secret-id",
             &secret_id,
@@ -298,4 +301,265 @@ async fn the_admin_command_edits_the_secrets_manager_secret() {
             .unwrap()
             .has_role(Role::Issuer)
     );
+}
+
+#[test]
+fn an_offboarded_tenants_id_is_never_used_again() {
+    let file = temp_file("tenants.json");
+    admin(
+        &file,
+        &[
+            "add-tenant",
+            "--id",
+            "shop-r",
+            "--role",
+            "merchant",
+            "--origin",
+            "https://shop-r.example",
+        ],
+    );
+    let removed = admin(&file, &["remove-tenant", "--id", "shop-r"]);
+    assert!(removed.contains("never used again"), "{removed}");
+    assert!(registry(&file).tenants().next().is_none());
+    // A new tenant under the old id would inherit its sessions, events and records.
+    let reused = refused(
+        &file,
+        &[
+            "add-tenant",
+            "--id",
+            "shop-r",
+            "--role",
+            "merchant",
+            "--origin",
+            "https://other.example",
+        ],
+    );
+    assert!(reused.contains("never used again"), "{reused}");
+}
+
+#[test]
+fn a_new_api_key_goes_to_api_gateway_in_a_private_file_never_on_a_command_line() {
+    let file = temp_file("tenants.json");
+    let output = admin(
+        &file,
+        &[
+            "add-tenant",
+            "--id",
+            "bank-k",
+            "--role",
+            "issuer",
+            "--budget",
+            "ci202008281528472924",
+        ],
+    );
+    let api_key = printed(&output, "SHA-256): ");
+    let steps: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains("aws apigateway"))
+        .collect();
+    assert!(!steps.is_empty());
+    for step in &steps {
+        assert!(
+            !step.contains(&api_key),
+            "the key on a command line: {step}"
+        );
+    }
+    let path = printed(&output, "file://");
+    let key_file = std::env::temp_dir().join(&path);
+    assert!(
+        std::fs::read_to_string(&key_file)
+            .unwrap()
+            .contains(&api_key)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    std::fs::remove_file(key_file).ok();
+}
+
+#[test]
+fn a_budget_moves_to_another_card_program_in_the_registry() {
+    let file = temp_file("tenants.json");
+    admin(
+        &file,
+        &[
+            "add-tenant",
+            "--id",
+            "bank-p",
+            "--role",
+            "issuer",
+            "--budget",
+            "ci202008281528472924",
+            "--budget",
+            "ci202210231533401801",
+        ],
+    );
+    admin(
+        &file,
+        &[
+            "add-tenant",
+            "--id",
+            "bank-q",
+            "--role",
+            "issuer",
+            "--budget",
+            "ci209901010000000000",
+        ],
+    );
+    let moved = admin(
+        &file,
+        &[
+            "transfer-budget",
+            "--budget",
+            "ci202008281528472924",
+            "--to",
+            "bank-q",
+        ],
+    );
+    assert!(moved.contains("were not moved (no --table)"), "{moved}");
+    let registry = registry(&file);
+    let owner = |id: &str| {
+        registry
+            .tenant(&gateway::domain::TenantId::parse("t", id).unwrap())
+            .unwrap()
+            .issuer
+            .as_ref()
+            .unwrap()
+            .owns_budget("ci202008281528472924")
+    };
+    assert!(owner("bank-q") && !owner("bank-p"));
+}
+
+#[test]
+fn a_live_tenants_data_is_never_purged() {
+    let file = temp_file("tenants.json");
+    admin(
+        &file,
+        &[
+            "add-tenant",
+            "--id",
+            "bank-l",
+            "--role",
+            "issuer",
+            "--budget",
+            "ci202008281528472924",
+        ],
+    );
+    let refusal = refused(&file, &["purge-tenant", "--id", "bank-l", "--table", "t"]);
+    assert!(refusal.contains("not offboarded"), "{refusal}");
+}
+
+/// Runs the admin command against moto (Secrets Manager and DynamoDB on `endpoint`).
+fn admin_on_moto(endpoint: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_admin"))
+        .current_dir(std::env::temp_dir())
+        .args(args)
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .output()
+        .unwrap()
+}
+
+/// A budget moved with --table: its cards' and contacts' records move to the new owner,
+/// and an offboarded program's records are purged (moto's DynamoDB).
+#[tokio::test]
+async fn a_budgets_records_move_with_it_and_an_offboarded_programs_are_purged() {
+    let Some(endpoint) = std::env::var("GATEWAY_TEST_DYNAMODB_ENDPOINT").ok() else {
+        eprintln!("skipped: needs moto_server (scripts/test.sh starts it)");
+        return;
+    };
+    use gateway::domain::{BudgetId, CardholderId, TenantId};
+    let table = format!("admin-test-{}", uuid::Uuid::new_v4());
+    let stack = gateway_loopback::stack(&endpoint, &table).await.unwrap();
+    let enrollments =
+        gateway::enrollment::Enrollments::new(stack.store.clone(), gateway::clock::system());
+    let (bank_p, bank_q) = (
+        TenantId::parse("t", "bank-p").unwrap(),
+        TenantId::parse("t", "bank-q").unwrap(),
+    );
+    let budget = BudgetId::parse("b", "ci202008281528472924").unwrap();
+    let contact = CardholderId::parse("c", "471041678120300545").unwrap();
+    assert!(
+        enrollments
+            .record_new_cardholder(&contact, &budget, &bank_p)
+            .await
+            .unwrap()
+    );
+    let file = temp_file("tenants.json");
+    admin(
+        &file,
+        &[
+            "add-tenant",
+            "--id",
+            "bank-p",
+            "--role",
+            "issuer",
+            "--budget",
+            budget.as_str(),
+            "--budget",
+            "ci202210231533401801",
+        ],
+    );
+    admin(
+        &file,
+        &[
+            "add-tenant",
+            "--id",
+            "bank-q",
+            "--role",
+            "issuer",
+            "--budget",
+            "ci209901010000000000",
+        ],
+    );
+
+    let file_arg = file.to_str().unwrap();
+    let moved = admin_on_moto(
+        &endpoint,
+        &[
+            "--file",
+            file_arg,
+            "transfer-budget",
+            "--budget",
+            budget.as_str(),
+            "--to",
+            "bank-q",
+            "--table",
+            &table,
+        ],
+    );
+    assert!(
+        moved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    assert!(String::from_utf8_lossy(&moved.stderr).contains("moved 1 card and contact records"));
+    let record = enrollments.cardholder(&contact).await.unwrap().unwrap();
+    assert_eq!(record.tenant_id, bank_q);
+
+    admin(&file, &["remove-tenant", "--id", "bank-q"]);
+    let purged = admin_on_moto(
+        &endpoint,
+        &[
+            "--file",
+            file_arg,
+            "purge-tenant",
+            "--id",
+            "bank-q",
+            "--table",
+            &table,
+        ],
+    );
+    assert!(
+        purged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&purged.stderr)
+    );
+    assert!(enrollments.cardholder(&contact).await.unwrap().is_none());
 }

@@ -296,6 +296,60 @@ impl Enrollments {
             .collect()
     }
 
+    /// Moves the card's or contact's record `key` of `budget` from card program `from` to
+    /// `to` (the budget was moved): one conditional write, applied only while the record
+    /// is still `from`'s and of that budget. Returns whether it moved.
+    pub async fn transfer(
+        &self,
+        key: &str,
+        budget: &BudgetId,
+        from: &TenantId,
+        to: &TenantId,
+    ) -> Result<bool, StoreError> {
+        if !matches!(
+            Kind::of_key(key),
+            Some(Kind::CardEnrollment | Kind::Cardholder)
+        ) {
+            return Ok(false);
+        }
+        let mutation = Mutation {
+            guard: Guard::And(vec![
+                Guard::equals(attr::TENANT_ID, from.as_str()),
+                Guard::equals(attr::BUDGET_ID, budget.as_str()),
+            ]),
+            patch: Patch::default().set_s(attr::TENANT_ID, to.as_str()),
+        };
+        let written = self.store.write(key, &mutation).await?;
+        Ok(matches!(written, Written::Applied(_)))
+    }
+
+    /// Records a contact the upstream just created as `tenant`'s, in `budget_id`: one
+    /// conditional write that only a contact never recorded passes (a new contact has no
+    /// record). A refusal means the upstream answered with a contact already known —
+    /// whoever's it is, it is not taken over.
+    pub async fn record_new_cardholder(
+        &self,
+        cardholder_id: &CardholderId,
+        budget_id: &BudgetId,
+        tenant: &TenantId,
+    ) -> Result<bool, StoreError> {
+        let now = self.clock.now_ms();
+        let mutation = Mutation {
+            guard: Guard::Absent,
+            patch: Patch::default()
+                .set_s(crate::store::attr::KIND, Kind::Cardholder.as_str())
+                .set_s(cardholder_attr::CARDHOLDER_ID, cardholder_id.as_str())
+                .set_s(cardholder_attr::BUDGET_ID, budget_id.as_str())
+                .set_s(cardholder_attr::TENANT_ID, tenant.as_str())
+                .set_n(cardholder_attr::CREATED_AT, now),
+        };
+        let written = self
+            .store
+            .write(&cardholder_key(cardholder_id), &mutation)
+            .await?;
+        Ok(matches!(written, Written::Applied(_)))
+    }
+
     /// Records that `tenant` owns the cardholder contact, in `budget_id`. One conditional
     /// write; another tenant's record is left alone.
     pub async fn record_cardholder(

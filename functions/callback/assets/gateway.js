@@ -98,7 +98,8 @@
       status: result.status,
       reason: result.reason || null,
       flow: result.flow || null,
-      liabilityShift: result.liability_shift || 'unknown',
+      // A boolean, or null while unknown (the redirect's text "false" must never read as true).
+      liabilityShift: { true: true, false: false }[result.liability_shift] ?? null,
       eci: result.eci || null,
       referenceCode: result.reference_code,
       tenant: result.tenant,

@@ -64,9 +64,19 @@ async fn create(
         .and_then(|id| CardholderId::parse("cardholder_id", id).ok());
     match created {
         Some(cardholder) => {
-            app.enrollments
-                .record_cardholder(&cardholder, budget, caller.id())
+            let recorded = app
+                .enrollments
+                .record_new_cardholder(&cardholder, budget, caller.id())
                 .await?;
+            if !recorded {
+                // A "new" contact that is already recorded (the upstream de-duplicated
+                // it, or answered another's id): never taken over by this caller.
+                tracing::error!("the upstream answered a create with a contact already recorded");
+                return Err(ApiError::with_message(
+                    ErrorCode::UpstreamRejected,
+                    "the card-issuance API answered with a contact that already exists; it was not recorded as yours",
+                ));
+            }
         }
         None => tracing::warn!("a created contact came back without its cardholder_id"),
     }

@@ -176,9 +176,14 @@ pub(crate) async fn card_status_batch(
     let results: Vec<Value> = cards
         .iter()
         .map(|card| {
-            let own = records
-                .get(card.as_str())
-                .filter(|r| r.tenant_id == *caller.id());
+            // The single route's rule: the caller's record, of a budget still the
+            // caller's (a budget moved to another program answers for it no more).
+            let own = records.get(card.as_str()).filter(|r| {
+                r.tenant_id == *caller.id()
+                    && r.budget_id
+                        .as_ref()
+                        .is_some_and(|budget| caller.issuer().owns_budget(budget.as_str()))
+            });
             match own {
                 Some(record) => view(card.as_str(), Some(record)),
                 None => json!({"card_id": card.as_str(), "status": "UNKNOWN"}),

@@ -46,8 +46,8 @@ pub enum LiabilityShift {
 }
 
 impl LiabilityShift {
-    /// As the status route, the listing, the events and the redirect have always said
-    /// it: `true`, `false` or `unknown`.
+    /// As the signed redirect says it (a query parameter is text): `true`, `false` or
+    /// `unknown`.
     pub fn as_str(self) -> &'static str {
         match self {
             LiabilityShift::Shifted => "true",
@@ -57,9 +57,15 @@ impl LiabilityShift {
     }
 }
 
+/// In JSON (the status route, the listing, the events) one type everywhere: a boolean,
+/// or `null` while unknown — never a string, whose `"false"` a script would take as true.
 impl Serialize for LiabilityShift {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+        match self {
+            LiabilityShift::Shifted => serializer.serialize_bool(true),
+            LiabilityShift::NotShifted => serializer.serialize_bool(false),
+            LiabilityShift::Unknown => serializer.serialize_none(),
+        }
     }
 }
 

@@ -49,6 +49,18 @@ impl Role {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RegistryDocument {
     pub tenants: Vec<TenantEntry>,
+    /// Ids of tenants offboarded: never used again, so a new tenant never inherits what
+    /// is stored under an old one's id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<RetiredTenant>,
+}
+
+/// A tenant id that was offboarded (a tombstone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredTenant {
+    pub id: String,
+    /// Epoch seconds.
+    pub retired_at: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -288,6 +300,17 @@ impl Registry {
 
     pub fn check(document: RegistryDocument, policy: &RegistryPolicy) -> Result<Self, String> {
         let mut registry = Registry::default();
+        let retired: BTreeSet<&str> = document.retired.iter().map(|r| r.id.as_str()).collect();
+        if let Some(reused) = document
+            .tenants
+            .iter()
+            .find(|t| retired.contains(t.id.as_str()))
+        {
+            return Err(format!(
+                "tenant {}: the id belonged to an offboarded tenant and is never used again",
+                reused.id
+            ));
+        }
         // A budget is one card program's: under two tenants, each could act on the
         // other's cards and contacts.
         let mut budget_owners: HashMap<String, TenantId> = HashMap::new();

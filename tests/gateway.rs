@@ -13,6 +13,7 @@ mod issuer;
 mod issuer_records;
 mod merchant;
 mod privilege;
+mod rotation;
 mod sandbox_cards;
 mod store_contract;
 mod tenants;

@@ -172,10 +172,18 @@ impl GatewayKeys {
             }
             macs.push((key.kid, MacKey::new(key.key.as_bytes())));
         }
-        Ok(Self {
+        let keys = Self {
             data_keys: KeyRing::new(data).map_err(|e| format!("data_encryption_keys: {e}"))?,
             macs: MacKeys::new(macs).map_err(|e| format!("session_mac_keys: {e}"))?,
-        })
+        };
+        // Each instance says which keys it holds, each time it reads them: before a
+        // promotion, the operator sees every instance report the new ids.
+        crate::telemetry::metrics::key_ids_held(&format!(
+            "data:{};mac:{}",
+            keys.data_keys.key_ids().join(","),
+            keys.macs.key_ids().join(",")
+        ));
+        Ok(keys)
     }
 
     /// Seals `value` into the item `record`, bound to `field`: a ciphertext moved

@@ -134,6 +134,12 @@ pub fn replay(operation: &str) {
     emit("Replays", "Count", 1.0, &[("Operation", operation)]);
 }
 
+/// A function instance read a key set holding these key ids (`data:<kids>;mac:<kids>`,
+/// ids only): a promotion waits until every instance reports the new ones.
+pub fn key_ids_held(key_ids: &str) {
+    emit("KeyIdsHeld", "Count", 1.0, &[("KeyIds", key_ids)]);
+}
+
 /// A webhook event's deliveries ended without one getting through (its schedule ran
 /// out, or its message was dead-lettered): the alarm on it pages the operator.
 pub fn delivery_failed() {

@@ -199,82 +199,108 @@ fn change(document: &mut RegistryDocument, command: Command, now: i64) -> Result
             budgets,
             webhook_url,
         } => add_tenant(document, id, roles, origins, budgets, webhook_url),
-        Command::AddApiKey { id } => {
-            let key = keys::api_key();
-            tenant(document, &id)?
-                .api_key_sha256
-                .insert(0, api_key_digest(&key));
-            Ok(format!(
-                "new API key of {id} (shown once; stored as its SHA-256): {key}\n{}",
-                api_gateway_steps(&id, &key)?
-            ))
-        }
-        Command::RemoveApiKey { id, sha256 } => {
-            let tenant = tenant(document, &id)?;
-            let before = tenant.api_key_sha256.len();
-            tenant.api_key_sha256.retain(|d| *d != sha256);
-            if tenant.api_key_sha256.len() == before {
-                return Err(format!("tenant {id} has no API key with that digest"));
-            }
-            Ok(format!(
-                "removed an API key of {id} (also delete it in API Gateway)"
-            ))
-        }
-        Command::AddRedirectKey { id } => {
-            let key = KeyEntry {
-                kid: keys::key_id(&id),
-                secret: keys::redirect_secret(),
-            };
-            let printed = format!(
-                "new redirect key of {id}: kid {} secret {} (shown once; it does not sign yet: give it to the merchant's verifier, then promote-redirect-key --kid {})",
-                key.kid, key.secret, key.kid
-            );
-            merchant(document, &id)?.redirect_keys.push(key);
-            Ok(printed)
-        }
-        Command::PromoteRedirectKey { id, kid } => {
-            let keys = &mut merchant(document, &id)?.redirect_keys;
-            let at = keys
-                .iter()
-                .position(|k| k.kid == kid)
-                .ok_or_else(|| format!("{id} has no redirect key {kid}"))?;
-            let key = keys.remove(at);
-            keys.insert(0, key);
-            Ok(format!(
-                "redirect key {kid} of {id} signs from the functions' next registry read (within SECRETS_TTL_SECS); remove the old one once redirects signed with it are no longer accepted"
-            ))
-        }
-        Command::RemoveRedirectKey { id, kid } => {
-            let keys = &mut merchant(document, &id)?.redirect_keys;
-            let before = keys.len();
-            keys.retain(|k| k.kid != kid);
-            if keys.len() == before {
-                return Err(format!("{id} has no redirect key {kid}"));
-            }
-            Ok(format!("removed redirect key {kid} of {id}"))
-        }
-        Command::RotateWebhookKey { id, role } => {
-            let key = KeyEntry {
-                kid: keys::key_id("wh"),
-                secret: keys::webhook_secret(),
-            };
-            let printed = format!(
-                "new webhook key of {id}: kid {} secret {} (shown once; deliveries carry one signature per key until the old one is removed)",
-                key.kid, key.secret
-            );
-            webhook(document, &id, &role)?.keys.insert(0, key);
-            Ok(printed)
-        }
-        Command::RemoveWebhookKey { id, role, kid } => {
-            let keys = &mut webhook(document, &id, &role)?.keys;
-            let before = keys.len();
-            keys.retain(|k| k.kid != kid);
-            if keys.len() == before {
-                return Err(format!("{id} has no {role} webhook key {kid}"));
-            }
-            Ok(format!("removed webhook key {kid} of {id}"))
-        }
+        Command::AddApiKey { id } => add_api_key(document, &id),
+        Command::RemoveApiKey { id, sha256 } => remove_api_key(document, &id, &sha256),
+        Command::AddRedirectKey { id } => add_redirect_key(document, &id),
+        Command::PromoteRedirectKey { id, kid } => promote_redirect_key(document, &id, &kid),
+        Command::RemoveRedirectKey { id, kid } => remove_key(
+            &mut merchant(document, &id)?.redirect_keys,
+            &id,
+            "redirect",
+            &kid,
+        ),
+        Command::RotateWebhookKey { id, role } => rotate_webhook_key(document, &id, &role),
+        Command::RemoveWebhookKey { id, role, kid } => remove_key(
+            &mut webhook(document, &id, &role)?.keys,
+            &id,
+            &format!("{role} webhook"),
+            &kid,
+        ),
     }
+}
+
+fn add_api_key(document: &mut RegistryDocument, id: &str) -> Result<String, String> {
+    let key = keys::api_key();
+    tenant(document, id)?
+        .api_key_sha256
+        .insert(0, api_key_digest(&key));
+    Ok(format!(
+        "new API key of {id} (shown once; stored as its SHA-256): {key}\n{}",
+        api_gateway_steps(id, &key)?
+    ))
+}
+
+fn remove_api_key(
+    document: &mut RegistryDocument,
+    id: &str,
+    sha256: &str,
+) -> Result<String, String> {
+    let tenant = tenant(document, id)?;
+    let before = tenant.api_key_sha256.len();
+    tenant.api_key_sha256.retain(|d| d != sha256);
+    if tenant.api_key_sha256.len() == before {
+        return Err(format!("tenant {id} has no API key with that digest"));
+    }
+    Ok(format!(
+        "removed an API key of {id} (also delete it in API Gateway)"
+    ))
+}
+
+fn add_redirect_key(document: &mut RegistryDocument, id: &str) -> Result<String, String> {
+    let key = KeyEntry {
+        kid: keys::key_id(id),
+        secret: keys::redirect_secret(),
+    };
+    let printed = format!(
+        "new redirect key of {id}: kid {} secret {} (shown once; it does not sign yet: give it to the merchant's verifier, then promote-redirect-key --kid {})",
+        key.kid, key.secret, key.kid
+    );
+    merchant(document, id)?.redirect_keys.push(key);
+    Ok(printed)
+}
+
+fn promote_redirect_key(
+    document: &mut RegistryDocument,
+    id: &str,
+    kid: &str,
+) -> Result<String, String> {
+    let keys = &mut merchant(document, id)?.redirect_keys;
+    let at = keys
+        .iter()
+        .position(|k| k.kid == kid)
+        .ok_or_else(|| format!("{id} has no redirect key {kid}"))?;
+    let key = keys.remove(at);
+    keys.insert(0, key);
+    Ok(format!(
+        "redirect key {kid} of {id} signs from the functions' next registry read (within SECRETS_TTL_SECS); remove the old one once redirects signed with it are no longer accepted"
+    ))
+}
+
+fn rotate_webhook_key(
+    document: &mut RegistryDocument,
+    id: &str,
+    role: &str,
+) -> Result<String, String> {
+    let key = KeyEntry {
+        kid: keys::key_id("wh"),
+        secret: keys::webhook_secret(),
+    };
+    let printed = format!(
+        "new webhook key of {id}: kid {} secret {} (shown once; deliveries carry one signature per key until the old one is removed)",
+        key.kid, key.secret
+    );
+    webhook(document, id, role)?.keys.insert(0, key);
+    Ok(printed)
+}
+
+/// Removes the key `kid` from one of `id`'s key lists (`what` names it).
+fn remove_key(keys: &mut Vec<KeyEntry>, id: &str, what: &str, kid: &str) -> Result<String, String> {
+    let before = keys.len();
+    keys.retain(|k| k.kid != kid);
+    if keys.len() == before {
+        return Err(format!("{id} has no {what} key {kid}"));
+    }
+    Ok(format!("removed {what} key {kid} of {id}"))
 }
 
 fn add_tenant(

@@ -9,6 +9,7 @@
 //! Secrets Manager hiccup never takes the gateway down, and a removed key stops working at
 //! the first successful re-read.
 
+use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -163,6 +164,25 @@ pub async fn load_all(secrets: &[&dyn Preload]) -> Result<(), SecretError> {
         secret.accept(&texts)?;
     }
     Ok(())
+}
+
+/// A secret value: its `Debug` never shows the value, so a config struct can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 /// What a secret's text is parsed into.

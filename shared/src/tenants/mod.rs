@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::config::Secret;
 use crate::crypto::{MacKey, MacKeys, is_key_id};
 use crate::domain::{BudgetId, CompletionMode, TenantId};
 use crate::redirect::ReturnUrlPolicy;
+use crate::secrets::Secret;
 use crate::secrets::SecretDocument;
 use parts::{Parts, RegistryPart};
 

@@ -297,7 +297,7 @@ test('the library resolves on success and rejects with a reason on failure and o
     const success = await librarySettles(page);
     assert.equal(success.resolved.status, 'authenticated');
     assert.equal(success.resolved.flow, 'challenge');
-    assert.equal(success.resolved.liabilityShift, 'true');
+    assert.equal(success.resolved.liabilityShift, true);
     assert.equal(verify(success.resolved.signed, REDIRECT_KEYS, TENANT).status, 'authenticated');
 
     const failure = await librarySettles(page, { code: '0000' });
@@ -397,7 +397,7 @@ test('frictionless in every completion mode: no challenge, the outcome from the 
       const reference = new URL(page.url()).searchParams.get('reference_code');
       const [webhook] = await webhooksFor(reference);
       assert.equal(webhook.event.data.flow, 'frictionless', mode);
-      assert.equal(webhook.event.data.liability_shift, 'true', mode);
+      assert.equal(webhook.event.data.liability_shift, true, mode);
     }
   });
 });

@@ -20,15 +20,18 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 mod cardinal;
+pub mod cards;
 pub mod faults;
+pub mod ids;
+mod injection;
 mod issuance;
 pub mod jwt;
 pub mod payer_auth;
 pub mod server;
 pub mod state;
 
+pub use cards::{TEST_CARDS, TestCard};
 pub use faults::{Fault, FaultRule, RecordedCall};
-pub use payer_auth::{TEST_CARDS, TestCard};
 pub use state::{ChallengeStatus, SandboxConfig, SandboxState};
 
 /// The whole sandbox as one router.
@@ -38,7 +41,7 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         .merge(cardinal::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            faults::record_and_inject,
+            injection::record_and_inject,
         ));
     let admin = Router::new()
         .route("/__sandbox/calls", get(list_calls).delete(clear_calls))

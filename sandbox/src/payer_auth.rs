@@ -12,190 +12,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use crate::cards::{Flow, Outcome, TestCard, commerce_indicator, no, test_card};
+use crate::ids::{Ids, derived};
 use crate::jwt;
 use crate::state::{Challenge, ChallengeStatus, SandboxState};
-
-/// A 3DS result as the issuer would give it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
-    pub successful: bool,
-    pub pares_status: &'static str,
-    /// ECI (for Mastercard the `eci_raw`; Mastercard returns no `eci`).
-    pub eci: &'static str,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// Enroll decides: no challenge.
-    Frictionless(Outcome),
-    /// Enroll answers `Pending_authentication`; validate gives this after the
-    /// cardholder passes the challenge.
-    StepUp(Outcome),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TestCard {
-    pub number: &'static str,
-    pub network: &'static str,
-    pub scenario: &'static str,
-    pub flow: Flow,
-}
-
-const fn ok(pares_status: &'static str, eci: &'static str) -> Outcome {
-    Outcome {
-        successful: true,
-        pares_status,
-        eci,
-    }
-}
-
-const fn no(pares_status: &'static str, eci: &'static str) -> Outcome {
-    Outcome {
-        successful: false,
-        pares_status,
-        eci,
-    }
-}
-
-macro_rules! card {
-    ($number:literal, $network:literal, $scenario:literal, $flow:expr) => {
-        TestCard {
-            number: $number,
-            network: $network,
-            scenario: $scenario,
-            flow: $flow,
-        }
-    };
-}
-
-/// The Cardinal/Cybersource 3DS 2.2 sandbox cards (upstream-apis.md C.7). Any expiry in
-/// the future works.
-pub static TEST_CARDS: &[TestCard] = &[
-    card!(
-        "4000000000002701",
-        "VISA",
-        "frictionless success",
-        Flow::Frictionless(ok("Y", "05"))
-    ),
-    card!(
-        "4000000000002925",
-        "VISA",
-        "frictionless failed",
-        Flow::Frictionless(no("N", "07"))
-    ),
-    card!(
-        "4000000000002719",
-        "VISA",
-        "frictionless attempts",
-        Flow::Frictionless(ok("A", "06"))
-    ),
-    card!(
-        "4000000000002313",
-        "VISA",
-        "frictionless unavailable",
-        Flow::Frictionless(no("U", "07"))
-    ),
-    card!(
-        "4000000000002537",
-        "VISA",
-        "frictionless rejected",
-        Flow::Frictionless(no("R", "07"))
-    ),
-    card!(
-        "4000000000002503",
-        "VISA",
-        "step-up success",
-        Flow::StepUp(ok("Y", "05"))
-    ),
-    card!(
-        "4000000000002370",
-        "VISA",
-        "step-up failed",
-        Flow::StepUp(no("N", "07"))
-    ),
-    card!(
-        "4000000000002420",
-        "VISA",
-        "step-up unavailable",
-        Flow::StepUp(ok("U", "07"))
-    ),
-    card!(
-        "5200000000002235",
-        "MASTERCARD",
-        "frictionless success",
-        Flow::Frictionless(ok("Y", "02"))
-    ),
-    card!(
-        "5200000000002276",
-        "MASTERCARD",
-        "frictionless failed",
-        Flow::Frictionless(no("N", "00"))
-    ),
-    card!(
-        "5200000000002151",
-        "MASTERCARD",
-        "step-up success",
-        Flow::StepUp(ok("Y", "02"))
-    ),
-    card!(
-        "5200000000002490",
-        "MASTERCARD",
-        "step-up failed",
-        Flow::StepUp(no("N", "00"))
-    ),
-    card!(
-        "5200000000002664",
-        "MASTERCARD",
-        "step-up unavailable",
-        Flow::StepUp(ok("U", "00"))
-    ),
-    card!(
-        "340000000002534",
-        "AMEX",
-        "step-up success",
-        Flow::StepUp(ok("Y", "05"))
-    ),
-    card!(
-        "340000000002237",
-        "AMEX",
-        "frictionless failed",
-        Flow::Frictionless(no("N", "07"))
-    ),
-];
-
-static GENERIC: [TestCard; 3] = [
-    card!(
-        "",
-        "VISA",
-        "enrolled, frictionless success",
-        Flow::Frictionless(ok("Y", "05"))
-    ),
-    card!(
-        "",
-        "MASTERCARD",
-        "enrolled, frictionless success",
-        Flow::Frictionless(ok("Y", "02"))
-    ),
-    card!(
-        "",
-        "AMEX",
-        "enrolled, frictionless success",
-        Flow::Frictionless(ok("Y", "05"))
-    ),
-];
-
-/// The test card for a number; other numbers (and token expressions) authenticate
-/// frictionlessly.
-pub fn test_card(number: &str) -> &'static TestCard {
-    if let Some(card) = TEST_CARDS.iter().find(|c| c.number == number) {
-        return card;
-    }
-    match number.as_bytes().first() {
-        Some(b'5' | b'2') => &GENERIC[1],
-        Some(b'3') => &GENERIC[2],
-        _ => &GENERIC[0],
-    }
-}
 
 pub fn routes() -> Router<Arc<SandboxState>> {
     Router::new()
@@ -230,13 +50,6 @@ fn alnum(n: usize) -> String {
 
 fn random_b64(bytes: usize) -> String {
     STANDARD.encode((0..bytes).map(|_| fastrand::u8(..)).collect::<Vec<_>>())
-}
-
-/// SHA-256 of `purpose` and `seed`, hex.
-fn derived(purpose: &str, seed: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("{purpose}:{seed}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Setup's device-data reference: random, or derived from the reference code.
@@ -329,32 +142,36 @@ fn transaction_info(kind: &str, reference_code: &str, status: &str) -> Value {
     })
 }
 
-fn commerce_indicator(network: &str, outcome: &Outcome) -> &'static str {
-    match (network, outcome.successful, outcome.pares_status) {
-        ("MASTERCARD", true, _) => "spa",
-        ("AMEX", true, "A") => "aesk_attempted",
-        ("AMEX", true, _) => "aesk",
-        (_, true, "A") => "vbv_attempted",
-        (_, true, _) => "vbv",
-        _ => "internet",
+/// The authentication's identifiers: random, or derived from the reference code
+/// (`--deterministic-ids`).
+fn ids_for(state: &SandboxState, reference_code: &str) -> Ids {
+    if state.config.deterministic_ids {
+        Ids::derived_from(reference_code)
+    } else {
+        Ids::random()
     }
 }
 
-/// `consumer_auth_info` for a decided authentication, in the seed's field names.
-fn decided_auth_info(card: &TestCard, outcome: &Outcome, tid: &str, ids: [&str; 3]) -> Value {
-    let mut info = json!({
-        "eci_raw": outcome.eci,
+/// The common fields of every `consumer_auth_info` (seed: "all scenarios").
+fn auth_info(ids: &Ids, tid: &str) -> Value {
+    json!({
         "token": random_b64(40),
-        "commerce_indicator": commerce_indicator(card.network, outcome),
-        "pares_status": outcome.pares_status,
-        "veres_enrolled": "Y",
-        "acs_transaction_id": ids[0],
+        "acs_transaction_id": ids.acs_transaction_id,
         "authentication_transaction_id": tid,
         "specificationVersion": "2.2.0",
-        "tree_dss_server_transaction_id": ids[1],
-        "directory_server_transaction_id": ids[2],
-        "acs_reference_number": "Cardinal ACS",
-    });
+        "tree_dss_server_transaction_id": ids.three_ds_server_transaction_id,
+        "directory_server_transaction_id": ids.directory_server_transaction_id,
+        "acs_reference_number": Ids::ACS_REFERENCE_NUMBER,
+    })
+}
+
+/// `consumer_auth_info` for a decided authentication, in the seed's field names.
+fn decided_auth_info(card: &TestCard, outcome: &Outcome, tid: &str, ids: &Ids) -> Value {
+    let mut info = auth_info(ids, tid);
+    info["eci_raw"] = json!(outcome.eci);
+    info["commerce_indicator"] = json!(commerce_indicator(card.network, outcome));
+    info["pares_status"] = json!(outcome.pares_status);
+    info["veres_enrolled"] = json!("Y");
     // Mastercard returns only eci_raw.
     if card.network != "MASTERCARD" {
         info["eci"] = json!(outcome.eci);
@@ -366,8 +183,8 @@ fn decided_auth_info(card: &TestCard, outcome: &Outcome, tid: &str, ids: [&str; 
             info["xid"] = json!(cavv);
         }
     }
-    if !outcome.successful {
-        info["signed_pares_status_reason"] = json!("01");
+    if let Some(reason) = outcome.reason() {
+        info["signed_pares_status_reason"] = json!(reason);
     }
     info
 }
@@ -455,90 +272,86 @@ async fn enroll(
     }
     let card = test_card(&number);
     let tid = transaction_id_for(&state, &reference_code);
-    let ids = [
-        uuid::Uuid::new_v4().to_string(),
-        uuid::Uuid::new_v4().to_string(),
-        uuid::Uuid::new_v4().to_string(),
-    ];
-    let ids_ref = [ids[0].as_str(), ids[1].as_str(), ids[2].as_str()];
-    match card.flow {
-        Flow::Frictionless(outcome) => {
-            let message = if outcome.successful {
-                "Check enroll successful, authentication succeded"
-            } else {
-                "Check enroll successful, authentication failed"
-            };
-            Ok(Json(json!({
-                "status": "success",
-                "message": message,
-                "data": {
-                    "transaction_info": transaction_info("check_enroll_response", &reference_code, status_of(&outcome)),
-                    "card": card_info(card, &number),
-                    "consumer_auth_info": decided_auth_info(card, &outcome, &tid, ids_ref),
-                }
-            }))
-            .into_response())
+    let ids = ids_for(&state, &reference_code);
+    let data = match card.flow {
+        Flow::Frictionless(outcome) => json!({
+            "transaction_info": transaction_info("check_enroll_response", &reference_code, status_of(&outcome)),
+            "card": card_info(card, &number),
+            "consumer_auth_info": decided_auth_info(card, &outcome, &tid, &ids),
+        }),
+        Flow::StepUp(_) => step_up(&state, &body, card, &number, &reference_code, &tid, ids),
+    };
+    let message = match card.flow {
+        Flow::Frictionless(outcome) if outcome.successful => {
+            "Check enroll successful, authentication succeded"
         }
-        Flow::StepUp(_) => {
-            let return_url = str_at(&body, "/authentication/return_url")
-                .unwrap_or_default()
-                .to_owned();
-            let creq = json!({"messageType": "CReq", "messageVersion": "2.2.0", "threeDSServerTransID": ids[1], "acsTransID": ids[0], "challengeWindowSize": "02"});
-            let pareq = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(creq.to_string());
-            let acs_url = format!("{}/MerchantACSWeb/creq.jsp", state.base_url);
-            let iat = chrono::Utc::now().timestamp();
-            let access_token = jwt::sign(
-                &state.jwt_secret,
-                &json!({"jti": uuid::Uuid::new_v4().to_string(), "iat": iat, "exp": iat + 600,
-                        "iss": "sandbox-api-key-id", "OrgUnitId": "sandbox-org-unit",
-                        "ReturnUrl": return_url, "ReferenceId": reference_id,
-                        "Payload": {"ACSUrl": acs_url, "Payload": pareq, "TransactionId": tid},
-                        "ObjectifyPayload": true}),
-            );
-            state.payer.lock().unwrap().challenges.insert(
-                tid.clone(),
-                Challenge {
-                    reference_code: reference_code.clone(),
-                    card,
-                    bin: number.get(..6).unwrap_or(&number).to_owned(),
-                    return_url,
-                    status: ChallengeStatus::Pending,
-                    acs_transaction_id: ids[0].clone(),
-                    server_transaction_id: ids[1].clone(),
-                    ds_transaction_id: ids[2].clone(),
-                },
-            );
-            Ok(Json(json!({
-                "status": "success",
-                "message": "Check enroll successful, authentication pending",
-                "data": {
-                    "transaction_info": transaction_info("check_enroll_response", &reference_code, "Pending_authentication"),
-                    "card": card_info(card, &number),
-                    "consumer_auth_info": {
-                        "token": random_b64(40),
-                        "acs_transaction_id": ids[0],
-                        "authentication_transaction_id": tid,
-                        "specificationVersion": "2.2.0",
-                        "tree_dss_server_transaction_id": ids[1],
-                        "directory_server_transaction_id": ids[2],
-                        "acs_reference_number": "Cardinal ACS",
-                        "pares_status": "C",
-                        "veres_enrolled": "Y",
-                        "acs_url": acs_url,
-                        "challenge_required": "Y",
-                        "pareq": pareq,
-                        "stepup_url": format!("{}/V2/Cruise/StepUp", state.base_url),
-                        "access_token": access_token,
-                    },
-                    "error": {
-                        "reason": "CONSUMER_AUTHENTICATION_REQUIRED",
-                        "message": "The cardholder is enrolled in Payer Authentication. Please authenticate the cardholder before continuing with the transaction."
-                    }
-                }
-            }))
-            .into_response())
-        }
+        Flow::Frictionless(_) => "Check enroll successful, authentication failed",
+        Flow::StepUp(_) => "Check enroll successful, authentication pending",
+    };
+    Ok(Json(json!({"status": "success", "message": message, "data": data})).into_response())
+}
+
+/// A challenge: recorded for the step-up pages and validate, answered pending.
+fn step_up(
+    state: &SandboxState,
+    body: &Value,
+    card: &'static TestCard,
+    number: &str,
+    reference_code: &str,
+    tid: &str,
+    ids: Ids,
+) -> Value {
+    let return_url = str_at(body, "/authentication/return_url")
+        .unwrap_or_default()
+        .to_owned();
+    let reference_id = str_at(body, "/authentication/reference_id").unwrap_or_default();
+    let creq = json!({"messageType": "CReq", "messageVersion": "2.2.0", "threeDSServerTransID": ids.three_ds_server_transaction_id, "acsTransID": ids.acs_transaction_id, "challengeWindowSize": "02"});
+    let pareq = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(creq.to_string());
+    let acs_url = format!("{}/MerchantACSWeb/creq.jsp", state.base_url);
+    let iat = chrono::Utc::now().timestamp();
+    let access_token = jwt::sign(
+        &state.jwt_secret,
+        &json!({"jti": uuid::Uuid::new_v4().to_string(), "iat": iat, "exp": iat + 600,
+                "iss": "sandbox-api-key-id", "OrgUnitId": "sandbox-org-unit",
+                "ReturnUrl": return_url, "ReferenceId": reference_id,
+                "Payload": {"ACSUrl": acs_url, "Payload": pareq, "TransactionId": tid},
+                "ObjectifyPayload": true}),
+    );
+    let mut info = auth_info(&ids, tid);
+    for (field, value) in [
+        ("pares_status", json!("C")),
+        ("veres_enrolled", json!("Y")),
+        ("acs_url", json!(acs_url)),
+        ("challenge_required", json!("Y")),
+        ("pareq", json!(pareq)),
+        (
+            "stepup_url",
+            json!(format!("{}/V2/Cruise/StepUp", state.base_url)),
+        ),
+        ("access_token", json!(access_token)),
+    ] {
+        info[field] = value;
     }
+    state.payer.lock().unwrap().challenges.insert(
+        tid.to_owned(),
+        Challenge {
+            reference_code: reference_code.to_owned(),
+            card,
+            bin: number.get(..6).unwrap_or(number).to_owned(),
+            return_url,
+            status: ChallengeStatus::Pending,
+            ids,
+        },
+    );
+    json!({
+        "transaction_info": transaction_info("check_enroll_response", reference_code, "Pending_authentication"),
+        "card": card_info(card, number),
+        "consumer_auth_info": info,
+        "error": {
+            "reason": "CONSUMER_AUTHENTICATION_REQUIRED",
+            "message": "The cardholder is enrolled in Payer Authentication. Please authenticate the cardholder before continuing with the transaction."
+        }
+    })
 }
 
 async fn validate(
@@ -588,12 +401,7 @@ async fn validate(
         ChallengeStatus::Failed => (no("N", failed_eci), false),
         ChallengeStatus::Cancelled => (no("N", failed_eci), true),
     };
-    let ids = [
-        challenge.acs_transaction_id.as_str(),
-        challenge.server_transaction_id.as_str(),
-        challenge.ds_transaction_id.as_str(),
-    ];
-    let mut info = decided_auth_info(challenge.card, &outcome, tid, ids);
+    let mut info = decided_auth_info(challenge.card, &outcome, tid, &challenge.ids);
     info["authentication_result"] = json!(if outcome.successful { "0" } else { "9" });
     info["authentication_status_msg"] = json!(if outcome.successful {
         "Success"

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::cards::TestCard;
 use crate::faults::{Fault, FaultRule, RecordedCall};
-use crate::payer_auth::TestCard;
 
 /// Credentials and knobs. The defaults are the documented sandbox credentials.
 #[derive(Debug, Clone)]
@@ -230,9 +230,8 @@ pub struct Challenge {
     pub bin: String,
     pub return_url: String,
     pub status: ChallengeStatus,
-    pub acs_transaction_id: String,
-    pub ds_transaction_id: String,
-    pub server_transaction_id: String,
+    /// The authentication's identifiers, the same in validate's answer.
+    pub ids: crate::ids::Ids,
 }
 
 /// The payer-authentication side: setups and challenges.

@@ -2,6 +2,7 @@
 //! command (`scripts/test.sh`) runs them again against DynamoDB (`moto_server`).
 
 mod abandoned;
+mod authorization;
 mod callback;
 mod capacity;
 mod completion;

@@ -247,8 +247,13 @@ fn challenge_pending(now: i64, sealed: &gateway::crypto::SealedData) -> Transiti
             completion: Default::default(),
             merchant_return_url: "https://shop.example/r".into(),
             sealed_payment_data: sealed.clone(),
+            enrollment_result: Default::default(),
         },
         card: Default::default(),
+        amount: gateway::domain::Amount {
+            total_amount: "10.50".into(),
+            currency: "USD".into(),
+        },
         response: sealed.clone(),
         now_ms: now,
         expires_at: now / 1000 + 3600,

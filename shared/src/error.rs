@@ -89,6 +89,9 @@ error_codes! {
     NoChallengePending = ("NO_CHALLENGE_PENDING", 409, "this authentication has no challenge to validate"),
     AuthenticationExpired = ("AUTHENTICATION_EXPIRED", 409, "the challenge deadline passed before validation"),
     AuthenticationCanceled = ("AUTHENTICATION_CANCELED", 409, "the merchant canceled this authentication"),
+    /// Only an authenticated result can be taken to an authorization.
+    AuthenticationNotUsable = ("AUTHENTICATION_NOT_USABLE", 409, "only an authenticated result can be consumed"),
+    AuthenticationAlreadyConsumed = ("AUTHENTICATION_ALREADY_CONSUMED", 409, "this authentication was already used for an authorization"),
     SessionSuperseded = ("SESSION_SUPERSEDED", 409, "the session changed while the upstream call was in flight; retry the request"),
     NoWebhookEndpoint = ("NO_WEBHOOK_ENDPOINT", 409, "the tenant has no webhook endpoint for this event"),
     RedeliveryInProgress = ("REDELIVERY_IN_PROGRESS", 409, "a redelivery of this event is queued and not yet attempted"),

@@ -55,6 +55,10 @@ impl IdempotencyKey {
         Ok(Self(value.to_owned()))
     }
 
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// From a request's headers; `None` when the client sent none.
     pub fn from_headers(headers: &http::HeaderMap) -> Result<Option<Self>, FieldError> {
         match headers.get(Self::HEADER) {

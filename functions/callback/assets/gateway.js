@@ -101,6 +101,11 @@
       // A boolean, or null while unknown (the redirect's text "false" must never read as true).
       liabilityShift: { true: true, false: false }[result.liability_shift] ?? null,
       eci: result.eci || null,
+      // What Mastercard requires in the authorization with the ECI; the CAVV is fetched
+      // by the merchant's backend from `details` (the status route), never put in a URL.
+      directoryServerTransactionId: result.directory_server_transaction_id || null,
+      specificationVersion: result.specification_version || null,
+      details: result.details || null,
       referenceCode: result.reference_code,
       tenant: result.tenant,
       signed: signed

@@ -33,7 +33,7 @@ impl CallbackApp {
         self.complete(
             session,
             tenant,
-            outcome.redirect_params(),
+            outcome.redirect_params(session.reference_code.as_str()),
             session.updated_at / 1000,
         )
     }

@@ -29,7 +29,13 @@ pub(crate) async fn cancel(
     let current = match merchant.sessions.cancel(&session_ref).await? {
         Recorded::Done(canceled) => {
             tracing::info!("challenge canceled by the merchant");
-            let answer = view(&app, &session_ref, &canceled, "Authentication canceled");
+            let answer = view(
+                &app,
+                &session_ref,
+                &canceled,
+                "Authentication canceled",
+                None,
+            );
             return answer.await.map(IntoResponse::into_response);
         }
         Recorded::Refused(None) => return Err(ErrorCode::SessionNotFound.into()),
@@ -37,7 +43,14 @@ pub(crate) async fn cancel(
     };
     match current.effective_state(now) {
         SessionState::Canceled => {
-            let Json(body) = view(&app, &session_ref, &current, "Authentication canceled").await?;
+            let Json(body) = view(
+                &app,
+                &session_ref,
+                &current,
+                "Authentication canceled",
+                None,
+            )
+            .await?;
             Ok(gateway::http::replayed(body))
         }
         SessionState::Validating => Err(ApiError::with_message(

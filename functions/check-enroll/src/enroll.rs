@@ -72,10 +72,19 @@ pub(crate) async fn check_enroll(
         }
     };
     let completion_mode = request.completion.unwrap_or(caller.merchant().completion);
-    let outcome = record_decision(&app, &keys, &held, &request, decision, completion_mode);
+    let outcome = record_decision(
+        &app,
+        &keys,
+        &held,
+        &request,
+        &answer,
+        decision,
+        completion_mode,
+    );
     let complete = Transition::CompleteEnrollment {
         claim_id: held.claim_id.clone(),
         card: request.card_summary().merged_with(answer.card_summary()),
+        amount: request.authenticated_amount(),
         response: StoredAnswer::Enroll.seal(&keys, &session, &answer.body),
         now_ms: merchant.now_ms(),
         expires_at: outcome.1,
@@ -146,6 +155,7 @@ fn record_decision(
     keys: &GatewayKeys,
     held: &HeldSession,
     request: &ValidCheckEnroll,
+    answer: &PayerAuthAnswer,
     decision: EnrollmentDecision,
     completion: gateway::domain::CompletionMode,
 ) -> (EnrollmentOutcome, i64) {
@@ -156,7 +166,7 @@ fn record_decision(
         (
             EnrollmentOutcome::Final {
                 state,
-                result: seal_result(keys, &record_key, result),
+                result: Box::new(seal_result(keys, &record_key, result)),
             },
             sessions.record_expiry(now),
         )
@@ -181,6 +191,7 @@ fn record_decision(
                         "payment_data",
                         &request.payment_data(),
                     ),
+                    enrollment_result: Box::new(answer.result()),
                 },
                 deadline / 1000 + PENDING_RECORD_MARGIN_SECS,
             )

@@ -1,6 +1,6 @@
 //! The check-enroll function (merchant side): drop-in setup, check enroll and validate of
 //! the payer-authentication API, with the authentication session kept in the store; the
-//! status and the cancel of a stored authentication. The merchant's checkout path, and
+//! status, the cancel and the single use (consume) of a stored authentication. The merchant's checkout path, and
 //! nothing that lists (the history function does).
 //!
 //! [`build`] is the one composition root: the Lambda main, the local stack and the tests
@@ -25,6 +25,7 @@ use gateway::tenants::parts::RegistryPart;
 use url::Url;
 
 mod cancel;
+mod consume;
 mod enroll;
 mod setup;
 mod status;
@@ -110,6 +111,7 @@ const CHECK_ENROLL: &str = "/v1/risk/authentication/enroll";
 const VALIDATE: &str = "/v1/risk/authentication/validate";
 const STATUS: &str = "/v1/risk/authentication/{reference_code}";
 const CANCEL: &str = "/v1/risk/authentication/{reference_code}/cancel";
+const CONSUME: &str = "/v1/risk/authentication/{reference_code}/consume";
 
 /// The function's route table.
 fn route_list() -> Vec<Route<State>> {
@@ -119,6 +121,7 @@ fn route_list() -> Vec<Route<State>> {
         Route::post(VALIDATE, validate::merchant_validate),
         Route::get(STATUS, status::status),
         Route::post(CANCEL, cancel::cancel),
+        Route::post(CONSUME, consume::consume),
     ]
 }
 

@@ -1,12 +1,16 @@
 //! `GET /v1/risk/authentication/{reference_code}`: the stored state and result of an
-//! authentication, as the merchant may see it.
+//! authentication, as the merchant may see it: every result field of check enroll and
+//! validate, whether (and by which order) it was used, and — once authenticated — its
+//! `authorization` view, also in an acquirer's external-3DS fields on request
+//! (`?format=stripe|adyen|cybersource`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use gateway::clock::rfc3339;
-use gateway::domain::{CardSummary, ReferenceCode};
+use gateway::domain::{Amount, CardSummary, ReferenceCode};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::MerchantCaller;
+use gateway::session::authorization::{AcquirerFormat, Authorization};
 use gateway::session::outcome::{LiabilityShift, Reason};
 use gateway::session::sealing::{OpenedResult, open_result};
 use gateway::session::{AuthenticationSession, Expired, Flow, Outcome, SessionRef, SessionState};
@@ -20,9 +24,11 @@ pub(crate) async fn status(
     State(app): State<AppState>,
     caller: MerchantCaller,
     Path(reference): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let merchant = &app.merchant;
     let reference = ReferenceCode::parse("reference_code", &reference)?;
+    let format = format_of(query.as_deref())?;
     note_reference(reference.as_str());
     let session_ref = SessionRef::new(caller.id().clone(), reference);
     let session = merchant
@@ -31,7 +37,18 @@ pub(crate) async fn status(
         .await?
         .ok_or(ApiError::of(ErrorCode::SessionNotFound))?;
     let session = settle_expiry(&app, &session_ref, session).await;
-    view(&app, &session_ref, &session, "Authentication found").await
+    view(&app, &session_ref, &session, "Authentication found", format).await
+}
+
+/// The acquirer format a query asks for (`format=stripe|adyen|cybersource`), if any.
+pub(crate) fn format_of(query: Option<&str>) -> Result<Option<AcquirerFormat>, ApiError> {
+    let asked = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(name, _)| name == "format")
+        .map(|(_, value)| value.into_owned());
+    match asked {
+        None => Ok(None),
+        Some(value) => Ok(Some(AcquirerFormat::parse("format", &value)?)),
+    }
 }
 
 /// The status route's answer for `session` as it stands now. CAVV and XID are sealed at
@@ -41,14 +58,26 @@ pub(crate) async fn view(
     session_ref: &SessionRef,
     session: &AuthenticationSession,
     message: &str,
+    format: Option<AcquirerFormat>,
 ) -> Result<Json<Value>, ApiError> {
     let keys = app.merchant.keys().await?;
     let opened = open_result(&keys, &session_ref.key(), session);
-    let outcome = Outcome::at(session, app.merchant.now_ms());
+    let now = app.merchant.now_ms();
+    let outcome = Outcome::at(session, now);
+    let authorization = Authorization::of(session, opened.as_ref(), now);
+    let mut data = serde_json::to_value(StatusView::of(session, &outcome, opened.as_ref()))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    data["authorization"] = json!(authorization);
+    if let Some(format) = format {
+        data["external_3ds"] = json!({
+            "format": format.as_str(),
+            "fields": authorization.as_ref().map(|a| format.render(a)),
+        });
+    }
     Ok(Json(json!({
         "status": "success",
         "message": message,
-        "data": StatusView::of(session, &outcome, opened.as_ref()),
+        "data": data,
     })))
 }
 
@@ -98,8 +127,20 @@ struct StatusView<'a> {
     /// Why it did not succeed (failed, expired, canceled); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<Reason>,
-    /// `true`, `false`, or `unknown` while (or when never) decided.
+    /// `true`, `false`, or `null` while (or when never) decided.
     liability_shift: LiabilityShift,
+    /// The amount and currency check enroll authenticated.
+    authenticated_amount: Option<Amount>,
+    /// When, and by which order, the result was used; `null` while unused.
+    consumption: Option<ConsumptionView<'a>>,
+}
+
+/// A consumption as the merchant sees it (never the digests it keeps).
+#[derive(Serialize)]
+struct ConsumptionView<'a> {
+    consumed_at: String,
+    order_id: Option<&'a str>,
+    amount: Option<&'a Amount>,
 }
 
 /// BIN, last four and network, each `null` when unknown.
@@ -122,6 +163,10 @@ struct AuthenticationView<'a> {
     authentication_transaction_id: Option<&'a str>,
     specification_version: Option<&'a str>,
     signed_pares_status_reason: Option<&'a str>,
+    tree_dss_server_transaction_id: Option<&'a str>,
+    directory_server_transaction_id: Option<&'a str>,
+    acs_transaction_id: Option<&'a str>,
+    acs_reference_number: Option<&'a str>,
     liability_shift: bool,
     /// `not_available` when the sealed CAVV and XID could not be opened (they are then
     /// absent, never an error).
@@ -168,12 +213,22 @@ impl<'a> StatusView<'a> {
                 authentication_transaction_id: r.authentication_transaction_id.as_deref(),
                 specification_version: r.specification_version.as_deref(),
                 signed_pares_status_reason: r.signed_pares_status_reason.as_deref(),
+                tree_dss_server_transaction_id: r.tree_dss_server_transaction_id.as_deref(),
+                directory_server_transaction_id: r.directory_server_transaction_id.as_deref(),
+                acs_transaction_id: r.acs_transaction_id.as_deref(),
+                acs_reference_number: r.acs_reference_number.as_deref(),
                 liability_shift: r.liability_shift(network),
                 authentication_values: unavailable.then_some("not_available"),
             }),
             flow: outcome.flow,
             reason: outcome.reason,
             liability_shift: outcome.liability_shift,
+            authenticated_amount: session.authenticated_amount(),
+            consumption: session.consumption.as_ref().map(|c| ConsumptionView {
+                consumed_at: rfc3339(c.consumed_at),
+                order_id: c.order_id.as_deref(),
+                amount: c.amount.as_ref(),
+            }),
         }
     }
 }

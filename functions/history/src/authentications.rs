@@ -75,5 +75,11 @@ fn summary(session: &AuthenticationSession, now: i64) -> Value {
         "created_at": rfc3339(session.created_at),
         "updated_at": rfc3339(session.updated_at),
         "network": session.card.as_ref().and_then(|c| c.network.clone()),
+        "eci": outcome.eci,
+        "directory_server_transaction_id": outcome.directory_server_transaction_id,
+        "specification_version": outcome.specification_version,
+        "authenticated_amount": session.authenticated_amount(),
+        // Used for an authorization (single use): when; `null` while unused.
+        "consumed_at": session.consumption.as_ref().map(|c| rfc3339(c.consumed_at)),
     })
 }

@@ -9,4 +9,4 @@ mod outcome;
 pub use card::{CardNumber, CardSummary, Expiry, Pan, card_network, luhn_valid};
 pub use field::{Check, FieldError};
 pub use ids::{BudgetId, CardId, CardholderId, ReferenceCode, TenantId, TransactionId};
-pub use outcome::{AuthenticationResult, CompletionMode, Flow};
+pub use outcome::{Amount, AuthenticationResult, CompletionMode, Flow};

@@ -87,9 +87,50 @@ pub struct AuthenticationResult {
     pub specification_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_pares_status_reason: Option<String>,
+    /// The 3DS server's transaction id (the seed's name, `tree_dss_server_transaction_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_dss_server_transaction_id: Option<String>,
+    /// The directory server's transaction id: Mastercard requires it (with the version)
+    /// in the authorization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_server_transaction_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acs_transaction_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acs_reference_number: Option<String>,
 }
 
 impl AuthenticationResult {
+    /// The result of a challenge: validate's answer, with what only check enroll said
+    /// filled in (the transaction ids, the ACS reference number, the enrollment status
+    /// and the version), so a challenge ends with every field a frictionless outcome has.
+    /// The decision's own fields (statuses, ECI, CAVV) are validate's alone.
+    pub fn completing(self, enrollment: &AuthenticationResult) -> Self {
+        let or = |ours: Option<String>, theirs: &Option<String>| ours.or_else(|| theirs.clone());
+        Self {
+            veres_enrolled: or(self.veres_enrolled, &enrollment.veres_enrolled),
+            specification_version: or(
+                self.specification_version,
+                &enrollment.specification_version,
+            ),
+            tree_dss_server_transaction_id: or(
+                self.tree_dss_server_transaction_id,
+                &enrollment.tree_dss_server_transaction_id,
+            ),
+            directory_server_transaction_id: or(
+                self.directory_server_transaction_id,
+                &enrollment.directory_server_transaction_id,
+            ),
+            acs_transaction_id: or(self.acs_transaction_id, &enrollment.acs_transaction_id),
+            acs_reference_number: or(self.acs_reference_number, &enrollment.acs_reference_number),
+            authentication_transaction_id: or(
+                self.authentication_transaction_id,
+                &enrollment.authentication_transaction_id,
+            ),
+            ..self
+        }
+    }
+
     /// Liability shift per the check-enroll documentation's ECI table: Visa/Amex (and the
     /// other non-Mastercard schemes) 05 or 06; Mastercard 01 or 02, read from `eci_raw`
     /// (Mastercard returns only `eci_raw`).
@@ -127,5 +168,69 @@ mod tests {
         // A Mastercard "05" is not a Visa 05.
         assert!(!result(Some("05"), Some("05")).liability_shift(Some("MASTERCARD")));
         assert!(!result(None, None).liability_shift(Some("VISA")));
+    }
+}
+
+/// An amount and its currency, as the merchant sent them (the amount a check enroll
+/// authenticated, `order_info.amount_details`; the amount of an order that uses it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Amount {
+    pub total_amount: String,
+    pub currency: String,
+}
+
+impl Amount {
+    /// The amount in thousandths of the currency unit (amounts have at most three
+    /// decimals), to compare: `None` for an amount that is not a decimal of at most three
+    /// decimals or that is beyond `i64` (a quintillion units).
+    pub fn thousandths(&self) -> Option<i64> {
+        let (whole, fraction) = self
+            .total_amount
+            .split_once('.')
+            .unwrap_or((&self.total_amount, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || fraction.len() > 3 || !digits(whole) || !digits(fraction) {
+            return None;
+        }
+        let whole: i64 = whole.parse().ok()?;
+        let fraction: i64 = format!("{fraction:0<3}").parse().ok()?;
+        whole.checked_mul(1000)?.checked_add(fraction)
+    }
+
+    /// Whether `asked` is within this amount, in its currency.
+    pub fn covers(&self, asked: &Amount) -> bool {
+        match (asked.thousandths(), self.thousandths()) {
+            (Some(asked_thousandths), Some(ours)) => {
+                asked.currency == self.currency && asked_thousandths <= ours
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod amount_tests {
+    use super::*;
+
+    fn amount(total_amount: &str, currency: &str) -> Amount {
+        Amount {
+            total_amount: total_amount.into(),
+            currency: currency.into(),
+        }
+    }
+
+    #[test]
+    fn an_amount_is_covered_up_to_what_was_authenticated_in_its_currency() {
+        let authenticated = amount("10.50", "USD");
+        assert!(authenticated.covers(&amount("10.5", "USD")));
+        assert!(authenticated.covers(&amount("10.499", "USD")));
+        assert!(authenticated.covers(&amount("1", "USD")));
+        assert!(!authenticated.covers(&amount("10.501", "USD")));
+        assert!(!authenticated.covers(&amount("11", "USD")));
+        assert!(!authenticated.covers(&amount("10", "EUR")));
+        assert!(!authenticated.covers(&amount("ten", "USD")));
+        assert!(!authenticated.covers(&amount("-1", "USD")));
+        assert_eq!(amount("1000", "MXN").thousandths(), Some(1_000_000));
+        assert_eq!(amount("99999999999999999", "MXN").thousandths(), None);
     }
 }

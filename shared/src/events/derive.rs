@@ -29,29 +29,37 @@ pub fn event_of(change: &Change) -> Option<NewEvent> {
 
 type Derived = Result<Option<NewEvent>, crate::store::StoreError>;
 
-/// A session that reached a terminal state with this write.
+/// A session that reached a terminal state with this write, or whose authenticated
+/// result was used (consumed) by it.
 fn authentication_event(key: &str, old: Option<&Item>, new: &Item) -> Derived {
     let session = AuthenticationSession::from_item(new.clone())?;
+    let Some(version) = session.mutation_id.as_deref() else {
+        return Ok(None);
+    };
     let was_terminal = old
         .and_then(AuthenticationSession::state_of)
         .is_some_and(SessionState::is_terminal);
-    if !session.state.is_terminal() || was_terminal {
-        return Ok(None);
-    }
+    let newly_consumed =
+        session.consumption.is_some() && !old.is_some_and(AuthenticationSession::consumed_in);
     let kind = match session.state {
+        // Only a consume writes a consumption, once.
+        _ if newly_consumed => EventType::AuthenticationConsumed,
+        _ if was_terminal => return Ok(None),
         SessionState::Authenticated => EventType::AuthenticationSucceeded,
         SessionState::Failed => EventType::AuthenticationFailed,
         SessionState::Expired => EventType::AuthenticationExpired,
-        _ => EventType::AuthenticationCanceled,
+        SessionState::Canceled => EventType::AuthenticationCanceled,
+        _ => return Ok(None),
     };
-    let Some(version) = session.mutation_id.as_deref() else {
-        return Ok(None);
+    let created_at = match (&session.consumption, kind) {
+        (Some(consumption), EventType::AuthenticationConsumed) => consumption.consumed_at,
+        _ => session.updated_at,
     };
     Ok(Some(NewEvent {
         id: event_id(key, version),
         tenant: session.tenant_id.clone(),
         kind,
-        created_at: session.updated_at,
+        created_at,
         data: authentication_data(&session),
     }))
 }
@@ -71,10 +79,22 @@ fn authentication_data(session: &AuthenticationSession) -> Value {
             "eci": r.eci,
             "eci_raw": r.eci_raw,
             "pares_status": r.pares_status,
+            "veres_enrolled": r.veres_enrolled,
+            "signed_pares_status_reason": r.signed_pares_status_reason,
             "commerce_indicator": r.commerce_indicator,
             "specification_version": r.specification_version,
             "authentication_transaction_id": r.authentication_transaction_id,
+            "tree_dss_server_transaction_id": r.tree_dss_server_transaction_id,
+            "directory_server_transaction_id": r.directory_server_transaction_id,
+            "acs_transaction_id": r.acs_transaction_id,
+            "acs_reference_number": r.acs_reference_number,
             "liability_shift": r.liability_shift(network),
+        })),
+        "authenticated_amount": session.authenticated_amount(),
+        "consumption": session.consumption.as_ref().map(|c| json!({
+            "consumed_at": rfc3339(c.consumed_at),
+            "order_id": c.order_id,
+            "amount": c.amount,
         })),
         "card": {
             "network": card.network,

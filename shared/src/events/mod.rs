@@ -49,6 +49,9 @@ pub enum EventType {
     AuthenticationExpired,
     #[serde(rename = "authentication.canceled")]
     AuthenticationCanceled,
+    /// An authenticated result was taken to an authorization (single use).
+    #[serde(rename = "authentication.consumed")]
+    AuthenticationConsumed,
     #[serde(rename = "card.enrolled")]
     CardEnrolled,
     #[serde(rename = "card.enrollment_updated")]
@@ -60,11 +63,12 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         EventType::AuthenticationSucceeded,
         EventType::AuthenticationFailed,
         EventType::AuthenticationExpired,
         EventType::AuthenticationCanceled,
+        EventType::AuthenticationConsumed,
         EventType::CardEnrolled,
         EventType::CardEnrollmentUpdated,
         EventType::CardUnenrolled,
@@ -77,6 +81,7 @@ impl EventType {
             EventType::AuthenticationFailed => "authentication.failed",
             EventType::AuthenticationExpired => "authentication.expired",
             EventType::AuthenticationCanceled => "authentication.canceled",
+            EventType::AuthenticationConsumed => "authentication.consumed",
             EventType::CardEnrolled => "card.enrolled",
             EventType::CardEnrollmentUpdated => "card.enrollment_updated",
             EventType::CardUnenrolled => "card.unenrolled",
@@ -94,7 +99,8 @@ impl EventType {
             EventType::AuthenticationSucceeded
             | EventType::AuthenticationFailed
             | EventType::AuthenticationExpired
-            | EventType::AuthenticationCanceled => Role::Merchant,
+            | EventType::AuthenticationCanceled
+            | EventType::AuthenticationConsumed => Role::Merchant,
             _ => Role::Issuer,
         }
     }

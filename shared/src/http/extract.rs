@@ -72,6 +72,10 @@ fn describe(path: &str, serde_message: &str) -> (String, String) {
         };
         return (field, "is required".into());
     }
+    // The path already ends with the unknown field's name.
+    if serde_message.starts_with("unknown field `") && !parent.is_empty() {
+        return (parent.to_owned(), "is not a field of this request".into());
+    }
     let field = if parent.is_empty() { "body" } else { parent }.to_owned();
     let expected = serde_message
         .split_once("expected ")

@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::domain::field as f;
 use crate::domain::{
-    CardNumber, CardSummary, Check, CompletionMode, Expiry, FieldError, ReferenceCode,
+    Amount, CardNumber, CardSummary, Check, CompletionMode, Expiry, FieldError, ReferenceCode,
     TransactionId,
 };
 use crate::error::ApiError;
@@ -178,6 +178,15 @@ impl ValidCheckEnroll {
     /// What may be kept of the card in clear.
     pub fn card_summary(&self) -> CardSummary {
         self.card.summary()
+    }
+
+    /// The amount and currency this check enroll authenticates (as checked: trimmed).
+    pub fn authenticated_amount(&self) -> Amount {
+        let details = &self.request.order_info.amount_details;
+        Amount {
+            total_amount: details.total_amount.trim().to_owned(),
+            currency: details.currency.trim().to_owned(),
+        }
     }
 }
 

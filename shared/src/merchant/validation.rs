@@ -12,7 +12,7 @@
 //! puts the session back to CHALLENGE_PENDING: a later callback or validate completes it.
 
 use super::MerchantContext;
-use crate::domain::TransactionId;
+use crate::domain::{AuthenticationResult, TransactionId};
 use crate::error::{ApiError, ErrorCode};
 use crate::keys::GatewayKeys;
 use crate::lease::NextStep;
@@ -63,6 +63,16 @@ pub fn not_found() -> ApiError {
         ErrorCode::SessionNotFound,
         "no authentication is waiting for this payment",
     )
+}
+
+/// Validate's result, completed with what only check enroll said (the ids, the
+/// version): a challenge ends with every field a frictionless outcome has.
+fn decided_result(held: &HeldSession, answer: &PayerAuthAnswer) -> AuthenticationResult {
+    let result = answer.result();
+    match &held.record.enrollment_result {
+        Some(enrollment) => result.completing(enrollment),
+        None => result,
+    }
 }
 
 /// A refusal as the presenter is told it.
@@ -132,7 +142,7 @@ impl MerchantContext {
         let complete = Transition::CompleteValidation {
             claim_id: held.claim_id.clone(),
             state,
-            result: seal_result(keys, &held.key.key(), answer.result()),
+            result: seal_result(keys, &held.key.key(), decided_result(&held, &answer)),
             response: StoredAnswer::Validate.seal(keys, &held.key, &answer.body),
             now_ms: now,
             expires_at: self.sessions.record_expiry(now),

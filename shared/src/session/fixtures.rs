@@ -38,8 +38,13 @@ pub(crate) async fn leave_pending(
             completion: Default::default(),
             merchant_return_url: "https://shop.example/r".into(),
             sealed_payment_data: sealed(),
+            enrollment_result: Default::default(),
         },
         card: CardSummary::default(),
+        amount: crate::domain::Amount {
+            total_amount: "10.50".into(),
+            currency: "USD".into(),
+        },
         response: sealed(),
         now_ms,
         expires_at: 0,

@@ -2,17 +2,22 @@
 //! the item as stored ([`AuthenticationSession`]), its states and transitions
 //! ([`state`]), reading and writing it ([`repo`]), the two lease requests that make an
 //! upstream call happen once ([`claims`], on the one lease protocol of `crate::lease`),
-//! what is sealed in it ([`sealing`]), the one view of its outcome ([`outcome`]) and the
+//! what is sealed in it ([`sealing`]), the one view of its outcome ([`outcome`]), what an
+//! acquirer needs of it ([`authorization`]), its single use ([`consumption`]) and the
 //! sweeper of abandoned challenges ([`sweeper`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::SealedData;
-use crate::domain::{AuthenticationResult, CardSummary, CompletionMode, ReferenceCode, TenantId};
+use crate::domain::{
+    Amount, AuthenticationResult, CardSummary, CompletionMode, ReferenceCode, TenantId,
+};
 use crate::store::Kind;
 use crate::store::record::{stored_record, the_same};
 
+pub mod authorization;
 pub mod claims;
+pub mod consumption;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
@@ -23,6 +28,7 @@ pub mod sealing;
 pub mod state;
 pub mod sweeper;
 
+pub use consumption::Consumption;
 pub use outcome::{Flow, LiabilityShift, Outcome};
 pub use repo::{Expired, Recorded, SessionPage, Sessions, StoredAnswer};
 pub use sealing::RecordedResult;
@@ -99,6 +105,21 @@ stored_record! {
         /// How the browser's return ends (a challenge's), as check enroll asked.
         #[serde(default)]
         completion: Option<CompletionMode> => COMPLETION,
+        /// A challenge's check-enroll result (no CAVV or XID: nothing was decided): what
+        /// only check enroll says (the ARes status, the ids) completes validate's.
+        #[serde(default)]
+        enrollment_result: Option<AuthenticationResult> => ENROLLMENT_RESULT,
+        /// The amount and currency check enroll authenticated, as the merchant sent
+        /// them; with the amount in thousandths, which a consume's guard compares.
+        #[serde(default)]
+        authenticated_total_amount: Option<String> => AUTHENTICATED_TOTAL_AMOUNT,
+        #[serde(default)]
+        authenticated_currency: Option<String> => AUTHENTICATED_CURRENCY,
+        #[serde(default)]
+        authenticated_thousandths: Option<i64> => AUTHENTICATED_THOUSANDTHS,
+        /// When and by which order the authenticated result was used (single use).
+        #[serde(default)]
+        consumption: Option<Consumption> => CONSUMPTION,
     }
 }
 
@@ -142,6 +163,19 @@ impl AuthenticationSession {
             SessionState::Validating if past_deadline && lapsed => SessionState::Expired,
             state => state,
         }
+    }
+
+    /// The amount and currency check enroll authenticated, when recorded.
+    pub fn authenticated_amount(&self) -> Option<Amount> {
+        Some(Amount {
+            total_amount: self.authenticated_total_amount.clone()?,
+            currency: self.authenticated_currency.clone()?,
+        })
+    }
+
+    /// Whether a stored item (a stream's old image) shows a consumption.
+    pub fn consumed_in(item: &crate::store::Item) -> bool {
+        item.contains_key(attr::CONSUMPTION)
     }
 
     /// Someone holds a live claim on it right now.

@@ -82,6 +82,10 @@ pub struct Outcome {
     pub eci: Option<String>,
     /// When it was decided (or expired, or canceled), epoch ms; `None` while pending.
     pub decided_at: Option<i64>,
+    /// What Mastercard requires in the authorization, with the ECI and the CAVV: the
+    /// directory server's transaction id and the 3-D Secure version.
+    pub directory_server_transaction_id: Option<String>,
+    pub specification_version: Option<String>,
 }
 
 impl Outcome {
@@ -130,13 +134,19 @@ impl Outcome {
             liability_shift,
             eci: result.and_then(|r| r.eci.clone().or_else(|| r.eci_raw.clone())),
             decided_at,
+            directory_server_transaction_id: result
+                .and_then(|r| r.directory_server_transaction_id.clone()),
+            specification_version: result.and_then(|r| r.specification_version.clone()),
         }
     }
 
     /// The outcome as the signed redirect (and a `post_message`) carries it: `status`
     /// (`authenticated`, `failed`, `expired` or `canceled`), `flow`, `liability_shift`,
-    /// then `reason` and `eci` where they apply.
-    pub fn redirect_params(&self) -> Vec<(&'static str, String)> {
+    /// then `reason`, `eci`, `directory_server_transaction_id` and
+    /// `specification_version` where they apply; and `details`, the path of the status
+    /// route that has the rest (the CAVV, which a URL must not carry, and the
+    /// authorization view).
+    pub fn redirect_params(&self, reference_code: &str) -> Vec<(&'static str, String)> {
         let status = match self.state {
             SessionState::Authenticated => "authenticated",
             SessionState::Failed => "failed",
@@ -151,9 +161,23 @@ impl Outcome {
         if let Some(reason) = self.reason {
             params.push(("reason", reason.as_str().to_owned()));
         }
-        if let Some(eci) = &self.eci {
-            params.push(("eci", eci.clone()));
+        let optional = [
+            ("eci", &self.eci),
+            (
+                "directory_server_transaction_id",
+                &self.directory_server_transaction_id,
+            ),
+            ("specification_version", &self.specification_version),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                params.push((name, value.clone()));
+            }
         }
+        params.push((
+            "details",
+            format!("/v1/risk/authentication/{reference_code}"),
+        ));
         params
     }
 }

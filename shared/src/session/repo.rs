@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::claims::{ClaimStep, HeldSession};
-use super::{AuthenticationSession, SessionRef, SessionState, Transition, attr};
+use super::{AuthenticationSession, Consumption, SessionRef, SessionState, Transition, attr};
 use crate::clock::SharedClock;
 use crate::config::SessionSettings;
 use crate::crypto::SealedData;
@@ -256,6 +256,18 @@ impl Sessions {
             expires_at: self.record_expiry(now),
         };
         self.apply(session, &cancel).await
+    }
+
+    /// Marks an authenticated result used: one conditional write, refused (with the
+    /// session as it is) unless it is authenticated, never consumed, and the amount
+    /// named is within the authenticated one.
+    pub async fn consume(
+        &self,
+        session: &SessionRef,
+        consumption: Consumption,
+    ) -> Result<Recorded, StoreError> {
+        self.apply(session, &Transition::Consume { consumption })
+            .await
     }
 
     /// Records the expiry of a challenge past its deadline (one conditional write, which

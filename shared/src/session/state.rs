@@ -9,6 +9,8 @@
 //! VALIDATING(our claim) ──CompleteValidation──▶ AUTHENTICATED | FAILED
 //! VALIDATING(our claim) ──ReleaseValidation──▶ CHALLENGE_PENDING      (upstream fault: retryable)
 //! CHALLENGE_PENDING | VALIDATING(lease over), past deadline ──Expire──▶ EXPIRED
+//! CHALLENGE_PENDING | VALIDATING(lease over), before deadline ──Cancel──▶ CANCELED
+//! AUTHENTICATED, never consumed, amount within ──Consume──▶ AUTHENTICATED (consumed)
 //! ```
 //!
 //! Each transition is exactly one conditional write: its guard names the states it may
@@ -19,9 +21,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::sealing::RecordedResult;
-use super::{SessionRef, attr};
+use super::{Consumption, SessionRef, attr};
 use crate::crypto::SealedData;
-use crate::domain::CardSummary;
+use crate::domain::{Amount, AuthenticationResult, CardSummary};
 use crate::lease;
 use crate::store::index::{self, DeadlinePartition};
 use crate::store::listing::{ListingKey, ListingPartition};
@@ -97,7 +99,7 @@ pub enum EnrollmentOutcome {
     /// Frictionless: the result is final.
     Final {
         state: SessionState,
-        result: RecordedResult,
+        result: Box<RecordedResult>,
     },
     /// The cardholder must complete a challenge; what validate needs later is sealed.
     Challenge {
@@ -108,6 +110,9 @@ pub enum EnrollmentOutcome {
         completion: crate::domain::CompletionMode,
         merchant_return_url: String,
         sealed_payment_data: SealedData,
+        /// Check enroll's result (the ARes status and the ids), which completes
+        /// validate's.
+        enrollment_result: Box<AuthenticationResult>,
     },
 }
 
@@ -132,6 +137,8 @@ pub enum Transition {
         claim_id: String,
         outcome: EnrollmentOutcome,
         card: CardSummary,
+        /// The amount and currency the check enroll authenticates.
+        amount: Amount,
         response: SealedData,
         now_ms: i64,
         expires_at: i64,
@@ -167,6 +174,11 @@ pub enum Transition {
         now_ms: i64,
         expires_at: i64,
     },
+    /// The merchant takes the authenticated result to an authorization: once, and for
+    /// no more than the authenticated amount, in its currency.
+    Consume {
+        consumption: Consumption,
+    },
 }
 
 /// A claim held by someone else whose lease has run out.
@@ -195,8 +207,21 @@ fn terminal(patch: Patch, now_ms: i64, expires_at: i64) -> Patch {
 }
 
 /// What a session's first write (setup's, or a check enroll's that came without one)
-/// creates besides its state: its kind, names, creation time and listing entry.
-fn created(session: &SessionRef, now_ms: i64) -> [(&'static str, AttributeValue); 6] {
+/// creates besides its state: its kind, names, creation time and listing entry — only
+/// where absent when `if_absent`.
+fn created(patch: Patch, session: &SessionRef, now_ms: i64, if_absent: bool) -> Patch {
+    first_attributes(session, now_ms)
+        .into_iter()
+        .fold(patch, |patch, (name, value)| {
+            if if_absent {
+                patch.set_if_absent(name, value)
+            } else {
+                patch.set(name, value)
+            }
+        })
+}
+
+fn first_attributes(session: &SessionRef, now_ms: i64) -> [(&'static str, AttributeValue); 6] {
     let listing = ListingPartition::of(
         &session.tenant,
         Kind::AuthenticationSession,
@@ -219,6 +244,21 @@ fn created(session: &SessionRef, now_ms: i64) -> [(&'static str, AttributeValue)
         ),
         (attr::CREATED_AT, number_value(now_ms)),
     ]
+}
+
+/// The authenticated amount covers `asked`: the same currency, and no less in
+/// thousandths. A session recorded before amounts were kept has none to compare.
+fn within(asked: &Amount) -> Guard {
+    let thousandths = asked
+        .thousandths()
+        .expect("a consume's amount was checked to be in range");
+    Guard::Or(vec![
+        Guard::Missing(attr::AUTHENTICATED_THOUSANDTHS),
+        Guard::And(vec![
+            Guard::equals(attr::AUTHENTICATED_CURRENCY, asked.currency.as_str()),
+            Guard::Gt(attr::AUTHENTICATED_THOUSANDTHS, thousandths - 1),
+        ]),
+    ])
 }
 
 /// A challenge nobody is working on: pending, or claimed by someone whose lease ran out.
@@ -250,6 +290,7 @@ impl Transition {
             Transition::ReleaseValidation { .. } => SessionState::ChallengePending,
             Transition::Expire { .. } => SessionState::Expired,
             Transition::Cancel { .. } => SessionState::Canceled,
+            Transition::Consume { .. } => SessionState::Authenticated,
         }
     }
 
@@ -303,6 +344,16 @@ impl Transition {
             ]),
             // Not while a validation holds a live claim: the cardholder got there first.
             Transition::Cancel { now_ms, .. } => open_challenge(*now_ms),
+            Transition::Consume { consumption } => {
+                let mut guard = vec![
+                    SessionState::Authenticated.guard(),
+                    Guard::Missing(attr::CONSUMPTION),
+                ];
+                if let Some(asked) = &consumption.amount {
+                    guard.push(within(asked));
+                }
+                Guard::And(guard)
+            }
         }
     }
 
@@ -314,14 +365,9 @@ impl Transition {
                 response,
                 now_ms,
                 expires_at,
-            } => {
-                let patch = created(session, *now_ms)
-                    .into_iter()
-                    .fold(base, |patch, (name, value)| patch.set(name, value));
-                stamped(patch, *now_ms, *expires_at)
-                    .set_s(attr::SETUP_FINGERPRINT, fingerprint)
-                    .set(attr::SETUP_RESPONSE, map(response))
-            }
+            } => stamped(created(base, session, *now_ms, false), *now_ms, *expires_at)
+                .set_s(attr::SETUP_FINGERPRINT, fingerprint)
+                .set(attr::SETUP_RESPONSE, map(response)),
             Transition::ClaimEnrollment {
                 fingerprint,
                 claim_id,
@@ -329,11 +375,8 @@ impl Transition {
                 lease_until_ms,
                 expires_at,
             } => {
-                let patch = created(session, *now_ms)
-                    .into_iter()
-                    .fold(base, |patch, (name, value)| {
-                        patch.set_if_absent(name, value)
-                    });
+                // Setup may have created the session already: kept as it made it.
+                let patch = created(base, session, *now_ms, true);
                 lease::taken(
                     stamped(patch, *now_ms, *expires_at),
                     claim_id,
@@ -344,18 +387,20 @@ impl Transition {
             Transition::CompleteEnrollment {
                 outcome,
                 card,
+                amount,
                 response,
                 now_ms,
                 expires_at,
                 ..
-            } => outcome.patch(
-                session,
-                lease::ended(
-                    stamped(base, *now_ms, *expires_at)
-                        .set(attr::ENROLL_RESPONSE, map(response))
-                        .set(attr::CARD, map(card)),
-                ),
-            ),
+            } => {
+                let recorded = stamped(base, *now_ms, *expires_at)
+                    .set(attr::ENROLL_RESPONSE, map(response))
+                    .set(attr::CARD, map(card));
+                outcome.patch(
+                    session,
+                    authenticated_amount(lease::ended(recorded), amount),
+                )
+            }
             // The request never completed: forget it, so the same reference_code can be
             // retried (with the same or a corrected body).
             Transition::ReleaseEnrollment { now_ms, .. } => {
@@ -381,8 +426,24 @@ impl Transition {
             }
             Transition::Expire { now_ms, expires_at }
             | Transition::Cancel { now_ms, expires_at } => terminal(base, *now_ms, *expires_at),
+            // The decision's time (`updated_at`) stays the decision's: the consumption
+            // carries its own.
+            Transition::Consume { consumption } => base.set(attr::CONSUMPTION, map(consumption)),
         }
     }
+}
+
+/// What check enroll authenticated: the amount as sent, and in thousandths for a
+/// consume's guard (an amount beyond `i64` thousandths, checked but absurd, is above
+/// any a consume may name).
+fn authenticated_amount(patch: Patch, amount: &Amount) -> Patch {
+    patch
+        .set_s(attr::AUTHENTICATED_TOTAL_AMOUNT, &amount.total_amount)
+        .set_s(attr::AUTHENTICATED_CURRENCY, &amount.currency)
+        .set_n(
+            attr::AUTHENTICATED_THOUSANDTHS,
+            amount.thousandths().unwrap_or(i64::MAX),
+        )
 }
 
 impl RecordedResult {
@@ -407,7 +468,9 @@ impl EnrollmentOutcome {
                 completion,
                 merchant_return_url,
                 sealed_payment_data,
+                enrollment_result,
             } => patch
+                .set(attr::ENROLLMENT_RESULT, map(enrollment_result))
                 .set_s(attr::COMPLETION, completion.as_str())
                 .set_s(
                     index::attr::SWEEP_PK,
@@ -577,6 +640,50 @@ mod tests {
             &claim("mac", 1_000).mutation(&session(), "m").guard,
             Some(&pending)
         ));
+    }
+
+    #[test]
+    fn a_consume_leaves_only_an_authenticated_unused_result_within_its_amount() {
+        let consume = |amount: Option<(&str, &str)>| Transition::Consume {
+            consumption: Consumption {
+                consumed_at: 500,
+                order_id: None,
+                amount: amount.map(|(total_amount, currency)| Amount {
+                    total_amount: total_amount.into(),
+                    currency: currency.into(),
+                }),
+                idempotency_key: None,
+                request: "r".into(),
+            },
+        };
+        assert_eq!(admitted(&consume(None)), vec![SessionState::Authenticated]);
+        let authenticated = |extra: &[(&str, AttributeValue)]| {
+            let mut pairs = vec![
+                (attr::AUTHENTICATED_CURRENCY, string_value("USD")),
+                (attr::AUTHENTICATED_THOUSANDTHS, number_value(10_500)),
+            ];
+            pairs.extend_from_slice(extra);
+            item(SessionState::Authenticated, &pairs)
+        };
+        let guard = |t: &Transition| t.mutation(&session(), "m").guard;
+        assert!(holds(
+            &guard(&consume(Some(("10.5", "USD")))),
+            Some(&authenticated(&[]))
+        ));
+        assert!(!holds(
+            &guard(&consume(Some(("10.501", "USD")))),
+            Some(&authenticated(&[]))
+        ));
+        assert!(!holds(
+            &guard(&consume(Some(("1", "EUR")))),
+            Some(&authenticated(&[]))
+        ));
+        let used = authenticated(&[(attr::CONSUMPTION, AttributeValue::M(Default::default()))]);
+        assert!(
+            !holds(&guard(&consume(None)), Some(&used)),
+            "used once only"
+        );
+        assert!(!holds(&guard(&consume(None)), None));
     }
 
     fn sealed() -> SealedData {

@@ -151,6 +151,10 @@ impl PayerAuthAnswer {
             specification_version: info("specificationVersion")
                 .or_else(|| info("specification_version")),
             signed_pares_status_reason: info("signed_pares_status_reason"),
+            tree_dss_server_transaction_id: info("tree_dss_server_transaction_id"),
+            directory_server_transaction_id: info("directory_server_transaction_id"),
+            acs_transaction_id: info("acs_transaction_id"),
+            acs_reference_number: info("acs_reference_number"),
         }
     }
 

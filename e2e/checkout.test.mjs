@@ -318,7 +318,7 @@ test('the library resolves on success and rejects with a reason on failure and o
     });
     assert.equal(canceled.rejected.reason, 'CANCELED_BY_MERCHANT');
     assert.equal(canceled.rejected.outcome.status, 'canceled');
-    assert.equal(canceled.rejected.outcome.liabilityShift, 'unknown');
+    assert.equal(canceled.rejected.outcome.liabilityShift, null, 'null while unknown, never a string');
   });
 });
 

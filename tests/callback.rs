@@ -651,6 +651,13 @@ impl gateway::store::ItemStore for StaleFirstRead {
         self.inner.read_many(keys).await
     }
 
+    async fn write_together(
+        &self,
+        writes: &[(String, gateway::store::Mutation)],
+    ) -> Result<bool, gateway::store::StoreError> {
+        self.inner.write_together(writes).await
+    }
+
     async fn read(
         &self,
         key: &str,

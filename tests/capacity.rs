@@ -189,9 +189,9 @@ impl Template {
         rules
     }
 
-    fn sqs_maximum_concurrency(&self) -> f64 {
-        let (_, notify) = self.function("notify");
-        notify["Events"]
+    fn sqs_maximum_concurrency(&self, binary: &str) -> f64 {
+        let (_, function) = self.function(binary);
+        function["Events"]
             .as_hash()
             .into_iter()
             .flatten()
@@ -207,7 +207,19 @@ impl Template {
 }
 
 /// The functions behind the API, by the binary each is built from.
-const FUNCTIONS: [&str; 5] = ["enroll", "check-enroll", "callback", "history", "notify"];
+const FUNCTIONS: [&str; 7] = [
+    "enroll",
+    "check-enroll",
+    "callback",
+    "history",
+    "notify",
+    "jobs",
+    "job-worker",
+];
+
+/// The card-issuance API's limit per 10 s, less a tenth for requests in flight across a
+/// window's edge and for clocks.
+const UPSTREAM_BUDGET_PER_10S: f64 = 900.0;
 
 /// One tenant's worst case on one function under one plan: rate × timeout over its
 /// keyed routes (instances held at once).
@@ -235,6 +247,7 @@ fn violations(text: &str) -> Vec<String> {
     found.extend(plan_violations(&template));
     found.extend(keyless_violations(&template));
     found.extend(notify_violations(&template));
+    found.extend(upstream_violations(&template));
     let reserved: f64 = FUNCTIONS
         .iter()
         .map(|f| template.reserved_concurrency(f))
@@ -298,11 +311,45 @@ fn keyless_violations(template: &Template) -> Vec<String> {
     found
 }
 
+/// The functions that call the card-issuance API, at their most instances times each
+/// instance's ceiling, stay within the upstream's limit: the drop-in routes (enroll's
+/// reserved concurrency) and the bulk jobs (the job queue's pollers) each have their
+/// share, so a portfolio's job cannot take the rate the drop-in routes need. The worker's
+/// reservation fits its sources (the job queue's and the dead letters' pollers).
+fn upstream_violations(template: &Template) -> Vec<String> {
+    let mut found = Vec::new();
+    let ceiling = |binary: &str| {
+        let (_, function) = template.function(binary);
+        template
+            .number(&function["Environment"]["Variables"]["AHRVO_MAX_REQUESTS_PER_10S"])
+            .unwrap_or_else(|| panic!("{binary}: no AHRVO_MAX_REQUESTS_PER_10S"))
+    };
+    let (_, worker) = template.function("job-worker");
+    let pollers = template
+        .number(&worker["Events"]["Chunks"]["Properties"]["ScalingConfig"]["MaximumConcurrency"])
+        .expect("the job queue's MaximumConcurrency");
+    let drop_in = template.reserved_concurrency("enroll") * ceiling("enroll");
+    let bulk = pollers * ceiling("job-worker");
+    if drop_in + bulk > UPSTREAM_BUDGET_PER_10S {
+        found.push(format!(
+            "card issuance: enroll {drop_in} and jobs {bulk} per 10 s, more than {UPSTREAM_BUDGET_PER_10S}"
+        ));
+    }
+    let worker_needs = template.sqs_maximum_concurrency("job-worker");
+    let worker_has = template.reserved_concurrency("job-worker");
+    if worker_needs > worker_has {
+        found.push(format!(
+            "job-worker: its sources need {worker_needs} instances, it has {worker_has}"
+        ));
+    }
+    found
+}
+
 /// The notify function's sources fit its reservation; the redrive spares receives.
 fn notify_violations(template: &Template) -> Vec<String> {
     let mut found = Vec::new();
     let notify_needs =
-        template.sqs_maximum_concurrency() + template.capacity("StreamConcurrency") + 1.0;
+        template.sqs_maximum_concurrency("notify") + template.capacity("StreamConcurrency") + 1.0;
     let notify_has = template.reserved_concurrency("notify");
     if notify_needs > notify_has {
         found.push(format!(
@@ -390,6 +437,21 @@ fn a_plan_or_a_limit_changed_to_not_fit_is_caught() {
             changed("DeliveryMaxReceiveCount:", "Default: 13", "Default: 8"),
             "DeliveryMaxReceiveCount",
         ),
+        // A bulk job's pollers, each at its own ceiling, past the upstream's limit
+        // beside the drop-in routes: a portfolio would take their rate.
+        (
+            changed("JobWorkerMaximumConcurrency:", "Default: 5", "Default: 20"),
+            "card issuance",
+        ),
+        // The job worker reserved fewer instances than its pollers.
+        (
+            changed(
+                "JobWorkerFunction:",
+                "ReservedConcurrentExecutions: 8",
+                "ReservedConcurrentExecutions: 4",
+            ),
+            "job-worker: its sources need",
+        ),
         // A route without its timeout.
         (
             changed(
@@ -475,7 +537,7 @@ fn the_capacity_docs_table_is_the_templates() {
     let mut table = String::from(
         "| Function | Reserved concurrency | One tenant's share | Default plan, worst case |\n|---|---|---|---|\n",
     );
-    for function in ["check-enroll", "enroll", "history"] {
+    for function in ["check-enroll", "enroll", "history", "jobs"] {
         let reserved = template.reserved_concurrency(function);
         table.push_str(&format!(
             "| {function} | {reserved} | {} | {:.1} |\n",

@@ -19,6 +19,7 @@ fn route_tables() -> Vec<(&'static str, Vec<gateway::http::routes::RouteKey>)> {
         ("check-enroll", check_enroll::routes()),
         ("callback", callback::routes()),
         ("history", history::routes()),
+        ("jobs", ::jobs::routes()),
     ]
 }
 

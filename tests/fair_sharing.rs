@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use gateway::domain::TenantId;
-use gateway::events::queue::{DeliveryMessage, DeliveryQueue, Purpose};
+use gateway::events::queue::{DeliveryMessage, Purpose};
 use gateway::events::{DeliveryStatus, EventType, Events, NewEvent};
+use gateway::queue::Queue;
 use gateway_tests::events::*;
 use gateway_tests::*;
 use http::StatusCode;

@@ -12,6 +12,7 @@ mod fair_sharing;
 mod index_capacity;
 mod issuer;
 mod issuer_records;
+mod jobs;
 mod merchant;
 mod privilege;
 mod rotation;

@@ -55,6 +55,13 @@ impl ItemStore for Recording {
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Item>, StoreError> {
         self.inner.read_many(keys).await
     }
+
+    async fn write_together(
+        &self,
+        writes: &[(String, gateway::store::Mutation)],
+    ) -> Result<bool, StoreError> {
+        self.inner.write_together(writes).await
+    }
 }
 
 /// An attribute value's size as DynamoDB counts it.

@@ -36,6 +36,12 @@ fn functions() -> Vec<(&'static str, TableScope, &'static [&'static str])> {
         ),
         ("history", history::TABLE_SCOPE, history::SECRET_SETTINGS),
         ("notify", notify::TABLE_SCOPE, notify::SECRET_SETTINGS),
+        ("jobs", ::jobs::API_TABLE_SCOPE, ::jobs::API_SECRET_SETTINGS),
+        (
+            "job-worker",
+            ::jobs::WORKER_TABLE_SCOPE,
+            ::jobs::WORKER_SECRET_SETTINGS,
+        ),
     ]
 }
 

@@ -440,3 +440,32 @@ async fn a_counter_rises_from_nothing_under_its_guard_and_a_missing_attribute_gu
         );
     }
 }
+
+#[tokio::test]
+async fn writes_made_together_all_land_or_none_does() {
+    for (backend, h) in stores().await {
+        let counter = |by: i64| Mutation {
+            guard: Guard::Or(vec![Guard::Absent, Guard::Missing("done")]),
+            patch: Patch::default().increment("finished", by),
+        };
+        let together = |item_state: &str| {
+            vec![
+                ("TX#item".to_owned(), put_if_absent(item_state)),
+                ("TX#job".to_owned(), counter(1)),
+            ]
+        };
+        assert!(
+            h.store.write_together(&together("A")).await.unwrap(),
+            "{backend:?}"
+        );
+        // The item's guard refuses the second: the counter does not move either.
+        assert!(
+            !h.store.write_together(&together("B")).await.unwrap(),
+            "{backend:?}"
+        );
+        let job = h.store.read("TX#job").await.unwrap().unwrap();
+        assert_eq!(job.get("finished"), Some(&number_value(1)), "{backend:?}");
+        let item = h.store.read("TX#item").await.unwrap().unwrap();
+        assert_eq!(item.get("state"), Some(&string_value("A")), "{backend:?}");
+    }
+}

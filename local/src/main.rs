@@ -95,6 +95,14 @@ fn local_env(gateway: &str, sandbox: &Sandbox, table: &str) -> Env {
             MemoryQueue::DEAD_LETTER_ARN,
         ),
         ("PUBLIC_BASE_URL", gateway),
+        // Bulk jobs: the in-process job queue and its pollers, the bucket in memory (or
+        // on the DynamoDB endpoint's S3 with --dynamodb-endpoint).
+        ("JOBS_BUCKET", table),
+        ("JOB_QUEUE_URL", "memory"),
+        (
+            "JOB_DEAD_LETTER_QUEUE_ARN",
+            gateway_loopback::jobs::JOB_DEAD_LETTER_ARN,
+        ),
     ];
     let mut values: HashMap<String, String> = defaults
         .iter()
@@ -127,6 +135,7 @@ fn is_setting(key: &str) -> bool {
         "SECRETS_",
         "WEBHOOK_",
         "SWEEP_",
+        "JOB_",
         "TABLE_NAME",
     ]
     .iter()
@@ -148,6 +157,7 @@ async fn store(options: &Options) -> gateway_loopback::Stack {
 async fn gateway(
     env: &Env,
     platform: &Platform,
+    jobs: &Jobs,
     demo: Option<tenants::DemoMerchant>,
     gateway_url: &str,
 ) -> Result<Router, String> {
@@ -155,6 +165,7 @@ async fn gateway(
     let check_enroll_config = CheckEnrollConfig::from_env(env).map_err(|e| e.to_string())?;
     let callback_config = CallbackConfig::from_env(env).map_err(|e| e.to_string())?;
     let history_config = HistoryConfig::from_env(env).map_err(|e| e.to_string())?;
+    let jobs_config = jobs::JobsConfig::from_env(env).map_err(|e| e.to_string())?;
     let functions = Dispatch::new(vec![
         (
             enroll::routes(),
@@ -180,6 +191,17 @@ async fn gateway(
                 .await
                 .map_err(|e| e.to_string())?,
         ),
+        (
+            jobs::routes(),
+            jobs::build_api(
+                &jobs_config,
+                platform,
+                jobs.objects.clone(),
+                jobs.queue.clone(),
+            )
+            .await
+            .map_err(|e| e.to_string())?,
+        ),
     ]);
     let demo = demo::Demo {
         gateway: gateway_url.to_owned(),
@@ -188,6 +210,47 @@ async fn gateway(
         webhooks: Default::default(),
     };
     Ok(demo::routes(Arc::new(demo)).fallback_service(functions))
+}
+
+/// The bulk jobs' bucket and queue, shared by the job API and the worker's pollers.
+struct Jobs {
+    objects: gateway::objects::SharedObjects,
+    queue: Arc<MemoryQueue<gateway::jobs::ChunkMessage>>,
+}
+
+impl Jobs {
+    async fn new(options: &Options, clock: gateway::clock::SharedClock) -> Result<Self, String> {
+        let objects: gateway::objects::SharedObjects = match &options.dynamodb_endpoint {
+            None => gateway_loopback::objects::MemoryObjects::serve()
+                .await
+                .map_err(|e| format!("cannot serve the job uploads: {e}"))?,
+            Some(endpoint) => Arc::new(
+                gateway_loopback::objects::s3_objects(endpoint, &options.table)
+                    .await
+                    .map_err(|e| format!("cannot use S3 at {endpoint}: {e}"))?,
+            ),
+        };
+        Ok(Jobs {
+            objects,
+            queue: gateway_loopback::jobs::job_queue(clock),
+        })
+    }
+
+    /// The worker's pollers, as many as the template's `JobWorkerMaximumConcurrency`.
+    async fn run_workers(&self, env: &Env, platform: &Platform) -> Result<(), String> {
+        const POLLERS: usize = 5;
+        let config = jobs::WorkerConfig::from_env(env).map_err(|e| e.to_string())?;
+        let mut workers = Vec::new();
+        for _ in 0..POLLERS {
+            let worker =
+                jobs::build_worker(&config, platform, self.objects.clone(), self.queue.clone())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            workers.push(Arc::new(worker));
+        }
+        tokio::spawn(gateway_loopback::jobs::run(workers, self.queue.clone()));
+        Ok(())
+    }
 }
 
 /// The demo's first request: enroll the sandbox's first card for Emma.
@@ -286,7 +349,13 @@ async fn main() {
         aws: None,
         deliveries: Some(queue.clone()),
     };
-    let app = gateway(&env, &platform, local.demo, &gateway_url)
+    let jobs = Jobs::new(&options, platform.clock.clone())
+        .await
+        .unwrap_or_else(|e| fail(&e));
+    let app = gateway(&env, &platform, &jobs, local.demo, &gateway_url)
+        .await
+        .unwrap_or_else(|e| fail(&e));
+    jobs.run_workers(&env, &platform)
         .await
         .unwrap_or_else(|e| fail(&e));
     let notifier = notify::build(&notify_config, &platform, queue)

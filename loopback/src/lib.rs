@@ -10,6 +10,8 @@
 //! * [`queue`]: the delivery queue in process, or on a compatible SQS with its
 //!   dead-letter queue;
 //! * [`background`]: the notify function's three event sources driven in process;
+//! * [`jobs`]: the job worker's queue and dead letters driven in process; [`objects`]:
+//!   the jobs' files in memory (with an upload endpoint) or on a compatible S3;
 //! * [`dispatch`]: API Gateway's routing of each request to its function.
 
 use std::sync::Arc;
@@ -20,6 +22,8 @@ use gateway::store::{ChangeFeed, SharedStore, StoreError};
 
 pub mod background;
 pub mod dispatch;
+pub mod jobs;
+pub mod objects;
 pub mod queue;
 pub mod secrets;
 pub mod stream;

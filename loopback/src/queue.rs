@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gateway::clock::SharedClock;
-use gateway::events::queue::{DeliveryMessage, DeliveryQueue, QueueError, SqsQueue};
+use gateway::events::queue::DeliveryMessage;
+use gateway::queue::{Message, Queue, QueueError, SqsQueue};
 
 /// How long a received message stays invisible unless its handler says otherwise (the
 /// template's `VisibilityTimeout`).
@@ -16,15 +17,15 @@ const VISIBILITY: Duration = Duration::from_secs(180);
 
 /// A message waiting in [`MemoryQueue`].
 #[derive(Debug, Clone)]
-struct Queued {
+struct Queued<M> {
     id: String,
-    message: DeliveryMessage,
+    message: M,
     receive_count: u32,
     /// Epoch ms when it is visible.
     visible_at: i64,
 }
 
-impl Queued {
+impl<M> Queued<M> {
     /// Received and not yet visible again: a handler has it.
     fn in_flight(&self, now: i64) -> bool {
         self.receive_count > 0 && self.visible_at > now
@@ -45,21 +46,23 @@ pub struct Received {
 /// receive past `max_receive_count`. Like an SQS fair queue with the tenant as message
 /// group, a receive hands out first the messages of the tenants with the fewest in
 /// flight, so one tenant's backlog does not hold another's messages back.
-pub struct MemoryQueue {
-    waiting: Mutex<Vec<Queued>>,
+pub struct MemoryQueue<M = DeliveryMessage> {
+    waiting: Mutex<Vec<Queued<M>>>,
     /// Every message ever dead-lettered, and those its consumer has not had yet.
-    dead: Mutex<Vec<DeliveryMessage>>,
-    dead_unread: Mutex<Vec<DeliveryMessage>>,
+    dead: Mutex<Vec<M>>,
+    dead_unread: Mutex<Vec<M>>,
     clock: SharedClock,
     max_receive_count: u32,
 }
 
-impl MemoryQueue {
+impl MemoryQueue<DeliveryMessage> {
     /// The dead-letter queue's name as its records carry it (`eventSourceARN`): the
     /// local stack and the tests give it to the notify function
     /// (`DELIVERY_DEAD_LETTER_QUEUE_ARN`).
     pub const DEAD_LETTER_ARN: &'static str = "arn:aws:sqs:local:000000000000:deliveries-dead";
+}
 
+impl<M: Message> MemoryQueue<M> {
     pub fn new(clock: SharedClock, max_receive_count: u32) -> Self {
         Self {
             waiting: Mutex::new(Vec::new()),
@@ -77,9 +80,7 @@ impl MemoryQueue {
         let mut waiting = self.waiting.lock().expect("queue lock poisoned");
         let mut load: HashMap<String, usize> = HashMap::new();
         for queued in waiting.iter().filter(|q| q.in_flight(now)) {
-            *load
-                .entry(queued.message.tenant.as_str().to_owned())
-                .or_default() += 1;
+            *load.entry(queued.message.group().to_owned()).or_default() += 1;
         }
         let mut received = Vec::new();
         let mut dead = Vec::new();
@@ -89,12 +90,7 @@ impl MemoryQueue {
                 .iter()
                 .enumerate()
                 .filter(|(_, q)| q.visible_at <= now)
-                .min_by_key(|(at, q)| {
-                    (
-                        load.get(q.message.tenant.as_str()).copied().unwrap_or(0),
-                        *at,
-                    )
-                })
+                .min_by_key(|(at, q)| (load.get(q.message.group()).copied().unwrap_or(0), *at))
                 .map(|(at, _)| at);
             let Some(at) = next else { break };
             let queued = &mut waiting[at];
@@ -104,9 +100,7 @@ impl MemoryQueue {
                 continue;
             }
             queued.visible_at = now + VISIBILITY.as_millis() as i64;
-            *load
-                .entry(queued.message.tenant.as_str().to_owned())
-                .or_default() += 1;
+            *load.entry(queued.message.group().to_owned()).or_default() += 1;
             received.push(Received {
                 id: queued.id.clone(),
                 body: serde_json::to_string(&queued.message).expect("a message serializes"),
@@ -135,20 +129,20 @@ impl MemoryQueue {
     }
 
     /// Every message dead-lettered so far.
-    pub fn dead_letters(&self) -> Vec<DeliveryMessage> {
+    pub fn dead_letters(&self) -> Vec<M> {
         self.dead.lock().expect("queue lock poisoned").clone()
     }
 
     /// The dead letters its consumer has not had yet (up to `max`), as the dead-letter
     /// queue's event source hands them out.
-    pub fn receive_dead_letters(&self, max: usize) -> Vec<DeliveryMessage> {
+    pub fn receive_dead_letters(&self, max: usize) -> Vec<M> {
         let mut unread = self.dead_unread.lock().expect("queue lock poisoned");
         let take = unread.len().min(max);
         unread.drain(..take).collect()
     }
 
     /// A dead letter its consumer failed on: it comes back.
-    pub fn return_dead_letter(&self, message: DeliveryMessage) {
+    pub fn return_dead_letter(&self, message: M) {
         self.dead_unread
             .lock()
             .expect("queue lock poisoned")
@@ -162,8 +156,8 @@ impl MemoryQueue {
 }
 
 #[async_trait]
-impl DeliveryQueue for MemoryQueue {
-    async fn enqueue(&self, message: &DeliveryMessage) -> Result<(), QueueError> {
+impl<M: Message + 'static> Queue<M> for MemoryQueue<M> {
+    async fn enqueue(&self, message: &M) -> Result<(), QueueError> {
         let mut waiting = self.waiting.lock().expect("queue lock poisoned");
         let id = format!("m{}-{}", self.clock.now_ms(), uuid::Uuid::new_v4());
         waiting.push(Queued {

@@ -16,6 +16,9 @@ pub struct RecordedCall {
     /// The fault applied to this call, if any.
     #[serde(default)]
     pub fault: Option<Fault>,
+    /// When it arrived, epoch ms (the wall clock: rates are counted by it).
+    #[serde(default)]
+    pub at_ms: i64,
 }
 
 impl RecordedCall {

@@ -60,6 +60,7 @@ pub async fn record_and_inject(
             .collect(),
         body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(text)),
         fault: fault.clone(),
+        at_ms: chrono::Utc::now().timestamp_millis(),
     });
     let drop_switch = parts.extensions.get::<DropConnection>().cloned();
     let _in_flight = InFlight::enter(&state);

@@ -143,7 +143,10 @@ fn admit(state: &SandboxState, headers: &HeaderMap) -> Result<(), Refusal> {
     {
         world.recent_requests.pop_front();
     }
-    if world.recent_requests.len() >= state.config.issuance_requests_per_10s {
+    let limit = state
+        .issuance_limit
+        .load(std::sync::atomic::Ordering::SeqCst);
+    if world.recent_requests.len() >= limit {
         let oldest = *world.recent_requests.front().expect("non-empty");
         let wait = window
             .saturating_sub(now.duration_since(oldest))

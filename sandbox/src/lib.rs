@@ -140,6 +140,28 @@ impl Sandbox {
             .insert(card_id.into(), cardholder_id.into());
     }
 
+    /// Seeds `n` bulk cards in each of the second and third budgets (a bulk job's run).
+    pub fn seed_bulk_cards(&self, n: usize) {
+        let mut world = self.state.issuance.lock().unwrap();
+        for i in 0..n {
+            world.cards.insert(
+                state::seeded_card_id(i),
+                state::Card::active(state::SECOND_BUDGET_ID),
+            );
+            world.cards.insert(
+                state::seeded_third_card_id(i),
+                state::Card::active(state::THIRD_BUDGET_ID),
+            );
+        }
+    }
+
+    /// Raises (or lowers) the card-issuance API's limit per 10 s.
+    pub fn set_issuance_limit(&self, per_10s: usize) {
+        self.state
+            .issuance_limit
+            .store(per_10s, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// The most upstream requests the sandbox was handling at the same moment.
     pub fn max_in_flight(&self) -> usize {
         self.state

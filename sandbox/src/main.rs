@@ -1,5 +1,6 @@
-//! `sandbox [--listen 127.0.0.1:3100] [--public-url URL] [--deterministic-ids]`: the
-//! upstream simulator as its own process.
+//! `sandbox [--listen 127.0.0.1:3100] [--public-url URL] [--deterministic-ids]
+//! [--bulk-cards N] [--issuance-requests-per-10s N]`: the upstream simulator as its own
+//! process (more cards and a higher limit for a bulk job's benchmark).
 
 use std::net::SocketAddr;
 
@@ -25,9 +26,21 @@ async fn main() {
             }
             "--public-url" => config.public_base_url = Some(args.next().expect("--public-url URL")),
             "--deterministic-ids" => config.deterministic_ids = true,
+            "--bulk-cards" => {
+                config.bulk_cards = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--bulk-cards N")
+            }
+            "--issuance-requests-per-10s" => {
+                config.issuance_requests_per_10s = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--issuance-requests-per-10s N")
+            }
             _ => {
                 eprintln!(
-                    "usage: sandbox [--listen HOST:PORT] [--public-url URL] [--deterministic-ids]"
+                    "usage: sandbox [--listen HOST:PORT] [--public-url URL] [--deterministic-ids] [--bulk-cards N] [--issuance-requests-per-10s N]"
                 );
                 std::process::exit(2);
             }

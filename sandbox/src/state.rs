@@ -31,6 +31,9 @@ pub struct SandboxConfig {
     /// Serve `POST 3ds/v2/unenroll` (inferred: not in the upstream's documentation).
     /// Off, the sandbox answers it like a route that does not exist, as the real API may.
     pub unenroll_route: bool,
+    /// How many further active cards each of the second and third budgets has, for bulk
+    /// runs ([`seeded_card_id`], [`seeded_third_card_id`]).
+    pub bulk_cards: usize,
 }
 
 pub const ISSUANCE_API_KEY: &str = "sandbox-ahrvo-api-key";
@@ -51,6 +54,7 @@ impl Default for SandboxConfig {
             public_base_url: None,
             deterministic_ids: false,
             unenroll_route: true,
+            bulk_cards: 200,
         }
     }
 }
@@ -70,7 +74,7 @@ pub struct Card {
 }
 
 impl Card {
-    fn active(budget_id: &str) -> Self {
+    pub fn active(budget_id: &str) -> Self {
         Self {
             card_status: CardStatus::Active,
             budget_id: budget_id.into(),
@@ -123,14 +127,19 @@ pub const CARDHOLDER_ID: &str = "471041678120300545";
 pub const SECOND_CARDHOLDER_ID: &str = "471041678120300546";
 pub const THIRD_BUDGET_CARDHOLDER_ID: &str = "471041678120300547";
 
-/// The ids of the 200 further seeded active cards of the second budget (for bulk
-/// enrollment).
+/// The ids of the further seeded active cards of the second budget (for bulk
+/// enrollment; 200 by default, `--bulk-cards`).
 pub fn seeded_card_id(i: usize) -> String {
     format!("card2025010100000000{i:04}")
 }
 
+/// The ids of the third budget's (the second card program's) further active cards.
+pub fn seeded_third_card_id(i: usize) -> String {
+    format!("card2023010112000100{i:04}")
+}
+
 impl IssuanceWorld {
-    pub fn seeded() -> Self {
+    pub fn seeded(bulk_cards: usize) -> Self {
         let mut world = Self {
             budgets: vec![
                 BUDGET_ID.into(),
@@ -159,10 +168,13 @@ impl IssuanceWorld {
             ),
         ];
         world.cards.extend(cards);
-        for i in 0..200 {
+        for i in 0..bulk_cards {
             world
                 .cards
                 .insert(seeded_card_id(i), Card::active(SECOND_BUDGET_ID));
+            world
+                .cards
+                .insert(seeded_third_card_id(i), Card::active(THIRD_BUDGET_ID));
         }
         let emma = Cardholder {
             cardholder_id: CARDHOLDER_ID.into(),
@@ -254,20 +266,23 @@ pub struct SandboxState {
     /// Upstream requests being handled right now, and the most seen at once.
     pub in_flight: std::sync::atomic::AtomicUsize,
     pub max_in_flight: std::sync::atomic::AtomicUsize,
+    /// The card-issuance API's limit per 10 s (the configured one, until a test moves it).
+    pub issuance_limit: std::sync::atomic::AtomicUsize,
 }
 
 impl SandboxState {
     pub fn new(config: SandboxConfig, base_url: String) -> Self {
         Self {
-            config,
             base_url,
             jwt_secret: (0..32).map(|_| fastrand::u8(..)).collect(),
             calls: Mutex::default(),
             faults: Mutex::default(),
-            issuance: Mutex::new(IssuanceWorld::seeded()),
+            issuance: Mutex::new(IssuanceWorld::seeded(config.bulk_cards)),
             payer: Mutex::default(),
             in_flight: Default::default(),
             max_in_flight: Default::default(),
+            issuance_limit: config.issuance_requests_per_10s.into(),
+            config,
         }
     }
 

@@ -180,15 +180,27 @@ impl StoreSettings {
 #[derive(Debug, Clone)]
 pub struct CardIssuanceSettings {
     pub base_url: Url,
-    /// The upstream allows 1000 requests per 10 s; we stay under a lower ceiling.
+    /// This instance's ceiling in any 10 s window (`AHRVO_MAX_REQUESTS_PER_10S`): the
+    /// upstream allows 1000 requests per 10 s to the whole fleet, which the template
+    /// shares between the functions that call it (`docs/capacity.md`).
     pub max_requests_per_10s: u32,
+    /// Of those, how many an idle instance may send at once (`AHRVO_BURST`; a tenth by
+    /// default).
+    pub burst: u32,
 }
 
 impl CardIssuanceSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let max_requests_per_10s = env.ranged("AHRVO_MAX_REQUESTS_PER_10S", 900, 2..=100_000)?;
+        let burst = env.ranged(
+            "AHRVO_BURST",
+            (max_requests_per_10s / 10).max(1),
+            1..=max_requests_per_10s - 1,
+        )?;
         Ok(Self {
             base_url: env.base_url("AHRVO_BASE_URL")?,
-            max_requests_per_10s: env.ranged("AHRVO_MAX_REQUESTS_PER_10S", 900, 10..=1000)?,
+            max_requests_per_10s,
+            burst,
         })
     }
 }

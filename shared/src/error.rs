@@ -76,6 +76,7 @@ error_codes! {
     NotFound = ("NOT_FOUND", 404, "the card or cardholder does not exist"),
     SessionNotFound = ("SESSION_NOT_FOUND", 404, "no authentication with this reference_code"),
     EventNotFound = ("EVENT_NOT_FOUND", 404, "no event with this id"),
+    JobNotFound = ("JOB_NOT_FOUND", 404, "no job with this id"),
     MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405, "this route does not accept that method"),
     CardAlreadyEnrolled = ("CARD_ALREADY_ENROLLED", 409, "the card is already enrolled for 3DS"),
     /// The first answer to a repeated request was kept sealed under a key since retired.
@@ -93,6 +94,9 @@ error_codes! {
     AuthenticationNotUsable = ("AUTHENTICATION_NOT_USABLE", 409, "only an authenticated result can be consumed"),
     AuthenticationAlreadyConsumed = ("AUTHENTICATION_ALREADY_CONSUMED", 409, "this authentication was already used for an authorization"),
     SessionSuperseded = ("SESSION_SUPERSEDED", 409, "the session changed while the upstream call was in flight; retry the request"),
+    /// A job that finished (completed, failed or canceled) cannot be started or canceled.
+    JobFinished = ("JOB_FINISHED", 409, "this job has finished"),
+    UploadMissing = ("UPLOAD_MISSING", 409, "no file was uploaded for this job: PUT it to the upload URL first"),
     NoWebhookEndpoint = ("NO_WEBHOOK_ENDPOINT", 409, "the tenant has no webhook endpoint for this event"),
     RedeliveryInProgress = ("REDELIVERY_IN_PROGRESS", 409, "a redelivery of this event is queued and not yet attempted"),
     PayloadTooLarge = ("PAYLOAD_TOO_LARGE", 413, "the request body is too large"),

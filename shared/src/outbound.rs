@@ -129,14 +129,18 @@ impl UpstreamError {
 pub(crate) struct RequestRateLimit(DefaultDirectRateLimiter);
 
 impl RequestRateLimit {
-    /// At most `per_10s` requests in any 10-second window: the bucket holds a tenth of
-    /// the budget and refills at a tenth per second, so burst + 10 s of refill ≤ 1.1×,
-    /// and `per_10s` is configured with that headroom under the upstream limit.
-    pub(crate) fn per_10_seconds(per_10s: u32) -> Self {
-        let per_second = NonZeroU32::new((per_10s / 11).max(1)).expect("non-zero");
-        Self(RateLimiter::direct(
-            Quota::per_second(per_second).allow_burst(per_second),
-        ))
+    /// At most `per_10s` requests in any 10-second window: a bucket of `burst` requests
+    /// (taken at once by an idle instance) refilled at `per_10s - burst` per 10 s, so a
+    /// window holds at most the burst and its refill — `per_10s` — and the fleet at most
+    /// this × its instances (`docs/capacity.md`).
+    pub(crate) fn per_10_seconds(per_10s: u32, burst: u32) -> Self {
+        let burst = burst.clamp(1, per_10s.saturating_sub(1).max(1));
+        let refill = per_10s.saturating_sub(burst).max(1);
+        let period = Duration::from_micros(10_000_000 / u64::from(refill));
+        let quota = Quota::with_period(period)
+            .expect("a refill period is never zero")
+            .allow_burst(NonZeroU32::new(burst).expect("non-zero"));
+        Self(RateLimiter::direct(quota))
     }
 
     pub async fn wait(&self) {

@@ -12,7 +12,9 @@ use gateway_loopback::queue::MemoryQueue;
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Clock, Harness, MERCHANT, tenant_id, test_registry};
+use crate::{
+    Backend, Clock, Harness, MERCHANT, SandboxConfig, default_backend, tenant_id, test_registry,
+};
 
 /// A tenant's recorded events, newest first.
 pub async fn events_of(h: &Harness, tenant: &str) -> Vec<RecordedEvent> {
@@ -109,13 +111,19 @@ pub fn registry_with_webhook(receiver: &Receiver) -> Value {
     registry_with_webhooks(&[(MERCHANT, receiver)])
 }
 
-/// The test registry with each merchant's webhook pointing at its receiver.
+/// The test registry with each tenant's webhook (a merchant's, or a card program's)
+/// pointing at its receiver.
 pub fn registry_with_webhooks(receivers: &[(&str, &Receiver)]) -> Value {
     let mut registry = test_registry();
     for tenant in registry["tenants"].as_array_mut().unwrap() {
         for (id, receiver) in receivers {
             if tenant["id"] == *id {
-                tenant["merchant"]["webhook"] = json!({
+                let side = if tenant.get("merchant").is_some() {
+                    "merchant"
+                } else {
+                    "issuer"
+                };
+                tenant[side]["webhook"] = json!({
                     "url": receiver.url,
                     "keys": [{"kid": "wh-1", "secret": WEBHOOK_SECRET}],
                 });
@@ -147,6 +155,16 @@ impl Notifying {
         schedule: &str,
         env: &[(&str, &str)],
     ) -> Self {
+        Self::on(default_backend(), receivers, schedule, env).await
+    }
+
+    /// As [`Notifying::with`], on the store `backend`.
+    pub async fn on(
+        backend: Backend,
+        receivers: &[(&str, &Receiver)],
+        schedule: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let receiver = receivers[0].1.clone();
         let mut settings = vec![
             ("ALLOW_INSECURE_LOOPBACK_URLS", "true"),
@@ -158,7 +176,7 @@ impl Notifying {
             ("WEBHOOK_RETRY_SCHEDULE_SECS", schedule),
         ];
         settings.extend_from_slice(env);
-        let h = Harness::with_env(&settings).await;
+        let h = Harness::with(backend, SandboxConfig::default(), &settings).await;
         h.set_registry(&registry_with_webhooks(receivers));
         let config = notify::NotifyConfig::from_env(&h.config_env()).unwrap();
         let queue = Arc::new(MemoryQueue::new(

@@ -26,6 +26,7 @@ pub use sandbox::{Fault, FaultRule, Sandbox, SandboxConfig};
 pub mod callback;
 pub mod events;
 pub mod issuer;
+pub mod jobs;
 pub mod merchant;
 
 pub use callback::*;
@@ -186,6 +187,12 @@ fn base_env(sandbox_url: &str, table: &str) -> HashMap<String, String> {
         (
             "DELIVERY_DEAD_LETTER_QUEUE_ARN",
             gateway_loopback::queue::MemoryQueue::DEAD_LETTER_ARN,
+        ),
+        ("JOBS_BUCKET", "gateway-test-jobs"),
+        ("JOB_QUEUE_URL", "memory"),
+        (
+            "JOB_DEAD_LETTER_QUEUE_ARN",
+            gateway_loopback::jobs::JOB_DEAD_LETTER_ARN,
         ),
     ]
     .into_iter()

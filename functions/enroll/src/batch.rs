@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::State as AppState;
-use crate::cards::CardLink;
+use crate::enroller::CardLink;
 
 /// Most items one bulk request may carry.
 const MAX_BATCH_ITEMS: usize = 100;
@@ -92,7 +92,10 @@ pub(crate) async fn enroll_batch(
     let mut results: Vec<(usize, BatchItemResult)> =
         futures_util::stream::iter(links.into_iter().enumerate())
             .map(|(i, link)| async move {
-                let enroll = app.enroll_card(&link, caller, Some(deadline));
+                let enroll = async {
+                    let enrolled = app.enroll_card(&link, caller, Some(deadline)).await?;
+                    Ok(enrolled.envelope)
+                };
                 let outcome = match tokio::time::timeout_at(deadline.into(), enroll).await {
                     Ok(finished) => ItemOutcome::Finished(finished),
                     Err(_) => ItemOutcome::Unfinished,

@@ -1,14 +1,11 @@
 //! Card enrollment: enroll, re-point to another cardholder, unenroll, read the enrollment
 //! detail — each only for the caller's own cards and cardholders.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use gateway::domain::{BudgetId, CardId, CardholderId, Check};
-use gateway::enrollment::RecordWrite;
+use gateway::domain::CardId;
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::{IssuerCaller, JsonBody, query_param};
 use gateway::telemetry::note_card;
@@ -16,65 +13,8 @@ use gateway::upstream::card_issuance::wire::{CardEnrollmentRequest, UnenrollRequ
 use gateway::upstream::card_issuance::{CardIssuanceError, Refusal, redact_security_answers};
 use serde_json::Value;
 
-use crate::{EnrollApp, State as AppState};
-
-/// A card and the cardholder it is (to be) linked to, checked.
-pub(crate) struct CardLink {
-    pub card_id: CardId,
-    pub cardholder_id: CardholderId,
-}
-
-impl CardLink {
-    /// `prefix` names the body's position in a larger one (`items[3].`).
-    pub(crate) fn parse(request: &CardEnrollmentRequest, prefix: &str) -> Check<Self> {
-        Ok(Self {
-            card_id: CardId::parse(&format!("{prefix}card_id"), &request.card_id)?,
-            cardholder_id: CardholderId::parse(
-                &format!("{prefix}cardholder_id"),
-                &request.cardholder_id,
-            )?,
-        })
-    }
-}
-
-impl EnrollApp {
-    /// Enrolls upstream, then records the status (and the caller's ownership). Both the
-    /// card and the cardholder must be the caller's before the upstream hears of them. A
-    /// store failure after the upstream said yes is reported (502/504) so the caller
-    /// retries; the retry's 409 is then reconciled as enrolled and recorded.
-    /// With a `deadline` (a batch's), every upstream call is over by then.
-    pub(crate) async fn enroll_card(
-        &self,
-        link: &CardLink,
-        caller: &IssuerCaller,
-        deadline: Option<Instant>,
-    ) -> Result<Value, ApiError> {
-        let upstream = self.upstream_for(caller, deadline).await?;
-        let card_budget = self.own_card(caller, &upstream, &link.card_id).await?;
-        self.own_cardholder(caller, &upstream, &link.cardholder_id)
-            .await?;
-        let enrolled = upstream.enroll(&link.card_id, &link.cardholder_id).await?;
-        self.record(link, &card_budget, caller).await?;
-        tracing::info!(reconciled = enrolled.reconciled, "card enrolled for 3DS");
-        Ok(enrolled.envelope)
-    }
-
-    async fn record(
-        &self,
-        link: &CardLink,
-        card_budget: &BudgetId,
-        caller: &IssuerCaller,
-    ) -> Result<(), ApiError> {
-        match self
-            .enrollments
-            .record_confirmed(&link.card_id, &link.cardholder_id, card_budget, caller.id())
-            .await?
-        {
-            RecordWrite::OtherTenant => Err(ApiError::of(ErrorCode::CardNotFound)),
-            RecordWrite::Written | RecordWrite::Newer => Ok(()),
-        }
-    }
-}
+use crate::State as AppState;
+use crate::enroller::CardLink;
 
 /// `POST 3ds/v2/enroll`.
 pub(crate) async fn enroll(
@@ -91,7 +31,10 @@ pub(crate) async fn enroll(
         &headers,
         crate::idempotent::ENROLL,
         &request,
-        |deadline| async move { app.enroll_card(&link, caller, deadline).await.map(Json) },
+        |deadline| async move {
+            let enrolled = app.enroll_card(&link, caller, deadline).await?;
+            Ok(Json(enrolled.envelope))
+        },
     )
     .await
 }

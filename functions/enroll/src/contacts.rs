@@ -7,14 +7,13 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use chrono::NaiveDate;
 use gateway::domain::field as f;
 use gateway::domain::{BudgetId, CardholderId, Check, FieldError};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::{IssuerCaller, JsonBody, query_param};
 use gateway::upstream::card_issuance::redact_security_answers;
 use gateway::upstream::card_issuance::wire::{
-    CALL_PREFIXES, CardholderQuery, Contact, CreateCardholderRequest, UpdateCardholderRequest,
+    CardholderQuery, CreateCardholderRequest, UpdateCardholderRequest,
 };
 use serde_json::Value;
 
@@ -31,58 +30,23 @@ pub(crate) async fn create_cardholder(
     let budget = BudgetId::parse("budget_id", &request.budget_id)?;
     f::text("first_name", &request.first_name, 64)?;
     f::text("last_name", &request.last_name, 64)?;
-    check_contact(&request.contact(), app.today())?;
+    request.contact().check(app.today())?;
     if !caller.issuer().owns_budget(budget.as_str()) {
         return Err(ApiError::of(ErrorCode::BudgetNotFound));
     }
     let request = request.trimmed();
+    let (app, caller, request, budget) = (&app, &caller, &request, &budget);
     app.once(
-        &caller,
+        caller,
         &headers,
         crate::idempotent::CREATE_CARDHOLDER,
-        &request,
-        |deadline| create(&app, &caller, &request, &budget, deadline),
+        request,
+        |deadline| async move {
+            let created = app.create_cardholder(caller, request, budget, deadline);
+            created.await.map(Json)
+        },
     )
     .await
-}
-
-async fn create(
-    app: &AppState,
-    caller: &IssuerCaller,
-    request: &CreateCardholderRequest,
-    budget: &BudgetId,
-    deadline: Option<Instant>,
-) -> Result<Json<Value>, ApiError> {
-    let mut envelope = app
-        .upstream_for(caller, deadline)
-        .await?
-        .create_cardholder(request)
-        .await?;
-    let created = envelope
-        .pointer("/data/cardholder_id")
-        .and_then(Value::as_str)
-        .and_then(|id| CardholderId::parse("cardholder_id", id).ok());
-    match created {
-        Some(cardholder) => {
-            let recorded = app
-                .enrollments
-                .record_new_cardholder(&cardholder, budget, caller.id())
-                .await?;
-            if !recorded {
-                // A "new" contact that is already recorded (the upstream de-duplicated
-                // it, or answered another's id): never taken over by this caller.
-                tracing::error!("the upstream answered a create with a contact already recorded");
-                return Err(ApiError::with_message(
-                    ErrorCode::UpstreamRejected,
-                    "the card-issuance API answered with a contact that already exists; it was not recorded as yours",
-                ));
-            }
-        }
-        None => tracing::warn!("a created contact came back without its cardholder_id"),
-    }
-    redact_security_answers(&mut envelope);
-    tracing::info!("cardholder 3DS contact created");
-    Ok(Json(envelope))
 }
 
 /// `POST cardholders/v2/update`: replaces one of the caller's contacts (name and budget
@@ -94,7 +58,7 @@ pub(crate) async fn update_cardholder(
     JsonBody(request): JsonBody<UpdateCardholderRequest>,
 ) -> Result<Response, ApiError> {
     let cardholder = CardholderId::parse("cardholder_id", &request.cardholder_id)?;
-    check_contact(&request.contact(), app.today())?;
+    request.contact().check(app.today())?;
     let request = request.trimmed();
     app.once(
         &caller,
@@ -162,21 +126,6 @@ fn keep_own_contacts(envelope: &mut Value, caller: &IssuerCaller) {
                 .is_some_and(|budget| caller.issuer().owns_budget(budget))
         });
     }
-}
-
-fn check_contact(contact: &Contact<'_>, today: NaiveDate) -> Check {
-    f::one_of("call_prefix", contact.call_prefix, CALL_PREFIXES)?;
-    f::digits("mobile", contact.mobile, 4, 15)?;
-    f::email("email", contact.email)?;
-    f::date_of_birth("date_of_birth", contact.date_of_birth, today)?;
-    f::text("state", contact.state, 64)?;
-    f::text("city", contact.city, 64)?;
-    f::text("address_line", contact.address_line, 128)?;
-    f::text("post_code", contact.post_code, 16)?;
-    f::country("country_code", contact.country_code)?;
-    f::digits("security_index", contact.security_index, 1, 2)?;
-    f::text("security_answer", contact.security_answer, 64)?;
-    Ok(())
 }
 
 /// The drop-in query string: at least one filter, bounded pages.

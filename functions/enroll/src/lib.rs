@@ -5,7 +5,7 @@
 //! all call it. [`routes`] is the one route table.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use gateway::clock::SharedClock;
@@ -13,29 +13,27 @@ use gateway::config::{
     API_GATEWAY_LIMIT, CardIssuanceSettings, ConfigError, Env, HttpSettings,
     STORE_OPERATION_TIMEOUT, SecretSettings, StoreSettings,
 };
-use gateway::enrollment::Enrollments;
-use gateway::error::ApiError;
-use gateway::http::{self, Envelope, HasTenants, IssuerCaller, Route};
+use gateway::http::{self, Envelope, HasTenants, Route};
 use gateway::idempotency::Idempotency;
 use gateway::keys::GatewayKeys;
 use gateway::lease::LeaseSettings;
-use gateway::outbound::HttpClient;
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
 use gateway::store::Kind;
 use gateway::store::scope::TableScope;
 use gateway::tenants::Registry;
 use gateway::tenants::parts::RegistryPart;
-use gateway::upstream::card_issuance::{
-    CardIssuance, CardIssuanceClient, CardIssuanceCredentials, PATH_PREFIX,
-};
+use gateway::upstream::card_issuance::PATH_PREFIX;
 
 mod batch;
 mod cards;
 mod contacts;
+pub mod enroller;
 mod idempotent;
 mod ownership;
 mod status;
+
+pub use enroller::{CardLink, Enrolled, Enroller};
 
 /// The parts of the tenant registry this function reads: a card program's own
 /// card-issuance credentials (nothing of a merchant's).
@@ -113,13 +111,11 @@ fn batch_deadline(env: &Env) -> Result<Duration, ConfigError> {
 
 /// What the enroll function's handlers hold, built once per cold start.
 struct EnrollApp {
-    card_issuance: CardIssuanceClient,
-    enrollments: Enrollments,
+    enroller: Enroller,
     batch_concurrency: usize,
     batch_deadline: Duration,
     clock: SharedClock,
     tenants: Cached<Registry>,
-    credentials: Cached<CardIssuanceCredentials>,
     idempotency_keys: Cached<GatewayKeys>,
     idempotency: Idempotency,
 }
@@ -134,23 +130,14 @@ impl EnrollApp {
     fn today(&self) -> chrono::NaiveDate {
         gateway::clock::utc_date(self.clock.now_ms())
     }
+}
 
-    /// The card-issuance API as a card program's calls are made: with its own
-    /// credentials, or the gateway's; every call over by `deadline` when there is one (a
-    /// lease's, a batch's).
-    async fn upstream_for(
-        &self,
-        caller: &IssuerCaller,
-        deadline: Option<Instant>,
-    ) -> Result<CardIssuance<'_>, ApiError> {
-        let credentials = match &caller.issuer().card_issuance {
-            Some((api_key, access_token)) => Arc::new(CardIssuanceCredentials {
-                api_key: api_key.clone(),
-                access_token: access_token.clone(),
-            }),
-            None => self.credentials.get().await?,
-        };
-        Ok(self.card_issuance.with(credentials).until(deadline))
+/// The routes use the one enroller (its checks, calls and records) as their own.
+impl std::ops::Deref for EnrollApp {
+    type Target = Enroller;
+
+    fn deref(&self) -> &Enroller {
+        &self.enroller
     }
 }
 
@@ -195,16 +182,17 @@ pub async fn build(config: &EnrollConfig, platform: &Platform) -> Result<Router,
     debug_assert!(route_list().iter().all(|r| r.path.starts_with(PATH_PREFIX)));
     let secrets = &config.secrets;
     let app = EnrollApp {
-        card_issuance: CardIssuanceClient::new(
-            HttpClient::new(config.http.clone()),
+        enroller: Enroller::new(
+            &config.http,
             &config.card_issuance,
+            &config.card_issuance_secret,
+            secrets,
+            platform,
         ),
-        enrollments: Enrollments::new(platform.store.clone(), platform.clock.clone()),
         batch_concurrency: config.batch_concurrency,
         batch_deadline: config.batch_deadline,
         clock: platform.clock.clone(),
         tenants: platform.tenant_registry(secrets, REGISTRY_PARTS),
-        credentials: platform.secret(&config.card_issuance_secret, secrets, ()),
         idempotency_keys: platform.secret(&config.idempotency_keys_secret, secrets, ()),
         idempotency: Idempotency::new(
             platform.store.clone(),
@@ -213,7 +201,12 @@ pub async fn build(config: &EnrollConfig, platform: &Platform) -> Result<Router,
         ),
     };
     // All in one Secrets Manager round trip.
-    gateway::secrets::load_all(&[&app.tenants, &app.credentials, &app.idempotency_keys]).await?;
+    gateway::secrets::load_all(&[
+        &app.tenants,
+        app.enroller.credentials(),
+        &app.idempotency_keys,
+    ])
+    .await?;
     Ok(http::router(
         route_list(),
         Arc::new(app),

@@ -17,13 +17,13 @@ use gateway::upstream::card_issuance::wire::CardholderQuery;
 use gateway::upstream::card_issuance::{CardIssuance, CardIssuanceError, RefusalKind};
 use serde_json::Value;
 
-use crate::EnrollApp;
+use crate::enroller::Enroller;
 
-impl EnrollApp {
+impl Enroller {
     /// The cardholder is the caller's: our record puts it in one of the caller's
     /// budgets, or (a contact made outside the gateway) the upstream does, which is then
     /// recorded. Anything else is `CARDHOLDER_NOT_FOUND`.
-    pub(crate) async fn own_cardholder(
+    pub async fn own_cardholder(
         &self,
         caller: &IssuerCaller,
         upstream: &CardIssuance<'_>,
@@ -67,7 +67,7 @@ impl EnrollApp {
     /// The card is the caller's: issued from one of its budgets, as our record (written
     /// at enrollment) or else the upstream's card detail says. Returns that budget. A
     /// card of another program, or none at all, is `CARD_NOT_FOUND`.
-    pub(crate) async fn own_card(
+    pub async fn own_card(
         &self,
         caller: &IssuerCaller,
         upstream: &CardIssuance<'_>,
@@ -76,8 +76,8 @@ impl EnrollApp {
         Ok(self.own_card_and_record(caller, upstream, card_id).await?.0)
     }
 
-    /// [`EnrollApp::own_card`], with the card's record as it was read for it.
-    pub(crate) async fn own_card_and_record(
+    /// [`Enroller::own_card`], with the card's record as it was read for it.
+    pub async fn own_card_and_record(
         &self,
         caller: &IssuerCaller,
         upstream: &CardIssuance<'_>,
@@ -114,7 +114,7 @@ impl EnrollApp {
     }
 
     /// An enrollment detail's cardholder is in one of the caller's budgets.
-    pub(crate) fn detail_is_callers(&self, caller: &IssuerCaller, detail: &Value) -> bool {
+    pub fn detail_is_callers(&self, caller: &IssuerCaller, detail: &Value) -> bool {
         detail
             .pointer("/data/budget_id")
             .and_then(Value::as_str)

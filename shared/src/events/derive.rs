@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::{Change, EventType, NewEvent, event_id};
 use crate::clock::rfc3339;
 use crate::enrollment::{CardEnrollment, CardholderRecord, EnrollmentStatus, PreviousLink};
+use crate::jobs::{Job, JobState};
 use crate::session::{AuthenticationSession, Outcome, SessionState};
 use crate::store::{Item, Kind};
 
@@ -19,6 +20,7 @@ pub fn event_of(change: &Change) -> Option<NewEvent> {
         Kind::AuthenticationSession => authentication_event(&change.key, old, new),
         Kind::CardEnrollment => card_event(&change.key, old, new),
         Kind::Cardholder => cardholder_event(&change.key, old, new),
+        Kind::Job => job_event(&change.key, old, new),
         _ => return None,
     };
     derived.unwrap_or_else(|error| {
@@ -104,6 +106,42 @@ fn authentication_data(session: &AuthenticationSession) -> Value {
         "liability_shift": outcome.liability_shift,
         "decided_at": outcome.decided_at.map(rfc3339),
     })
+}
+
+/// A job that finished (completed, failed or canceled) with this write, with its counts.
+fn job_event(key: &str, old: Option<&Item>, new: &Item) -> Derived {
+    let job = Job::from_item(new.clone())?;
+    let was_terminal = old
+        .and_then(|old| Job::from_item(old.clone()).ok())
+        .is_some_and(|old| old.state.is_terminal());
+    let kind = match job.state {
+        _ if was_terminal => return Ok(None),
+        JobState::Completed | JobState::CompletedWithErrors => EventType::JobCompleted,
+        JobState::Failed => EventType::JobFailed,
+        JobState::Canceled => EventType::JobCanceled,
+        _ => return Ok(None),
+    };
+    let Some(version) = job.mutation_id.as_deref() else {
+        return Ok(None);
+    };
+    Ok(Some(NewEvent {
+        id: event_id(key, version),
+        tenant: job.tenant_id.clone(),
+        kind,
+        created_at: job.updated_at,
+        data: json!({
+            "job_id": job.job_id,
+            "state": job.state.as_str(),
+            "total": job.total,
+            "enrolled": job.enrolled,
+            "reconciled": job.reconciled,
+            "failed": job.failed,
+            "not_run": (job.total - job.finished()).max(0),
+            "failure": job.failure,
+            "created_at": rfc3339(job.created_at),
+            "finished_at": job.finished_at.map(rfc3339),
+        }),
+    }))
 }
 
 /// A card newly enrolled, re-pointed to another cardholder, or unenrolled.

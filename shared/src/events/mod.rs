@@ -60,10 +60,19 @@ pub enum EventType {
     CardUnenrolled,
     #[serde(rename = "cardholder.updated")]
     CardholderUpdated,
+    /// A bulk enrollment job finished every item (some may have failed).
+    #[serde(rename = "job.completed")]
+    JobCompleted,
+    /// A job could not run.
+    #[serde(rename = "job.failed")]
+    JobFailed,
+    /// A job was canceled by its program.
+    #[serde(rename = "job.canceled")]
+    JobCanceled,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 12] = [
         EventType::AuthenticationSucceeded,
         EventType::AuthenticationFailed,
         EventType::AuthenticationExpired,
@@ -73,6 +82,9 @@ impl EventType {
         EventType::CardEnrollmentUpdated,
         EventType::CardUnenrolled,
         EventType::CardholderUpdated,
+        EventType::JobCompleted,
+        EventType::JobFailed,
+        EventType::JobCanceled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +98,9 @@ impl EventType {
             EventType::CardEnrollmentUpdated => "card.enrollment_updated",
             EventType::CardUnenrolled => "card.unenrolled",
             EventType::CardholderUpdated => "cardholder.updated",
+            EventType::JobCompleted => "job.completed",
+            EventType::JobFailed => "job.failed",
+            EventType::JobCanceled => "job.canceled",
         }
     }
 

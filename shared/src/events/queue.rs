@@ -12,7 +12,6 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::TenantId;
@@ -55,18 +54,19 @@ mod purpose_flag {
     }
 }
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("the delivery queue is unavailable: {0}")]
-pub struct QueueError(pub String);
+pub use crate::queue::{Message, Queue, QueueError, SqsQueue};
 
-#[async_trait]
-pub trait DeliveryQueue: Send + Sync {
-    async fn enqueue(&self, message: &DeliveryMessage) -> Result<(), QueueError>;
-
-    /// A received message (named by its receipt) whose delivery failed: visible again
-    /// after `delay`.
-    async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError>;
+impl Message for DeliveryMessage {
+    /// A fair queue's message group: the tenant.
+    fn group(&self) -> &str {
+        self.tenant.as_str()
+    }
 }
+
+/// The delivery queue: a queue of [`DeliveryMessage`]s.
+pub trait DeliveryQueue: Queue<DeliveryMessage> {}
+
+impl<T: Queue<DeliveryMessage> + ?Sized> DeliveryQueue for T {}
 
 pub type SharedQueue = std::sync::Arc<dyn DeliveryQueue>;
 
@@ -127,58 +127,6 @@ impl RetrySchedule {
     }
 
     pub const SPARE_RECEIVES: u32 = 5;
-}
-
-/// AWS SQS.
-pub struct SqsQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
-}
-
-impl SqsQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        Self {
-            client,
-            url: url.into(),
-        }
-    }
-
-    pub fn client(&self) -> &aws_sdk_sqs::Client {
-        &self.client
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-}
-
-#[async_trait]
-impl DeliveryQueue for SqsQueue {
-    async fn enqueue(&self, message: &DeliveryMessage) -> Result<(), QueueError> {
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            // A fair queue's message group: SQS hands out the messages of tenants with
-            // fewer in flight first, so one tenant's backlog never holds another's back.
-            .message_group_id(message.tenant.as_str())
-            .message_body(serde_json::to_string(message).expect("a message serializes"))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
-    }
-
-    async fn retry_after(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.url)
-            .receipt_handle(receipt)
-            .visibility_timeout(delay.as_secs().min(43_200) as i32)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))
-    }
 }
 
 #[cfg(test)]

@@ -192,6 +192,13 @@ impl Caller<Merchant> {
 }
 
 impl Caller<Issuer> {
+    /// The card program `tenant`, acting through work it queued (a job's items): `None`
+    /// when the tenant is not a card program (any more).
+    pub fn acting_for(tenant: Arc<Tenant>) -> Option<Self> {
+        (tenant.has_role(Role::Issuer) && tenant.issuer.is_some())
+            .then_some(Self(tenant, PhantomData))
+    }
+
     pub fn issuer(&self) -> &IssuerProfile {
         self.0
             .issuer

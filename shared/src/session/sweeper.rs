@@ -336,6 +336,13 @@ mod tests {
         async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Item>, StoreError> {
             self.inner.read_many(keys).await
         }
+
+        async fn write_together(
+            &self,
+            writes: &[(String, crate::store::Mutation)],
+        ) -> Result<bool, StoreError> {
+            self.inner.write_together(writes).await
+        }
     }
 
     struct Fixture {

@@ -75,4 +75,9 @@ impl ItemStore for CountingStore {
         self.keys_read.fetch_add(keys.len(), Ordering::SeqCst);
         self.inner.read_many(keys).await
     }
+
+    async fn write_together(&self, writes: &[(String, Mutation)]) -> Result<bool, StoreError> {
+        self.writes.fetch_add(writes.len(), Ordering::SeqCst);
+        self.inner.write_together(writes).await
+    }
 }

@@ -156,6 +156,52 @@ impl ItemStore for DynamoStore {
         self.query_index(query).await
     }
 
+    async fn write_together(&self, writes: &[(String, Mutation)]) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        let mut items = Vec::with_capacity(writes.len());
+        for (key, mutation) in writes {
+            let mut expr = Expression::default();
+            let condition = expr.condition(&mutation.guard);
+            let update = expr.update(mutation);
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key(KEY, AttributeValue::S(key.clone()))
+                .condition_expression(condition)
+                .update_expression(update)
+                .set_expression_attribute_names(Some(expr.names))
+                .set_expression_attribute_values(Some(expr.values))
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(service)) => match service.into_err() {
+                // Refused by a guard (the reasons name which): nothing was written. A
+                // conflict with another transaction is a fault to retry.
+                TransactWriteItemsError::TransactionCanceledException(canceled)
+                    if canceled
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                {
+                    Ok(false)
+                }
+                other => Err(StoreError::Unavailable(
+                    DisplayErrorContext(other).to_string(),
+                )),
+            },
+            Err(other) => Err(store_error(other)),
+        }
+    }
+
     async fn read_many(
         &self,
         keys: &[String],

@@ -20,10 +20,14 @@ pub enum Kind {
     SweeperCursor,
     /// A tenant's redeliveries asked for in one hour: `REDELIVERIES#<tenant>#<hour>`.
     RedeliveryQuota,
+    /// A bulk enrollment job: `JOB#<tenant>#<job_id>`.
+    Job,
+    /// One item of a job: `JOBITEM#<tenant>#<job_id>#<line>`.
+    JobItem,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Kind::AuthenticationSession,
         Kind::CardEnrollment,
         Kind::Cardholder,
@@ -31,6 +35,8 @@ impl Kind {
         Kind::Idempotency,
         Kind::SweeperCursor,
         Kind::RedeliveryQuota,
+        Kind::Job,
+        Kind::JobItem,
     ];
 
     /// The `kind` attribute of its items.
@@ -43,6 +49,8 @@ impl Kind {
             Kind::Idempotency => "idempotency",
             Kind::SweeperCursor => "sweeper_cursor",
             Kind::RedeliveryQuota => "redelivery_quota",
+            Kind::Job => "job",
+            Kind::JobItem => "job_item",
         }
     }
 
@@ -60,6 +68,8 @@ impl Kind {
             Kind::Idempotency => "IDEM#",
             Kind::SweeperCursor => "SWEEPER#",
             Kind::RedeliveryQuota => "REDELIVERIES#",
+            Kind::Job => "JOB#",
+            Kind::JobItem => "JOBITEM#",
         }
     }
 

@@ -59,6 +59,35 @@ struct State {
 }
 
 impl State {
+    /// Applies `mutation` (its guard already checked) to the item `key`: the change made.
+    fn apply(&mut self, key: &str, mutation: &Mutation) -> Change {
+        let old = self.items.get(key).cloned();
+        let mut item = old
+            .clone()
+            .unwrap_or_else(|| Item::from([(KEY.to_owned(), AttributeValue::S(key.to_owned()))]));
+        for (attr, value) in &mutation.patch.set {
+            item.insert((*attr).to_owned(), value.clone());
+        }
+        for (attr, value) in &mutation.patch.set_if_absent {
+            item.entry((*attr).to_owned())
+                .or_insert_with(|| value.clone());
+        }
+        for (attr, by) in &mutation.patch.increment {
+            let current = number(&item, attr).unwrap_or(0);
+            item.insert((*attr).to_owned(), super::number_value(current + by));
+        }
+        for attr in &mutation.patch.remove {
+            item.remove(*attr);
+        }
+        self.reindex(key, old.as_ref(), &item);
+        self.items.insert(key.to_owned(), item.clone());
+        Change {
+            key: key.to_owned(),
+            old,
+            new: Some(item),
+        }
+    }
+
     /// Moves the item's index entries from what it was to what it is.
     fn reindex(&mut self, key: &str, old: Option<&Item>, new: &Item) {
         for index in Index::ALL {
@@ -84,6 +113,14 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Applied writes, for the change feed, in order.
+    fn record(&self, changes: Vec<Change>) {
+        self.changes
+            .lock()
+            .expect("memory store lock poisoned")
+            .extend(changes);
     }
 }
 
@@ -114,36 +151,28 @@ impl ItemStore for MemoryStore {
         if !holds(&mutation.guard, current) {
             return Ok(Written::Refused(current.cloned()));
         }
-        let old = current.cloned();
-        let mut item = old
-            .clone()
-            .unwrap_or_else(|| Item::from([(KEY.to_owned(), AttributeValue::S(key.to_owned()))]));
-        for (attr, value) in &mutation.patch.set {
-            item.insert((*attr).to_owned(), value.clone());
-        }
-        for (attr, value) in &mutation.patch.set_if_absent {
-            item.entry((*attr).to_owned())
-                .or_insert_with(|| value.clone());
-        }
-        for (attr, by) in &mutation.patch.increment {
-            let current = number(&item, attr).unwrap_or(0);
-            item.insert((*attr).to_owned(), super::number_value(current + by));
-        }
-        for attr in &mutation.patch.remove {
-            item.remove(*attr);
-        }
-        state.reindex(key, old.as_ref(), &item);
-        state.items.insert(key.to_owned(), item.clone());
+        let change = state.apply(key, mutation);
         drop(state);
-        self.changes
-            .lock()
-            .expect("memory store lock poisoned")
-            .push(Change {
-                key: key.to_owned(),
-                old,
-                new: Some(item.clone()),
-            });
+        let item = change.new.clone().expect("a write leaves an item");
+        self.record(vec![change]);
         Ok(Written::Applied(item))
+    }
+
+    async fn write_together(&self, writes: &[(String, Mutation)]) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().expect("memory store lock poisoned");
+        if !writes
+            .iter()
+            .all(|(key, mutation)| holds(&mutation.guard, state.items.get(key)))
+        {
+            return Ok(false);
+        }
+        let changes = writes
+            .iter()
+            .map(|(key, mutation)| state.apply(key, mutation))
+            .collect();
+        drop(state);
+        self.record(changes);
+        Ok(true)
     }
 
     async fn read(&self, key: &str) -> Result<Option<Item>, StoreError> {

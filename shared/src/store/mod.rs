@@ -205,6 +205,11 @@ pub trait ItemStore: Send + Sync {
     /// Up to 100 items by key in one round trip (`BatchGetItem`, strongly consistent);
     /// the ones that exist, by key.
     async fn read_many(&self, keys: &[String]) -> Result<HashMap<String, Item>, StoreError>;
+    /// Conditional writes of up to 25 items made together or not at all
+    /// (`TransactWriteItems`): `false` when a guard did not hold (nothing was written).
+    /// Each item's own change is still one conditional write; what it moves with it (a
+    /// job's counters) moves in the same step.
+    async fn write_together(&self, writes: &[(String, Mutation)]) -> Result<bool, StoreError>;
 }
 
 pub type SharedStore = Arc<dyn ItemStore>;

@@ -89,4 +89,11 @@ impl ItemStore for ScopedStore {
         }
         self.inner.read_many(keys).await
     }
+
+    async fn write_together(&self, writes: &[(String, Mutation)]) -> Result<bool, StoreError> {
+        for (key, _) in writes {
+            self.check(key, self.scope.writes, "write")?;
+        }
+        self.inner.write_together(writes).await
+    }
 }

@@ -155,6 +155,18 @@ pub fn sweep(expired: usize, skipped: usize, failed: usize, lag_minutes: i64) {
     emit("SweepLagMinutes", "Count", lag_minutes as f64, &[]);
 }
 
+/// A bulk enrollment job's item finished: `outcome` is `enrolled`, `reconciled`,
+/// `failed` or `retried` (a fault: its chunk comes again).
+pub fn job_item(outcome: &str) {
+    emit("JobItems", "Count", 1.0, &[("Outcome", outcome)]);
+}
+
+/// How long a job's chunk waited on the queue before a worker took it (the alarm on a
+/// stuck job watches it with the queue's oldest message).
+pub fn job_chunk_wait(wait: Duration) {
+    emit("JobChunkWaitSeconds", "Seconds", wait.as_secs() as f64, &[]);
+}
+
 /// Writes lines to stdout (Lambda ships it to CloudWatch Logs).
 pub(crate) fn stdout_sink() -> Sink {
     Arc::new(|line: &[u8]| {

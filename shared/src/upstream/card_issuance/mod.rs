@@ -85,7 +85,10 @@ impl CardIssuanceClient {
         Self {
             http,
             base: settings.base_url.clone(),
-            rate_limit: RequestRateLimit::per_10_seconds(settings.max_requests_per_10s),
+            rate_limit: RequestRateLimit::per_10_seconds(
+                settings.max_requests_per_10s,
+                settings.burst,
+            ),
         }
     }
 

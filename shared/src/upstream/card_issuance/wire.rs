@@ -33,12 +33,32 @@ pub struct Contact<'a> {
     pub security_answer: &'a str,
 }
 
+impl Contact<'_> {
+    /// Every contact field the documentation requires, checked (`today` for the date of
+    /// birth).
+    pub fn check(&self, today: chrono::NaiveDate) -> crate::domain::Check {
+        use crate::domain::field as f;
+        f::one_of("call_prefix", self.call_prefix, CALL_PREFIXES)?;
+        f::digits("mobile", self.mobile, 4, 15)?;
+        f::email("email", self.email)?;
+        f::date_of_birth("date_of_birth", self.date_of_birth, today)?;
+        f::text("state", self.state, 64)?;
+        f::text("city", self.city, 64)?;
+        f::text("address_line", self.address_line, 128)?;
+        f::text("post_code", self.post_code, 16)?;
+        f::country("country_code", self.country_code)?;
+        f::digits("security_index", self.security_index, 1, 2)?;
+        f::text("security_answer", self.security_answer, 64)?;
+        Ok(())
+    }
+}
+
 /// Declares a cardholder request body: its own fields plus the contact fields that create
 /// and update share. Plain fields (no `serde(flatten)`) so a type error names its field.
 macro_rules! cardholder_request {
     ($(#[$doc:meta])* $name:ident { $($field:ident),* }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
         pub struct $name {
             $(#[serde(default)] pub $field: String,)*
             #[serde(default)] pub call_prefix: String,

@@ -126,6 +126,24 @@ def rest(method, path, body=None, headers=None, api_key=True, base64_body=False,
     }
 
 
+JOBS = f"{ISSUING}/3ds/v2/enroll/jobs"
+UNKNOWN_JOB = "00000000-0000-4000-8000-000000000000"
+# The job queues' ARNs as the proof names them (JOB_DEAD_LETTER_QUEUE_ARN).
+JOB_QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:jobs"
+JOB_DEAD_LETTER_ARN = "arn:aws:sqs:eu-west-1:123456789012:jobs-dead"
+
+
+def chunk_event(source_arn):
+    """An SQS batch of one job chunk (of a job that does not exist: nothing is run)."""
+    return {"Records": [{
+        "messageId": "0b9e3f4a-3c1d-4e5f-8a6b-7c8d9e0f1a2b", "receiptHandle": "AQEBzWwaftRI0KuVm4tP",
+        "body": json.dumps({"tenant": ISSUER, "job_id": UNKNOWN_JOB,
+                            "range": {"first_line": 1, "start": 0, "end": 120, "items": 1}}),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795000000000"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": source_arn, "awsRegion": "eu-west-1"}]}
+
+
 def http_api(method, path, body):
     headers = {"content-type": "application/json", "x-api-key": ISSUER_API_KEY, "host": DOMAIN}
     return {
@@ -365,10 +383,26 @@ steps = [
         "GET", "/v1/events", api_key=ISSUER_API_KEY, query={"type": "payment.made"}),
      # A card program is answered in the card-issuance API's envelope.
      {"status": 400, "json": {"/code": "INVALID_PARAMETER", "/field": "type"}}, {}),
+    # --- jobs function (bulk enrollment): refused before anything is kept or queued
+    ("jobs/create-with-a-bad-item.json", "jobs", rest("POST", JOBS, {"items": [
+        {"card_id": "card59202507231957437131", "cardholder_id": "471041678120300545"},
+        {"card_id": "not a card id", "cardholder_id": "471041678120300545"}]}),
+     {"status": 400, "json": {"/code": "INVALID_PARAMETER", "/field": "items[1].card_id"}}, {}),
+    ("jobs/job-unknown.json", "jobs", rest("GET", f"{JOBS}/{UNKNOWN_JOB}", resource=f"{JOBS}/{{job_id}}"),
+     {"status": 404, "json": {"/code": "JOB_NOT_FOUND"}}, {}),
+    ("jobs/invalid-merchant-key.json", "jobs", rest("GET", f"{JOBS}/{UNKNOWN_JOB}", api_key=API_KEY,
+                                                   resource=f"{JOBS}/{{job_id}}"),
+     {"status": 403, "json": {"/code": "ROLE_NOT_ALLOWED"}}, {}),
+    # --- job worker (the job queue's chunks and its dead letters)
+    ("job-worker/chunk-of-an-unknown-job.json", "job-worker", chunk_event(JOB_QUEUE_ARN),
+     {"response": {"/batchItemFailures": []}}, {}),
+    ("job-worker/dead-chunk-of-an-unknown-job.json", "job-worker", chunk_event(JOB_DEAD_LETTER_ARN),
+     {"response": {"/batchItemFailures": []}}, {}),
 ]
 
 SAM_FUNCTION = {"enroll": "EnrollFunction", "check-enroll": "CheckEnrollFunction", "callback": "CallbackFunction",
-                "history": "HistoryFunction", "notify": "NotifyFunction"}
+                "history": "HistoryFunction", "notify": "NotifyFunction", "jobs": "JobsFunction",
+                "job-worker": "JobWorkerFunction"}
 
 manifest = []
 for file, function, event, expect, extra in steps:

@@ -6,7 +6,7 @@ there. The race tests would then test moto, not us. This runs moto's own WSGI ap
 one lock (connections stay concurrent; request handling is serialized) so moto gives the
 per-item atomicity DynamoDB gives.
 
-Usage: python scripts/moto_dynamodb.py PORT
+Usage: python scripts/moto_dynamodb.py PORT [ADDRESS]   (127.0.0.1 by default)
 """
 
 import sys
@@ -30,4 +30,5 @@ def atomic(environ, start_response):
 
 
 if __name__ == "__main__":
-    run_simple("127.0.0.1", int(sys.argv[1]), atomic, threaded=True, request_handler=MotoRequestHandler)
+    address = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    run_simple(address, int(sys.argv[1]), atomic, threaded=True, request_handler=MotoRequestHandler)

@@ -1,6 +1,7 @@
-"""Proves every events/ payload against the function binaries through a Lambda Runtime API
-emulator (`cargo lambda watch` + `cargo lambda invoke`): the Docker-free proof that
-`sam local invoke <Function> -e events/<file>.json` works.
+"""Proves every events/ payload against the function binaries: through the real AWS SAM
+CLI (`sam local invoke <Function> -e events/<file>.json` in Docker, `--sam`; the test
+command runs it through scripts/sam_local.sh), or through a Lambda Runtime API emulator
+(`cargo lambda watch` + `cargo lambda invoke`, the default: no Docker needed).
 
 Runs the three functions (built by cargo, debug) with DynamoDB and Secrets Manager on the
 moto_server the test command started (GATEWAY_TEST_DYNAMODB_ENDPOINT) — the secrets the
@@ -8,8 +9,13 @@ manifest names are created there first — and the upstream sandbox in its deter
 mode, then invokes the events in events/manifest.json order and checks
 each response (status, JSON fields, redirect target, page text).
 
-Usage (the test command runs it): .venv/bin/python scripts/prove_events.py
+Usage: .venv/bin/python scripts/prove_events.py
+       .venv/bin/python scripts/prove_events.py --sam TEMPLATE --invoke-image IMAGE --host ADDRESS
+(with --sam, the sandbox listens on ADDRESS, the Docker bridge address the containers
+reach, and GATEWAY_TEST_DYNAMODB_ENDPOINT is a moto_server listening there too).
 """
+
+import argparse
 
 import json
 import os
@@ -35,13 +41,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for_port(port, what, process, timeout=120):
+def wait_for_port(port, what, process, timeout=120, host="127.0.0.1"):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:
             sys.exit(f"{what} exited with {process.returncode} before listening (see {LOG_DIR})")
         try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            socket.create_connection((host, port), 0.2).close()
             return
         except OSError:
             time.sleep(0.2)
@@ -72,7 +78,82 @@ def complete_challenge(captured, otp):
     post_form(captured["stepup_url"] + "/complete", {"TransactionId": tid, "MD": "null", "otp": otp, "action": "submit"})
 
 
+class CargoLambda:
+    """The Runtime API emulator: `cargo lambda watch` runs the functions, `invoke` calls them."""
+
+    def __init__(self, settings, processes):
+        self.port = free_port()
+        path = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
+        # cargo-lambda reads RUST_LOG too: at debug it would print into the invoke output.
+        self.env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"} | {"PATH": path}
+        env_file = ROOT / "target" / "events.env"
+        env_file.write_text("\n".join(f'{k}="{v}"' for k, v in settings.items()) + "\n")
+        watch_log = open(LOG_DIR / "lambda-watch.log", "w")
+        processes.append(subprocess.Popen(
+            ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1",
+             "--invoke-port", str(self.port), "--env-file", str(env_file)],
+            cwd=ROOT, env=self.env, stdout=watch_log, stderr=subprocess.STDOUT))
+        wait_for_port(self.port, "cargo lambda watch", processes[-1])
+
+    def invoke(self, step):
+        return subprocess.run(
+            ["cargo", "lambda", "invoke", step["function"], "--invoke-address", "127.0.0.1",
+             "--invoke-port", str(self.port), "--data-file", f"events/{step['event']}", "--output-format", "json"],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=300)
+
+    def stop(self):
+        # cargo lambda watch runs each function as a child process: stop them too.
+        subprocess.run(["pkill", "-f", f"AWS_LAMBDA_RUNTIME_API=127.0.0.1:{self.port}"], check=False)
+
+
+class SamLocal:
+    """The real AWS SAM CLI: `sam local invoke` of the template's function, in a container
+    of the given image (never pulled). Its output (the functions' logs among SAM's own
+    lines) is kept for the log scan."""
+
+    def __init__(self, template, image, settings):
+        self.template, self.image = template, image
+        self.env_file = LOG_DIR.parent / "sam-local-env.json"
+        # Only the variables the template declares are set (the test copy declares the
+        # SDK endpoint variables too).
+        self.env_file.write_text(json.dumps({"Parameters": settings}))
+        self.log = open(LOG_DIR / "sam-local-invoke.log", "w")
+        self.env = dict(os.environ) | {
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0",
+            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+            # SAM asks STS for the account id before each invoke: moto answers it, so
+            # nothing leaves this machine (and no invoke waits for a timeout).
+            "AWS_ENDPOINT_URL_STS": os.environ["GATEWAY_TEST_DYNAMODB_ENDPOINT"], "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        self.times = []
+
+    def invoke(self, step):
+        started = time.monotonic()
+        run = subprocess.run(
+            ["sam", "local", "invoke", step["sam_function"], "--template", str(self.template),
+             "--event", f"events/{step['event']}", "--env-vars", str(self.env_file),
+             "--skip-pull-image", "--invoke-image", self.image],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=300)
+        self.times.append(time.monotonic() - started)
+        self.log.write(f"--- {step['event']}\n{run.stderr}\n")
+        self.log.flush()
+        # The response is the last line SAM prints on stdout.
+        lines = [line for line in run.stdout.splitlines() if line.strip()]
+        run.stdout = lines[-1] if lines else ""
+        return run
+
+    def stop(self):
+        if self.times:
+            print(f"sam local invoke: {len(self.times)} invokes, mean {sum(self.times) / len(self.times):.2f} s, "
+                  f"max {max(self.times):.2f} s")
+
+
 def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sam", metavar="TEMPLATE", help="invoke through sam local invoke with this template")
+    parser.add_argument("--invoke-image", help="the image sam local invoke runs the functions in")
+    parser.add_argument("--host", default="127.0.0.1", help="the address the sandbox listens on")
+    args = parser.parse_args()
     manifest = json.loads((ROOT / "events" / "manifest.json").read_text())
     endpoint = os.environ.get("GATEWAY_TEST_DYNAMODB_ENDPOINT")
     if not endpoint:
@@ -99,6 +180,7 @@ def main():
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
                        aws_access_key_id="test", aws_secret_access_key="test")
     delivery_queue = sqs.create_queue(QueueName=f"{table}-deliveries")["QueueUrl"]
+    job_queue = sqs.create_queue(QueueName=f"{table}-jobs")["QueueUrl"]
     secretsmanager = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1",
                                   aws_access_key_id="test", aws_secret_access_key="test")
     secret_ids = {}
@@ -106,18 +188,17 @@ def main():
         secret_ids[name] = f"{table}/{name}"
         secretsmanager.create_secret(Name=secret_ids[name], SecretString=json.dumps(value))
 
-    processes = []
+    processes, runner = [], None
     try:
         sandbox_port = free_port()
         sandbox_log = open(LOG_DIR / "events-sandbox.log", "w")
         processes.append(subprocess.Popen(
-            [str(ROOT / "target" / "debug" / "sandbox"), "--listen", f"127.0.0.1:{sandbox_port}", "--deterministic-ids"],
+            [str(ROOT / "target" / "debug" / "sandbox"), "--listen", f"{args.host}:{sandbox_port}", "--deterministic-ids"],
             stdout=sandbox_log, stderr=subprocess.STDOUT))
-        wait_for_port(sandbox_port, "the sandbox", processes[-1])
-        sandbox = f"http://127.0.0.1:{sandbox_port}"
+        wait_for_port(sandbox_port, "the sandbox", processes[-1], host=args.host)
+        sandbox = f"http://{args.host}:{sandbox_port}"
 
-        env_file = ROOT / "target" / "events.env"
-        env_file.write_text("\n".join(f'{k}="{v}"' for k, v in {
+        settings = {
             "TABLE_NAME": table,
             "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
             "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
@@ -132,21 +213,15 @@ def main():
             "CARD_ISSUANCE_SECRET_ID": secret_ids["card_issuance"],
             "PAYER_AUTH_SECRET_ID": secret_ids["payer_auth"],
             "DELIVERY_QUEUE_URL": delivery_queue, "AWS_ENDPOINT_URL_SQS": endpoint,
+            # The jobs' bucket and queues (the job events are refused or finished before
+            # either is used).
+            "JOBS_BUCKET": f"{table}-jobs", "JOB_QUEUE_URL": job_queue, "AWS_ENDPOINT_URL_S3": endpoint,
+            "JOB_DEAD_LETTER_QUEUE_ARN": "arn:aws:sqs:eu-west-1:123456789012:jobs-dead",
             # The functions log at the most verbose level the template offers: the log scan
             # then shows nothing sensitive is written at any level (raw events included).
             "AWS_LAMBDA_LOG_LEVEL": "TRACE",
-        }.items()) + "\n")
-
-        invoke_port = free_port()
-        path = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
-        # cargo-lambda reads RUST_LOG too: at debug it would print into the invoke output.
-        tool_env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"} | {"PATH": path}
-        watch_log = open(LOG_DIR / "lambda-watch.log", "w")
-        processes.append(subprocess.Popen(
-            ["cargo", "lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1",
-             "--invoke-port", str(invoke_port), "--env-file", str(env_file)],
-            cwd=ROOT, env=tool_env, stdout=watch_log, stderr=subprocess.STDOUT))
-        wait_for_port(invoke_port, "cargo lambda watch", processes[-1])
+        }
+        runner = SamLocal(args.sam, args.invoke_image, settings) if args.sam else CargoLambda(settings, processes)
 
         captured, failures = {}, []
         for step in manifest["steps"]:
@@ -157,10 +232,7 @@ def main():
                     print(f"  {step['function']:<13} {step['event']:<52} FAILED: its challenge was never started")
                     continue
                 complete_challenge(captured[before["complete_challenge"]], before["otp"])
-            run = subprocess.run(
-                ["cargo", "lambda", "invoke", step["function"], "--invoke-address", "127.0.0.1",
-                 "--invoke-port", str(invoke_port), "--data-file", f"events/{step['event']}", "--output-format", "json"],
-                cwd=ROOT, env=tool_env, capture_output=True, text=True, timeout=300)
+            run = runner.invoke(step)
             problems = []
             try:
                 response = json.loads(run.stdout)
@@ -210,6 +282,8 @@ def main():
             sys.exit(1)
         print(f"all {len(manifest['steps'])} events produced their expected responses")
     finally:
+        if runner is not None:
+            runner.stop()
         for process in processes:
             process.terminate()
         for process in processes:
@@ -217,8 +291,6 @@ def main():
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        # cargo lambda watch runs each function as a child process: stop them too.
-        subprocess.run(["pkill", "-f", f"AWS_LAMBDA_RUNTIME_API=127.0.0.1:{invoke_port}"], check=False)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `scripts/sam_build.sh`: builds the five functions as `sam deploy` ships them — `sam build`
+# `scripts/sam_build.sh`: builds the seven functions as `sam deploy` ships them — `sam build`
 # with the rust-cargolambda build method (release profile, arm64, cross-compiled by
 # cargo-lambda with zig; no Docker) — and checks that each artifact is an aarch64 Linux
 # executable named bootstrap.
@@ -19,7 +19,8 @@ import os, struct, sys
 from pathlib import Path
 
 failed = False
-for function in ("EnrollFunction", "CheckEnrollFunction", "CallbackFunction", "HistoryFunction", "NotifyFunction"):
+for function in ("EnrollFunction", "CheckEnrollFunction", "CallbackFunction", "HistoryFunction", "NotifyFunction",
+                 "JobsFunction", "JobWorkerFunction"):
     bootstrap = Path(".aws-sam/build") / function / "bootstrap"
     if not bootstrap.is_file():
         print(f"{function}: no bootstrap"); failed = True; continue

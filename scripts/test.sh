@@ -9,13 +9,14 @@
 #   1. cargo fmt --check, cargo clippy -D warnings
 #   2. unit and integration tests (sandbox and moto_server over loopback)
 #   3. sam validate --lint
-#   4. every events/ payload through the Lambda Runtime API emulator (cargo lambda)
+#   4. every events/ payload through the real `sam local invoke` (scripts/sam_local.sh:
+#      Docker Engine from apt on its own socket, no NAT; a locally built base image)
 #   5. the demo checkout in headless Chromium (frictionless, challenge, failure, cancel),
 #      on the local stack with its embedded store and again pointed at DynamoDB
 #   6. a scan of every log line captured above (at TRACE and DEBUG) for card data, keys
 #      and tokens, in clear and base64-encoded
 #   7. plain `cargo test --workspace`, as a newcomer runs it (in-memory store, one process)
-#   8. with SAM_BUILD=1 (CI sets it): sam build of the five arm64 bootstraps
+#   8. with SAM_BUILD=1 (CI sets it): sam build of the seven arm64 bootstraps
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -87,9 +88,9 @@ AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint
 BC_SKIP_MAPPING=TRUE "$CHECKOV_VENV/bin/checkov" --file template.yaml --framework cloudformation \
   --compact --quiet
 
-step "events/ payloads through the Lambda Runtime API emulator (cargo lambda watch/invoke)"
+step "events/ payloads through the real sam local invoke (Docker Engine from apt, a local base image)"
 cargo build --workspace --bins --locked
-"$VENV/bin/python" scripts/prove_events.py
+scripts/sam_local.sh prove
 
 # The local stack as a newcomer runs it (embedded store), then pointed at DynamoDB.
 for store in memory dynamodb; do
@@ -123,7 +124,7 @@ step "cargo test --workspace, as a newcomer runs it (no store server, every test
 env -u GATEWAY_TEST_DYNAMODB_ENDPOINT -u GATEWAY_TEST_LOG_DIR cargo test --workspace --locked --quiet
 
 if [ "${SAM_BUILD:-0}" = 1 ]; then
-  step "sam build: five arm64 bootstraps"
+  step "sam build: seven arm64 bootstraps"
   scripts/sam_build.sh
 fi
 

@@ -117,7 +117,7 @@ class SamLocal:
         # Only the variables the template declares are set (the test copy declares the
         # SDK endpoint variables too).
         self.env_file.write_text(json.dumps({"Parameters": settings}))
-        self.log = open(LOG_DIR / "sam-local-invoke.log", "w")
+        self.log = open(LOG_DIR / f"sam-local-invoke-{Path(template).parent.name}.log", "w")
         self.env = dict(os.environ) | {
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0",
             "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
@@ -153,8 +153,14 @@ def main():
     parser.add_argument("--sam", metavar="TEMPLATE", help="invoke through sam local invoke with this template")
     parser.add_argument("--invoke-image", help="the image sam local invoke runs the functions in")
     parser.add_argument("--host", default="127.0.0.1", help="the address the sandbox listens on")
+    parser.add_argument("--only", help="comma-separated events to run (each needing no earlier one)")
     args = parser.parse_args()
     manifest = json.loads((ROOT / "events" / "manifest.json").read_text())
+    if args.only:
+        wanted = args.only.split(",")
+        manifest["steps"] = [step for step in manifest["steps"] if step["event"] in wanted]
+        if len(manifest["steps"]) != len(wanted):
+            sys.exit(f"--only names events the manifest does not have: {args.only}")
     endpoint = os.environ.get("GATEWAY_TEST_DYNAMODB_ENDPOINT")
     if not endpoint:
         sys.exit("GATEWAY_TEST_DYNAMODB_ENDPOINT is not set: run scripts/test.sh")

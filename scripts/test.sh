@@ -16,7 +16,8 @@
 #   6. a scan of every log line captured above (at TRACE and DEBUG) for card data, keys
 #      and tokens, in clear and base64-encoded
 #   7. plain `cargo test --workspace`, as a newcomer runs it (in-memory store, one process)
-#   8. with SAM_BUILD=1 (CI sets it): sam build of the seven arm64 bootstraps
+#   8. with SAM_BUILD=1 (CI sets it): sam build of the seven arm64 bootstraps, then each
+#      of them invoked through sam local invoke under qemu-user-static
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -126,6 +127,9 @@ env -u GATEWAY_TEST_DYNAMODB_ENDPOINT -u GATEWAY_TEST_LOG_DIR cargo test --works
 if [ "${SAM_BUILD:-0}" = 1 ]; then
   step "sam build: seven arm64 bootstraps"
   scripts/sam_build.sh
+  step "The arm64 bootstraps under qemu: each function invoked through sam local invoke"
+  scripts/sam_local.sh arm64
+  "$VENV/bin/python" scripts/scan_logs.py "$LOGS"
 fi
 
 printf '\nAll checks passed in %ss.\n' "$(( $(date +%s) - started ))"

@@ -15,6 +15,7 @@ mod issuer_records;
 mod jobs;
 mod merchant;
 mod privilege;
+mod request_ids;
 mod rotation;
 mod sandbox_cards;
 mod store_contract;

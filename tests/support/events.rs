@@ -174,6 +174,9 @@ impl Notifying {
                 gateway_loopback::queue::MemoryQueue::DEAD_LETTER_ARN,
             ),
             ("WEBHOOK_RETRY_SCHEDULE_SECS", schedule),
+            // The first sweep looks back a quarter hour, not two: 64 shards a minute
+            // are a query each, and moto_server answers one at a time.
+            ("SWEEP_MINUTES_PER_RUN", "15"),
         ];
         settings.extend_from_slice(env);
         let h = Harness::with(backend, SandboxConfig::default(), &settings).await;

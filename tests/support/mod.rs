@@ -524,7 +524,18 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The body as JSON, less its `request_id` (each answer has its own; two answers
+    /// that must be alike are compared without it). [`Answer::json_as_sent`] keeps it.
     pub fn json(&self) -> Value {
+        let mut body = self.json_as_sent();
+        if let Some(object) = body.as_object_mut() {
+            object.remove("request_id");
+        }
+        body
+    }
+
+    /// The body as JSON, exactly as sent.
+    pub fn json_as_sent(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
     }

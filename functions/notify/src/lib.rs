@@ -24,7 +24,7 @@ use gateway::events::{Change, Events, NewEvent, event_of};
 use gateway::platform::Platform;
 use gateway::secrets::{Cached, SecretError};
 use gateway::session::Sessions;
-use gateway::session::sweeper::Sweeper;
+use gateway::session::sweeper::{SweepLimits, Sweeper};
 use gateway::store::StoreError;
 use gateway::store::scope::TableScope;
 use gateway::store::{Index, Kind};
@@ -67,6 +67,9 @@ pub struct NotifyConfig {
     pub retry_schedule: RetrySchedule,
     /// `WEBHOOK_TIMEOUT_MS` (default 5 s, at most 10 s).
     pub webhook_timeout: Duration,
+    /// `SWEEP_MINUTES_PER_RUN` (default 120): how many minutes of deadlines one sweep
+    /// reads at most, and how far back the very first one looks.
+    pub sweep_limits: SweepLimits,
 }
 
 impl NotifyConfig {
@@ -90,6 +93,10 @@ impl NotifyConfig {
                 5_000,
                 100..=10_000,
             )?),
+            sweep_limits: SweepLimits {
+                minutes_per_run: env.ranged("SWEEP_MINUTES_PER_RUN", 120, 2..=120)?,
+                ..SweepLimits::default()
+            },
         })
     }
 }
@@ -129,13 +136,14 @@ pub async fn build(
         events,
         queue,
         tenants,
-        sweeper: Sweeper::new(
+        sweeper: Sweeper::with_limits(
             Sessions::new(
                 platform.store.clone(),
                 platform.clock.clone(),
                 config.session.clone(),
             ),
             platform.store.clone(),
+            config.sweep_limits,
         ),
         dead_letter_queue_arn: config.dead_letter_queue_arn.clone(),
     })

@@ -55,7 +55,7 @@ fn with_body(mut response: Response, body: Response) -> Response {
     response
 }
 
-/// Card-issuance (issuer) envelope: `{"code", "message", "field"?}`.
+/// Card-issuance (issuer) envelope: `{"code", "message", "field"?, "request_id"}`.
 pub async fn card_issuance_envelope(mut response: Response) -> Response {
     let Some(error) = take_error(&mut response) else {
         return response;
@@ -65,12 +65,16 @@ pub async fn card_issuance_envelope(mut response: Response) -> Response {
     if let Some(field) = error.field() {
         body["field"] = json!(field);
     }
+    if let Some(id) = super::current_request_id() {
+        body["request_id"] = json!(id);
+    }
     with_body(response, Json(body).into_response())
 }
 
 /// Payer-authentication (merchant) envelope: `{"status": "fail"|"error", "message",
-/// "error": {"reason", "message", "field"?}}` — `status`/`message` as the upstream
-/// sends them, the `error` object shaped like the upstream's pending-scenario one.
+/// "error": {"reason", "message", "field"?}, "request_id"}` — `status`/`message` as the
+/// upstream sends them, the `error` object shaped like the upstream's pending-scenario
+/// one, and the request's id to quote.
 pub async fn payer_auth_envelope(mut response: Response) -> Response {
     let Some(error) = take_error(&mut response) else {
         return response;
@@ -86,7 +90,10 @@ pub async fn payer_auth_envelope(mut response: Response) -> Response {
     if let Some(field) = error.field() {
         detail["field"] = json!(field);
     }
-    let body = json!({ "status": status, "message": message, "error": detail });
+    let mut body = json!({ "status": status, "message": message, "error": detail });
+    if let Some(id) = super::current_request_id() {
+        body["request_id"] = json!(id);
+    }
     with_body(response, Json(body).into_response())
 }
 
@@ -128,6 +135,10 @@ pub async fn browser_page(mut response: Response) -> Response {
     } else {
         "This payment link is not valid"
     };
-    let page = pages::message_page(response.status(), title, &error.public_message());
+    let message = match super::current_request_id() {
+        Some(id) => format!("{} (reference: {id})", error.public_message()),
+        None => error.public_message(),
+    };
+    let page = pages::message_page(response.status(), title, &message);
     with_body(response, page)
 }

@@ -49,21 +49,57 @@ pub fn replayed(body: serde_json::Value) -> Response {
     response
 }
 
-/// Wraps each request in a span carrying the request id (Lambda's, when running in
-/// Lambda) and the fields handlers fill in later (`tenant`, `reference_code`,
-/// `card_id`), so every log line of the request can be found by any of them.
+/// The header that carries a request's id, both ways.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+tokio::task_local! {
+    /// The id of the request being answered, for the error envelopes.
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being answered, inside [`request_span`].
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// A caller's own request id is kept when it is well formed: 1 to 64 of letters,
+/// digits and `-._:` (nothing a log line or a header could be bent by).
+fn well_formed_request_id(value: &str) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':'))
+}
+
+/// API Gateway's own id of the request: the `requestId` of its access log.
+fn api_gateway_request_id(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV1(ctx) => ctx.request_id.clone(),
+        RequestContext::ApiGatewayV2(ctx) => ctx.request_id.clone(),
+        _ => None,
+    }
+}
+
+/// Wraps each request in a span carrying the request id and the fields handlers fill in
+/// later (`tenant`, `reference_code`, `card_id`), so every log line of the request can
+/// be found by any of them; and answers with the same id (`x-request-id`, and in every
+/// error body), so a caller can quote it. The id is the caller's own when well formed,
+/// else API Gateway's (its access log's `requestId`), else Lambda's, else a new one; API
+/// Gateway's and Lambda's are logged beside it, to join the access log and the platform's
+/// own lines (START, REPORT).
 pub async fn request_span(request: Request, next: Next) -> Response {
-    let request_id = request
+    let gateway_request_id = api_gateway_request_id(&request);
+    let lambda_request_id = request
         .lambda_context_ref()
-        .map(|ctx| ctx.request_id.clone())
-        .or_else(|| {
-            request
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_graphic()))
-                .map(str::to_owned)
-        })
+        .map(|ctx| ctx.request_id.clone());
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| well_formed_request_id(v))
+        .map(str::to_owned)
+        .or_else(|| gateway_request_id.clone())
+        .or_else(|| lambda_request_id.clone())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let route = request
         .extensions()
@@ -73,6 +109,8 @@ pub async fn request_span(request: Request, next: Next) -> Response {
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
+        api_gateway_request_id = gateway_request_id.as_deref(),
+        lambda_request_id = lambda_request_id.as_deref(),
         method = %request.method(),
         route = %route,
         tenant = tracing::field::Empty,
@@ -80,7 +118,15 @@ pub async fn request_span(request: Request, next: Next) -> Response {
         card_id = tracing::field::Empty,
     );
     let started = Instant::now();
-    let response = next.run(request).instrument(span.clone()).await;
+    let mut response = REQUEST_ID
+        .scope(
+            request_id.clone(),
+            next.run(request).instrument(span.clone()),
+        )
+        .await;
+    if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

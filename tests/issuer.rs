@@ -783,13 +783,15 @@ async fn a_full_batch_of_100_runs_with_bounded_concurrency() {
 async fn a_batch_answers_by_its_deadline_and_its_unfinished_items_are_safe_to_resend() {
     let h = Harness::with_env(&[
         ("ENROLL_BATCH_CONCURRENCY", "1"),
-        ("ENROLL_BATCH_DEADLINE_MS", "1000"),
+        ("ENROLL_BATCH_DEADLINE_MS", "1800"),
     ])
     .await;
-    // Eight enrolls of 200 ms, one at a time: 1.6 s of work for a 1 s deadline.
+    // Eight enrolls of 300 ms (under the tests' 400 ms upstream timeout), one at a time:
+    // 2.4 s of work for a 1.8 s deadline — room for the first to finish on a loaded
+    // machine, none for the last.
     h.sandbox.inject(FaultRule::on(
         "/card/issuance/api/issuing/3ds/v2/enroll",
-        Fault::Latency { ms: 200 },
+        Fault::Latency { ms: 300 },
     ));
     let items: Vec<Value> = (0..8)
         .map(|i| enroll_body(&seeded_card_id(i), CARDHOLDER_ID))

@@ -21,17 +21,28 @@ fn completed_line(request_id: &str) -> Value {
         .unwrap_or_else(|| panic!("no log line of request {request_id}"))
 }
 
-/// A setup event with API Gateway's request id `gateway_request_id`.
-fn event(gateway_request_id: &str, headers: &[(&str, &str)], body: &str) -> String {
-    apigw_v1_event(
+/// A merchant's setup with a malformed body, as API Gateway delivers it with its request
+/// id `gateway_request_id`, and the caller's own `x-request-id` if given.
+async fn malformed_setup(
+    merchant: &axum::Router,
+    gateway_request_id: &str,
+    callers_id: Option<&str>,
+) -> Answer {
+    let mut headers = vec![
+        ("x-api-key", MERCHANT_KEY),
+        ("content-type", "application/json"),
+    ];
+    headers.extend(callers_id.map(|id| ("x-request-id", id)));
+    let event = apigw_v1_event(
         "POST",
         "/v1/risk/authentication/setup",
         "v1",
-        headers,
-        Some(body),
+        &headers,
+        Some("{not json"),
         false,
     )
-    .replace(TEMPLATE_REQUEST_ID, gateway_request_id)
+    .replace(TEMPLATE_REQUEST_ID, gateway_request_id);
+    send_event(merchant, &event).await
 }
 
 fn new_id() -> String {
@@ -43,18 +54,7 @@ async fn a_refusal_names_api_gateways_request_id_in_its_header_body_and_log_line
     let h = Harness::new().await;
     let merchant = h.merchant().await;
     let gateway_request_id = new_id();
-    let answer = send_event(
-        &merchant,
-        &event(
-            &gateway_request_id,
-            &[
-                ("x-api-key", MERCHANT_KEY),
-                ("content-type", "application/json"),
-            ],
-            "{not json",
-        ),
-    )
-    .await;
+    let answer = malformed_setup(&merchant, &gateway_request_id, None).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         answer.header("x-request-id"),
@@ -79,19 +79,7 @@ async fn a_callers_own_well_formed_request_id_is_kept_and_api_gateways_logged_be
     let merchant = h.merchant().await;
     let theirs = "order-4711:attempt.2";
     let gateway_request_id = new_id();
-    let answer = send_event(
-        &merchant,
-        &event(
-            &gateway_request_id,
-            &[
-                ("x-api-key", MERCHANT_KEY),
-                ("content-type", "application/json"),
-                ("x-request-id", theirs),
-            ],
-            "{not json",
-        ),
-    )
-    .await;
+    let answer = malformed_setup(&merchant, &gateway_request_id, Some(theirs)).await;
     assert_eq!(answer.header("x-request-id"), Some(theirs));
     assert_eq!(answer.json_as_sent()["request_id"], theirs);
     let line = completed_line(theirs);
@@ -107,19 +95,7 @@ async fn a_request_id_that_could_bend_a_log_line_or_a_header_is_not_taken() {
     let merchant = h.merchant().await;
     for bad in ["two words", "quote\"d", &"x".repeat(65), ""] {
         let gateway_request_id = new_id();
-        let answer = send_event(
-            &merchant,
-            &event(
-                &gateway_request_id,
-                &[
-                    ("x-api-key", MERCHANT_KEY),
-                    ("content-type", "application/json"),
-                    ("x-request-id", bad),
-                ],
-                "{not json",
-            ),
-        )
-        .await;
+        let answer = malformed_setup(&merchant, &gateway_request_id, Some(bad)).await;
         assert_eq!(
             answer.header("x-request-id"),
             Some(gateway_request_id.as_str()),

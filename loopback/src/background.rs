@@ -12,7 +12,7 @@ use gateway::events::queue::SqsQueue;
 use gateway::store::ChangeFeed;
 use notify::NotifyApp;
 use notify::lambda::{NotifyEvent, NotifyResponse, handle};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::queue::{MemoryQueue, SqsDeliveries};
 
@@ -86,15 +86,6 @@ pub async fn notice_changes(app: &NotifyApp, feed: &dyn ChangeFeed) -> usize {
     recorded
 }
 
-/// An SQS record as Lambda's event source builds it.
-fn sqs_record(id: &str, receipt: &str, body: &str, receive_count: u32, source_arn: &str) -> Value {
-    json!({
-        "messageId": id, "receiptHandle": receipt, "body": body,
-        "eventSource": "aws:sqs", "eventSourceARN": source_arn, "awsRegion": "us-east-1",
-        "attributes": {"ApproximateReceiveCount": receive_count.to_string()},
-    })
-}
-
 /// The delivery queue's name as its records carry it (any but the dead letters').
 const DELIVERY_QUEUE_ARN: &str = "arn:aws:sqs:local:000000000000:deliveries";
 
@@ -148,7 +139,9 @@ async fn deliver_memory_batch(app: &NotifyApp, queue: &MemoryQueue) -> usize {
 async fn hand_over(app: &NotifyApp, queue: &MemoryQueue, received: Vec<crate::queue::Received>) {
     let records = received
         .iter()
-        .map(|r| sqs_record(&r.id, &r.id, &r.body, r.receive_count, DELIVERY_QUEUE_ARN))
+        .map(|r| {
+            crate::queue::sqs_record(&r.id, &r.id, &r.body, r.receive_count, DELIVERY_QUEUE_ARN)
+        })
         .collect();
     let failed = failed_of(app, records).await;
     for message in received.iter().filter(|r| !failed.contains(&r.id)) {
@@ -168,7 +161,7 @@ async fn consume_memory_dead_letters(app: &NotifyApp, queue: &MemoryQueue) {
         .map(|(n, message)| {
             let body = serde_json::to_string(message).expect("a message serializes");
             let id = format!("dead-{n}");
-            sqs_record(&id, &id, &body, 1, MemoryQueue::DEAD_LETTER_ARN)
+            crate::queue::sqs_record(&id, &id, &body, 1, MemoryQueue::DEAD_LETTER_ARN)
         })
         .collect();
     let failed = failed_of(app, records).await;
@@ -209,7 +202,7 @@ async fn deliver_sqs_batch(app: &NotifyApp, queue: &SqsQueue, source_arn: &str) 
                 .and_then(|a| a.get(&ApproximateReceiveCount))
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1);
-            sqs_record(
+            crate::queue::sqs_record(
                 m.message_id().unwrap_or_default(),
                 m.receipt_handle().unwrap_or_default(),
                 m.body().unwrap_or_default(),

@@ -24,16 +24,9 @@ pub fn job_queue(clock: gateway::clock::SharedClock) -> Arc<MemoryQueue<ChunkMes
     ))
 }
 
-fn record(id: &str, body: String, receive_count: u32, source_arn: &str) -> SqsMessage {
-    let mut message = SqsMessage::default();
-    message.message_id = Some(id.to_owned());
-    message.receipt_handle = Some(id.to_owned());
-    message.body = Some(body);
-    message.event_source_arn = Some(source_arn.to_owned());
-    message
-        .attributes
-        .insert("ApproximateReceiveCount".into(), receive_count.to_string());
-    message
+fn record(id: &str, body: &str, receive_count: u32, source_arn: &str) -> SqsMessage {
+    let record = crate::queue::sqs_record(id, id, body, receive_count, source_arn);
+    serde_json::from_value(record).expect("an SQS record as the event source makes it")
 }
 
 /// One poller's turn: a chunk received and handled. `false` when none was visible.
@@ -43,7 +36,7 @@ pub async fn poll_once(worker: &JobWorker, queue: &MemoryQueue<ChunkMessage>) ->
     };
     let message = record(
         &received.id,
-        received.body,
+        &received.body,
         received.receive_count,
         JOB_QUEUE_ARN,
     );
@@ -62,7 +55,7 @@ pub async fn consume_dead_letters(worker: &JobWorker, queue: &MemoryQueue<ChunkM
         let body = serde_json::to_string(&letter).expect("a chunk serializes");
         let message = record(
             &uuid::Uuid::new_v4().to_string(),
-            body,
+            &body,
             1,
             JOB_DEAD_LETTER_ARN,
         );

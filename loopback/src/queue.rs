@@ -240,3 +240,19 @@ pub async fn sqs_deliveries(
         dead_letter_arn: dead_arn,
     })
 }
+
+/// An SQS record as Lambda's SQS event source builds it, for the in-process pollers (the
+/// deliveries' and the job chunks').
+pub(crate) fn sqs_record(
+    id: &str,
+    receipt: &str,
+    body: &str,
+    receive_count: u32,
+    source_arn: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "messageId": id, "receiptHandle": receipt, "body": body,
+        "eventSource": "aws:sqs", "eventSourceARN": source_arn, "awsRegion": "us-east-1",
+        "attributes": {"ApproximateReceiveCount": receive_count.to_string()},
+    })
+}

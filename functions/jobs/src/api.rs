@@ -122,8 +122,7 @@ fn job_id_for(caller: &IssuerCaller, key: Option<&IdempotencyKey>) -> JobId {
     match key {
         Some(key) => {
             let digest = Sha256::digest(format!("{}\n{}", caller.id(), key.as_str()).as_bytes());
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            JobId::from_digest(&hex)
+            JobId::from_digest(&hex::encode(digest))
         }
         None => JobId::new(),
     }
@@ -213,11 +212,7 @@ async fn create_inline(
     }
     let owns = |budget: &str| caller.issuer().owns_budget(budget);
     let (file, checked) = source::check_inline(items, &checks_for(&owns, app))?;
-    let hex: String = Sha256::digest(&file)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let digest = creating.digest(&json!({ "inline": hex }));
+    let digest = creating.digest(&json!({ "inline": hex::encode(Sha256::digest(&file)) }));
     let new = creating.new_job(
         SourceFormat::JsonLines,
         &digest,

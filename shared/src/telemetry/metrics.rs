@@ -188,7 +188,13 @@ mod tests {
         }));
         authentication(Flow::Challenge, "authenticated");
         let text = String::from_utf8(lines.lock().unwrap().clone()).unwrap();
-        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        // The sink is the process's: other tests of this process may write lines of
+        // their own metrics meanwhile.
+        let line: Value = text
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .find(|line| line.get("Authentications").is_some())
+            .expect("the authentication's metric line");
         let directive = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], NAMESPACE);
         assert_eq!(directive["Dimensions"], json!([["Flow", "Outcome"]]));

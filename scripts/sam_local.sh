@@ -79,10 +79,12 @@ cat >"$DOCKER_DATA/daemon.json" <<EOF
  "ip-masq": false, "bip": "$BRIDGE_IP/24", "data-root": "$DOCKER_DATA/root",
  "exec-root": "$DOCKER_DATA/exec", "pidfile": "$DOCKER_DATA/dockerd.pid", "hosts": ["$DOCKER_HOST"]}
 EOF
-dockerd --config-file "$DOCKER_DATA/daemon.json" >"$LOGS/dockerd.log" 2>&1 &
+# Docker's own log stays beside the work files, not among the logs the scan reads: its
+# lines are full of random hex ids, some of whose digit runs pass a card number's check.
+dockerd --config-file "$DOCKER_DATA/daemon.json" >"$WORK/dockerd.log" 2>&1 &
 for i in $(seq 1 120); do
   docker info >/dev/null 2>&1 && break
-  [ "$i" = 120 ] && { echo "dockerd did not start:"; tail -20 "$LOGS/dockerd.log"; exit 1; }
+  [ "$i" = 120 ] && { echo "dockerd did not start:"; tail -20 "$WORK/dockerd.log"; exit 1; }
   sleep 0.5
 done
 say "dockerd up on $DOCKER_HOST (bridge $BRIDGE_IP, no iptables, no forwarding, no NAT)"

@@ -3,21 +3,20 @@
 // in DEMO_URL. On a failure the page's screenshot and HTML are saved under
 // e2e/artifacts/ and the paths are printed.
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
+import {
+  BASE, REDIRECT_KEYS, TENANT, challengeFrame, pay, result, returnResponse, useBrowser, verify, withPage,
+} from './support.mjs';
 
-const BASE = process.env.DEMO_URL ?? 'http://127.0.0.1:3000';
-// The demo merchant's development redirect key and tenant id (local/src/tenants.rs).
-const REDIRECT_KEYS = { 'demo-shop-1': 'local-dev-redirect-key-demo-shop-0000001' };
-const TENANT = 'demo-shop';
 // The demo merchant's development webhook secret (local/src/tenants.rs).
 const WEBHOOK_SECRET = 'whsec_bG9jYWwtZGV2LXdlYmhvb2stc2VjcmV0LWRlbW8tc2hvcA==';
+
+useBrowser();
 
 /** The webhooks the demo merchant's backend received for one order, waited for. */
 async function webhooksFor(reference, timeoutMs = 20_000) {
@@ -29,89 +28,6 @@ async function webhooksFor(reference, timeoutMs = 20_000) {
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`no webhook for ${reference}`);
-}
-
-/** The merchant guide's JavaScript verifier (docs/merchant-integration.md), run on the redirect the browser really received. */
-function verify(query, keys, tenant, maxAgeSeconds = 600) {
-  const params = [...new URLSearchParams(query)];
-  if (new Set(params.map(([k]) => k)).size !== params.length) throw new Error('repeated parameter');
-  const signature = params.find(([k]) => k === 'signature')?.[1] ?? '';
-  const bytes = (s) => Buffer.from(s, 'utf8');
-  const rest = params.filter(([k]) => k !== 'signature').sort(([a], [b]) => Buffer.compare(bytes(a), bytes(b)));
-  const fields = Object.fromEntries(rest);
-  const key = keys[fields.kid];
-  if (!key) throw new Error('unknown key');
-  const expected = createHmac('sha256', key).update(new URLSearchParams(rest).toString()).digest('hex');
-  if (signature.length !== expected.length || !timingSafeEqual(bytes(signature), bytes(expected))) {
-    throw new Error('bad signature');
-  }
-  if (fields.tenant !== tenant) throw new Error('a redirect for another merchant');
-  const age = Date.now() / 1000 - Number(fields.ts);
-  if (!(age <= maxAgeSeconds && age >= -60)) throw new Error('stale redirect');
-  return fields; // then: fields.reference_code is the order in progress
-}
-const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
-
-let browser;
-
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-/** Runs `scenario` on a fresh page; keeps a screenshot and the HTML if it fails. */
-async function withPage(name, scenario) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const consoleLines = [];
-  page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
-  try {
-    await scenario(page);
-  } catch (error) {
-    await mkdir(ARTIFACTS, { recursive: true });
-    const base = path.join(ARTIFACTS, name.replace(/[^a-z0-9]+/gi, '-'));
-    await page.screenshot({ path: `${base}.png`, fullPage: true }).catch(() => {});
-    await writeFile(`${base}.html`, await page.content().catch(() => ''));
-    await writeFile(`${base}.console.txt`, consoleLines.join('\n'));
-    error.message += `\n  screenshot: ${base}.png\n  page HTML:  ${base}.html\n  console:    ${base}.console.txt`;
-    throw error;
-  } finally {
-    await context.close();
-  }
-}
-
-async function pay(page, card) {
-  await page.goto(`${BASE}/demo/`);
-  await page.fill('#card-number', card);
-  await page.click('#pay');
-}
-
-/** The challenge iframe, once the bank's page is in it. */
-async function challengeFrame(page) {
-  await page.locator('#challenge').waitFor({ state: 'visible', timeout: 20_000 });
-  const frame = page.frameLocator('#challenge-frame');
-  await frame.locator('#otp').waitFor({ timeout: 20_000 });
-  return frame;
-}
-
-async function result(page) {
-  await page.waitForURL(/\/demo\/result/, { timeout: 20_000 });
-  await page.locator('#result-status').waitFor();
-  return {
-    status: (await page.textContent('#result-status')).trim(),
-    eci: (await page.textContent('#result-eci')).trim(),
-    liabilityShift: (await page.textContent('#result-liability')).trim(),
-    proof: (await page.textContent('#result-proof')).trim(),
-  };
 }
 
 test('frictionless success: no challenge, authenticated with liability shift', async () => {
@@ -210,11 +126,6 @@ test('the result page shows the webhook beside the signed redirect', async () =>
 
 
 // --- Completion modes and the browser library (gateway.js)
-
-/** The callback's answer to the browser's return (the bank's page posting to our return URL). */
-function returnResponse(page) {
-  return page.waitForResponse((r) => r.url().includes('/v1/risk/authentication/callback/') && r.request().method() === 'POST');
-}
 
 async function challengeWith(page, mode, card = '4000000000002503', code = '1234') {
   await page.goto(`${BASE}/demo/?completion=${mode}`);

@@ -151,6 +151,81 @@ class SamLocal:
                   f"max {max(self.times):.2f} s")
 
 
+def provision(endpoint, table, secrets):
+    """What the template would create, on moto: the table (its two sparse indexes and its
+    change stream), the delivery and job queues, and the named secrets. Returns a DynamoDB
+    client and the functions' settings but for the upstreams' base URLs."""
+    client = lambda service: boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                                          aws_access_key_id="test", aws_secret_access_key="test")
+    dynamodb = client("dynamodb")
+    index = lambda name, pk, sk, projection: {"IndexName": name, "Projection": projection,
+                                  "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"},
+                                                {"AttributeName": sk, "KeyType": "RANGE"}]}
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in
+                                                [("pk", "S"), ("sweep_pk", "S"), ("sweep_sk", "N"),
+                                                 ("list_pk", "S"), ("list_sk", "S")]],
+                          GlobalSecondaryIndexes=[index("by_deadline", "sweep_pk", "sweep_sk",
+                                                        {"ProjectionType": "INCLUDE",
+                                                         "NonKeyAttributes": ["tenant_id", "reference_code"]}),
+                                                  index("by_tenant", "list_pk", "list_sk",
+                                                        {"ProjectionType": "KEYS_ONLY"})],
+                          StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    sqs = client("sqs")
+    delivery_queue = sqs.create_queue(QueueName=f"{table}-deliveries")["QueueUrl"]
+    job_queue = sqs.create_queue(QueueName=f"{table}-jobs")["QueueUrl"]
+    secretsmanager = client("secretsmanager")
+    secret_ids = {}
+    for name, value in secrets.items():
+        secret_ids[name] = f"{table}/{name}"
+        secretsmanager.create_secret(Name=secret_ids[name], SecretString=json.dumps(value))
+    return dynamodb, {
+        "TABLE_NAME": table,
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+        "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+        "TENANT_REGISTRY_SECRET_ID": secret_ids["tenants"],
+        "TENANT_REDIRECT_KEYS_SECRET_ID": secret_ids["tenants/redirect-keys"],
+        "TENANT_WEBHOOK_KEYS_SECRET_ID": secret_ids["tenants/webhook-keys"],
+        "TENANT_PAYER_AUTH_SECRET_ID": secret_ids["tenants/payer-auth"],
+        "TENANT_CARD_ISSUANCE_SECRET_ID": secret_ids["tenants/card-issuance"],
+        "SESSION_KEYS_SECRET_ID": secret_ids["session_keys"],
+        "ISSUER_KEYS_SECRET_ID": secret_ids["issuer_keys"],
+        "CARD_ISSUANCE_SECRET_ID": secret_ids["card_issuance"],
+        "PAYER_AUTH_SECRET_ID": secret_ids["payer_auth"],
+        "DELIVERY_QUEUE_URL": delivery_queue, "AWS_ENDPOINT_URL_SQS": endpoint,
+        # The jobs' bucket and queues (the job events are refused or finished before
+        # either is used).
+        "JOBS_BUCKET": f"{table}-jobs", "JOB_QUEUE_URL": job_queue, "AWS_ENDPOINT_URL_S3": endpoint,
+        "JOB_DEAD_LETTER_QUEUE_ARN": "arn:aws:sqs:eu-west-1:123456789012:jobs-dead",
+        # The functions log at the most verbose level the template offers: the log scan
+        # then shows nothing sensitive is written at any level (raw events included).
+        "AWS_LAMBDA_LOG_LEVEL": "TRACE",
+    }
+
+
+def start_sandbox(host, processes, *flags):
+    """The upstream sandbox on HOST (for containers: the Docker bridge address)."""
+    port = free_port()
+    log = open(LOG_DIR / "events-sandbox.log", "w")
+    processes.append(subprocess.Popen(
+        [str(ROOT / "target" / "debug" / "sandbox"), "--listen", f"{host}:{port}", *flags],
+        stdout=log, stderr=subprocess.STDOUT))
+    wait_for_port(port, "the sandbox", processes[-1], host=host)
+    return f"http://{host}:{port}"
+
+
+def stop(processes, patience=10):
+    """Stops what a run started, newest first (SIGTERM: what `sam local start-api` stops on)."""
+    for process in reversed(processes):
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=patience)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sam", metavar="TEMPLATE", help="invoke through sam local invoke with this template")
@@ -169,67 +244,12 @@ def main():
         sys.exit("GATEWAY_TEST_DYNAMODB_ENDPOINT is not set: run scripts/test.sh")
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     table = f"events-proof-{os.getpid()}"
-    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
-    # As template.yaml declares it: the two sparse indexes and the change stream.
-    index = lambda name, pk, sk, projection: {"IndexName": name, "Projection": projection,
-                                  "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"},
-                                                {"AttributeName": sk, "KeyType": "RANGE"}]}
-    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                          AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in
-                                                [("pk", "S"), ("sweep_pk", "S"), ("sweep_sk", "N"),
-                                                 ("list_pk", "S"), ("list_sk", "S")]],
-                          GlobalSecondaryIndexes=[index("by_deadline", "sweep_pk", "sweep_sk",
-                                                        {"ProjectionType": "INCLUDE",
-                                                         "NonKeyAttributes": ["tenant_id", "reference_code"]}),
-                                                  index("by_tenant", "list_pk", "list_sk",
-                                                        {"ProjectionType": "KEYS_ONLY"})],
-                          StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
-                       aws_access_key_id="test", aws_secret_access_key="test")
-    delivery_queue = sqs.create_queue(QueueName=f"{table}-deliveries")["QueueUrl"]
-    job_queue = sqs.create_queue(QueueName=f"{table}-jobs")["QueueUrl"]
-    secretsmanager = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1",
-                                  aws_access_key_id="test", aws_secret_access_key="test")
-    secret_ids = {}
-    for name, value in manifest["secrets"].items():
-        secret_ids[name] = f"{table}/{name}"
-        secretsmanager.create_secret(Name=secret_ids[name], SecretString=json.dumps(value))
+    dynamodb, settings = provision(endpoint, table, manifest["secrets"])
 
     processes, runner = [], None
     try:
-        sandbox_port = free_port()
-        sandbox_log = open(LOG_DIR / "events-sandbox.log", "w")
-        processes.append(subprocess.Popen(
-            [str(ROOT / "target" / "debug" / "sandbox"), "--listen", f"{args.host}:{sandbox_port}", "--deterministic-ids"],
-            stdout=sandbox_log, stderr=subprocess.STDOUT))
-        wait_for_port(sandbox_port, "the sandbox", processes[-1], host=args.host)
-        sandbox = f"http://{args.host}:{sandbox_port}"
-
-        settings = {
-            "TABLE_NAME": table,
-            "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
-            "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-            "AHRVO_BASE_URL": sandbox, "FIRSTOKEN_BASE_URL": sandbox,
-            "TENANT_REGISTRY_SECRET_ID": secret_ids["tenants"],
-            "TENANT_REDIRECT_KEYS_SECRET_ID": secret_ids["tenants/redirect-keys"],
-            "TENANT_WEBHOOK_KEYS_SECRET_ID": secret_ids["tenants/webhook-keys"],
-            "TENANT_PAYER_AUTH_SECRET_ID": secret_ids["tenants/payer-auth"],
-            "TENANT_CARD_ISSUANCE_SECRET_ID": secret_ids["tenants/card-issuance"],
-            "SESSION_KEYS_SECRET_ID": secret_ids["session_keys"],
-            "ISSUER_KEYS_SECRET_ID": secret_ids["issuer_keys"],
-            "CARD_ISSUANCE_SECRET_ID": secret_ids["card_issuance"],
-            "PAYER_AUTH_SECRET_ID": secret_ids["payer_auth"],
-            "DELIVERY_QUEUE_URL": delivery_queue, "AWS_ENDPOINT_URL_SQS": endpoint,
-            # The jobs' bucket and queues (the job events are refused or finished before
-            # either is used).
-            "JOBS_BUCKET": f"{table}-jobs", "JOB_QUEUE_URL": job_queue, "AWS_ENDPOINT_URL_S3": endpoint,
-            "JOB_DEAD_LETTER_QUEUE_ARN": "arn:aws:sqs:eu-west-1:123456789012:jobs-dead",
-            # The functions log at the most verbose level the template offers: the log scan
-            # then shows nothing sensitive is written at any level (raw events included).
-            "AWS_LAMBDA_LOG_LEVEL": "TRACE",
-        }
+        sandbox = start_sandbox(args.host, processes, "--deterministic-ids")
+        settings |= {"AHRVO_BASE_URL": sandbox, "FIRSTOKEN_BASE_URL": sandbox}
         runner = SamLocal(args.sam, args.invoke_image, settings) if args.sam else CargoLambda(settings, processes)
 
         captured, failures = {}, []
@@ -293,13 +313,7 @@ def main():
     finally:
         if runner is not None:
             runner.stop()
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# `scripts/sam_local.sh [prove | arm64 | shell]`: the real AWS SAM CLI on this machine, in one
-# command, with nothing pulled from a registry.
+# `scripts/sam_local.sh [prove | browser | arm64 | shell]...`: the real AWS SAM CLI on this
+# machine, in one command, with nothing pulled from a registry. Several modes run in turn
+# on one Docker Engine (the test command runs `prove browser`).
 #
-#   prove (the default; the test command runs it): every events/ payload through
-#          `sam local invoke` of the template's functions, each response checked
-#          (scripts/prove_events.py --sam), the functions' logs kept for the log scan.
+#   prove (the default): every events/ payload through `sam local invoke` of the template's
+#          functions, each response checked (scripts/prove_events.py --sam), the functions'
+#          logs kept for the log scan.
+#   browser: `sam local start-api` serving the template's routes, the demo merchant in front
+#          of it, and the challenge and frictionless flows paid in headless Chromium
+#          (scripts/sam_start_api.py, e2e/sam-local.test.mjs).
 #   arm64: the bootstraps `sam build` made (scripts/sam_build.sh), each function invoked
 #          at least once under qemu-user-static in an arm64 stand-in image (CI runs it).
 #   shell: the same setup as prove, then a shell with DOCKER_HOST, the test template and the
@@ -30,7 +34,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=$ROOT/.venv
-MODE=${1:-prove}
+MODES=("${@:-prove}")
 WORK=$ROOT/target/sam-local
 LOGS=${GATEWAY_TEST_LOG_DIR:-$ROOT/target/test-logs}
 PROFILE=${SAM_LOCAL_PROFILE:-debug}
@@ -225,7 +229,8 @@ for line in open(src):
     if line.strip() == "SECRETS_TTL_SECS: !Ref SecretsTtlSecs":
         pad = line[: len(line) - len(line.lstrip())]
         out += [f'{pad}{v}: ""\n' for v in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-                                           "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_S3", "AWS_LAMBDA_LOG_LEVEL")]
+                                           "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_S3", "AWS_LAMBDA_LOG_LEVEL",
+                                           "ALLOW_INSECURE_LOOPBACK_URLS")]
 os.makedirs(work, exist_ok=True)
 open(os.path.join(work, "template.yaml"), "w").writelines(out)
 PY
@@ -246,34 +251,46 @@ export GATEWAY_TEST_DYNAMODB_ENDPOINT=http://$BRIDGE_IP:$port
 # SAM asks STS for the account id on every invoke: moto answers, nothing leaves the machine.
 export AWS_ENDPOINT_URL_STS=$GATEWAY_TEST_DYNAMODB_ENDPOINT
 
-case "$MODE" in
-  prove)
-    x86_image
-    say "base image $IMAGE"
-    cargo_build
-    test_template x86_64 host
-    "$VENV/bin/python" scripts/prove_events.py --sam "$TEMPLATE" --invoke-image "$IMAGE" --host "$BRIDGE_IP"
-    ;;
-  arm64)
-    # The artefacts that would be deployed, each function invoked at least once under emulation.
-    arm64_emulation
-    arm64_image
-    say "arm64 emulation (qemu-user-static, binfmt) and base image $ARM_IMAGE"
-    test_template arm64 sam
-    "$VENV/bin/python" scripts/prove_events.py --sam "$TEMPLATE" --invoke-image "$ARM_IMAGE" --host "$BRIDGE_IP" \
-      --only enroll/invalid-card-id.json,check-enroll/status-unknown.json,callback/invalid-return-binding.json,notify/sweeper-schedule.json,history/redeliver-unknown-event.json,jobs/job-unknown.json,job-worker/chunk-of-an-unknown-job.json
-    ;;
-  shell)
-    x86_image
-    cargo_build
-    test_template x86_64 host
-    echo "DOCKER_HOST=$DOCKER_HOST; moto at $GATEWAY_TEST_DYNAMODB_ENDPOINT; template $TEMPLATE"
-    echo "e.g. $VENV/bin/sam local invoke HistoryFunction -t $TEMPLATE -e events/history/list-events.json --skip-pull-image --invoke-image $IMAGE --env-vars <file>"
-    PATH=$VENV/bin:$PATH SAM_LOCAL_IMAGE=$IMAGE SAM_LOCAL_TEMPLATE=$TEMPLATE "${SHELL:-bash}" -i || true
-    ;;
-  *)
-    echo "usage: scripts/sam_local.sh [prove | arm64 | shell]" >&2
-    exit 2
-    ;;
-esac
+# The x86_64 image, the host's builds and their test template, made once for every mode.
+x86_ready=0
+x86() {
+  [ "$x86_ready" = 1 ] && return
+  x86_image
+  say "base image $IMAGE"
+  cargo_build
+  test_template x86_64 host
+  x86_ready=1
+}
+
+for MODE in "${MODES[@]}"; do
+  case "$MODE" in
+    prove)
+      x86
+      "$VENV/bin/python" scripts/prove_events.py --sam "$TEMPLATE" --invoke-image "$IMAGE" --host "$BRIDGE_IP"
+      ;;
+    browser)
+      x86
+      "$VENV/bin/python" scripts/sam_start_api.py --template "$TEMPLATE" --invoke-image "$IMAGE" --host "$BRIDGE_IP"
+      ;;
+    arm64)
+      # The artefacts that would be deployed, each function invoked at least once under emulation.
+      arm64_emulation
+      arm64_image
+      say "arm64 emulation (qemu-user-static, binfmt) and base image $ARM_IMAGE"
+      test_template arm64 sam
+      "$VENV/bin/python" scripts/prove_events.py --sam "$TEMPLATE" --invoke-image "$ARM_IMAGE" --host "$BRIDGE_IP" \
+        --only enroll/invalid-card-id.json,check-enroll/status-unknown.json,callback/invalid-return-binding.json,notify/sweeper-schedule.json,history/redeliver-unknown-event.json,jobs/job-unknown.json,job-worker/chunk-of-an-unknown-job.json
+      ;;
+    shell)
+      x86
+      echo "DOCKER_HOST=$DOCKER_HOST; moto at $GATEWAY_TEST_DYNAMODB_ENDPOINT; template $TEMPLATE"
+      echo "e.g. $VENV/bin/sam local invoke HistoryFunction -t $TEMPLATE -e events/history/list-events.json --skip-pull-image --invoke-image $IMAGE --env-vars <file>"
+      PATH=$VENV/bin:$PATH SAM_LOCAL_IMAGE=$IMAGE SAM_LOCAL_TEMPLATE=$TEMPLATE "${SHELL:-bash}" -i || true
+      ;;
+    *)
+      echo "usage: scripts/sam_local.sh [prove | browser | arm64 | shell]..." >&2
+      exit 2
+      ;;
+  esac
+done
 say "done"

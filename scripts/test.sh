@@ -10,7 +10,8 @@
 #   2. unit and integration tests (sandbox and moto_server over loopback)
 #   3. sam validate --lint
 #   4. every events/ payload through the real `sam local invoke` (scripts/sam_local.sh:
-#      Docker Engine from apt on its own socket, no NAT; a locally built base image)
+#      Docker Engine from apt on its own socket, no NAT; a locally built base image), then
+#      the browser's challenge and frictionless flows through `sam local start-api`
 #   5. the demo checkout in headless Chromium (frictionless, challenge, failure, cancel),
 #      on the local stack with its embedded store and again pointed at DynamoDB
 #   6. a scan of every log line captured above (at TRACE and DEBUG) for card data, keys
@@ -89,9 +90,9 @@ AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint
 BC_SKIP_MAPPING=TRUE "$CHECKOV_VENV/bin/checkov" --file template.yaml --framework cloudformation \
   --compact --quiet
 
-step "events/ payloads through the real sam local invoke (Docker Engine from apt, a local base image)"
+step "events/ payloads through the real sam local invoke, browser flows through sam local start-api"
 cargo build --workspace --bins --locked
-scripts/sam_local.sh prove
+scripts/sam_local.sh prove browser
 
 # The local stack as a newcomer runs it (embedded store), then pointed at DynamoDB.
 for store in memory dynamodb; do

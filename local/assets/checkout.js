@@ -35,6 +35,8 @@ function browserData() {
   };
 }
 
+// The gateway's origin: this page's own, unless the server says the gateway is elsewhere.
+const gatewayOrigin = document.body.dataset.gateway ? new URL(document.body.dataset.gateway).origin : window.location.origin;
 const completion = new URLSearchParams(window.location.search).get('completion') || 'post_message';
 
 $('checkout').addEventListener('submit', async (event) => {
@@ -69,7 +71,7 @@ $('checkout').addEventListener('submit', async (event) => {
         accessToken: info.access_token,
         md: setup.reference_code,
         windowSize: info.challenge_window_size,
-        gatewayOrigin: window.location.origin,
+        gatewayOrigin,
         removeFrame: false,
       });
       // The signed outcome goes to the merchant's result page, whose server verifies it.

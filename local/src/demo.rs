@@ -23,7 +23,11 @@ use serde_json::{Value, json};
 const REDIRECT_MAX_AGE: Duration = Duration::from_secs(600);
 
 pub struct Demo {
+    /// The gateway's base URL: this stack's own, or another's (`--gateway`, e.g. the
+    /// routes `sam local start-api` serves).
     pub gateway: String,
+    /// The demo merchant's own origin: its result page is the merchant's return URL.
+    pub origin: String,
     /// The merchant the checkout plays; none when a registry file was given without
     /// `--demo-merchant-key`.
     pub merchant: Option<crate::tenants::DemoMerchant>,
@@ -51,7 +55,7 @@ pub fn routes(demo: Arc<Demo>) -> Router {
         .with_state(demo)
 }
 
-async fn checkout_page() -> Html<String> {
+async fn checkout_page(State(demo): State<Arc<Demo>>) -> Html<String> {
     let rows: String = sandbox::TEST_CARDS
         .iter()
         .map(|card| {
@@ -63,7 +67,18 @@ async fn checkout_page() -> Html<String> {
             )
         })
         .collect();
-    Html(include_str!("../assets/checkout.html").replace("<!--TEST_CARDS-->", &rows))
+    // The browser library and the origin its result comes from: the gateway's, which is
+    // this page's own unless the demo talks to a gateway elsewhere.
+    let gateway = if demo.gateway == demo.origin {
+        String::new()
+    } else {
+        demo.gateway.clone()
+    };
+    Html(
+        include_str!("../assets/checkout.html")
+            .replace("<!--TEST_CARDS-->", &rows)
+            .replace("{{GATEWAY}}", &escape(&gateway)),
+    )
 }
 
 /// Shows the webhooks the merchant received for this order on the result page.
@@ -207,7 +222,7 @@ async fn enroll(State(demo): State<Arc<Demo>>, Json(fields): Json<EnrollFields>)
         },
         "authentication": {
             "reference_id": fields.reference_id,
-            "return_url": format!("{}/demo/result", demo.gateway),
+            "return_url": format!("{}/demo/result", demo.origin),
             "device_channel": "Browser",
             "mode": "S",
             "token": fields.token

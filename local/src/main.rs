@@ -34,6 +34,8 @@ struct Options {
     table: String,
     tenants: Option<String>,
     demo_merchant_key: Option<String>,
+    /// Another gateway's base URL: only the demo merchant runs here, and talks to it.
+    gateway: Option<String>,
 }
 
 fn usage() -> ! {
@@ -44,7 +46,9 @@ fn usage() -> ! {
          --dynamodb-endpoint (or GATEWAY_DYNAMODB_ENDPOINT) uses a DynamoDB-compatible server instead.\n\
          --tenants FILE reads the tenant registry from FILE (re-read after SECRETS_TTL_SECS); without\n\
          it a demo card program and two demo merchants are registered and their keys printed.\n\
-         --demo-merchant-key KEY: the API key of the FILE's merchant the demo checkout plays."
+         --demo-merchant-key KEY: the API key of the FILE's merchant the demo checkout plays.\n\
+         --gateway URL: run only the demo checkout, against the gateway at URL (e.g. the routes\n\
+         `sam local start-api` serves); needs --tenants FILE and --demo-merchant-key KEY."
     );
     std::process::exit(2)
 }
@@ -60,6 +64,7 @@ fn options() -> Options {
         table: "gateway-local".into(),
         tenants: None,
         demo_merchant_key: std::env::var("DEMO_MERCHANT_KEY").ok(),
+        gateway: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -71,6 +76,7 @@ fn options() -> Options {
             "--table" => options.table = value(),
             "--tenants" => options.tenants = Some(value()),
             "--demo-merchant-key" => options.demo_merchant_key = Some(value()),
+            "--gateway" => options.gateway = Some(value().trim_end_matches('/').to_owned()),
             _ => usage(),
         }
     }
@@ -205,6 +211,7 @@ async fn gateway(
     ]);
     let demo = demo::Demo {
         gateway: gateway_url.to_owned(),
+        origin: gateway_url.to_owned(),
         merchant: demo,
         http: reqwest::Client::new(),
         webhooks: Default::default(),
@@ -297,10 +304,45 @@ fn fail(error: &dyn std::fmt::Display) -> ! {
     std::process::exit(1)
 }
 
+/// `--gateway URL`: the demo merchant alone (its checkout, backend and result page), in
+/// front of a gateway served elsewhere — as a real merchant's site is.
+async fn demo_only(options: &Options, gateway_url: &str) {
+    let (Some(file), Some(key)) = (&options.tenants, &options.demo_merchant_key) else {
+        usage()
+    };
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((options.host, options.port)))
+        .await
+        .unwrap_or_else(|e| fail(&format!("cannot listen on port {}: {e}", options.port)));
+    let origin = format!("http://{}", listener.local_addr().expect("bound"));
+    let local = tenants::local_tenants(Some(file), Some(key), &origin).unwrap_or_else(|e| fail(&e));
+    if local.demo.is_none() {
+        fail(&format!(
+            "{file} has no merchant with the --demo-merchant-key"
+        ));
+    }
+    let demo = demo::Demo {
+        gateway: gateway_url.to_owned(),
+        origin: origin.clone(),
+        merchant: local.demo,
+        http: reqwest::Client::new(),
+        webhooks: Default::default(),
+    };
+    eprintln!("\ndemo checkout {origin}/demo/ in front of the gateway at {gateway_url}\n");
+    axum::serve(listener, demo::routes(Arc::new(demo)))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .expect("serve");
+}
+
 #[tokio::main]
 async fn main() {
     gateway::telemetry::init();
     let options = options();
+    if let Some(gateway_url) = &options.gateway {
+        return demo_only(&options, gateway_url).await;
+    }
     let sandbox = Sandbox::start(
         SandboxConfig::default(),
         SocketAddr::from((options.host, options.sandbox_port)),

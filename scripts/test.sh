@@ -12,12 +12,15 @@
 #   4. every events/ payload through the real `sam local invoke` (scripts/sam_local.sh:
 #      Docker Engine from apt on its own socket, no NAT; a locally built base image), then
 #      the browser's challenge and frictionless flows through `sam local start-api`
-#   5. the demo checkout in headless Chromium (frictionless, challenge, failure, cancel),
-#      on the local stack with its embedded store and again pointed at DynamoDB
-#   6. a scan of every log line captured above (at TRACE and DEBUG) for card data, keys
+#   5. the API contract (docs/openapi.json): openapi-spec-validator, redocly lint, and
+#      Schemathesis against the local stack on both stores, with each role's key
+#   6. the demo checkout in headless Chromium (frictionless, challenge, failure, cancel),
+#      on the local stack with its embedded store and again pointed at DynamoDB; the API
+#      reference page rendered
+#   7. a scan of every log line captured above (at TRACE and DEBUG) for card data, keys
 #      and tokens, in clear and base64-encoded
-#   7. plain `cargo test --workspace`, as a newcomer runs it (in-memory store, one process)
-#   8. with SAM_BUILD=1 (CI sets it): sam build of the seven arm64 bootstraps, then each
+#   8. plain `cargo test --workspace`, as a newcomer runs it (in-memory store, one process)
+#   9. with SAM_BUILD=1 (CI sets it): sam build of the seven arm64 bootstraps, then each
 #      of them invoked through sam local invoke under qemu-user-static
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,8 +56,12 @@ step "Python tools into .venv (moto, aws-sam-cli, cargo-lambda, cfn-lint-serverl
 CHECKOV_VENV=$ROOT/.venv-checkov
 [ -x "$CHECKOV_VENV/bin/python" ] || python3 -m venv "$CHECKOV_VENV"
 "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-checkov.txt
+# Schemathesis and openapi-spec-validator pin their own jsonschema: a virtualenv of their own.
+CONTRACT_VENV=$ROOT/.venv-contract
+[ -x "$CONTRACT_VENV/bin/python" ] || python3 -m venv "$CONTRACT_VENV"
+"$CONTRACT_VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-contract.txt
 
-step "Browser test tools (playwright-core from npm, Chromium from apt)"
+step "Browser and contract tools (playwright-core, Redocly CLI, Redoc, openapi-typescript from npm; Chromium from apt)"
 npm ci --prefix e2e --no-audit --no-fund --loglevel=error
 CHROMIUM=${CHROMIUM:-$(command -v chromium || true)}
 if [ -z "$CHROMIUM" ]; then
@@ -94,6 +101,15 @@ step "events/ payloads through the real sam local invoke, browser flows through 
 cargo build --workspace --bins --locked
 scripts/sam_local.sh prove browser
 
+step "API contract: generated as committed, openapi-spec-validator, redocly lint, the reference built, Schemathesis on both stores"
+"$VENV/bin/python" scripts/gen_openapi.py --check
+"$CONTRACT_VENV/bin/openapi-spec-validator" docs/openapi.json
+e2e/node_modules/.bin/redocly lint docs/openapi.json --config redocly.yaml
+npm run --silent reference --prefix e2e
+for store in memory dynamodb; do
+  "$CONTRACT_VENV/bin/python" scripts/fuzz_contract.py --store "$store"
+done
+
 # The local stack as a newcomer runs it (embedded store), then pointed at DynamoDB.
 for store in memory dynamodb; do
   # One run at each of the most verbose levels, for the log scan.
@@ -110,6 +126,8 @@ for store in memory dynamodb; do
   pids+=("$local_pid")
   wait_port "$gateway_port" gateway-local
   DEMO_URL="http://127.0.0.1:$gateway_port" npm test --prefix e2e
+  # The API reference (built in the contract step) rendered from the contract this stack serves.
+  [ "$store" = dynamodb ] || DEMO_URL="http://127.0.0.1:$gateway_port" npm run --silent test:contract --prefix e2e
   kill "$local_pid"
 done
 

@@ -6,6 +6,7 @@ mod authorization;
 mod callback;
 mod capacity;
 mod completion;
+mod contract;
 mod documents;
 mod events;
 mod fair_sharing;

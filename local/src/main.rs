@@ -7,6 +7,7 @@
 //! functions read (see the configuration table of docs/operations.md).
 
 mod demo;
+mod reference;
 mod tenants;
 
 use std::collections::HashMap;
@@ -216,7 +217,9 @@ async fn gateway(
         http: reqwest::Client::new(),
         webhooks: Default::default(),
     };
-    Ok(demo::routes(Arc::new(demo)).fallback_service(functions))
+    Ok(demo::routes(Arc::new(demo))
+        .merge(reference::routes())
+        .fallback_service(functions))
 }
 
 /// The bulk jobs' bucket and queue, shared by the job API and the worker's pollers.

@@ -20,7 +20,9 @@ use url::Url;
 
 use crate::crypto::{MacKeys, constant_time_eq};
 
-/// Query parameters the gateway adds; a merchant `return_url` may not carry them itself.
+/// Query parameters the gateway adds (the signing fields and every name of
+/// `Outcome::redirect_params`); a merchant `return_url` may not carry them itself, or the
+/// signed redirect would hold a name twice and every verifier would refuse it.
 const RESERVED_PARAMS: &[&str] = &[
     "reference_code",
     "tenant",
@@ -29,6 +31,9 @@ const RESERVED_PARAMS: &[&str] = &[
     "eci",
     "liability_shift",
     "flow",
+    "directory_server_transaction_id",
+    "specification_version",
+    "details",
     "ts",
     "kid",
     "signature",
@@ -264,6 +269,9 @@ mod tests {
             "https://shop.example/return#x",
             "https://shop.example/return?status=ok",
             "https://shop.example/return?tenant=shop-b",
+            "https://shop.example/return?details=mine",
+            "https://shop.example/return?directory_server_transaction_id=x",
+            "https://shop.example/return?specification_version=2.2.0",
             "https://shop.example/return?sku=b&sku=a",
             "https://shop.example/return?note=%FF",
         ] {

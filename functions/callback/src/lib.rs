@@ -22,6 +22,7 @@ use gateway::tenants::Registry;
 use gateway::tenants::parts::RegistryPart;
 
 mod browser;
+pub mod contract;
 pub mod library;
 mod redirect;
 
@@ -76,6 +77,8 @@ type State = Arc<CallbackApp>;
 
 /// The browser library, versioned by its path.
 const LIBRARY: &str = "/v1/js/gateway.js";
+/// The API contract (OpenAPI 3.1).
+const CONTRACT: &str = "/v1/openapi.json";
 
 /// The function's route table.
 fn route_list() -> Vec<Route<State>> {
@@ -83,6 +86,7 @@ fn route_list() -> Vec<Route<State>> {
         Route::get(CALLBACK_ROUTE, browser::browser_return),
         Route::post(CALLBACK_ROUTE, browser::browser_return),
         Route::get(LIBRARY, library::gateway_js),
+        Route::get(CONTRACT, contract::openapi_json),
     ]
 }
 

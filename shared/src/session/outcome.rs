@@ -145,7 +145,8 @@ impl Outcome {
     /// then `reason`, `eci`, `directory_server_transaction_id` and
     /// `specification_version` where they apply; and `details`, the path of the status
     /// route that has the rest (the CAVV, which a URL must not carry, and the
-    /// authorization view).
+    /// authorization view). Every name here is reserved: a merchant's `return_url` may not
+    /// carry it (`redirect::RESERVED_PARAMS`).
     pub fn redirect_params(&self, reference_code: &str) -> Vec<(&'static str, String)> {
         let status = match self.state {
             SessionState::Authenticated => "authenticated",

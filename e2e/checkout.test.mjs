@@ -18,7 +18,19 @@ const WEBHOOK_SECRET = 'whsec_bG9jYWwtZGV2LXdlYmhvb2stc2VjcmV0LWRlbW8tc2hvcA==';
 
 useBrowser();
 
-/** The webhooks the demo merchant's backend received for one order, waited for. */
+/**
+ * A webhook the demo merchant's backend received: an authentication's event as the
+ * contract gives it, and the delivery as it came (body and Standard Webhooks headers).
+ * @typedef {import('./types/openapi.js').components['schemas']} Contract
+ * @typedef {Omit<Contract['Event'], 'data'> & { data: Contract['AuthenticationEventData'] }} AuthenticationEvent
+ * @typedef {{ id: string, event: AuthenticationEvent,
+ *   delivery: { body: string, 'webhook-id': string, 'webhook-timestamp': string, 'webhook-signature': string } }} ReceivedWebhook
+ */
+
+/**
+ * The webhooks the demo merchant's backend received for one order, waited for.
+ * @returns {Promise<ReceivedWebhook[]>}
+ */
 async function webhooksFor(reference, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -106,7 +118,7 @@ test('the browser never comes back: the merchant still gets the signed authentic
     assert.equal(webhook.event.data.authentication.liability_shift, true);
     // The Standard Webhooks reference library (npm) verifies the delivery as received.
     const { body, ...headers } = webhook.delivery;
-    const verified = new Webhook(WEBHOOK_SECRET).verify(body, headers);
+    const verified = /** @type {{ id: string }} */ (new Webhook(WEBHOOK_SECRET).verify(body, headers));
     assert.equal(verified.id, webhook.id);
     assert.throws(() => new Webhook('whsec_' + Buffer.from('another-secret-of-enough-length!').toString('base64')).verify(body, headers));
   });
@@ -179,8 +191,12 @@ test('completion "post_message": the library resolves with the signed outcome', 
   });
 });
 
-/** Runs a challenge in post_message mode and returns how the library's Promise settled. */
-async function librarySettles(page, { card = '4000000000002503', code = '1234', base = BASE, before } = {}) {
+/**
+ * Runs a challenge in post_message mode and returns how the library's Promise settled.
+ * @param {import('playwright-core').Page} page
+ * @param {{ card?: string, code?: string, base?: string, before?: (page: import('playwright-core').Page) => Promise<void> }} [options]
+ */
+async function librarySettles(page, { card = '4000000000002503', code = '1234', base = BASE, before = undefined } = {}) {
   await page.goto(`${base}/demo/?completion=post_message`);
   // Watch the library's Promise: wrap ThreeDSGateway.challenge before the checkout calls it.
   await page.evaluate(() => {
@@ -239,7 +255,7 @@ test('the library rejects with CHALLENGE_EXPIRED after the deadline', async () =
   const net = await import('node:net');
   const freePort = () => new Promise((resolve) => {
     const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
   });

@@ -1571,21 +1571,35 @@ op("get", "/v1/openapi.json", "getOpenApiDocument", "This document", "browser", 
        extra_headers={"Cache-Control": {"$ref": "#/components/headers/CacheControl"}})])
 
 # Links: what one answer names, for the next call (and Schemathesis's stateful runs).
-def link(source_path, method, status, name, operation_id, parameters_, description):
+def link(source_path, method, status, name, operation_id, parameters_, description, request_body=None):
     response = paths[source_path][method]["responses"][str(status)]
     response.setdefault("links", {})[name] = {
         "operationId": operation_id,
         "parameters": parameters_,
         "description": description,
     }
+    if request_body is not None:
+        response["links"][name]["requestBody"] = request_body
 
 
 _ref_of_request = {"reference_code": "$request.body#/transaction_info/reference_code"}
 for _path in (f"{AUTH}/setup", f"{AUTH}/enroll", f"{AUTH}/validate"):
     link(_path, "post", 200, "status", "getAuthentication", _ref_of_request, "The session's state and result.")
+# The drop-in flow: setup's answer carries what check enroll sends back (the fields not
+# named here are the merchant's own).
+link(f"{AUTH}/setup", "post", 200, "enroll", "checkEnroll", {}, "Check enroll for the same order and card, with setup's reference_id and token.",
+     request_body={
+         "transaction_info": {"type": "check_enroll", "reference_code": "$request.body#/transaction_info/reference_code"},
+         "card": "$request.body#/card",
+         "authentication": {"reference_id": "$response.body#/data/consumer_auth_info/reference_id",
+                            "token": "$response.body#/data/consumer_auth_info/token"},
+     })
 link(f"{AUTH}/enroll", "post", 200, "cancel", "cancelAuthentication", _ref_of_request, "Give up on a pending challenge.")
-for _path in (f"{AUTH}/enroll", f"{AUTH}/validate"):
-    link(_path, "post", 200, "consume", "consumeAuthentication", _ref_of_request, "Use the authenticated result once.")
+link(f"{AUTH}/enroll", "post", 200, "consume", "consumeAuthentication", _ref_of_request,
+     "Use the authenticated result once, for the amount and currency authenticated.",
+     request_body={"amount": "$request.body#/order_info/amount_details/total_amount",
+                   "currency": "$request.body#/order_info/amount_details/currency"})
+link(f"{AUTH}/validate", "post", 200, "consume", "consumeAuthentication", _ref_of_request, "Use the authenticated result once.")
 _job = {"job_id": "$response.body#/data/job_id"}
 link(JOBS, "post", 202, "job", "getEnrollmentJob", _job, "The job.")
 link(JOBS, "post", 202, "start", "startEnrollmentJob", _job, "Start it once its file is uploaded.")
@@ -1597,6 +1611,8 @@ for _path in (f"{ISSUING}/3ds/v2/enroll", f"{ISSUING}/3ds/v2/update"):
     link(_path, "post", 200, "status", "getCardStatus", {"card_id": "$request.body#/card_id"}, "The card's status, from the gateway's record.")
     link(_path, "post", 200, "detail", "getEnrollmentDetail", {"card_id": "$request.body#/card_id"}, "The card's cardholder contact.")
 link(f"{ISSUING}/cardholders/v2/create", "post", 200, "contact", "queryCardholders", {"cardholder_id": "$response.body#/data/cardholder_id"}, "The contact created.")
+link(f"{ISSUING}/cardholders/v2/create", "post", 200, "enroll", "enrollCard", {}, "Enroll a card for the contact created.",
+     request_body={"cardholder_id": "$response.body#/data/cardholder_id"})
 
 # ---------------------------------------------------------------------------------------
 # Webhooks.

@@ -12,11 +12,13 @@
 #   4. every events/ payload through the real `sam local invoke` (scripts/sam_local.sh:
 #      Docker Engine from apt on its own socket, no NAT; a locally built base image), then
 #      the browser's challenge and frictionless flows through `sam local start-api`
-#   5. the API contract (docs/openapi.json): openapi-spec-validator, redocly lint, and
-#      Schemathesis against the local stack on both stores, with each role's key
+#   5. the API contract (docs/openapi.json): generated as committed (and its Postman
+#      collection), openapi-spec-validator, redocly lint, the TypeScript types it generates
+#      checked against the demo's JavaScript and the browser tests, and Schemathesis
+#      against the local stack on both stores, with each role's key
 #   6. the demo checkout in headless Chromium (frictionless, challenge, failure, cancel),
 #      on the local stack with its embedded store and again pointed at DynamoDB; the API
-#      reference page rendered
+#      reference page rendered; the Postman collection run with newman
 #   7. a scan of every log line captured above (at TRACE and DEBUG) for card data, keys
 #      and tokens, in clear and base64-encoded
 #   8. plain `cargo test --workspace`, as a newcomer runs it (in-memory store, one process)
@@ -103,9 +105,12 @@ scripts/sam_local.sh prove browser
 
 step "API contract: generated as committed, openapi-spec-validator, redocly lint, the reference built, Schemathesis on both stores"
 "$VENV/bin/python" scripts/gen_openapi.py --check
+"$VENV/bin/python" scripts/gen_collection.py --check
 "$CONTRACT_VENV/bin/openapi-spec-validator" docs/openapi.json
 e2e/node_modules/.bin/redocly lint docs/openapi.json --config redocly.yaml
 npm run --silent reference --prefix e2e
+# The demo's JavaScript and the browser tests, type-checked against the contract's types.
+npm run --silent types --prefix e2e
 for store in memory dynamodb; do
   "$CONTRACT_VENV/bin/python" scripts/fuzz_contract.py --store "$store"
 done
@@ -126,8 +131,13 @@ for store in memory dynamodb; do
   pids+=("$local_pid")
   wait_port "$gateway_port" gateway-local
   DEMO_URL="http://127.0.0.1:$gateway_port" npm test --prefix e2e
-  # The API reference (built in the contract step) rendered from the contract this stack serves.
-  [ "$store" = dynamodb ] || DEMO_URL="http://127.0.0.1:$gateway_port" npm run --silent test:contract --prefix e2e
+  # The API reference (built in the contract step) rendered from the contract this stack serves,
+  # and the Postman collection run through it with newman (each answer one the contract documents).
+  if [ "$store" = memory ]; then
+    DEMO_URL="http://127.0.0.1:$gateway_port" npm run --silent test:contract --prefix e2e
+    e2e/node_modules/.bin/newman run docs/gateway.postman_collection.json --env-var "baseUrl=http://127.0.0.1:$gateway_port" \
+      --reporters cli --no-color >"$ROOT/target/newman.txt" || { cat "$ROOT/target/newman.txt"; exit 1; }
+  fi
   kill "$local_pid"
 done
 

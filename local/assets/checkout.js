@@ -2,12 +2,17 @@
 // holds the gateway API key; the bank's pages (the sandbox) are in the frames the
 // gateway's browser library mounts (/v1/js/gateway.js). `?completion=` picks how the
 // challenge ends: post_message (the library's Promise, the default), top, or redirect.
+// Its answers are typed from the API contract (e2e/tsconfig.json checks this file against
+// the types openapi-typescript generates from docs/openapi.json).
 'use strict';
 
+/** @typedef {import('../../e2e/types/openapi').components['schemas']} Contract */
+
+/** @param {string} id @returns {any} a form element of the page */
 const $ = (id) => document.getElementById(id);
 const progress = (text) => { $('progress').textContent = text; };
 
-for (const row of document.querySelectorAll('tr.card-row')) {
+for (const row of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('tr.card-row'))) {
   row.addEventListener('click', () => { $('card-number').value = row.dataset.card; });
 }
 
@@ -49,6 +54,8 @@ $('checkout').addEventListener('submit', async (event) => {
     progress('Collecting device data…');
     await ThreeDSGateway.collectDeviceData({ url: setup.device_data_collection_url, accessToken: setup.access_token });
     progress('Checking with your bank…');
+    // The merchant's backend answers with the gateway's check enroll answer as it came.
+    /** @type {Contract['CheckEnrollAnswer']} */
     const enroll = await post('/demo/api/enroll', {
       ...card,
       reference_code: setup.reference_code,

@@ -1303,6 +1303,9 @@ def ok(status, description, schema=None, replay=False, media="application/json",
 
 def op(method, path, operation_id, summary, tag, envelope, codes, successes, description=None,
        parameters_=None, body=None, extra_statuses=()):
+    if "{" in path:
+        # A path parameter that is not UTF-8 once percent-decoded is refused, naming it.
+        codes = [*codes, "INVALID_PARAMETER"]
     codes = sorted(set(codes), key=ORDER.index)
     for c in codes:
         assert c in STATUS_OF, c
@@ -1456,8 +1459,8 @@ op("post", f"{AUTH}/{{reference_code}}/cancel", "cancelAuthentication", "Cancel 
    "A cardholder who comes back later is sent to the merchant with `status=canceled`.",
    [p("ReferenceCode")])
 op("post", f"{AUTH}/{{reference_code}}/consume", "consumeAuthentication", "Use an authenticated result once", "merchant", "PayerAuth",
-   MERCHANT_KEYED + STORE + ["INVALID_PARAMETER", "MALFORMED_JSON", "SESSION_NOT_FOUND", "IDEMPOTENCY_KEY_REUSED",
-                             "AUTHENTICATION_NOT_USABLE", "AUTHENTICATION_ALREADY_CONSUMED"],
+   MERCHANT_KEYED + STORE + ["INVALID_PARAMETER", "MALFORMED_JSON", "PAYLOAD_TOO_LARGE", "SESSION_NOT_FOUND",
+                             "IDEMPOTENCY_KEY_REUSED", "AUTHENTICATION_NOT_USABLE", "AUTHENTICATION_ALREADY_CONSUMED"],
    [ok(200, "Marked used; the status route's answer with its `authorization` (`authentication.consumed` follows). The same consume retried under its Idempotency-Key answers the same (`idempotent-replayed: true`).", "AuthenticationStatusAnswer", replay=True)],
    "One conditional write: a second consume is 409 AUTHENTICATION_ALREADY_CONSUMED; an amount above the authenticated one is 400 (`field: amount`), another currency 400 (`field: currency`).",
    [p("ReferenceCode"), p("AcquirerFormat"), p("IdempotencyKey")],

@@ -567,6 +567,38 @@ mod bad_input {
     }
 
     #[tokio::test]
+    async fn a_consume_body_over_64_kib_is_refused_in_the_merchants_envelope() {
+        let h = Harness::new().await;
+        let oversize = format!("{{\"order_id\":\"{}\"}}", "x".repeat(65 * 1024));
+        let answer = send(
+            &h.merchant().await,
+            post_raw(
+                "/v1/risk/authentication/order-1/consume",
+                Some(MERCHANT_KEY),
+                oversize,
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(answer.json()["error"]["reason"], "PAYLOAD_TOO_LARGE");
+        nothing_happened(&h).await;
+    }
+
+    #[tokio::test]
+    async fn a_reference_code_that_is_not_utf8_is_named_in_json() {
+        let h = Harness::new().await;
+        let answer = send(
+            &h.merchant().await,
+            get("/v1/risk/authentication/order-%FF", Some(MERCHANT_KEY)),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        assert_eq!(answer.json()["error"]["reason"], "INVALID_PARAMETER");
+        assert_eq!(answer.json()["error"]["field"], "reference_code");
+        nothing_happened(&h).await;
+    }
+
+    #[tokio::test]
     async fn truncated_json() {
         let h = Harness::new().await;
         let answer = send(

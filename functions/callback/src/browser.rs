@@ -5,10 +5,11 @@
 //! return that is not ours (a wrong binding) gets our own error page.
 
 use ::http::{HeaderMap, Method, StatusCode, header};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use gateway::domain::{ReferenceCode, TenantId, TransactionId};
 use gateway::error::{ApiError, ErrorCode};
+use gateway::http::PathParams;
 use gateway::http::{self, HasTenants, pages};
 use gateway::session::SessionRef;
 use gateway::telemetry::note_reference;
@@ -20,7 +21,7 @@ use crate::State as AppState;
 
 pub(crate) async fn browser_return(
     State(app): State<AppState>,
-    Path((tenant, reference, binding)): Path<(String, String, String)>,
+    PathParams((tenant, reference, binding)): PathParams<(String, String, String)>,
     RawQuery(query): RawQuery,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {

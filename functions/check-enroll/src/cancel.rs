@@ -5,11 +5,12 @@
 //! same. A cardholder who comes back later is sent to the merchant with `status=canceled`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use gateway::domain::ReferenceCode;
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::MerchantCaller;
+use gateway::http::PathParams;
 use gateway::session::{Recorded, SessionRef, SessionState};
 use gateway::telemetry::note_reference;
 
@@ -19,7 +20,7 @@ use crate::status::view;
 pub(crate) async fn cancel(
     State(app): State<AppState>,
     caller: MerchantCaller,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let reference = ReferenceCode::parse("reference_code", &reference)?;
     note_reference(reference.as_str());

@@ -7,14 +7,15 @@
 //! `409 AUTHENTICATION_ALREADY_CONSUMED`, naming when and by which order; the same
 //! consume retried under its `Idempotency-Key` gets the same answer again.
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use gateway::clock::rfc3339;
 use gateway::domain::ReferenceCode;
 use gateway::error::{ApiError, ErrorCode};
-use gateway::http::{MerchantCaller, parse_json, replayed};
+use gateway::http::PathParams;
+use gateway::http::{MerchantCaller, parse_json, read_body, replayed};
 use gateway::idempotency::IdempotencyKey;
 use gateway::session::consumption::{ConsumeBody, ConsumeDigests, ConsumeRequest, Refusal};
 use gateway::session::{Consumption, Recorded, SessionRef};
@@ -26,11 +27,13 @@ use crate::status::{format_of, view};
 pub(crate) async fn consume(
     State(app): State<AppState>,
     caller: MerchantCaller,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
+    // Bounded like every other body: a larger one is a 413 in the merchant's envelope.
+    let body = read_body(body).await?;
     let reference = ReferenceCode::parse("reference_code", &reference)?;
     note_reference(reference.as_str());
     let format = format_of(query.as_deref())?;

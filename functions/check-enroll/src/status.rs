@@ -5,11 +5,12 @@
 //! (`?format=stripe|adyen|cybersource`).
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use gateway::clock::rfc3339;
 use gateway::domain::{Amount, CardSummary, ReferenceCode};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::http::MerchantCaller;
+use gateway::http::PathParams;
 use gateway::session::authorization::{AcquirerFormat, Authorization};
 use gateway::session::outcome::{LiabilityShift, Reason};
 use gateway::session::sealing::{OpenedResult, open_result};
@@ -23,7 +24,7 @@ use crate::State as AppState;
 pub(crate) async fn status(
     State(app): State<AppState>,
     caller: MerchantCaller,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let merchant = &app.merchant;

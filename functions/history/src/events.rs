@@ -10,13 +10,14 @@
 //! Another tenant's event answers exactly like one that does not exist.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gateway::error::{ApiError, ErrorCode};
 use gateway::events::EventType;
 use gateway::events::queue::{DeliveryMessage, Purpose};
 use gateway::events::redelivery::Refusal;
+use gateway::http::PathParams;
 use gateway::http::{TenantCaller, page_limit, query_param};
 use serde_json::{Value, json};
 
@@ -68,7 +69,7 @@ pub(crate) async fn list(
 pub(crate) async fn redeliver(
     State(app): State<AppState>,
     caller: TenantCaller,
-    Path(event_id): Path<String>,
+    PathParams(event_id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::of(ErrorCode::EventNotFound);
     let event = app

@@ -16,7 +16,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -24,6 +24,7 @@ use gateway::clock::rfc3339;
 use gateway::domain::FieldError;
 use gateway::domain::TenantId;
 use gateway::error::{ApiError, ErrorCode};
+use gateway::http::PathParams;
 use gateway::http::{IssuerCaller, query_param};
 use gateway::idempotency::IdempotencyKey;
 use gateway::jobs::repo::{Created, NewJob, Queued};
@@ -342,7 +343,7 @@ fn parse_job_id(raw: &str) -> Result<JobId, ApiError> {
 pub(crate) async fn start(
     State(app): State<AppState>,
     caller: IssuerCaller,
-    Path(job_id): Path<String>,
+    PathParams(job_id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let job_id = parse_job_id(&job_id)?;
     let tenant = caller.id();
@@ -400,7 +401,7 @@ pub(crate) async fn start(
 pub(crate) async fn get(
     State(app): State<AppState>,
     caller: IssuerCaller,
-    Path(job_id): Path<String>,
+    PathParams(job_id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let job_id = parse_job_id(&job_id)?;
     let job = app
@@ -416,7 +417,7 @@ pub(crate) async fn get(
 pub(crate) async fn items(
     State(app): State<AppState>,
     caller: IssuerCaller,
-    Path(job_id): Path<String>,
+    PathParams(job_id): PathParams<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let job_id = parse_job_id(&job_id)?;
@@ -483,7 +484,7 @@ fn item_view(item: &JobItem) -> Value {
 pub(crate) async fn cancel(
     State(app): State<AppState>,
     caller: IssuerCaller,
-    Path(job_id): Path<String>,
+    PathParams(job_id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let job_id = parse_job_id(&job_id)?;
     match app

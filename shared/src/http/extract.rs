@@ -110,6 +110,38 @@ where
     }
 }
 
+/// The route's path parameters, percent-decoded. A parameter that is not UTF-8 once
+/// decoded is refused in the route's own envelope, naming it (axum's rejection would be a
+/// plain-text answer); the handler then checks each value as the field it is.
+pub struct PathParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathParams<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PathParams(value)),
+            Err(PathRejection::FailedToDeserializePathParams(error)) => {
+                let field = match error.kind() {
+                    ErrorKind::InvalidUtf8InPathParam { key } => key.clone(),
+                    _ => "path".to_owned(),
+                };
+                Err(ApiError::invalid(
+                    field,
+                    "must be UTF-8 once percent-decoded",
+                ))
+            }
+            Err(_) => Err(ApiError::invalid("path", "does not match the route")),
+        }
+    }
+}
+
 /// Access to the tenant registry, for the caller extractors.
 pub trait HasTenants {
     fn tenants(&self) -> &Cached<Registry>;

@@ -22,8 +22,8 @@ pub use envelope::{
     browser_page, callers_own_envelope, card_issuance_envelope, payer_auth_envelope,
 };
 pub use extract::{
-    Caller, HasTenants, IssuerCaller, JsonBody, MerchantCaller, TenantCaller, from_value,
-    parse_json, read_body,
+    Caller, HasTenants, IssuerCaller, JsonBody, MerchantCaller, PathParams, TenantCaller,
+    from_value, parse_json, read_body,
 };
 pub use routes::{Envelope, Route, router};
 

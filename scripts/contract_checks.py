@@ -28,22 +28,27 @@ def _luhn_completed(digits):
     return digits + str((10 - total % 10) % 10)
 
 
+def _today():
+    """Today as the gateway decides dates: in UTC."""
+    return datetime.datetime.now(datetime.timezone.utc).date()
+
+
 def _month_ahead(months):
-    today = datetime.date.today()
+    today = _today()
     index = today.year * 12 + today.month - 1 + months
     return f"{index % 12 + 1:02}/{index // 12}"
 
 
 def _day(days_ago):
-    return (datetime.date.today() - datetime.timedelta(days=days_ago)).isoformat()
+    return (_today() - datetime.timedelta(days=days_ago)).isoformat()
 
 
-YESTERDAY_FROM_1900 = (datetime.date.today() - datetime.date(1900, 1, 1)).days
+DAYS_SINCE_1900 = (_today() - datetime.date(1900, 1, 1)).days
 
 schemathesis.openapi.format("card-number", st.text("0123456789", min_size=11, max_size=18).map(_luhn_completed))
 # From this month up to 30 years ahead (360 months).
 schemathesis.openapi.format("card-expiry", st.integers(0, 359).map(_month_ahead))
-schemathesis.openapi.format("date-of-birth", st.integers(1, YESTERDAY_FROM_1900).map(_day))
+schemathesis.openapi.format("date-of-birth", st.integers(1, DAYS_SINCE_1900).map(_day))
 # An origin the merchant registered: the local stack's own (the demo merchant's).
 schemathesis.openapi.format("merchant-return-url", st.from_regex(r"\A/[a-z0-9/-]{0,40}\Z").map(
     lambda path: os.environ["CONTRACT_RETURN_ORIGIN"] + path))

@@ -46,6 +46,8 @@ SEED = 20261130
 MAX_EXAMPLES = 12
 
 
+# (scripts/prove_events.py has these two as well, but it imports boto3, which this
+# virtualenv does not hold.)
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -82,10 +84,12 @@ def main():
     if args.store == "dynamodb":
         flags += ["--dynamodb-endpoint", os.environ["GATEWAY_TEST_DYNAMODB_ENDPOINT"],
                   "--table", f"contract-{os.getpid()}"]
-    log = open(LOG_DIR / f"contract-{args.store}.log", "w")
-    stack = subprocess.Popen([str(ROOT / "target" / "debug" / "gateway-local"), *flags],
-                             env=dict(os.environ) | {"RUST_LOG": os.environ.get("RUST_LOG", "debug")},
-                             stdout=log, stderr=subprocess.DEVNULL)
+    # Its JSON log lines where the log scan reads them; its banner and any panic beside the reports.
+    with open(LOG_DIR / f"contract-{args.store}.log", "w") as log, \
+            open(REPORTS / f"gateway-local-{args.store}.stderr", "w") as stderr:
+        stack = subprocess.Popen([str(ROOT / "target" / "debug" / "gateway-local"), *flags],
+                                 env=dict(os.environ) | {"RUST_LOG": os.environ.get("RUST_LOG", "debug")},
+                                 stdout=log, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     failed = []
     try:
@@ -120,7 +124,11 @@ def main():
                 failed.append(name)
     finally:
         stack.terminate()
-        stack.wait(timeout=10)
+        try:
+            stack.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            stack.kill()
+            stack.wait()
     if failed:
         sys.exit(f"Schemathesis found failures in: {', '.join(failed)} (reports in {REPORTS})")
     print(f"Schemathesis: no failure on the {args.store} store ({len(RUNS)} runs)")

@@ -42,10 +42,19 @@ CAPTURES = {
                             ("setup_token", "data.consumer_auth_info.token")],
     "createEnrollmentJob": [("job_id", "data.job_id")],
 }
-# {operationId: {path in the example body: variable}}
+# {operationId: {path in the example body: value}}: what the flow feeds, and the demo
+# merchant's return URL (its registered origin is the stack's own).
 FEEDS = {
-    "checkEnroll": {("authentication", "reference_id"): "setup_reference_id",
-                    ("authentication", "token"): "setup_token"},
+    "checkEnroll": {("authentication", "reference_id"): "{{setup_reference_id}}",
+                    ("authentication", "token"): "{{setup_token}}",
+                    ("authentication", "return_url"): "{{baseUrl}}/demo/result"},
+}
+# The steps of the flow that must succeed when run in order on a fresh local stack: the
+# rest may answer any status the contract documents for them (an unknown id's 404...).
+MUST_SUCCEED = {
+    "setupAuthentication", "checkEnroll", "getAuthentication", "consumeAuthentication",
+    "listAuthentications", "enrollCard", "getCardStatus", "createCardholder", "queryCardholders",
+    "createEnrollmentJob", "getEnrollmentJob", "listEvents", "getBrowserLibrary", "getOpenApiDocument",
 }
 # The query parameters a request is sent with (the rest are listed, off).
 ENABLED_QUERY = {"queryCardholders": {"budget_id"}}
@@ -117,8 +126,8 @@ def request_of(document, path, method, operation):
     body = operation.get("requestBody", {}).get("content", {})
     if "application/json" in body:
         example = example_of(document, body["application/json"]["schema"])
-        for (outer, inner), variable in FEEDS.get(operation["operationId"], {}).items():
-            example[outer][inner] = "{{" + variable + "}}"
+        for (outer, inner), value in FEEDS.get(operation["operationId"], {}).items():
+            example[outer][inner] = value
         headers.append({"key": "content-type", "value": "application/json"})
         request["body"] = {"mode": "raw", "raw": json.dumps(example, indent=2, ensure_ascii=False)}
     elif "application/x-www-form-urlencoded" in body:
@@ -137,6 +146,8 @@ def test_of(operation):
         "pm.test('an answer the contract documents', () => pm.expect(documented.includes(status) || ranges.includes(status[0])).to.be.true);",
         "pm.test('not a server error', () => pm.expect(pm.response.code).to.be.below(500));",
         "pm.test('its request id', () => pm.expect(pm.response.headers.get('x-request-id')).to.be.a('string'));",
+        *(["pm.test('a step of the flow that succeeds', () => pm.expect(pm.response.code).to.be.below(300));"]
+          if operation["operationId"] in MUST_SUCCEED else []),
         *[f"if (pm.response.code < 300) pm.collectionVariables.set({json.dumps(variable)}, "
           f"pm.response.json().{path});" for variable, path in CAPTURES.get(operation["operationId"], [])],
     ]}}

@@ -55,6 +55,11 @@ CURRENCIES = table("CURRENCIES")
 COUNTRIES = table("COUNTRIES")
 assert len(COUNTRIES) == 249 and "USD" in CURRENCIES
 
+# The query parameters the gateway adds to the signed redirect: a return_url may not carry them.
+RESERVED_PARAMS = re.findall(r'"([a-z_]+)"', re.search(r"const RESERVED_PARAMS: &\[&str\] = &\[(.*?)\];",
+                                                        read("shared/src/redirect.rs"), re.S).group(1))
+assert "signature" in RESERVED_PARAMS and "details" in RESERVED_PARAMS
+
 wire_rs = read("shared/src/upstream/card_issuance/wire.rs")
 CALL_PREFIXES = re.findall(r'"(\+\d+)"', re.search(r"CALL_PREFIXES: &\[&str\] = &\[(.*?)\];", wire_rs, re.S).group(1))
 assert CALL_PREFIXES[0] == "+61"
@@ -149,7 +154,8 @@ EMAIL = (
 DAY_31 = r"(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
 DAY_30 = r"(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
 FEB = r"02-(?:0[1-9]|1[0-9]|2[0-8])"
-LEAP_YEARS = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+# Leap years from 1900 on (the code refuses earlier dates): 19xx and 2xxx, and 2000.
+LEAP_YEARS = r"(?:(?:19|2[0-9])(?:0[48]|[2468][048]|[13579][26])|2000)"
 DATE_OF_BIRTH = anchored(
     rf"(?:19|2[0-9])[0-9]{{2}}-(?:{DAY_31}|{DAY_30}|{FEB})"
     rf"|{LEAP_YEARS}-02-29"
@@ -168,8 +174,8 @@ IDEMPOTENCY_KEY = r"^[\x21-\x7E]{1,255}$"
 REQUEST_ID = r"^[A-Za-z0-9._:-]{1,64}$"
 UPSTREAM_CODE = r"^[A-Z0-9_]{1,64}$"
 
-for p in [REFERENCE_CODE, CONSUME_AMOUNT, AMOUNT, EMAIL, DATE_OF_BIRTH, EXPIRY, TIME_OFFSET, text(64), CARD_NUMBER]:
-    re.compile(p)
+for checked in [REFERENCE_CODE, CONSUME_AMOUNT, AMOUNT, EMAIL, DATE_OF_BIRTH, EXPIRY, TIME_OFFSET, text(64), CARD_NUMBER]:
+    re.compile(checked)
 
 # ---------------------------------------------------------------------------------------
 # Schema helpers.
@@ -450,7 +456,7 @@ schemas["ReferenceCode"] = s(REFERENCE_CODE, REF_DESC, examples=["order-1001"])
 schemas["Card"] = obj(
     {
         "number": s(CARD_NUMBER, "12 to 19 digits passing the Luhn check (the `card-number` format), or a token expression `{{token_id : detokenize}}` (at most 200 characters, no braces inside).", format="card-number", examples=["4000000000002701"]),
-        "expiration_date": s(EXPIRY, "`MM/YY` or `MM/YYYY`, not before this month (UTC) and at most 30 years ahead (the `card-expiry` format), or a token expression.", format="card-expiry", examples=["12/2030"]),
+        "expiration_date": s(EXPIRY, "`MM/YY` or `MM/YYYY`, not before this month (UTC) and at most 30 years ahead (the `card-expiry` format), or a token expression.", format="card-expiry", examples=["12/2045"]),
     },
     ["number", "expiration_date"],
 )
@@ -488,7 +494,7 @@ schemas["SetupRequest"] = obj(
     "The payer-authentication API's setup body. Other fields are dropped, not refused.",
     examples=[{
         "transaction_info": {"type": "setup", "reference_code": "order-1001"},
-        "card": {"number": "4000000000002701", "expiration_date": "12/2030"},
+        "card": {"number": "4000000000002701", "expiration_date": "12/2045"},
     }],
 )
 schemas["CompletionMode"] = {
@@ -525,7 +531,7 @@ schemas["CheckEnrollRequest"] = obj(
         "authentication": obj(
             {
                 "reference_id": textf(64, "The setup answer's consumer_auth_info.reference_id."),
-                "return_url": textf(2048, "The merchant's return URL: absolute, https (http only to a loopback host where the deployment allows it), no credentials, no fragment, no reserved query parameter (reference_code, tenant, status, reason, eci, liability_shift, flow, directory_server_transaction_id, specification_version, details, ts, kid, signature), no parameter twice, UTF-8 once decoded, and its origin one of the tenant's return_origins (the `merchant-return-url` format). The upstream gets the gateway's own return URL instead.", format="merchant-return-url"),
+                "return_url": textf(2048, f"The merchant's return URL: absolute, https (http only to a loopback host where the deployment allows it), no credentials, no fragment, no reserved query parameter ({', '.join(RESERVED_PARAMS)}), no parameter twice, UTF-8 once decoded, and its origin one of the tenant's return_origins (the `merchant-return-url` format). The upstream gets the gateway's own return URL instead.", format="merchant-return-url"),
                 "device_channel": s(one_of(["Browser", "SDK", "3RI"]), "`Browser`, `SDK` or `3RI`."),
                 "mode": textf(8),
                 "token": textf(512),
@@ -538,7 +544,7 @@ schemas["CheckEnrollRequest"] = obj(
     "The payer-authentication API's check-enroll body, plus `completion`. Fields the upstream documents are forwarded as parsed; others are dropped, not refused.",
     examples=[{
         "transaction_info": {"type": "check_enroll", "reference_code": "order-1001"},
-        "card": {"number": "4000000000002701", "expiration_date": "12/2030"},
+        "card": {"number": "4000000000002701", "expiration_date": "12/2045"},
         "order_info": {"amount_details": {"total_amount": "10.50", "currency": "USD"}},
         "bill_to": {"first_name": "Ada", "last_name": "Lovelace", "country": "US", "address_1": "1 Main St", "city": "Springfield",
                     "state": "IL", "phone_number": "+12125551234", "email": "ada@example.com", "postal_code": "62701"},
@@ -1703,7 +1709,12 @@ document = {
             "month), `date-of-birth` (before today), `merchant-return-url` (an origin the tenant registered)."
         ),
     },
-    "servers": [{"url": "http://127.0.0.1:3000", "description": "the local stack (cargo run -p local)"}],
+    "servers": [
+        # Relative to where the document is served (`<stage>/v1/openapi.json`): the stage root
+        # of whichever deployment a reader fetched it from.
+        {"url": "..", "description": "this deployment"},
+        {"url": "http://127.0.0.1:3000", "description": "the local stack (cargo run -p local)"},
+    ],
     "tags": [
         {"name": "merchant", "description": "Routes a merchant tenant calls with its x-api-key: the check-enroll function, and the history function's authentications listing."},
         {"name": "issuer", "description": "Routes a card program calls with its x-api-key: the enroll function (the card-issuance 3DS API, drop-in) and the jobs function (bulk enrollment)."},

@@ -137,7 +137,7 @@ class SamLocal:
         self.times.append(time.monotonic() - started)
         # Kept for the log scan, less SAM's container ids (random hex whose digit runs can
         # pass a card number's check): every other line, the functions' own included.
-        kept = "\n".join(line for line in run.stderr.splitlines() if not line.startswith("SAM_CONTAINER_ID:"))
+        kept = without_container_ids(run.stderr)
         self.log.write(f"--- {step['event']}\n{kept}\n")
         self.log.flush()
         # The response is the last line SAM prints on stdout.
@@ -204,26 +204,69 @@ def provision(endpoint, table, secrets):
     }
 
 
-def start_sandbox(host, processes, *flags):
-    """The upstream sandbox on HOST (for containers: the Docker bridge address)."""
+def start_sandbox(host, processes, *flags, log_name="events-sandbox.log"):
+    """The upstream sandbox on HOST (for containers: the Docker bridge address), its log
+    in LOG_DIR/log_name (one per run: the log scan reads them all)."""
     port = free_port()
-    log = open(LOG_DIR / "events-sandbox.log", "w")
-    processes.append(subprocess.Popen(
-        [str(ROOT / "target" / "debug" / "sandbox"), "--listen", f"{host}:{port}", *flags],
-        stdout=log, stderr=subprocess.STDOUT))
+    with open(LOG_DIR / log_name, "w") as log:
+        processes.append(subprocess.Popen(
+            [str(ROOT / "target" / "debug" / "sandbox"), "--listen", f"{host}:{port}", *flags],
+            stdout=log, stderr=subprocess.STDOUT))
     wait_for_port(port, "the sandbox", processes[-1], host=host)
     return f"http://{host}:{port}"
 
 
+def checked(step, response, captured, items):
+    """What is wrong with a function's `response` to `step` (its manifest `expect`), a
+    detail to show with it, and its status; a challenge it started is kept in `captured`.
+    `items()` reads the table (for the events a background function must have recorded)."""
+    expect, problems = step["expect"], []
+    if "response" in expect:
+        # A function that is not behind API Gateway: its answer itself.
+        problems = [f"{path_} = {pointer(response, path_)!r}, expected {value!r}"
+                    for path_, value in expect["response"].items() if pointer(response, path_) != value]
+        recorded = expect.get("event_recorded")
+        if recorded and not any(item.get("tenant_id", {}).get("S") == recorded["tenant"]
+                                and item.get("type", {}).get("S") == recorded["type"] for item in items()):
+            problems.append(f"no {recorded['type']} event recorded for {recorded['tenant']}")
+        return problems, json.dumps(response)[:300], ""
+    body = response.get("body") or ""
+    # REST (v1) responses carry headers in multiValueHeaders; HTTP API ones in headers.
+    headers = {k.lower(): v[0] for k, v in (response.get("multiValueHeaders") or {}).items() if v}
+    headers.update({k.lower(): v for k, v in (response.get("headers") or {}).items()})
+    if response.get("statusCode") != expect["status"]:
+        problems.append(f"status {response.get('statusCode')}, expected {expect['status']}")
+    for path_, value in expect.get("json", {}).items():
+        actual = pointer(json.loads(body), path_) if body.startswith("{") else "<not JSON>"
+        if actual != value:
+            problems.append(f"{path_} = {actual!r}, expected {value!r}")
+    if "location_prefix" in expect and not headers.get("location", "").startswith(expect["location_prefix"]):
+        problems.append(f"location {headers.get('location')!r}")
+    if "body_contains" in expect and expect["body_contains"] not in body:
+        problems.append(f"body lacks {expect['body_contains']!r}")
+    if "capture" in step and not problems:
+        info = json.loads(body)["data"]["consumer_auth_info"]
+        captured[step["capture"]] = {"stepup_url": info["stepup_url"], "access_token": info["access_token"]}
+    return problems, f"body: {body[:300]}", response.get("statusCode")
+
+
 def stop(processes, patience=10):
-    """Stops what a run started, newest first (SIGTERM: what `sam local start-api` stops on)."""
+    """Stops what a run started, newest first, each before the next (SIGTERM: what
+    `sam local start-api` stops on; it then stops its containers, which may still call
+    the sandbox)."""
     for process in reversed(processes):
         process.terminate()
-    for process in processes:
         try:
             process.wait(timeout=patience)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+
+
+def without_container_ids(text):
+    """SAM's output less its `SAM_CONTAINER_ID:` lines: random hex whose digit runs can pass
+    a card number's check. Every other line (the functions' own) is kept for the log scan."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith("SAM_CONTAINER_ID:"))
 
 
 def main():
@@ -262,50 +305,18 @@ def main():
                     continue
                 complete_challenge(captured[before["complete_challenge"]], before["otp"])
             run = runner.invoke(step)
-            problems = []
             try:
                 response = json.loads(run.stdout)
             except json.JSONDecodeError:
                 failures.append(f"{step['event']}: no response ({run.stderr.strip()[-400:]})")
                 print(f"  {step['function']:<13} {step['event']:<52} FAILED: no response")
                 continue
-            expect = step["expect"]
-            if "response" in expect:
-                # A function that is not behind API Gateway: its answer itself.
-                problems = [f"{path_} = {pointer(response, path_)!r}, expected {value!r}"
-                            for path_, value in expect["response"].items() if pointer(response, path_) != value]
-                recorded = expect.get("event_recorded")
-                if recorded and not any(
-                        item.get("tenant_id", {}).get("S") == recorded["tenant"]
-                        and item.get("type", {}).get("S") == recorded["type"]
-                        for item in dynamodb.scan(TableName=table)["Items"]):
-                    problems.append(f"no {recorded['type']} event recorded for {recorded['tenant']}")
-                verdict = "ok" if not problems else "FAILED: " + "; ".join(problems)
-                print(f"  {step['function']:<13} {step['event']:<52} {verdict}")
-                if problems:
-                    failures.append(f"{step['event']}: {'; '.join(problems)} ({json.dumps(response)[:300]})")
-                continue
-            body = response.get("body") or ""
-            # REST (v1) responses carry headers in multiValueHeaders; HTTP API ones in headers.
-            headers = {k.lower(): v[0] for k, v in (response.get("multiValueHeaders") or {}).items() if v}
-            headers.update({k.lower(): v for k, v in (response.get("headers") or {}).items()})
-            if response.get("statusCode") != expect["status"]:
-                problems.append(f"status {response.get('statusCode')}, expected {expect['status']}")
-            for path_, value in expect.get("json", {}).items():
-                actual = pointer(json.loads(body), path_) if body.startswith("{") else "<not JSON>"
-                if actual != value:
-                    problems.append(f"{path_} = {actual!r}, expected {value!r}")
-            if "location_prefix" in expect and not headers.get("location", "").startswith(expect["location_prefix"]):
-                problems.append(f"location {headers.get('location')!r}")
-            if "body_contains" in expect and expect["body_contains"] not in body:
-                problems.append(f"body lacks {expect['body_contains']!r}")
-            if "capture" in step and not problems:
-                info = json.loads(body)["data"]["consumer_auth_info"]
-                captured[step["capture"]] = {"stepup_url": info["stepup_url"], "access_token": info["access_token"]}
+            problems, detail, status = checked(step, response, captured,
+                                               lambda: dynamodb.scan(TableName=table)["Items"])
             verdict = "ok" if not problems else "FAILED: " + "; ".join(problems)
-            print(f"  {step['function']:<13} {step['event']:<52} {response.get('statusCode')} {verdict}")
+            print(f"  {step['function']:<13} {step['event']:<52} {status} {verdict}")
             if problems:
-                failures.append(f"{step['event']}: {'; '.join(problems)} (body: {body[:300]})")
+                failures.append(f"{step['event']}: {'; '.join(problems)} ({detail})")
         if failures:
             print("\n".join(["", "events that did not produce their expected response:", *failures]))
             sys.exit(1)

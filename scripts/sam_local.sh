@@ -35,6 +35,12 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=$ROOT/.venv
 MODES=("${@:-prove}")
+for mode in "${MODES[@]}"; do
+  case "$mode" in
+    prove | browser | arm64 | shell) ;;
+    *) echo "usage: scripts/sam_local.sh [prove | browser | arm64 | shell]..." >&2; exit 2 ;;
+  esac
+done
 WORK=$ROOT/target/sam-local
 LOGS=${GATEWAY_TEST_LOG_DIR:-$ROOT/target/test-logs}
 PROFILE=${SAM_LOCAL_PROFILE:-debug}
@@ -286,10 +292,6 @@ for MODE in "${MODES[@]}"; do
       echo "DOCKER_HOST=$DOCKER_HOST; moto at $GATEWAY_TEST_DYNAMODB_ENDPOINT; template $TEMPLATE"
       echo "e.g. $VENV/bin/sam local invoke HistoryFunction -t $TEMPLATE -e events/history/list-events.json --skip-pull-image --invoke-image $IMAGE --env-vars <file>"
       PATH=$VENV/bin:$PATH SAM_LOCAL_IMAGE=$IMAGE SAM_LOCAL_TEMPLATE=$TEMPLATE "${SHELL:-bash}" -i || true
-      ;;
-    *)
-      echo "usage: scripts/sam_local.sh [prove | browser | arm64 | shell]..." >&2
-      exit 2
       ;;
   esac
 done

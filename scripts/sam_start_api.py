@@ -18,15 +18,17 @@ Usage: .venv/bin/python scripts/sam_start_api.py --template T --invoke-image IMA
 """
 
 import argparse
+import copy
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from prove_events import LOG_DIR, ROOT, VENV_BIN, free_port, provision, start_sandbox, stop, wait_for_port
+from prove_events import (LOG_DIR, ROOT, VENV_BIN, free_port, provision, start_sandbox, stop, wait_for_port,
+                          without_container_ids)
 
 # The demo merchant (local/src/tenants.rs; e2e/support.mjs verifies with the same key).
 TENANT = "demo-shop"
@@ -34,6 +36,8 @@ API_KEY = "local-merchant-key-000001"
 REDIRECT_KEY = {"kid": "demo-shop-1", "secret": "local-dev-redirect-key-demo-shop-0000001"}
 # How long SAM may take to answer its first request (it starts a container on the first).
 START_TIMEOUT = 120
+# How long the three browser flows may take, all told.
+BROWSER_TIMEOUT = 600
 
 
 def registry(origin):
@@ -66,14 +70,14 @@ def main():
     _, settings = provision(endpoint, f"start-api-{os.getpid()}", secrets)
     # The demo's own copy of its merchant (whole: the demo verifies with the redirect key).
     tenants_file = work / "tenants.json"
-    whole = json.loads(json.dumps(routing))
+    whole = copy.deepcopy(routing)
     whole["tenants"][0]["merchant"]["redirect_keys"] = [REDIRECT_KEY]
     tenants_file.write_text(json.dumps(whole))
 
     processes = []
     raw_log = work / "start-api.log"
     try:
-        sandbox = start_sandbox(args.host, processes)
+        sandbox = start_sandbox(args.host, processes, log_name="sam-local-start-api-sandbox.log")
         settings |= {
             "AHRVO_BASE_URL": sandbox, "FIRSTOKEN_BASE_URL": sandbox,
             # The browser reaches SAM on loopback, over http (a test-only allowance the
@@ -88,35 +92,41 @@ def main():
             "AWS_ENDPOINT_URL_STS": endpoint, "AWS_EC2_METADATA_DISABLED": "true",
         }
         started = time.monotonic()
-        processes.append(subprocess.Popen(
-            ["sam", "local", "start-api", "--template", args.template, "--env-vars", str(env_file),
-             "--host", "127.0.0.1", "--port", str(api_port), "--skip-pull-image",
-             "--invoke-image", args.invoke_image, "--warm-containers", "LAZY"],
-            cwd=ROOT, env=sam_env, stdout=open(raw_log, "w"), stderr=subprocess.STDOUT))
+        with open(raw_log, "w") as log:
+            processes.append(subprocess.Popen(
+                ["sam", "local", "start-api", "--template", args.template, "--env-vars", str(env_file),
+                 "--host", "127.0.0.1", "--port", str(api_port), "--skip-pull-image",
+                 "--invoke-image", args.invoke_image, "--warm-containers", "LAZY"],
+                cwd=ROOT, env=sam_env, stdout=log, stderr=subprocess.STDOUT))
         wait_for_port(api_port, "sam local start-api", processes[-1], timeout=START_TIMEOUT)
         print(f"sam local start-api serving {api} after {time.monotonic() - started:.1f} s")
 
-        demo_log = open(LOG_DIR / "sam-local-demo.log", "w")
-        processes.append(subprocess.Popen(
-            [str(ROOT / "target" / "debug" / "gateway-local"), "--gateway", api, "--port", str(demo_port),
-             "--tenants", str(tenants_file), "--demo-merchant-key", API_KEY],
-            env=dict(os.environ) | {"RUST_LOG": "debug"}, stdout=demo_log, stderr=subprocess.STDOUT))
+        with open(LOG_DIR / "sam-local-demo.log", "w") as log:
+            processes.append(subprocess.Popen(
+                [str(ROOT / "target" / "debug" / "gateway-local"), "--gateway", api, "--port", str(demo_port),
+                 "--tenants", str(tenants_file), "--demo-merchant-key", API_KEY],
+                env=dict(os.environ) | {"RUST_LOG": "debug"}, stdout=log, stderr=subprocess.STDOUT))
         wait_for_port(demo_port, "the demo merchant", processes[-1])
 
-        run = subprocess.run(["npm", "run", "--silent", "test:sam-local", "--prefix", str(ROOT / "e2e")],
-                             env=dict(os.environ) | {"DEMO_URL": demo, "GATEWAY_URL": api}, timeout=600)
-        if run.returncode != 0:
+        # In a process group of its own: past its time, npm, node and Chromium all go.
+        browser = subprocess.Popen(["npm", "run", "--silent", "test:sam-local", "--prefix", str(ROOT / "e2e")],
+                                   env=dict(os.environ) | {"DEMO_URL": demo, "GATEWAY_URL": api},
+                                   start_new_session=True)
+        try:
+            returncode = browser.wait(timeout=BROWSER_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(browser.pid, signal.SIGKILL)
+            browser.wait()
+            returncode = f"timeout after {BROWSER_TIMEOUT} s"
+        if returncode != 0:
             tail = raw_log.read_text().splitlines()[-40:]
             print("sam local start-api's last lines:", *tail, sep="\n  ")
-            sys.exit(run.returncode)
+            sys.exit(f"the browser flows through sam local start-api failed ({returncode})")
     finally:
         # start-api stops its warm containers on SIGTERM.
         stop(processes, patience=30)
-        # Kept for the log scan, less SAM's container ids (random hex whose digit runs can
-        # pass a card number's check).
         if raw_log.exists():
-            kept = [line for line in raw_log.read_text().splitlines() if "SAM_CONTAINER_ID" not in line]
-            (LOG_DIR / "sam-local-start-api.log").write_text("\n".join(kept) + "\n")
+            (LOG_DIR / "sam-local-start-api.log").write_text(without_container_ids(raw_log.read_text()) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 //! The published API contract (`docs/openapi.json`, served at `GET /v1/openapi.json`)
 //! cannot drift from the code: every route a function serves is in it and nothing more,
 //! each with the key of its function's role; every error code the gateway answers with is
-//! in it, on the routes that answer it and with its status; every event type is one of its
-//! webhooks. The answers themselves are held to it by Schemathesis in the test command.
+//! in it with its status, and each route lists at least the refusals every route of its
+//! kind can answer; every event type is one of its webhooks. The answers themselves are held to it by Schemathesis in the test command.
 
 use std::collections::BTreeSet;
 
@@ -189,6 +189,37 @@ fn every_error_code_is_in_the_contract_with_the_routes_that_answer_it() {
     }
 }
 
+/// What every route of a kind answers, whatever it does: a JSON body can be malformed or too
+/// large, a path parameter not UTF-8, a key missing. A route that forgets one in the
+/// contract would surprise a client on its first bad request.
+#[test]
+fn each_route_lists_the_refusals_every_route_of_its_kind_can_answer() {
+    let contract = contract();
+    for (method, path, operation) in operations(&contract) {
+        let codes = error_codes(&operation);
+        let mut expected = Vec::new();
+        if operation["requestBody"]["content"]
+            .get("application/json")
+            .is_some()
+        {
+            expected.extend([ErrorCode::MalformedJson, ErrorCode::PayloadTooLarge]);
+        }
+        if path.contains('{') {
+            expected.push(ErrorCode::InvalidParameter);
+        }
+        if !security_schemes(&operation).is_empty() {
+            expected.push(ErrorCode::Unauthorized);
+        }
+        for code in expected {
+            assert!(
+                codes.iter().any(|c| c == code.as_str()),
+                "{method} {path} can answer {} but does not list it",
+                code.as_str()
+            );
+        }
+    }
+}
+
 #[test]
 fn every_event_type_is_a_webhook_of_the_contract() {
     let contract = contract();
@@ -230,6 +261,8 @@ async fn the_contract_is_served_keyless_as_it_is_kept() {
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.header("content-type"), Some("application/json"));
     assert_eq!(answer.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(answer.header("cache-control"), Some("public, max-age=300"));
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(answer.text(), CONTRACT);
     assert_eq!(answer.json()["openapi"], "3.1.0");
 }

@@ -444,3 +444,38 @@ async fn cancel(State(demo): State<Arc<Demo>>, Json(fields): Json<CancelFields>)
     demo.call(reqwest::Method::POST, &path, Some(&json!({})))
         .await
 }
+
+/// `--gateway URL`: the demo merchant alone (its checkout, backend and result page) on
+/// `address`, in front of a gateway served elsewhere — as a real merchant's site is. Its
+/// merchant is the registry file's tenant whose API key is `api_key`.
+pub async fn serve_alone(
+    address: std::net::SocketAddr,
+    gateway: &str,
+    tenants_file: &str,
+    api_key: &str,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    let origin = format!("http://{}", listener.local_addr().expect("bound"));
+    let local = crate::tenants::local_tenants(Some(tenants_file), Some(api_key), &origin)?;
+    if local.demo.is_none() {
+        return Err(format!(
+            "{tenants_file} has no merchant with the --demo-merchant-key"
+        ));
+    }
+    let demo = Demo {
+        gateway: gateway.to_owned(),
+        origin: origin.clone(),
+        merchant: local.demo,
+        http: reqwest::Client::new(),
+        webhooks: Default::default(),
+    };
+    eprintln!("\ndemo checkout {origin}/demo/ in front of the gateway at {gateway}\n");
+    axum::serve(listener, routes(Arc::new(demo)))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("serving the demo: {e}"))
+}

@@ -307,44 +307,18 @@ fn fail(error: &dyn std::fmt::Display) -> ! {
     std::process::exit(1)
 }
 
-/// `--gateway URL`: the demo merchant alone (its checkout, backend and result page), in
-/// front of a gateway served elsewhere — as a real merchant's site is.
-async fn demo_only(options: &Options, gateway_url: &str) {
-    let (Some(file), Some(key)) = (&options.tenants, &options.demo_merchant_key) else {
-        usage()
-    };
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from((options.host, options.port)))
-        .await
-        .unwrap_or_else(|e| fail(&format!("cannot listen on port {}: {e}", options.port)));
-    let origin = format!("http://{}", listener.local_addr().expect("bound"));
-    let local = tenants::local_tenants(Some(file), Some(key), &origin).unwrap_or_else(|e| fail(&e));
-    if local.demo.is_none() {
-        fail(&format!(
-            "{file} has no merchant with the --demo-merchant-key"
-        ));
-    }
-    let demo = demo::Demo {
-        gateway: gateway_url.to_owned(),
-        origin: origin.clone(),
-        merchant: local.demo,
-        http: reqwest::Client::new(),
-        webhooks: Default::default(),
-    };
-    eprintln!("\ndemo checkout {origin}/demo/ in front of the gateway at {gateway_url}\n");
-    axum::serve(listener, demo::routes(Arc::new(demo)))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .expect("serve");
-}
-
 #[tokio::main]
 async fn main() {
     gateway::telemetry::init();
     let options = options();
     if let Some(gateway_url) = &options.gateway {
-        return demo_only(&options, gateway_url).await;
+        let (Some(file), Some(key)) = (&options.tenants, &options.demo_merchant_key) else {
+            usage()
+        };
+        let address = SocketAddr::from((options.host, options.port));
+        return demo::serve_alone(address, gateway_url, file, key)
+            .await
+            .unwrap_or_else(|e| fail(&e));
     }
     let sandbox = Sandbox::start(
         SandboxConfig::default(),

@@ -177,15 +177,15 @@ fn object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Refusal> {
     }
 }
 
-/// The longest contact field the sandbox takes, in bytes. The upstream documents no
-/// length; this is what the gateway's own checks let through at most (64 characters of
-/// free text, four bytes each; an email of 254), so a refusal here is never of a value the
-/// gateway passed as valid (the contract fuzzer holds the two to that).
-const MAX_FIELD_BYTES: usize = 256;
+/// The longest contact field the sandbox takes, in characters. The upstream documents no
+/// length; this is the longest the gateway's own checks let through (an email of 254; free
+/// text is shorter), so a refusal here is never of a value the gateway passed as valid
+/// (the contract fuzzer holds the two to that).
+const MAX_FIELD_CHARS: usize = 254;
 
 fn required(map: &serde_json::Map<String, Value>, field: &str) -> Result<String, Refusal> {
     match map.get(field).and_then(Value::as_str).map(str::trim) {
-        Some(v) if !v.is_empty() && v.len() <= MAX_FIELD_BYTES => Ok(v.to_owned()),
+        Some(v) if !v.is_empty() && v.chars().count() <= MAX_FIELD_CHARS => Ok(v.to_owned()),
         _ => Err(error(
             StatusCode::BAD_REQUEST,
             "INVALID_PARAMETER",

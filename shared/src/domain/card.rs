@@ -112,14 +112,17 @@ impl Expiry {
             return Err(FieldError::new(field, "is required"));
         }
         let parsed = value.split_once('/').and_then(|(m, y)| {
-            let month: u32 = (m.len() == 2).then(|| m.parse().ok()).flatten()?;
+            // Digits only: `parse` would also take a sign ("+1").
+            let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+            let month: u32 = (m.len() == 2 && digits(m))
+                .then(|| m.parse().ok())
+                .flatten()?;
             let year: i32 = match y.len() {
                 2 => 2000 + y.parse::<i32>().ok()?,
                 4 => y.parse().ok()?,
                 _ => return None,
             };
-            (y.bytes().all(|b| b.is_ascii_digit()) && (1..=12).contains(&month))
-                .then_some((year, month))
+            (digits(y) && (1..=12).contains(&month)).then_some((year, month))
         });
         let Some((year, month)) = parsed else {
             return Err(FieldError::new(field, "must be MM/YY or MM/YYYY"));
@@ -262,7 +265,8 @@ mod tests {
             assert!(Expiry::parse("e", ok, today()).is_ok(), "{ok}");
         }
         for bad in [
-            "10/26", "13/27", "1/27", "01-27", "01/227", "", "01/2099", "aa/bb",
+            "10/26", "13/27", "1/27", "01-27", "01/227", "", "01/2099", "aa/bb", "+1/2030",
+            "01/+030",
         ] {
             assert!(Expiry::parse("e", bad, today()).is_err(), "{bad}");
         }

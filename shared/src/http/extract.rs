@@ -127,17 +127,22 @@ where
         use axum::extract::rejection::PathRejection;
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(PathParams(value)),
-            Err(PathRejection::FailedToDeserializePathParams(error)) => {
-                let field = match error.kind() {
-                    ErrorKind::InvalidUtf8InPathParam { key } => key.clone(),
-                    _ => "path".to_owned(),
-                };
-                Err(ApiError::invalid(
-                    field,
+            Err(PathRejection::FailedToDeserializePathParams(error)) => match error.kind() {
+                ErrorKind::InvalidUtf8InPathParam { key } => Err(ApiError::invalid(
+                    key.clone(),
                     "must be UTF-8 once percent-decoded",
-                ))
+                )),
+                // The route and its handler disagree on the parameters: ours, not the
+                // caller's. (The kind is not logged: some kinds carry the value.)
+                _ => {
+                    tracing::error!("path parameters do not fit the handler");
+                    Err(ErrorCode::InternalError.into())
+                }
+            },
+            Err(_) => {
+                tracing::error!("path parameters missing for a matched route");
+                Err(ErrorCode::InternalError.into())
             }
-            Err(_) => Err(ApiError::invalid("path", "does not match the route")),
         }
     }
 }

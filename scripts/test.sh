@@ -136,7 +136,7 @@ for store in memory dynamodb; do
   if [ "$store" = memory ]; then
     DEMO_URL="http://127.0.0.1:$gateway_port" npm run --silent test:contract --prefix e2e
     e2e/node_modules/.bin/newman run docs/gateway.postman_collection.json --env-var "baseUrl=http://127.0.0.1:$gateway_port" \
-      --reporters cli --no-color >"$ROOT/target/newman.txt" || { cat "$ROOT/target/newman.txt"; exit 1; }
+      --reporters cli --color off >"$ROOT/target/newman.txt" || { cat "$ROOT/target/newman.txt"; exit 1; }
   fi
   kill "$local_pid"
 done

@@ -307,6 +307,30 @@ fn fail(error: &dyn std::fmt::Display) -> ! {
     std::process::exit(1)
 }
 
+/// The webhook delivery queue: in process, or SQS on the DynamoDB endpoint's server (whose
+/// dead-letter queue the notifier is then told of).
+async fn delivery_queue(
+    options: &Options,
+    clock: &gateway::clock::SharedClock,
+    notify_config: &mut notify::NotifyConfig,
+) -> (gateway::events::queue::SharedQueue, Deliveries) {
+    let max_receive_count = notify_config.retry_schedule.max_receive_count();
+    match &options.dynamodb_endpoint {
+        None => {
+            let memory = Arc::new(MemoryQueue::new(clock.clone(), max_receive_count));
+            (memory.clone(), Deliveries::Memory(memory))
+        }
+        Some(endpoint) => {
+            let name = format!("{}-deliveries", options.table);
+            let sqs = sqs_deliveries(endpoint, &name, max_receive_count)
+                .await
+                .unwrap_or_else(|e| fail(&e));
+            notify_config.dead_letter_queue_arn = Some(sqs.dead_letter_arn.clone());
+            (sqs.queue.clone(), Deliveries::Sqs(sqs))
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     gateway::telemetry::init();
@@ -345,22 +369,7 @@ async fn main() {
     let gateway_loopback::Stack { store, feed } = store(&options).await;
     let mut notify_config = notify::NotifyConfig::from_env(&env).unwrap_or_else(|e| fail(&e));
     let clock = gateway::clock::system();
-    let max_receive_count = notify_config.retry_schedule.max_receive_count();
-    let (queue, deliveries): (gateway::events::queue::SharedQueue, Deliveries) =
-        match &options.dynamodb_endpoint {
-            None => {
-                let memory = Arc::new(MemoryQueue::new(clock.clone(), max_receive_count));
-                (memory.clone(), Deliveries::Memory(memory))
-            }
-            Some(endpoint) => {
-                let name = format!("{}-deliveries", options.table);
-                let sqs = sqs_deliveries(endpoint, &name, max_receive_count)
-                    .await
-                    .unwrap_or_else(|e| fail(&e));
-                notify_config.dead_letter_queue_arn = Some(sqs.dead_letter_arn.clone());
-                (sqs.queue.clone(), Deliveries::Sqs(sqs))
-            }
-        };
+    let (queue, deliveries) = delivery_queue(&options, &clock, &mut notify_config).await;
     let platform = Platform {
         store,
         clock,

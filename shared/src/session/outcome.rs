@@ -182,3 +182,32 @@ impl Outcome {
         params
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redirect::ReturnUrlPolicy;
+
+    /// A merchant's `return_url` carrying a name the gateway adds would make the signed
+    /// redirect hold it twice, which every verifier refuses: each is refused up front.
+    #[test]
+    fn every_parameter_of_the_redirect_is_one_a_return_url_may_not_carry() {
+        let outcome = Outcome {
+            state: SessionState::Failed,
+            flow: Flow::Challenge,
+            reason: Some(Reason::NotAuthenticated),
+            liability_shift: LiabilityShift::NotShifted,
+            eci: Some("07".into()),
+            decided_at: Some(1),
+            directory_server_transaction_id: Some("ds-1".into()),
+            specification_version: Some("2.2.0".into()),
+        };
+        let policy = ReturnUrlPolicy::new(["https://shop.example"], false).expect("a policy");
+        let params = outcome.redirect_params("r-1");
+        assert_eq!(params.len(), 8, "every optional parameter present");
+        for (name, _) in params {
+            let url = format!("https://shop.example/return?{name}=mine");
+            assert!(policy.check(&url).is_err(), "{name} must be reserved");
+        }
+    }
+}

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import {
-  BASE, REDIRECT_KEYS, TENANT, challengeFrame, pay, result, returnResponse, useBrowser, verify, withPage,
+  BASE, REDIRECT_KEYS, TENANT, challengeFrame, challengeWith, pay, result, returnResponse, useBrowser, verify, withPage,
 } from './support.mjs';
 
 // The demo merchant's development webhook secret (local/src/tenants.rs).
@@ -138,17 +138,6 @@ test('the result page shows the webhook beside the signed redirect', async () =>
 
 
 // --- Completion modes and the browser library (gateway.js)
-
-async function challengeWith(page, mode, card = '4000000000002503', code = '1234') {
-  await page.goto(`${BASE}/demo/?completion=${mode}`);
-  await page.fill('#card-number', card);
-  const returned = returnResponse(page);
-  await page.click('#pay');
-  const frame = await challengeFrame(page);
-  await frame.locator('#otp').fill(code);
-  await frame.locator('#submit').click();
-  return returned;
-}
 
 test('completion "redirect": a signed 303 inside the frame, then the result page', async () => {
   await withPage('completion-redirect', async (page) => {

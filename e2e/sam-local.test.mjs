@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  REDIRECT_KEYS, TENANT, challengeFrame, pay, result, returnResponse, useBrowser, verify, withPage,
+  REDIRECT_KEYS, TENANT, challengeWith, pay, result, useBrowser, verify, withPage,
 } from './support.mjs';
 
 const GATEWAY = process.env.GATEWAY_URL;
@@ -41,12 +41,7 @@ test('frictionless through SAM: no challenge, the outcome read from the status r
 test('challenge through SAM: the bank posts to the return URL SAM serves, the signed result verifies', async () => {
   await withPage('sam-challenge', async (page) => {
     const seen = gatewayResponses(page);
-    const returned = returnResponse(page);
-    await pay(page, '4000000000002503');
-    const frame = await challengeFrame(page);
-    await frame.locator('#otp').fill('1234');
-    await frame.locator('#submit').click();
-    const answer = await returned;
+    const answer = await challengeWith(page, 'post_message');
     assert.ok(answer.url().startsWith(`${GATEWAY}/v1/risk/authentication/callback/`), answer.url());
     assert.equal(answer.status(), 200, 'post_message: the return page, served by the callback function');
     const outcome = await result(page);
@@ -63,12 +58,7 @@ test('challenge through SAM: the bank posts to the return URL SAM serves, the si
 
 test('challenge through SAM with completion "redirect": a signed 303 from the callback, then the result page', async () => {
   await withPage('sam-challenge-redirect', async (page) => {
-    const returned = returnResponse(page);
-    await pay(page, '4000000000002503', '?completion=redirect');
-    const frame = await challengeFrame(page);
-    await frame.locator('#otp').fill('0000');
-    await frame.locator('#submit').click();
-    const answer = await returned;
+    const answer = await challengeWith(page, 'redirect', '4000000000002503', '0000');
     assert.equal(answer.status(), 303);
     assert.ok(answer.headers().location.startsWith(`${new URL(page.url()).origin}/demo/result?`), answer.headers().location);
     const outcome = await result(page);

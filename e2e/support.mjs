@@ -73,8 +73,8 @@ export async function withPage(name, scenario) {
   }
 }
 
-export async function pay(page, card, query = '') {
-  await page.goto(`${BASE}/demo/${query}`);
+export async function pay(page, card) {
+  await page.goto(`${BASE}/demo/`);
   await page.fill('#card-number', card);
   await page.click('#pay');
 }
@@ -101,4 +101,20 @@ export async function result(page) {
 /** The callback's answer to the browser's return (the bank's page posting to our return URL). */
 export function returnResponse(page) {
   return page.waitForResponse((r) => r.url().includes('/v1/risk/authentication/callback/') && r.request().method() === 'POST');
+}
+
+/**
+ * Pays with a challenge card in completion `mode` and types `code` at the bank's page;
+ * resolves with the callback's answer to the browser's return.
+ * @param {import('playwright-core').Page} page
+ */
+export async function challengeWith(page, mode, card = '4000000000002503', code = '1234') {
+  await page.goto(`${BASE}/demo/?completion=${mode}`);
+  await page.fill('#card-number', card);
+  const returned = returnResponse(page);
+  await page.click('#pay');
+  const frame = await challengeFrame(page);
+  await frame.locator('#otp').fill(code);
+  await frame.locator('#submit').click();
+  return returned;
 }

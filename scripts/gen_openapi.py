@@ -418,21 +418,28 @@ schemas["AuthenticationSummary"] = {
     ],
     "description": "One authentication in the listing: its outcome, no card data.",
 }
-schemas["AuthenticationList"] = obj(
-    {
-        "status": {"type": "string", "const": "success"},
-        "message": s(),
-        "data": obj(
-            {
-                "authentications": {"type": "array", "items": ref("AuthenticationSummary")},
-                "has_more": {"type": "boolean"},
-                "next_after": nullable(s(description="The cursor of the next page (`after`); null on the last.")),
-            },
-            ["authentications", "has_more", "next_after"],
-        ),
-    },
-    ["status", "message", "data"],
-)
+def listing(items, item_schema, cursor):
+    """A page of a listing in the payer-authentication envelope: its items, whether more
+    follow, and the cursor of the next page (`after`)."""
+    return obj(
+        {
+            "status": {"type": "string", "const": "success"},
+            "message": s(),
+            "data": obj(
+                {
+                    items: {"type": "array", "items": ref(item_schema)},
+                    "has_more": {"type": "boolean"},
+                    "next_after": nullable(s(description=cursor)),
+                },
+                [items, "has_more", "next_after"],
+            ),
+        },
+        ["status", "message", "data"],
+    )
+
+
+schemas["AuthenticationList"] = listing("authentications", "AuthenticationSummary",
+                                        "The cursor of the next page (`after`); null on the last.")
 
 # Payer-authentication requests (shared/src/merchant/requests.rs).
 REF_DESC = "1 to 64 of letters, digits and `_ . : -`, starting with a letter or digit, not a route word (setup, enroll, validate, callback, events, in any case); trimmed. Per tenant."
@@ -1030,21 +1037,7 @@ schemas["ListedEvent"] = obj(
     ["id", "type", "created_at", "delivery", "data"],
     "An event in the events API: the event and its deliveries.",
 )
-schemas["EventList"] = obj(
-    {
-        "status": {"type": "string", "const": "success"},
-        "message": s(),
-        "data": obj(
-            {
-                "events": {"type": "array", "items": ref("ListedEvent")},
-                "has_more": {"type": "boolean"},
-                "next_after": nullable(s(description="The cursor of the next page (`after`).")),
-            },
-            ["events", "has_more", "next_after"],
-        ),
-    },
-    ["status", "message", "data"],
-)
+schemas["EventList"] = listing("events", "ListedEvent", "The cursor of the next page (`after`).")
 schemas["RedeliveryAnswer"] = obj(
     {
         "status": {"type": "string", "const": "success"},
